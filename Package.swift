@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// No target uses `unsafeFlags`, so SwiftRec stays usable as a versioned dependency.
+// Fast paths come from the C kernels' run-time CPU dispatch and from BLAS found at run time.
+let package = Package(
+    name: "SwiftRec",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SwiftRecTensor", targets: ["SwiftRecTensor"]),
+        .library(name: "SwiftRecData", targets: ["SwiftRecData"]),
+        .library(name: "SwiftRecModels", targets: ["SwiftRecModels"]),
+        .library(name: "SwiftRecEvaluation", targets: ["SwiftRecEvaluation"]),
+        .library(name: "SwiftRecServing", targets: ["SwiftRecServing"]),
+        .executable(name: "swiftrec", targets: ["swiftrec"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        .target(name: "CSwiftRecKernels"),
+        .target(name: "SwiftRecTensor", dependencies: ["CSwiftRecKernels"]),
+        .target(name: "SwiftRecData"),
+        .target(name: "SwiftRecModels", dependencies: ["SwiftRecTensor", "SwiftRecData"]),
+        .target(name: "SwiftRecEvaluation", dependencies: ["SwiftRecData", "SwiftRecModels"]),
+        .target(
+            name: "SwiftRecServing",
+            dependencies: ["SwiftRecTensor", "SwiftRecData", "SwiftRecModels", "SwiftRecEvaluation"]),
+        .executableTarget(
+            name: "swiftrec",
+            dependencies: [
+                "SwiftRecTensor", "SwiftRecData", "SwiftRecModels", "SwiftRecEvaluation", "SwiftRecServing",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(
+            name: "SwiftRecTensorTests",
+            dependencies: ["SwiftRecTensor"],
+            resources: [.copy("Fixtures")]),
+    ]
+)

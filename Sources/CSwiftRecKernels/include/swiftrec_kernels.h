@@ -1,0 +1,58 @@
+// SwiftRec compute kernels: single-threaded SGEMM and float vector math.
+//
+// Every function is single-threaded and reentrant: callers may run them concurrently
+// from several threads as long as the output ranges do not overlap. The best code path
+// for the CPU (AVX2+FMA, NEON or portable C) is chosen at run time; no compiler flags needed.
+#ifndef SWIFTREC_KERNELS_H
+#define SWIFTREC_KERNELS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Returns 1 when this CPU and OS support AVX2 and FMA, i.e. the AVX2+FMA kernels are used.
+int sr_cpu_has_avx2_fma(void);
+
+/// Name of the code path in use: "avx2+fma", "neon" or "generic" (static string, never NULL).
+const char *sr_kernel_isa(void);
+
+/// C = alpha*op(A)*op(B) + beta*C, row-major, single-threaded.
+/// op(A) is MxK: A is MxK (lda >= K) when transA == 0, KxM (lda >= M) when transA == 1.
+/// op(B) is KxN: B is KxN (ldb >= N) when transB == 0, NxK (ldb >= K) when transB == 1.
+/// C is MxN with ldc >= N. beta == 0 ignores C's old contents (NaN/Inf in C are overwritten).
+/// Any M, N, K >= 0 is accepted; K == 0 or alpha == 0 only scales C by beta.
+void sr_sgemm(int transA, int transB, long M, long N, long K, float alpha,
+              const float *A, long lda, const float *B, long ldb, float beta, float *C, long ldc);
+
+/// y[i] = exp(x[i]); relative error <= ~2e-7 on [-87, 88], 0 or subnormal below -87.3,
+/// +inf above 88.72, NaN stays NaN. x and y may be the same array.
+void sr_vexp(const float *x, float *y, long n);
+
+/// Largest element of x; -INFINITY when n == 0 (NaN inputs give an unspecified result).
+float sr_vmax(const float *x, long n);
+
+/// x[i] = exp(x[i] - shift) in place (accuracy as sr_vexp); returns the float sum of the new x.
+float sr_vexp_shift_sum(float *x, long n, float shift);
+
+/// x[i] *= s.
+void sr_vscale(float *x, long n, float s);
+
+/// Returns sum(a[i] * b[i]), accumulated in float lanes.
+float sr_vdot(const float *a, const float *b, long n);
+
+/// y[i] += a * x[i].
+void sr_vaxpy(long n, float a, const float *x, float *y);
+
+/// y[i] = tanh(x[i]); absolute error <= ~1e-6 (relative ~1e-6 near 0), NaN stays NaN.
+/// x and y may be the same array.
+void sr_vtanh(const float *x, float *y, long n);
+
+/// y[i] = 1 / (1 + exp(-x[i])); relative error <= ~1e-6, NaN stays NaN.
+/// x and y may be the same array.
+void sr_vsigmoid(const float *x, float *y, long n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,386 @@
+// Float vector math. The portable path is plain C written for auto-vectorisation (SSE2 on
+// x86, NEON on arm64); the AVX2+FMA path uses intrinsics and is picked at run time.
+// Both compute exp the same way (Cephes expf): n = round(x / ln 2), r = x - n ln 2 in two
+// parts, exp(r) by a degree-7 polynomial, then scaling by 2^n.
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "sr_internal.h"
+
+// Inputs are clamped to [EXP_LO, EXP_HI]: exp(-104) rounds to 0 and exp(88.8) overflows to
+// +inf, so the clamp does not change results but keeps n within [-150, 128].
+#define EXP_LO (-104.0f)
+#define EXP_HI 88.8f
+// For |x| <= EXP_NORMAL, exp(x) and the intermediate p * 2^n are normal floats.
+#define EXP_NORMAL 87.0f
+#define LOG2E 1.44269504088896341f
+#define LN2_HI 0.693359375f  // few mantissa bits, so n * LN2_HI is exact
+#define LN2_LO (-2.12194440e-4f)
+// Adding 1.5 * 2^23 rounds to an integer and leaves it in the low mantissa bits.
+#define ROUND_MAGIC 12582912.0f
+#define ROUND_MAGIC_BITS 0x4B400000u
+#define P0 1.9875691500e-4f
+#define P1 1.3981999507e-3f
+#define P2 8.3334519073e-3f
+#define P3 4.1665795894e-2f
+#define P4 1.6666665459e-1f
+#define P5 5.0000001201e-1f
+// tanh(x) = x + x^3 * T(x^2) for |x| < TANH_SMALL (Cephes tanhf); 1 - 2/(exp(2|x|)+1) above,
+// where that form no longer loses digits to cancellation.
+#define TANH_SMALL 0.625f
+#define T0 (-5.70498872745e-3f)
+#define T1 2.06390887954e-2f
+#define T2 (-5.37397155531e-2f)
+#define T3 1.33314422036e-1f
+#define T4 (-3.33332819422e-1f)
+
+// ---------------------------------------------------------------------------------------
+// Portable path.
+
+static inline uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static inline float u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+static inline float exp_scalar(float x) {
+    // Written as compares (false for NaN) so NaN passes through the clamp.
+    x = x > EXP_HI ? EXP_HI : x;
+    x = x < EXP_LO ? EXP_LO : x;
+    float v = x * LOG2E + ROUND_MAGIC;
+    float n = v - ROUND_MAGIC;
+    float r = x - n * LN2_HI;
+    r = r - n * LN2_LO;
+    float p = P0;
+    p = p * r + P1;
+    p = p * r + P2;
+    p = p * r + P3;
+    p = p * r + P4;
+    p = p * r + P5;
+    p = p * (r * r) + r + 1.0f;
+    // 2^n as two factors so both stay normal for n in [-150, 128] (subnormal results, inf).
+    int32_t ni = (int32_t)(f2u(v) - ROUND_MAGIC_BITS);
+    int32_t n1 = ni / 2, n2 = ni - n1;
+    return p * u2f((uint32_t)(n1 + 127) << 23) * u2f((uint32_t)(n2 + 127) << 23);
+}
+
+// Both branches work on |x|; the sign is applied last so tanh(-0) = -0.
+static inline float tanh_scalar(float x) {
+    float ax = fabsf(x), t;
+    if (ax < TANH_SMALL) {
+        float z = ax * ax;
+        float p = T0;
+        p = p * z + T1;
+        p = p * z + T2;
+        p = p * z + T3;
+        p = p * z + T4;
+        t = p * z * ax + ax;
+    } else {
+        t = 1.0f - 2.0f / (exp_scalar(2.0f * ax) + 1.0f);
+    }
+    return copysignf(t, x);
+}
+
+static inline float sigmoid_scalar(float x) { return 1.0f / (1.0f + exp_scalar(-x)); }
+
+// Defines an elementwise map y = f(x). The in-place case gets its own single-pointer loop:
+// with two pointers the vectoriser's overlap check fails for x == y and it falls back to
+// scalar code (~4x slower).
+#define SR_GENERIC_MAP(name, f)                                   \
+    static void name(const float *x, float *y, long n) {          \
+        if (x == y)                                               \
+            for (long i = 0; i < n; i++) y[i] = f(y[i]);          \
+        else                                                      \
+            for (long i = 0; i < n; i++) y[i] = f(x[i]);          \
+    }
+
+SR_GENERIC_MAP(vexp_generic, exp_scalar)
+SR_GENERIC_MAP(vtanh_generic, tanh_scalar)
+SR_GENERIC_MAP(vsigmoid_generic, sigmoid_scalar)
+
+// Reductions keep 8 independent partial results so the compiler can use vector lanes
+// without reassociating float math on its own.
+static float vmax_generic(const float *x, long n) {
+    float m[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                  -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    long i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
+    for (; i < n; i++) m[0] = x[i] > m[0] ? x[i] : m[0];
+    float r = m[0];
+    for (int j = 1; j < 8; j++) r = m[j] > r ? m[j] : r;
+    return r;
+}
+
+static float vexp_shift_sum_generic(float *x, long n, float shift) {
+    float s[8] = {0};
+    long i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) {
+            x[i + j] = exp_scalar(x[i + j] - shift);
+            s[j] += x[i + j];
+        }
+    for (; i < n; i++) {
+        x[i] = exp_scalar(x[i] - shift);
+        s[0] += x[i];
+    }
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+static float vdot_generic(const float *a, const float *b, long n) {
+    float s[8] = {0};
+    long i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += a[i + j] * b[i + j];
+    for (; i < n; i++) s[0] += a[i] * b[i];
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+// ---------------------------------------------------------------------------------------
+// AVX2 + FMA path. Tails use masked loads/stores so every element goes through the same
+// vector code (no scalar remainder with different rounding).
+
+#if defined(SR_X86)
+SR_AVX2 static inline __m256i tail_mask(long remaining) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(remaining > 8 ? 8 : (int)remaining),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+SR_AVX2 static inline __m256 exp_avx2(__m256 x) {
+    // min/max return their second operand when either is NaN, so NaN passes through.
+    x = _mm256_min_ps(_mm256_set1_ps(EXP_HI), x);
+    x = _mm256_max_ps(_mm256_set1_ps(EXP_LO), x);
+    __m256 magic = _mm256_set1_ps(ROUND_MAGIC);
+    __m256 v = _mm256_fmadd_ps(x, _mm256_set1_ps(LOG2E), magic);
+    __m256 n = _mm256_sub_ps(v, magic);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
+    __m256 p = _mm256_set1_ps(P0);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P1));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P5));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+    p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
+    __m256i ni = _mm256_sub_epi32(_mm256_castps_si256(v), _mm256_set1_epi32((int)ROUND_MAGIC_BITS));
+    // Common case: every result is a normal float, so adding n to p's exponent field is exact.
+    // The unordered compare sends NaN lanes to the multiply path, which keeps them NaN.
+    __m256 out_of_range = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), x),
+                                        _mm256_set1_ps(EXP_NORMAL), _CMP_NLE_UQ);
+    if (_mm256_testz_ps(out_of_range, out_of_range))
+        return _mm256_castsi256_ps(
+            _mm256_add_epi32(_mm256_castps_si256(p), _mm256_slli_epi32(ni, 23)));
+    // Otherwise 2^n as two normal factors 2^(n/2) * 2^(n - n/2): subnormal results and inf.
+    __m256i n1 = _mm256_srai_epi32(ni, 1);
+    __m256i n2 = _mm256_sub_epi32(ni, n1);
+    __m256i bias = _mm256_set1_epi32(127);
+    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
+
+SR_AVX2 static inline __m256 tanh_avx2(__m256 x) {
+    __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 ax = _mm256_andnot_ps(sign, x);
+    __m256 z = _mm256_mul_ps(ax, ax);
+    __m256 p = _mm256_set1_ps(T0);
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(T1));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(T2));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(T3));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(T4));
+    __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), ax, ax);
+    __m256 one = _mm256_set1_ps(1.0f);
+    __m256 e = exp_avx2(_mm256_add_ps(ax, ax));
+    __m256 big = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
+    // Ordered compare is false for NaN, so NaN takes the exp branch, which propagates it.
+    __m256 is_small = _mm256_cmp_ps(ax, _mm256_set1_ps(TANH_SMALL), _CMP_LT_OQ);
+    __m256 t = _mm256_blendv_ps(big, small, is_small);
+    return _mm256_or_ps(t, _mm256_and_ps(sign, x));  // tanh is odd; keeps tanh(-0) = -0
+}
+
+SR_AVX2 static inline __m256 sigmoid_avx2(__m256 x) {
+    __m256 one = _mm256_set1_ps(1.0f);
+    __m256 e = exp_avx2(_mm256_xor_ps(x, _mm256_set1_ps(-0.0f)));
+    return _mm256_div_ps(one, _mm256_add_ps(one, e));
+}
+
+// Defines an elementwise map y = f(x) over n floats.
+#define SR_AVX2_MAP(name, f)                                                         \
+    SR_AVX2 static void name(const float *x, float *y, long n) {                     \
+        long i = 0;                                                                  \
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, f(_mm256_loadu_ps(x + i))); \
+        if (i < n) {                                                                 \
+            __m256i m = tail_mask(n - i);                                            \
+            _mm256_maskstore_ps(y + i, m, f(_mm256_maskload_ps(x + i, m)));          \
+        }                                                                            \
+    }
+
+SR_AVX2_MAP(vexp_avx2, exp_avx2)
+SR_AVX2_MAP(vtanh_avx2, tanh_avx2)
+SR_AVX2_MAP(vsigmoid_avx2, sigmoid_avx2)
+
+SR_AVX2 static float hsum_avx2(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+SR_AVX2 static float vmax_avx2(const float *x, long n) {
+    __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0;
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        m0 = _mm256_max_ps(m0, _mm256_loadu_ps(x + i));
+        m1 = _mm256_max_ps(m1, _mm256_loadu_ps(x + i + 8));
+    }
+    if (i + 8 <= n) {
+        m0 = _mm256_max_ps(m0, _mm256_loadu_ps(x + i));
+        i += 8;
+    }
+    if (i < n) {
+        __m256i mask = tail_mask(n - i);
+        __m256 v = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_maskload_ps(x + i, mask),
+                                    _mm256_castsi256_ps(mask));
+        m1 = _mm256_max_ps(m1, v);
+    }
+    m0 = _mm256_max_ps(m0, m1);
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(m0), _mm256_extractf128_ps(m0, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+SR_AVX2 static float vexp_shift_sum_avx2(float *x, long n, float shift) {
+    __m256 vs = _mm256_set1_ps(shift), s0 = _mm256_setzero_ps(), s1 = s0;
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 e0 = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), vs));
+        __m256 e1 = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), vs));
+        _mm256_storeu_ps(x + i, e0);
+        _mm256_storeu_ps(x + i + 8, e1);
+        s0 = _mm256_add_ps(s0, e0);
+        s1 = _mm256_add_ps(s1, e1);
+    }
+    for (; i < n; i += 8) {
+        __m256i mask = tail_mask(n - i);  // all lanes set when 8 or more remain
+        __m256 e = exp_avx2(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), vs));
+        _mm256_maskstore_ps(x + i, mask, e);
+        s0 = _mm256_add_ps(s0, _mm256_and_ps(e, _mm256_castsi256_ps(mask)));
+    }
+    return hsum_avx2(_mm256_add_ps(s0, s1));
+}
+
+SR_AVX2 static void vscale_avx2(float *x, long n, float s) {
+    __m256 vs = _mm256_set1_ps(s);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vs));
+    if (i < n) {
+        __m256i m = tail_mask(n - i);
+        _mm256_maskstore_ps(x + i, m, _mm256_mul_ps(_mm256_maskload_ps(x + i, m), vs));
+    }
+}
+
+SR_AVX2 static float vdot_avx2(const float *a, const float *b, long n) {
+    // Four accumulators hide the FMA latency.
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i < n; i += 8) {
+        __m256i m = tail_mask(n - i);
+        s0 = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m), s0);
+    }
+    return hsum_avx2(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+SR_AVX2 static void vaxpy_avx2(long n, float a, const float *x, float *y) {
+    __m256 va = _mm256_set1_ps(a);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 yi = _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i));
+        _mm256_storeu_ps(y + i, yi);
+    }
+    if (i < n) {
+        __m256i m = tail_mask(n - i);
+        __m256 yi = _mm256_fmadd_ps(va, _mm256_maskload_ps(x + i, m), _mm256_maskload_ps(y + i, m));
+        _mm256_maskstore_ps(y + i, m, yi);
+    }
+}
+#endif
+
+// ---------------------------------------------------------------------------------------
+// Public entry points.
+
+void sr_vexp(const float *x, float *y, long n) {
+#if defined(SR_X86)
+    if (sr_cpu_has_avx2_fma()) {
+        vexp_avx2(x, y, n);
+        return;
+    }
+#endif
+    vexp_generic(x, y, n);
+}
+
+float sr_vmax(const float *x, long n) {
+#if defined(SR_X86)
+    if (sr_cpu_has_avx2_fma()) return vmax_avx2(x, n);
+#endif
+    return vmax_generic(x, n);
+}
+
+float sr_vexp_shift_sum(float *x, long n, float shift) {
+#if defined(SR_X86)
+    if (sr_cpu_has_avx2_fma()) return vexp_shift_sum_avx2(x, n, shift);
+#endif
+    return vexp_shift_sum_generic(x, n, shift);
+}
+
+void sr_vscale(float *x, long n, float s) {
+#if defined(SR_X86)
+    if (sr_cpu_has_avx2_fma()) {
+        vscale_avx2(x, n, s);
+        return;
+    }
+#endif
+    for (long i = 0; i < n; i++) x[i] *= s;
+}
+
+float sr_vdot(const float *a, const float *b, long n) {
+#if defined(SR_X86)
+    if (sr_cpu_has_avx2_fma()) return vdot_avx2(a, b, n);
+#endif
+    return vdot_generic(a, b, n);
+}
+
+void sr_vaxpy(long n, float a, const float *x, float *y) {
+#if defined(SR_X86)
+    if (sr_cpu_has_avx2_fma()) {
+        vaxpy_avx2(n, a, x, y);
+        return;
+    }
+#endif
+    for (long i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+void sr_vtanh(const float *x, float *y, long n) {
+#if defined(SR_X86)
+    if (sr_cpu_has_avx2_fma()) {
+        vtanh_avx2(x, y, n);
+        return;
+    }
+#endif
+    vtanh_generic(x, y, n);
+}
+
+void sr_vsigmoid(const float *x, float *y, long n) {
+#if defined(SR_X86)
+    if (sr_cpu_has_avx2_fma()) {
+        vsigmoid_avx2(x, y, n);
+        return;
+    }
+#endif
+    vsigmoid_generic(x, y, n);
+}

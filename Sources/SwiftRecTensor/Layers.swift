@@ -1,0 +1,130 @@
+import Foundation
+
+/// `y = x·Wᵀ + b` over the last dimension. `weight` is [out, in] as in PyTorch.
+public final class Linear: Layer {
+    public let weight: Variable
+    public let bias: Variable?
+    public var isTraining = true
+
+    /// Weights and bias drawn from U(-1/√in, 1/√in), as PyTorch does.
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, generator: inout SeededGenerator) {
+        let bound = 1 / Float(inFeatures).squareRoot()
+        weight = parameter(.randomUniform([outFeatures, inFeatures], low: -bound, high: bound, generator: &generator))
+        self.bias = bias ? parameter(.randomUniform([outFeatures], low: -bound, high: bound, generator: &generator)) : nil
+    }
+
+    public var ownParameters: [(name: String, parameter: Variable)] {
+        [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
+    }
+
+    public func callAsFunction(_ x: Variable) -> Variable { x.linear(weight: weight, bias: bias) }
+}
+
+/// A lookup table of `count` vectors of size `dim`; `paddingIndex`'s row starts at zero
+/// and receives no gradient.
+public final class Embedding: Layer {
+    public let weight: Variable
+    public let paddingIndex: Int?
+    public var isTraining = true
+
+    public init(count: Int, dim: Int, paddingIndex: Int? = nil, std: Float = 1, generator: inout SeededGenerator) {
+        var table = Tensor.randomNormal([count, dim], std: std, generator: &generator)
+        if let paddingIndex {
+            table.withUnsafeMutableBufferPointer { p in
+                for j in 0..<dim { p[paddingIndex * dim + j] = 0 }
+            }
+        }
+        weight = parameter(table)
+        self.paddingIndex = paddingIndex
+    }
+
+    public var ownParameters: [(name: String, parameter: Variable)] { [("weight", weight)] }
+
+    /// Vectors for `indices`, shaped `shape + [dim]`.
+    public func callAsFunction(_ indices: [Int32], shape: [Int]? = nil) -> Variable {
+        weight.embeddingLookup(indices, indexShape: shape, paddingIndex: paddingIndex)
+    }
+}
+
+/// Normalisation over the last dimension with a learned scale and shift.
+public final class LayerNorm: Layer {
+    public let weight: Variable
+    public let bias: Variable
+    public let epsilon: Float
+    public var isTraining = true
+
+    public init(_ dim: Int, epsilon: Float = 1e-5) {
+        weight = parameter(.ones([dim]))
+        bias = parameter(.zeros([dim]))
+        self.epsilon = epsilon
+    }
+
+    public var ownParameters: [(name: String, parameter: Variable)] { [("weight", weight), ("bias", bias)] }
+
+    public func callAsFunction(_ x: Variable) -> Variable { x.layerNorm(gamma: weight, beta: bias, epsilon: epsilon) }
+}
+
+/// Zeroes activations with probability `p` while training. Owns a seeded generator so
+/// runs repeat exactly.
+public final class Dropout: Layer {
+    public let probability: Float
+    public var isTraining = true
+    public var generator: SeededGenerator
+
+    public init(_ probability: Float, seed: UInt64) {
+        precondition(probability >= 0 && probability < 1, "Dropout: probability must be in [0, 1), got \(probability)")
+        self.probability = probability
+        self.generator = SeededGenerator(seed: seed)
+    }
+
+    public func callAsFunction(_ x: Variable) -> Variable {
+        x.dropout(probability, training: isTraining, generator: &generator)
+    }
+}
+
+/// An elementwise non-linearity.
+public enum Activation: String, Sendable, Codable, CaseIterable {
+    case relu, gelu, tanh, sigmoid, identity
+
+    public func callAsFunction(_ x: Variable) -> Variable {
+        switch self {
+        case .relu: x.relu()
+        case .gelu: x.gelu()
+        case .tanh: x.tanh()
+        case .sigmoid: x.sigmoid()
+        case .identity: x
+        }
+    }
+}
+
+/// A stack of Linear layers with an activation (and dropout) between them; the last layer
+/// has no activation.
+public final class MLP: Layer {
+    public let layers: [Linear]
+    public let activation: Activation
+    public let dropout: Dropout
+    public var isTraining = true
+
+    /// `sizes` lists the widths from input to output, e.g. `[64, 256, 64]`.
+    public init(sizes: [Int], activation: Activation = .relu, dropout: Float = 0, generator: inout SeededGenerator) {
+        precondition(sizes.count >= 2, "MLP: needs at least an input and an output size, got \(sizes)")
+        var layers: [Linear] = []
+        for i in 0..<(sizes.count - 1) { layers.append(Linear(sizes[i], sizes[i + 1], generator: &generator)) }
+        self.layers = layers
+        self.activation = activation
+        self.dropout = Dropout(dropout, seed: generator.next())
+    }
+
+    public var children: [(name: String, layer: any Layer)] {
+        layers.enumerated().map { ("layers.\($0.offset)", $0.element) } + [("dropout", dropout)]
+    }
+
+    public func callAsFunction(_ x: Variable) -> Variable {
+        var h = x
+        for (i, layer) in layers.enumerated() {
+            h = layer(h)
+            if i < layers.count - 1 { h = dropout(activation(h)) }
+        }
+        return h
+    }
+}

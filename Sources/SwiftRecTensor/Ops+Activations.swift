@@ -1,0 +1,178 @@
+import CSwiftRecKernels
+import Foundation
+
+extension Tensor {
+    /// Applies a buffer kernel to this tensor's elements, split over threads for large tensors.
+    @inline(__always)
+    func applying(
+        cost: Int = 4, _ kernel: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
+    ) -> Tensor {
+        var out = Tensor(uninitializedShape: shape)
+        nonisolated(unsafe) let src = storage.pointer
+        nonisolated(unsafe) let dst = out.mutablePointer()
+        parallelRanges(count, costPerItem: cost) { r in kernel(src + r.lowerBound, dst + r.lowerBound, r.count) }
+        return out
+    }
+
+    /// Combines two same-shaped tensors with a buffer kernel, split over threads.
+    @inline(__always)
+    static func combining(
+        _ a: Tensor, _ b: Tensor, cost: Int = 4,
+        _ kernel: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
+    ) -> Tensor {
+        precondition(a.count == b.count, "shapes \(a.shape) and \(b.shape) differ")
+        var out = Tensor(uninitializedShape: a.shape)
+        nonisolated(unsafe) let pa = a.storage.pointer
+        nonisolated(unsafe) let pb = b.storage.pointer
+        nonisolated(unsafe) let po = out.mutablePointer()
+        parallelRanges(a.count, costPerItem: cost) { r in
+            kernel(pa + r.lowerBound, pb + r.lowerBound, po + r.lowerBound, r.count)
+        }
+        return out
+    }
+}
+
+/// Differentiable elementwise functions and the last-axis softmax family.
+extension Variable {
+    public func exp() -> Variable {
+        let y = value.applying(cost: 8) { sr_vexp($0, $1, $2) }
+        return Variable(y, parents: [self]) { g in [g * y] }
+    }
+
+    public func log() -> Variable {
+        let x = value
+        let y = x.applying(cost: 16) { s, d, n in for i in 0..<n { d[i] = logf(s[i]) } }
+        return Variable(y, parents: [self]) { g in [g / x] }
+    }
+
+    public func sqrt() -> Variable {
+        let y = value.map { $0.squareRoot() }
+        return Variable(y, parents: [self]) { g in [Tensor.zip(g, y) { gv, yv in gv * 0.5 / yv }] }
+    }
+
+    /// Elementwise power with a constant exponent.
+    public func pow(_ p: Float) -> Variable {
+        let x = value
+        let y = x.applying(cost: 16) { s, d, n in for i in 0..<n { d[i] = powf(s[i], p) } }
+        return Variable(y, parents: [self]) { g in
+            [Tensor.zip(g, x) { gv, xv in gv * p * powf(xv, p - 1) }]
+        }
+    }
+
+    public func relu() -> Variable {
+        let x = value
+        let y = x.applying(cost: 1) { s, d, n in for i in 0..<n { d[i] = Swift.max(s[i], 0) } }
+        return Variable(y, parents: [self]) { g in
+            [Tensor.combining(g, x, cost: 1) { gp, xp, d, n in for i in 0..<n { d[i] = xp[i] > 0 ? gp[i] : 0 } }]
+        }
+    }
+
+    /// GELU with the exact Gaussian CDF (PyTorch's default, `approximate='none'`).
+    public func gelu() -> Variable {
+        let x = value
+        let y = x.applying(cost: 24) { s, d, n in
+            for i in 0..<n { d[i] = 0.5 * s[i] * (1 + erff(s[i] * 0.707_106_78)) }
+        }
+        return Variable(y, parents: [self]) { g in
+            [
+                Tensor.combining(g, x, cost: 32) { gp, xp, d, n in
+                    for i in 0..<n {
+                        let v = xp[i]
+                        let cdf = 0.5 * (1 + erff(v * 0.707_106_78))
+                        let pdf = expf(-0.5 * v * v) * 0.398_942_28
+                        d[i] = gp[i] * (cdf + v * pdf)
+                    }
+                }
+            ]
+        }
+    }
+
+    public func sigmoid() -> Variable {
+        let y = value.applying(cost: 8) { sr_vsigmoid($0, $1, $2) }
+        return Variable(y, parents: [self]) { g in
+            [Tensor.combining(g, y, cost: 1) { gp, yp, d, n in for i in 0..<n { d[i] = gp[i] * yp[i] * (1 - yp[i]) } }]
+        }
+    }
+
+    public func tanh() -> Variable {
+        let y = value.applying(cost: 8) { sr_vtanh($0, $1, $2) }
+        return Variable(y, parents: [self]) { g in
+            [Tensor.combining(g, y, cost: 1) { gp, yp, d, n in for i in 0..<n { d[i] = gp[i] * (1 - yp[i] * yp[i]) } }]
+        }
+    }
+
+    /// Softmax over the last axis.
+    public func softmax() -> Variable {
+        let y = value.softmaxLastAxis()
+        let cols = shape.last ?? 1
+        return Variable(y, parents: [self]) { g in
+            var dx = Tensor(uninitializedShape: y.shape)
+            nonisolated(unsafe) let gp = g.storage.pointer, yp = y.storage.pointer, dp = dx.mutablePointer()
+            parallelRanges(y.count / max(cols, 1), costPerItem: cols * 3) { rows in
+                for r in rows {
+                    let o = r * cols
+                    let dot = sr_vdot(gp + o, yp + o, cols)
+                    for j in 0..<cols { dp[o + j] = yp[o + j] * (gp[o + j] - dot) }
+                }
+            }
+            return [dx]
+        }
+    }
+
+    /// Log-softmax over the last axis.
+    public func logSoftmax() -> Variable {
+        let y = value.logSoftmaxLastAxis()
+        let cols = shape.last ?? 1
+        return Variable(y, parents: [self]) { g in
+            var dx = Tensor(uninitializedShape: y.shape)
+            nonisolated(unsafe) let gp = g.storage.pointer, yp = y.storage.pointer, dp = dx.mutablePointer()
+            parallelRanges(y.count / max(cols, 1), costPerItem: cols * 8) { rows in
+                for r in rows {
+                    let o = r * cols
+                    var s: Float = 0
+                    for j in 0..<cols { s += gp[o + j] }
+                    sr_vexp(yp + o, dp + o, cols)
+                    for j in 0..<cols { dp[o + j] = gp[o + j] - dp[o + j] * s }
+                }
+            }
+            return [dx]
+        }
+    }
+}
+
+extension Tensor {
+    /// Softmax over the last axis, numerically stable (max subtracted).
+    public func softmaxLastAxis() -> Tensor {
+        let cols = shape.last ?? 1
+        var out = self
+        out.withUnsafeMutableBufferPointer { _ in }
+        nonisolated(unsafe) let p = out.mutablePointer()
+        parallelRanges(count / max(cols, 1), costPerItem: cols * 8) { rows in
+            for r in rows {
+                let row = p + r * cols
+                let m = sr_vmax(row, cols)
+                let s = sr_vexp_shift_sum(row, cols, m)
+                sr_vscale(row, cols, 1 / s)
+            }
+        }
+        return out
+    }
+
+    /// Log-softmax over the last axis.
+    public func logSoftmaxLastAxis() -> Tensor {
+        let cols = shape.last ?? 1
+        var out = Tensor(uninitializedShape: shape)
+        nonisolated(unsafe) let src = storage.pointer, dst = out.mutablePointer()
+        parallelRanges(count / max(cols, 1), costPerItem: cols * 8) { rows in
+            for r in rows {
+                let x = src + r * cols, y = dst + r * cols
+                let m = sr_vmax(x, cols)
+                for j in 0..<cols { y[j] = x[j] }
+                let s = sr_vexp_shift_sum(y, cols, m)
+                let lse = m + logf(s)
+                for j in 0..<cols { y[j] = x[j] - lse }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,123 @@
+/// Differentiable arithmetic, matrix products and reductions.
+extension Variable {
+    public static func + (a: Variable, b: Variable) -> Variable {
+        Variable(a.value + b.value, parents: [a, b]) { g in
+            [g.summed(toShape: a.shape), g.summed(toShape: b.shape)]
+        }
+    }
+
+    public static func - (a: Variable, b: Variable) -> Variable {
+        Variable(a.value - b.value, parents: [a, b]) { g in
+            [g.summed(toShape: a.shape), (-g).summed(toShape: b.shape)]
+        }
+    }
+
+    public static func * (a: Variable, b: Variable) -> Variable {
+        Variable(a.value * b.value, parents: [a, b]) { g in
+            [
+                a.requiresGrad ? (g * b.value).summed(toShape: a.shape) : nil,
+                b.requiresGrad ? (g * a.value).summed(toShape: b.shape) : nil,
+            ]
+        }
+    }
+
+    public static func / (a: Variable, b: Variable) -> Variable {
+        Variable(a.value / b.value, parents: [a, b]) { g in
+            [
+                a.requiresGrad ? (g / b.value).summed(toShape: a.shape) : nil,
+                b.requiresGrad
+                    ? Tensor.zip(g * a.value, b.value) { ga, bv in -ga / (bv * bv) }.summed(toShape: b.shape) : nil,
+            ]
+        }
+    }
+
+    public static func + (a: Variable, s: Float) -> Variable {
+        Variable(a.value + s, parents: [a]) { g in [g] }
+    }
+
+    public static func - (a: Variable, s: Float) -> Variable { a + (-s) }
+
+    public static func * (a: Variable, s: Float) -> Variable {
+        Variable(a.value * s, parents: [a]) { g in [g * s] }
+    }
+
+    public static func * (s: Float, a: Variable) -> Variable { a * s }
+
+    public static func / (a: Variable, s: Float) -> Variable { a * (1 / s) }
+
+    public static prefix func - (a: Variable) -> Variable { a * -1 }
+
+    // MARK: Matrix products
+
+    /// The product of two matrices (rank 2), optionally transposing either.
+    public func matmul(_ b: Variable, transposeSelf: Bool = false, transposeOther: Bool = false) -> Variable {
+        let a = self
+        let out = Tensor.matmul(a.value, b.value, transposeA: transposeSelf, transposeB: transposeOther)
+        return Variable(out, parents: [a, b]) { g in
+            // d(op(A)) = g·op(B)ᵀ, d(op(B)) = op(A)ᵀ·g, then undo each op.
+            let ga: Tensor? =
+                a.requiresGrad
+                ? (transposeSelf
+                    ? Tensor.matmul(b.value, g, transposeA: transposeOther, transposeB: true)
+                    : Tensor.matmul(g, b.value, transposeA: false, transposeB: !transposeOther)) : nil
+            let gb: Tensor? =
+                b.requiresGrad
+                ? (transposeOther
+                    ? Tensor.matmul(g, a.value, transposeA: true, transposeB: transposeSelf)
+                    : Tensor.matmul(a.value, g, transposeA: !transposeSelf, transposeB: false)) : nil
+            return [ga, gb]
+        }
+    }
+
+    /// Batched product of [batch, m, k] and [batch, k, n] (either optionally transposed).
+    public func batchedMatmul(_ b: Variable, transposeSelf: Bool = false, transposeOther: Bool = false) -> Variable {
+        let a = self
+        let out = Tensor.batchedMatmul(a.value, b.value, transposeA: transposeSelf, transposeB: transposeOther)
+        return Variable(out, parents: [a, b]) { g in
+            let ga: Tensor? =
+                a.requiresGrad
+                ? (transposeSelf
+                    ? Tensor.batchedMatmul(b.value, g, transposeA: transposeOther, transposeB: true)
+                    : Tensor.batchedMatmul(g, b.value, transposeA: false, transposeB: !transposeOther)) : nil
+            let gb: Tensor? =
+                b.requiresGrad
+                ? (transposeOther
+                    ? Tensor.batchedMatmul(g, a.value, transposeA: true, transposeB: transposeSelf)
+                    : Tensor.batchedMatmul(a.value, g, transposeA: !transposeSelf, transposeB: false)) : nil
+            return [ga, gb]
+        }
+    }
+
+    /// `x·Wᵀ + b` over the last dimension: x is [..., in], `weight` is [out, in], `bias` [out].
+    public func linear(weight: Variable, bias: Variable?) -> Variable {
+        let inFeatures = weight.shape[1]
+        precondition(
+            shape.last == inFeatures,
+            "linear: input's last dimension \(shape.last ?? 0) differs from the weight's input size \(inFeatures) (weight \(weight.shape))")
+        let leading = Array(shape.dropLast())
+        let flat = reshaped([-1, inFeatures])
+        var y = flat.matmul(weight, transposeOther: true)
+        if let bias { y = y + bias }
+        return y.reshaped(leading + [weight.shape[0]])
+    }
+
+    // MARK: Reductions
+
+    /// Sum over `axes` (all when empty).
+    public func sum(axes: [Int] = [], keepDims: Bool = false) -> Variable {
+        let shape = self.shape
+        let axes = axes.isEmpty ? Array(0..<shape.count) : axes
+        let out = value.sum(axes: axes, keepDims: keepDims)
+        let kept = value.sum(axes: axes, keepDims: true).shape
+        return Variable(out, parents: [self]) { g in
+            [Tensor.zip(Tensor.zeros(shape), g.reshaped(kept)) { _, v in v }]
+        }
+    }
+
+    /// Mean over `axes` (all when empty).
+    public func mean(axes: [Int] = [], keepDims: Bool = false) -> Variable {
+        let axes = axes.isEmpty ? Array(0..<shape.count) : axes
+        let n = axes.map { shape[$0 < 0 ? $0 + shape.count : $0] }.reduce(1, *)
+        return sum(axes: axes, keepDims: keepDims) * (1 / Float(max(n, 1)))
+    }
+}

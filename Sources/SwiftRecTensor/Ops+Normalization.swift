@@ -1,0 +1,130 @@
+import CSwiftRecKernels
+
+/// Layer normalisation, dropout and embedding lookup.
+extension Variable {
+    /// Normalises over the last axis, then scales by `gamma` and shifts by `beta` (both [d]).
+    public func layerNorm(gamma: Variable, beta: Variable, epsilon: Float = 1e-5) -> Variable {
+        let d = shape.last ?? 1
+        precondition(
+            gamma.shape == [d] && beta.shape == [d],
+            "layerNorm: gamma \(gamma.shape) and beta \(beta.shape) must be [\(d)] for input \(shape)")
+        let rows = value.count / max(d, 1)
+        let x = value
+        var y = Tensor(uninitializedShape: shape)
+        var xhat = Tensor(uninitializedShape: shape)
+        var rstd = Tensor(uninitializedShape: [rows])
+        do {
+            nonisolated(unsafe) let xp = x.storage.pointer, yp = y.mutablePointer(), hp = xhat.mutablePointer()
+            nonisolated(unsafe) let rp = rstd.mutablePointer()
+            nonisolated(unsafe) let gp = gamma.value.storage.pointer, bp = beta.value.storage.pointer
+            parallelRanges(rows, costPerItem: d * 6) { range in
+                for r in range {
+                    let xr = xp + r * d, yr = yp + r * d, hr = hp + r * d
+                    var mean: Float = 0
+                    for j in 0..<d { mean += xr[j] }
+                    mean /= Float(d)
+                    var variance: Float = 0
+                    for j in 0..<d {
+                        let c = xr[j] - mean
+                        variance += c * c
+                    }
+                    let inv = 1 / (variance / Float(d) + epsilon).squareRoot()
+                    rp[r] = inv
+                    for j in 0..<d {
+                        let h = (xr[j] - mean) * inv
+                        hr[j] = h
+                        yr[j] = h * gp[j] + bp[j]
+                    }
+                }
+            }
+        }
+        let threads = Threading.threadCount
+        return Variable(y, parents: [self, gamma, beta]) { g in
+            var dx = Tensor(uninitializedShape: x.shape)
+            // One partial sum per worker for dgamma/dbeta, added up afterwards.
+            var partial = Tensor.zeros([threads, 2, d])
+            nonisolated(unsafe) let gp = g.storage.pointer, hp = xhat.storage.pointer, rp = rstd.storage.pointer
+            nonisolated(unsafe) let wp = gamma.value.storage.pointer, dp = dx.mutablePointer()
+            nonisolated(unsafe) let pp = partial.mutablePointer()
+            let chunk = (rows + threads - 1) / max(threads, 1)
+            parallelRanges(threads, costPerItem: chunk * d * 8, threads: threads) { workers in
+                for w in workers {
+                    let lo = w * chunk, hi = min(rows, lo + chunk)
+                    guard lo < hi else { continue }
+                    let dgamma = pp + w * 2 * d, dbeta = dgamma + d
+                    for r in lo..<hi {
+                        let gr = gp + r * d, hr = hp + r * d, dr = dp + r * d
+                        var sum1: Float = 0, sum2: Float = 0
+                        for j in 0..<d {
+                            let gh = gr[j] * wp[j]
+                            sum1 += gh
+                            sum2 += gh * hr[j]
+                            dgamma[j] += gr[j] * hr[j]
+                            dbeta[j] += gr[j]
+                        }
+                        let inv = rp[r], m1 = sum1 / Float(d), m2 = sum2 / Float(d)
+                        for j in 0..<d { dr[j] = inv * (gr[j] * wp[j] - m1 - hr[j] * m2) }
+                    }
+                }
+            }
+            let sums = partial.sum(axes: [0])
+            return [dx, sums.slice(axis: 0, 0..<1).reshaped([d]), sums.slice(axis: 0, 1..<2).reshaped([d])]
+        }
+    }
+
+    /// Zeroes each element with probability `p` and scales the rest by 1/(1-p) when
+    /// `training`; the identity otherwise.
+    public func dropout(_ p: Float, training: Bool, generator: inout SeededGenerator) -> Variable {
+        precondition(p >= 0 && p < 1, "dropout: probability must be in [0, 1), got \(p)")
+        guard training, p > 0 else { return self }
+        var mask = Tensor(uninitializedShape: shape)
+        let scale = 1 / (1 - p)
+        let threshold = UInt32(Double(p) * Double(UInt32.max))
+        mask.withUnsafeMutableBufferPointer { m in
+            var i = 0
+            let n = m.count
+            // Two 32-bit draws per 64-bit random number.
+            while i < n {
+                let r = generator.next()
+                m[i] = UInt32(truncatingIfNeeded: r) >= threshold ? scale : 0
+                if i + 1 < n { m[i + 1] = UInt32(truncatingIfNeeded: r >> 32) >= threshold ? scale : 0 }
+                i += 2
+            }
+        }
+        let y = Tensor.combining(value, mask, cost: 1) { a, b, d, n in for i in 0..<n { d[i] = a[i] * b[i] } }
+        return Variable(y, parents: [self]) { g in
+            [Tensor.combining(g, mask, cost: 1) { a, b, d, n in for i in 0..<n { d[i] = a[i] * b[i] } }]
+        }
+    }
+
+    /// Rows of this [count, dim] table picked by `indices` (shape `indexShape`), giving
+    /// `indexShape + [dim]`. Rows at `paddingIndex` read as stored and get no gradient.
+    public func embeddingLookup(_ indices: [Int32], indexShape: [Int]? = nil, paddingIndex: Int? = nil) -> Variable {
+        precondition(rank == 2, "embeddingLookup: the table must be [count, dim], got \(shape)")
+        let rows = shape[0], dim = shape[1]
+        let outShape = (indexShape ?? [indices.count]) + [dim]
+        precondition(
+            outShape.dropLast().reduce(1, *) == indices.count,
+            "embeddingLookup: index shape \(indexShape ?? []) does not hold \(indices.count) indices")
+        var out = Tensor(uninitializedShape: outShape)
+        let table = value.storage.pointer, dst = out.mutablePointer()
+        for (i, index) in indices.enumerated() {
+            precondition(index >= 0 && Int(index) < rows, "embeddingLookup: index \(index) at position \(i) is outside 0..<\(rows)")
+            (dst + i * dim).update(from: table + Int(index) * dim, count: dim)
+        }
+        let tableShape = shape
+        return Variable(out, parents: [self]) { g in
+            var grad = Tensor.zeros(tableShape)
+            grad.withUnsafeMutableBufferPointer { gp in
+                let src = g.storage.pointer
+                // Sequential scatter-add: repeated indices accumulate.
+                for (i, index) in indices.enumerated() where Int(index) != paddingIndex {
+                    sr_vaxpy(dim, 1, src + i * dim, gp.baseAddress! + Int(index) * dim)
+                }
+            }
+            return [grad]
+        }
+    }
+
+    var rank: Int { shape.count }
+}

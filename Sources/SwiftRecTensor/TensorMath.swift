@@ -1,0 +1,179 @@
+/// Elementwise arithmetic with NumPy broadcasting, and reductions, on plain tensors.
+extension Tensor {
+    /// The shape two shapes broadcast to, or a stop naming both when they cannot.
+    public static func broadcastShape(_ a: [Int], _ b: [Int], op: String = "broadcast") -> [Int] {
+        let n = max(a.count, b.count)
+        var out = [Int](repeating: 1, count: n)
+        for i in 0..<n {
+            let da = i < n - a.count ? 1 : a[i - (n - a.count)]
+            let db = i < n - b.count ? 1 : b[i - (n - b.count)]
+            precondition(da == db || da == 1 || db == 1, "\(op): shapes \(a) and \(b) cannot be broadcast together")
+            out[i] = max(da, db)
+        }
+        return out
+    }
+
+    /// Applies `f` to every element.
+    @inline(__always)
+    public func map(_ f: (Float) -> Float) -> Tensor {
+        var out = Tensor(uninitializedShape: shape)
+        let src = storage.pointer
+        let dst = out.mutablePointer()
+        for i in 0..<count { dst[i] = f(src[i]) }
+        return out
+    }
+
+    /// Combines `a` and `b` elementwise after broadcasting them to a common shape.
+    @inline(__always)
+    public static func zip(_ a: Tensor, _ b: Tensor, op: String = "elementwise", _ f: (Float, Float) -> Float) -> Tensor {
+        if a.shape == b.shape {
+            var out = Tensor(uninitializedShape: a.shape)
+            let pa = a.storage.pointer, pb = b.storage.pointer, po = out.mutablePointer()
+            for i in 0..<a.count { po[i] = f(pa[i], pb[i]) }
+            return out
+        }
+        let shape = broadcastShape(a.shape, b.shape, op: op)
+        var out = Tensor(uninitializedShape: shape)
+        let po = out.mutablePointer(), pa = a.storage.pointer, pb = b.storage.pointer
+        let n = out.count
+        if b.count == 1 {
+            let s = pb[0]
+            for i in 0..<n { po[i] = f(pa[i], s) }
+            return out
+        }
+        if a.count == 1 {
+            let s = pa[0]
+            for i in 0..<n { po[i] = f(s, pb[i]) }
+            return out
+        }
+        // A trailing block broadcast over leading rows, e.g. a bias [d] over [n, d].
+        if a.count == n, n % b.count == 0, case let bs = b.shape.dropFirstOnes(), Array(shape.suffix(bs.count)) == bs {
+            let m = b.count
+            var o = 0
+            while o < n {
+                for j in 0..<m { po[o + j] = f(pa[o + j], pb[j]) }
+                o += m
+            }
+            return out
+        }
+        if b.count == n, n % a.count == 0, case let as_ = a.shape.dropFirstOnes(), Array(shape.suffix(as_.count)) == as_ {
+            let m = a.count
+            var o = 0
+            while o < n {
+                for j in 0..<m { po[o + j] = f(pa[j], pb[o + j]) }
+                o += m
+            }
+            return out
+        }
+        // General case: strides of zero for broadcast dimensions.
+        let rank = shape.count
+        let sa = broadcastStrides(a.shape, to: shape)
+        let sb = broadcastStrides(b.shape, to: shape)
+        let inner = shape[rank - 1]
+        let ia = sa[rank - 1], ib = sb[rank - 1]
+        var index = [Int](repeating: 0, count: rank)
+        var o = 0
+        while o < n {
+            var oa = 0, ob = 0
+            for d in 0..<(rank - 1) {
+                oa += index[d] * sa[d]
+                ob += index[d] * sb[d]
+            }
+            for j in 0..<inner { po[o + j] = f(pa[oa + j * ia], pb[ob + j * ib]) }
+            o += inner
+            var d = rank - 2
+            while d >= 0 {
+                index[d] += 1
+                if index[d] < shape[d] { break }
+                index[d] = 0
+                d -= 1
+            }
+        }
+        return out
+    }
+
+    static func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
+        let padded = [Int](repeating: 1, count: target.count - shape.count) + shape
+        let strides = Tensor.strides(of: padded)
+        return (0..<target.count).map { padded[$0] == 1 && target[$0] != 1 ? 0 : strides[$0] }
+    }
+
+    /// Sum over `axes`; kept as size-1 dimensions when `keepDims`.
+    public func sum(axes: [Int], keepDims: Bool = false) -> Tensor {
+        let axes = Set(axes.map { normalizedAxis($0, "sum") })
+        var result = self
+        for axis in axes.sorted() { result = result.sumKeepingDim(axis) }
+        if keepDims { return result }
+        return result.reshaped(shape.enumerated().filter { !axes.contains($0.offset) }.map(\.element))
+    }
+
+    /// Sum of all elements.
+    public func sum() -> Float {
+        withUnsafeBufferPointer { p in
+            var s: Double = 0
+            for v in p { s += Double(v) }
+            return Float(s)
+        }
+    }
+
+    func sumKeepingDim(_ axis: Int) -> Tensor {
+        let outer = shape[..<axis].reduce(1, *)
+        let mid = shape[axis]
+        let inner = shape[(axis + 1)...].reduce(1, *)
+        var newShape = shape
+        newShape[axis] = 1
+        var out = Tensor.zeros(newShape)
+        let src = storage.pointer, dst = out.mutablePointer()
+        for o in 0..<outer {
+            let d = dst + o * inner
+            for m in 0..<mid {
+                let s = src + (o * mid + m) * inner
+                for i in 0..<inner { d[i] += s[i] }
+            }
+        }
+        return out
+    }
+
+    /// This tensor summed down to `target`, undoing a broadcast (for gradients).
+    public func summed(toShape target: [Int]) -> Tensor {
+        if shape == target { return self }
+        let extra = rank - target.count
+        precondition(extra >= 0, "summed(toShape:): \(shape) cannot reduce to \(target)")
+        var axes: [Int] = Array(0..<extra)
+        for (i, d) in target.enumerated() where d == 1 && shape[i + extra] != 1 { axes.append(i + extra) }
+        return sum(axes: axes, keepDims: true).reshaped(target)
+    }
+
+    /// Adds `other` (same shape) into this tensor in place.
+    public mutating func addInPlace(_ other: Tensor) {
+        precondition(other.shape == shape || other.count == count, "addInPlace: shapes \(shape) and \(other.shape) differ")
+        let src = other.storage.pointer
+        let n = count
+        withUnsafeMutableBufferPointer { dst in
+            for i in 0..<n { dst[i] += src[i] }
+        }
+    }
+
+    public static func + (a: Tensor, b: Tensor) -> Tensor { zip(a, b, op: "+") { $0 + $1 } }
+    public static func - (a: Tensor, b: Tensor) -> Tensor { zip(a, b, op: "-") { $0 - $1 } }
+    public static func * (a: Tensor, b: Tensor) -> Tensor { zip(a, b, op: "*") { $0 * $1 } }
+    public static func / (a: Tensor, b: Tensor) -> Tensor { zip(a, b, op: "/") { $0 / $1 } }
+    public static func * (a: Tensor, s: Float) -> Tensor { a.map { $0 * s } }
+    public static func + (a: Tensor, s: Float) -> Tensor { a.map { $0 + s } }
+    public static prefix func - (a: Tensor) -> Tensor { a.map { -$0 } }
+
+    /// The largest absolute difference to `other` (same shape).
+    public func maxAbsDifference(_ other: Tensor) -> Float {
+        precondition(shape == other.shape, "maxAbsDifference: shapes \(shape) and \(other.shape) differ")
+        var m: Float = 0
+        let a = storage.pointer, b = other.storage.pointer
+        for i in 0..<count { m = Swift.max(m, abs(a[i] - b[i])) }
+        return m
+    }
+}
+
+extension [Int] {
+    fileprivate func dropFirstOnes() -> [Int] {
+        Array(drop { $0 == 1 })
+    }
+}

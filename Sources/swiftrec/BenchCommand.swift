@@ -1,0 +1,144 @@
+import ArgumentParser
+import Foundation
+import SwiftRecTensor
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Run a benchmark and print its figures.",
+        subcommands: [GEMMBench.self, TransformerBench.self])
+}
+
+struct GEMMBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gemm", abstract: "GEMM GFLOP/s per backend, shape and thread count.")
+
+    @Flag(help: "Print one JSON object as the last line.") var json = false
+    @Option(help: "Seconds of repeats per measurement (best time counts).") var seconds = 1.0
+    @Option(help: "Shapes as M,K,N separated by ';' (default: the shapes recommendation training uses).")
+    var shapes = "1024,1024,1024;12800,64,64;12800,64,256;256,64,3416;25600,64,3416"
+    @Option(help: "Thread counts, comma-separated.") var threads = "1,2"
+
+    func run() throws {
+        let shapeList = try shapes.split(separator: ";").map { s -> (Int, Int, Int) in
+            let v = s.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard v.count == 3, v.allSatisfy({ $0 > 0 }) else { throw ValidationError("--shapes: '\(s)' is not M,K,N") }
+            return (v[0], v[1], v[2])
+        }
+        let threadList = try threads.split(separator: ",").map { s -> Int in
+            guard let n = Int(s), n >= 1 else { throw ValidationError("--threads: '\(s)' is not a positive integer") }
+            return n
+        }
+        var rows: [[String: Any]] = []
+        var table: [[String]] = []
+        Console.log("GEMM benchmark: native kernels \(GEMM.nativeISA), OpenBLAS \(GEMM.openBLASDescription ?? "absent")")
+        for (m, k, n) in shapeList {
+            var generator = SeededGenerator(seed: 7)
+            let a = Tensor.randomUniform([m, k], low: -1, high: 1, generator: &generator)
+            let b = Tensor.randomUniform([k, n], low: -1, high: 1, generator: &generator)
+            var c = Tensor.zeros([m, n])
+            for t in threadList {
+                for backend in GEMM.availableBackends {
+                    let flops = 2.0 * Double(m) * Double(n) * Double(k)
+                    let best = c.withUnsafeMutableBufferPointer { cp in
+                        a.withUnsafeBufferPointer { ap in
+                            b.withUnsafeBufferPointer { bp in
+                                bestTime(seconds: seconds) {
+                                    GEMM.multiply(
+                                        transA: false, transB: false, m: m, n: n, k: k, a: ap.baseAddress!, lda: k,
+                                        b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n, backend: backend, threads: t)
+                                }
+                            }
+                        }
+                    }
+                    let gflops = flops / best / 1e9
+                    let selected = GEMM.backend(m: m, n: n, k: k) == backend
+                    rows.append([
+                        "m": m, "k": k, "n": n, "threads": t, "backend": backend.rawValue,
+                        "gflops": (gflops * 10).rounded() / 10, "auto_selected": selected,
+                    ])
+                    table.append([
+                        "\(m)×\(k)×\(n)", "\(t)", backend.rawValue + (selected ? " *" : ""), String(format: "%.1f", gflops),
+                    ])
+                }
+            }
+        }
+        Console.log(Console.table(["M×K×N", "threads", "backend", "GF/s"], table))
+        Console.log("(* = the backend chosen automatically for this shape)")
+        Console.log("command: swiftrec bench gemm --seconds \(seconds) --threads \(threads)\(json ? " --json" : "")")
+        if json { try Console.printJSON(["results": rows]) }
+    }
+}
+
+/// The best wall time of `body` over repeats lasting about `seconds`.
+func bestTime(seconds: Double, _ body: () -> Void) -> Double {
+    body()  // warm-up: page-in and packing buffers
+    var best = Double.infinity
+    let start = ProcessStats.now()
+    var runs = 0
+    while runs < 3 || ProcessStats.now() - start < seconds {
+        let t0 = ProcessStats.now()
+        body()
+        best = min(best, ProcessStats.now() - t0)
+        runs += 1
+        if runs > 10_000 { break }
+    }
+    return best
+}
+
+struct TransformerBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transformer",
+        abstract: "One Transformer encoder block forward + backward + Adam step with a full-catalogue cross-entropy head.")
+
+    @Flag(help: "Print one JSON object as the last line.") var json = false
+    @Option(help: "Sequences per batch.") var batch = 128
+    @Option(help: "Sequence length.") var length = 200
+    @Option(help: "Model dimension.") var dim = 64
+    @Option(help: "Attention heads.") var heads = 2
+    @Option(help: "Catalogue size (items in the softmax).") var items = 3416
+    @Option(help: "Timed steps (after 2 warm-up steps); the median counts.") var steps = 10
+    @Option(help: "Kernel threads.") var threads = 2
+
+    func run() throws {
+        Threading.setThreadCount(threads)
+        var generator = SeededGenerator(seed: 42)
+        let model = NextItemTransformer(
+            items: items, maxLength: length, dim: dim, heads: heads, blocks: 1, dropout: 0.2, generator: &generator)
+        let optimizer = Adam(parameters: model.parameters, learningRate: 1e-3)
+        var data = SeededGenerator(seed: 1)
+        let inputs = (0..<(batch * length)).map { _ in Int32(1 + data.nextInt(below: items)) }
+        let targets = (0..<(batch * length)).map { _ in Int32(data.nextInt(below: items)) }
+        var times: [Double] = []
+        var lastLoss: Float = 0
+        for step in 0..<(steps + 2) {
+            let t0 = ProcessStats.now()
+            optimizer.zeroGrad()
+            let loss = model.loss(inputs: inputs, batch: batch, targets: targets)
+            loss.backward()
+            optimizer.step()
+            let dt = ProcessStats.now() - t0
+            lastLoss = loss.value.scalar
+            if step >= 2 { times.append(dt) }
+            Console.log(String(format: "step %d: %.3f s, loss %.4f", step, dt, lastLoss))
+        }
+        let median = times.sorted()[times.count / 2]
+        let rss = ProcessStats.peakRSSMegabytes() ?? -1
+        Console.log(
+            String(format: "SwiftRec: median %.3f s/step over %d steps, peak RSS %.0f MB (threads %d)", median, steps, rss, threads))
+        Console.log(
+            "command: swiftrec bench transformer --batch \(batch) --length \(length) --dim \(dim) --heads \(heads) --items \(items) --steps \(steps) --threads \(threads)"
+        )
+        if json {
+            try Console.printJSON([
+                "results": [
+                    [
+                        "name": "swiftrec-transformer-step", "impl": "swiftrec", "batch": batch, "len": length, "d": dim,
+                        "heads": heads, "items": items, "threads": threads, "step_seconds": median,
+                        "peak_rss_mb": (rss * 10).rounded() / 10, "loss": lastLoss,
+                        "gemm_native_isa": GEMM.nativeISA,
+                    ]
+                ]
+            ])
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import SwiftRecTensor
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info", abstract: "Show the version, GEMM backends, threads and CPU features.")
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func run() throws {
+        let features = cpuFeatures()
+        let facts: [String: Any] = [
+            "version": SwiftRecInfo.version,
+            "gemm_backends": GEMM.availableBackends.map(\.rawValue),
+            "gemm_default_large": GEMM.backend(m: 1024, n: 1024, k: 1024).rawValue,
+            "native_kernels": GEMM.nativeISA,
+            "openblas": GEMM.openBLASDescription ?? "not found (install libopenblas0 or libopenblas-dev to use it)",
+            "threads": Threading.threadCount,
+            "cores": ProcessInfo.processInfo.activeProcessorCount,
+            "cpu_features": features,
+        ]
+        if json {
+            try Console.printJSON(facts)
+            return
+        }
+        print("SwiftRec \(SwiftRecInfo.version)")
+        print("GEMM backends:  \(GEMM.availableBackends.map(\.rawValue).joined(separator: ", ")) (large products use \(facts["gemm_default_large"]!))")
+        print("Native kernels: \(GEMM.nativeISA)")
+        print("OpenBLAS:       \(facts["openblas"]!)")
+        print("Threads:        \(Threading.threadCount) of \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print("CPU features:   \(features.isEmpty ? "unknown" : features.joined(separator: " "))")
+    }
+
+    /// The SIMD features of interest that the CPU reports.
+    private func cpuFeatures() -> [String] {
+        #if os(Linux)
+            guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+                let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") || $0.hasPrefix("Features") })
+            else { return [] }
+            let flags = Set(line.split(separator: ":").last?.split(separator: " ").map(String.init) ?? [])
+            let interesting = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "asimd", "sve"]
+            return interesting.filter { flags.contains($0) }
+        #else
+            return []
+        #endif
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import SwiftRecTensor
+
+@main
+struct SwiftRecCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swiftrec",
+        abstract: "Train, evaluate and serve dynamic-interest recommenders on the CPU.",
+        version: SwiftRecInfo.version,
+        subcommands: [InfoCommand.self, BenchCommand.self, DemoCommand.self])
+}
+
+/// Options shared by commands that compute.
+struct ComputeOptions: ParsableArguments {
+    @Option(help: "Threads for the kernels (default: all cores, or SWIFTREC_THREADS).")
+    var threads: Int?
+
+    func apply() throws {
+        if let threads {
+            guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+            Threading.setThreadCount(threads)
+        }
+    }
+}
+
+/// Human output goes to stderr so stdout's last line can be one JSON object.
+enum Console {
+    static func log(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    /// Prints `object` as one line of JSON on stdout.
+    static func printJSON(_ object: Any) throws {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// A Markdown table.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        let widths = header.indices.map { i in max(header[i].count, rows.map { $0[i].count }.max() ?? 0) }
+        func line(_ cells: [String]) -> String {
+            "| " + cells.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+                .joined(separator: " | ") + " |"
+        }
+        return ([line(header), "|" + widths.map { String(repeating: "-", count: $0 + 2) }.joined(separator: "|") + "|"]
+            + rows.map(line)).joined(separator: "\n")
+    }
+}
+
+/// Process facts for benchmarks.
+enum ProcessStats {
+    /// Peak resident set size in MB (Linux: VmHWM), or nil where unknown.
+    static func peakRSSMegabytes() -> Double? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kb = line.split(separator: " ").compactMap { Double($0) }.first
+            return kb.map { $0 / 1024 }
+        }
+        return nil
+    }
+
+    static func now() -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+    }
+}

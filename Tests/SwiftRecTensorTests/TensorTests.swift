@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+
+@testable import SwiftRecTensor
+
+@Suite("Tensor basics")
+struct TensorTests {
+    @Test func creationAndReshape() {
+        let t = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
+        #expect(t[1, 2] == 6)
+        #expect(t.reshaped([3, -1]).shape == [3, 2])
+        #expect(Tensor.zeros([2, 2]).scalars == [0, 0, 0, 0])
+        #expect(Tensor.ones([3]).sum() == 3)
+        var g1 = SeededGenerator(seed: 3), g2 = SeededGenerator(seed: 3)
+        #expect(
+            Tensor.randomNormal([10], generator: &g1).scalars == Tensor.randomNormal([10], generator: &g2).scalars)
+        var g = SeededGenerator(seed: 4)
+        let normal = Tensor.randomNormal([20_000], mean: 1, std: 2, generator: &g)
+        let mean = normal.sum() / 20_000
+        let variance = normal.scalars.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / 20_000
+        #expect(abs(mean - 1) < 0.05 && abs(variance.squareRoot() - 2) < 0.05)
+    }
+
+    @Test func copyOnWrite() {
+        let a = Tensor(shape: [2], scalars: [1, 2])
+        var b = a
+        b[0] = 9
+        #expect(a.scalars == [1, 2] && b.scalars == [9, 2])
+    }
+
+    @Test func permuteSliceConcatStack() {
+        let t = Tensor(shape: [2, 3, 2], scalars: (0..<12).map(Float.init))
+        let p = t.permuted([2, 0, 1])
+        #expect(p.shape == [2, 2, 3])
+        #expect(p[1, 0, 2] == t[0, 2, 1] && p[0, 1, 1] == t[1, 1, 0])
+        #expect(Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6]).transposed().scalars == [1, 4, 2, 5, 3, 6])
+        let s = t.slice(axis: 1, 1..<3)
+        #expect(s.shape == [2, 2, 2] && s.scalars == [2, 3, 4, 5, 8, 9, 10, 11])
+        let c = Tensor.concatenate([t.slice(axis: 1, 0..<1), s], axis: 1)
+        #expect(c.scalars == t.scalars)
+        let st = Tensor.stack([Tensor([1, 2]), Tensor([3, 4])], axis: 1)
+        #expect(st.shape == [2, 2] && st.scalars == [1, 3, 2, 4])
+    }
+
+    @Test func broadcastingAndReductions() {
+        let a = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
+        #expect((a + Tensor([10, 20, 30])).scalars == [11, 22, 33, 14, 25, 36])
+        #expect((a * Tensor(shape: [2, 1], scalars: [2, 3])).scalars == [2, 4, 6, 12, 15, 18])
+        #expect((Tensor(shape: [2, 1, 3], scalars: [1, 2, 3, 4, 5, 6]) - Tensor(shape: [2, 1], scalars: [1, 2])).shape == [2, 2, 3])
+        #expect(Tensor.broadcastShape([4, 1, 3], [5, 1]) == [4, 5, 3])
+        #expect(a.sum(axes: [0]).scalars == [5, 7, 9])
+        #expect(a.sum(axes: [1], keepDims: true).shape == [2, 1])
+        #expect(a.summed(toShape: [3]).scalars == [5, 7, 9])
+        #expect(a.summed(toShape: [2, 1]).scalars == [6, 15])
+    }
+
+    @Test func softmaxRowsSumToOne() {
+        let x = Tensor(shape: [2, 3], scalars: [1, 2, 3, 1000, 1000, 1000])
+        let y = x.softmaxLastAxis()
+        #expect(abs(y[0, 0] + y[0, 1] + y[0, 2] - 1) < 1e-6)
+        #expect(abs(y[1, 0] - 1.0 / 3) < 1e-6)
+        let l = x.logSoftmaxLastAxis()
+        #expect(abs(l[0, 2] - (3 - logf(expf(1) + expf(2) + expf(3)))) < 1e-5)
+    }
+
+    @Test func shapeMismatchStopsWithAClearMessage() async {
+        await #expect(processExitsWith: .failure) {
+            _ = Tensor.matmul(Tensor.zeros([2, 3]), Tensor.zeros([4, 5]))
+        }
+    }
+}
+
+@Suite("GEMM")
+struct GEMMTests {
+    /// Row-major reference in Double.
+    static func reference(
+        _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ a: [Float], _ lda: Int,
+        _ b: [Float], _ ldb: Int, _ beta: Float, _ c: [Float], _ ldc: Int
+    ) -> [Float] {
+        var out = c
+        for i in 0..<m {
+            for j in 0..<n {
+                var s = 0.0
+                for p in 0..<k {
+                    let av = transA ? a[p * lda + i] : a[i * lda + p]
+                    let bv = transB ? b[j * ldb + p] : b[p * ldb + j]
+                    s += Double(av) * Double(bv)
+                }
+                out[i * ldc + j] = Float(Double(alpha) * s + (beta == 0 ? 0 : Double(beta) * Double(c[i * ldc + j])))
+            }
+        }
+        return out
+    }
+
+    @Test(arguments: GEMM.availableBackends)
+    func matchesReferenceOnOddShapes(backend: GEMMBackend) {
+        var g = SeededGenerator(seed: 11)
+        let sizes = [(1, 1, 1), (7, 5, 3), (17, 33, 2), (13, 100, 19), (64, 9, 70), (130, 70, 40)]
+        for (m, n, k) in sizes {
+            for (transA, transB) in [(false, false), (false, true), (true, false), (true, true)] {
+                for beta: Float in [0, 1, 0.3] {
+                    for threads in [1, 2] {
+                        let lda = (transA ? m : k) + 3, ldb = (transB ? k : n) + 1, ldc = n + 2
+                        let a = (0..<((transA ? k : m) * lda)).map { _ in g.nextUniform() * 2 - 1 }
+                        let b = (0..<((transB ? n : k) * ldb)).map { _ in g.nextUniform() * 2 - 1 }
+                        var c = (0..<(m * ldc)).map { _ in beta == 0 ? Float.nan : g.nextUniform() }
+                        let expected = Self.reference(transA, transB, m, n, k, 0.5, a, lda, b, ldb, beta, c, ldc)
+                        c.withUnsafeMutableBufferPointer { cp in
+                            GEMM.multiply(
+                                transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda, b: b,
+                                ldb: ldb, beta: beta, c: cp.baseAddress!, ldc: ldc, backend: backend, threads: threads)
+                        }
+                        var worst: Float = 0
+                        for i in 0..<m { for j in 0..<n { worst = max(worst, abs(c[i * ldc + j] - expected[i * ldc + j])) } }
+                        #expect(worst < 1e-4, "\(backend) \(m)x\(n)x\(k) tA=\(transA) tB=\(transB) beta=\(beta) t=\(threads): \(worst)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func batchedMatmulMatchesLoop() {
+        var g = SeededGenerator(seed: 12)
+        let a = Tensor.randomUniform([3, 4, 5], generator: &g), b = Tensor.randomUniform([3, 5, 2], generator: &g)
+        let c = Tensor.batchedMatmul(a, b)
+        for i in 0..<3 {
+            let single = Tensor.matmul(a.slice(axis: 0, i..<(i + 1)).reshaped([4, 5]), b.slice(axis: 0, i..<(i + 1)).reshaped([5, 2]))
+            #expect(c.slice(axis: 0, i..<(i + 1)).reshaped([4, 2]).maxAbsDifference(single) < 1e-6)
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import Testing
+
+@testable import SwiftRecTensor
+
+@Suite("Small models learn")
+struct TrainingTests {
+    @Test func mlpLearnsXOR() {
+        var g = SeededGenerator(seed: 1)
+        let mlp = MLP(sizes: [2, 8, 1], activation: .tanh, generator: &g)
+        let x = Variable(Tensor(shape: [4, 2], scalars: [0, 0, 0, 1, 1, 0, 1, 1]))
+        let y = Tensor(shape: [4, 1], scalars: [0, 1, 1, 0])
+        let adam = Adam(parameters: mlp.parameters, learningRate: 0.05)
+        var loss: Float = 1
+        for _ in 0..<400 {
+            adam.zeroGrad()
+            let l = mlp(x).binaryCrossEntropyWithLogits(targets: y)
+            l.backward()
+            adam.step()
+            loss = l.value.scalar
+        }
+        let predictions = withNoGrad { mlp(x).value.scalars.map { $0 > 0 ? Float(1) : 0 } }
+        #expect(predictions == [0, 1, 1, 0])
+        #expect(loss < 0.05)
+    }
+
+    /// Second halves repeat first halves, so predicting them needs attention to the right position.
+    @Test func causalTransformerOverfitsACopyTask() {
+        let vocabulary = 9, half = 4, length = 2 * half, dim = 32, count = 48
+        var g = SeededGenerator(seed: 2)
+        var sequences: [[Int32]] = []
+        for _ in 0..<count {
+            let first = (0..<half).map { _ in Int32(1 + g.nextInt(below: vocabulary - 1)) }
+            sequences.append(first + first)
+        }
+        let tokens = Embedding(count: vocabulary, dim: dim, std: 0.3, generator: &g)
+        let positions = Embedding(count: length, dim: dim, std: 0.3, generator: &g)
+        let blocks = (0..<2).map { _ in
+            TransformerBlock(dim: dim, heads: 2, feedForwardDim: 64, dropout: 0, causal: true, generator: &g)
+        }
+        let norm = LayerNorm(dim)
+        let head = Linear(dim, vocabulary, generator: &g)
+        let layers: [any Layer] = [tokens, positions, norm, head] + blocks
+        let parameters = layers.flatMap(\.parameters)
+        let adam = Adam(parameters: parameters, learningRate: 3e-3)
+        let inputs = sequences.flatMap { $0 }
+        // Position t predicts token t+1; only the copied half (targets at t ≥ half) is learnable.
+        let targets: [Int32] = sequences.flatMap { s in (0..<length).map { t in t >= half - 1 && t < length - 1 ? s[t + 1] : -1 } }
+        let positionIds = (0..<(count * length)).map { Int32($0 % length) }
+        func logits() -> Variable {
+            var h = tokens(inputs, shape: [count, length]) + positions(positionIds, shape: [count, length])
+            for block in blocks { h = block(h) }
+            return head(norm(h)).reshaped([count * length, vocabulary])
+        }
+        for _ in 0..<300 {
+            adam.zeroGrad()
+            let loss = logits().crossEntropy(targets: targets, ignoreIndex: -1)
+            loss.backward()
+            adam.step()
+        }
+        let final = withNoGrad { logits().value }
+        var correct = 0, total = 0
+        for (row, t) in targets.enumerated() where t >= 0 {
+            let predicted = (0..<vocabulary).max { final[row, $0] < final[row, $1] }!
+            correct += predicted == Int(t) ? 1 : 0
+            total += 1
+        }
+        #expect(Double(correct) / Double(total) >= 0.95, "copy accuracy \(correct)/\(total)")
+    }
+
+    /// The answer is the first token of a variable-length sequence: the state must carry it through.
+    @Test(arguments: RecurrentCell.allCases)
+    func recurrentLayerRemembersTheFirstToken(cell: RecurrentCell) {
+        let classes = 4, maxLength = 6, batch = 64
+        var g = SeededGenerator(seed: 3)
+        let embedding = Embedding(count: classes + 1, dim: 8, paddingIndex: 0, std: 0.5, generator: &g)
+        let rnn = RecurrentLayer(cell: cell, inputSize: 8, hiddenSize: 24, generator: &g)
+        let head = Linear(24, classes, generator: &g)
+        let layers: [any Layer] = [embedding, rnn, head]
+        let adam = Adam(parameters: layers.flatMap(\.parameters), learningRate: 1e-2)
+        func makeBatch(_ g: inout SeededGenerator) -> (tokens: [Int32], mask: Tensor, targets: [Int32]) {
+            var tokens: [Int32] = [], mask: [Float] = [], targets: [Int32] = []
+            for _ in 0..<batch {
+                let length = 3 + g.nextInt(below: maxLength - 2)
+                let seq = (0..<length).map { _ in Int32(1 + g.nextInt(below: classes)) }
+                tokens += seq + Array(repeating: 0, count: maxLength - length)
+                mask += Array(repeating: 1, count: length) + Array(repeating: 0, count: maxLength - length)
+                targets.append(seq[0] - 1)
+            }
+            return (tokens, Tensor(shape: [batch, maxLength], scalars: mask), targets)
+        }
+        func finalLogits(_ tokens: [Int32], _ mask: Tensor) -> Variable {
+            // Padded steps carry the state, so the last step holds the state after the last real token.
+            let states = rnn(embedding(tokens, shape: [batch, maxLength]), mask: mask)
+            return head(states.slice(axis: 1, (maxLength - 1)..<maxLength).reshaped([batch, 24]))
+        }
+        for _ in 0..<250 {
+            let (tokens, mask, targets) = makeBatch(&g)
+            adam.zeroGrad()
+            finalLogits(tokens, mask).crossEntropy(targets: targets).backward()
+            adam.step()
+        }
+        var test = SeededGenerator(seed: 777)
+        let (tokens, mask, targets) = makeBatch(&test)
+        let logits = withNoGrad { finalLogits(tokens, mask).value }
+        let correct = (0..<batch).filter { r in (0..<classes).max { logits[r, $0] < logits[r, $1] }! == Int(targets[r]) }.count
+        #expect(correct >= 58, "\(cell): \(correct)/\(batch) correct on fresh sequences")
+    }
+
+    @Test func fusedLinearCrossEntropyEqualsComposedOps() {
+        var g = SeededGenerator(seed: 4)
+        let hidden = Variable(Tensor.randomNormal([37, 8], generator: &g), requiresGrad: true)
+        let weight = Variable(Tensor.randomNormal([23, 8], generator: &g), requiresGrad: true)
+        let targets = (0..<37).map { i in i % 7 == 0 ? Int32(-1) : Int32(g.nextInt(below: 23)) }
+        let fused = hidden.linearCrossEntropy(weight: weight, targets: targets, ignoreIndex: -1, labelSmoothing: 0.05, blockRows: 8)
+        fused.backward()
+        let fusedGrads = (hidden.grad!, weight.grad!)
+        hidden.grad = nil
+        weight.grad = nil
+        let composed = hidden.matmul(weight, transposeOther: true).crossEntropy(
+            targets: targets, ignoreIndex: -1, labelSmoothing: 0.05)
+        composed.backward()
+        #expect(abs(fused.value.scalar - composed.value.scalar) < 1e-5)
+        #expect(fusedGrads.0.maxAbsDifference(hidden.grad!) < 1e-5)
+        #expect(fusedGrads.1.maxAbsDifference(weight.grad!) < 1e-5)
+    }
+
+    @Test func noGradRecordsNothing() {
+        let w = Variable(Tensor([1, 2]), requiresGrad: true)
+        let y = withNoGrad { (w * 3).exp() }
+        #expect(!y.requiresGrad && y.isLeaf)
+        #expect((w * 3).requiresGrad)
+    }
+}
