@@ -16,7 +16,8 @@ extension Variable {
         let shape = query.shape
         precondition(
             shape.count == 3 && key.shape == shape && value.shape == shape,
-            "attention: query \(query.shape), key \(key.shape) and value \(value.shape) must be one [batch, length, dim] shape")
+            "attention: query \(query.shape), key \(key.shape) and value \(value.shape) must be one [batch, length, dim] shape"
+        )
         let batch = shape[0], length = shape[1], dim = shape[2]
         precondition(heads > 0 && dim % heads == 0, "attention: dim \(dim) is not divisible by \(heads) heads")
         if let keyPaddingMask {
@@ -97,7 +98,8 @@ extension Variable {
                         transA: true, transB: false, m: length, n: headDim, k: length, a: pd, lda: length, b: gp + base,
                         ldb: dim, c: dvp + base, ldc: dim, backend: .native, threads: 1)
                     GEMM.multiply(
-                        transA: false, transB: true, m: length, n: length, k: headDim, a: gp + base, lda: dim, b: vp + base,
+                        transA: false, transB: true, m: length, n: length, k: headDim, a: gp + base, lda: dim,
+                        b: vp + base,
                         ldb: dim, c: ds, ldc: length, backend: .native, threads: 1)
                     for i in 0..<length {
                         let row = ds + i * length, prow = p + i * length
@@ -111,7 +113,8 @@ extension Variable {
                     }
                     // dQ = dS·K ; dK = dSᵀ·Q
                     GEMM.multiply(
-                        transA: false, transB: false, m: length, n: headDim, k: length, a: ds, lda: length, b: kp + base,
+                        transA: false, transB: false, m: length, n: headDim, k: length, a: ds, lda: length,
+                        b: kp + base,
                         ldb: dim, c: dqp + base, ldc: dim, backend: .native, threads: 1)
                     GEMM.multiply(
                         transA: true, transB: false, m: length, n: headDim, k: length, a: ds, lda: length, b: qp + base,
@@ -177,7 +180,8 @@ public final class TransformerBlock: Layer {
     ) {
         attention = MultiHeadSelfAttention(
             dim: dim, heads: heads, causal: causal, attentionDropout: attentionDropout, generator: &generator)
-        feedForward = MLP(sizes: [dim, feedForwardDim, dim], activation: activation, dropout: dropout, generator: &generator)
+        feedForward = MLP(
+            sizes: [dim, feedForwardDim, dim], activation: activation, dropout: dropout, generator: &generator)
         norm1 = LayerNorm(dim, epsilon: layerNormEpsilon)
         norm2 = LayerNorm(dim, epsilon: layerNormEpsilon)
         dropout1 = Dropout(dropout, seed: generator.next())

@@ -21,10 +21,11 @@ public enum GEMMBackend: String, Sendable, CaseIterable, Codable {
 
 /// OpenBLAS loaded at run time, so SwiftRec builds and runs without it installed.
 final class OpenBLAS: @unchecked Sendable {
-    typealias Sgemm = @convention(c) (
-        Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
-        UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32
-    ) -> Void
+    typealias Sgemm =
+        @convention(c) (
+            Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
+            UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32
+        ) -> Void
     typealias SetThreads = @convention(c) (Int32) -> Void
     typealias GetConfig = @convention(c) () -> UnsafePointer<CChar>?
 
@@ -32,6 +33,8 @@ final class OpenBLAS: @unchecked Sendable {
     let setNumThreads: SetThreads?
     let library: String
     let config: String
+    /// The core type OpenBLAS was told to use, or nil when it detected the CPU itself.
+    var coreType: String? { ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] }
     private let lastThreads = Atomic<Int>(0)
 
     private init(sgemm: Sgemm, setNumThreads: SetThreads?, library: String, config: String) {
@@ -46,17 +49,26 @@ final class OpenBLAS: @unchecked Sendable {
     private static func load() -> OpenBLAS? {
         #if os(Linux)
             if ProcessInfo.processInfo.environment["SWIFTREC_NO_BLAS"] != nil { return nil }
+            // OpenBLAS falls back to its slowest (Prescott) kernels on CPUs newer than its
+            // release; naming the instruction-set family keeps it on its fast kernels.
+            if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil, let core = CPUFeatures.openBLASCoreType
+            {
+                setenv("OPENBLAS_CORETYPE", core, 0)
+            }
             for name in ["libopenblas.so.0", "libopenblas.so", "libopenblasp.so.0"] {
                 guard let handle = dlopen(name, RTLD_NOW | RTLD_LOCAL) else { continue }
                 guard let symbol = dlsym(handle, "cblas_sgemm") else {
                     dlclose(handle)
                     continue
                 }
-                let setThreads = dlsym(handle, "openblas_set_num_threads").map { unsafeBitCast($0, to: SetThreads.self) }
+                let setThreads = dlsym(handle, "openblas_set_num_threads").map {
+                    unsafeBitCast($0, to: SetThreads.self)
+                }
                 let getConfig = dlsym(handle, "openblas_get_config").map { unsafeBitCast($0, to: GetConfig.self) }
                 let config = getConfig.flatMap { $0() }.map { String(cString: $0) } ?? "unknown"
                 let blas = OpenBLAS(
-                    sgemm: unsafeBitCast(symbol, to: Sgemm.self), setNumThreads: setThreads, library: name, config: config)
+                    sgemm: unsafeBitCast(symbol, to: Sgemm.self), setNumThreads: setThreads, library: name,
+                    config: config)
                 blas.setThreads(Threading.threadCount)
                 return blas
             }
@@ -85,7 +97,8 @@ public enum GEMM {
     public static let forcedBackend: GEMMBackend? = {
         guard let name = ProcessInfo.processInfo.environment["SWIFTREC_GEMM"] else { return nil }
         guard let backend = GEMMBackend(rawValue: name.lowercased()), availableBackends.contains(backend) else {
-            FileHandle.standardError.write(Data("swiftrec: SWIFTREC_GEMM=\(name) is not available here; choosing automatically\n".utf8))
+            FileHandle.standardError.write(
+                Data("swiftrec: SWIFTREC_GEMM=\(name) is not available here; choosing automatically\n".utf8))
             return nil
         }
         return backend
@@ -248,5 +261,35 @@ extension Tensor {
             lda: a.shape[2], strideA: a.shape[1] * a.shape[2], b: b.storage.pointer, ldb: b.shape[2],
             strideB: b.shape[1] * b.shape[2], c: out.mutablePointer(), ldc: n, strideC: m * n)
         return out
+    }
+}
+
+/// SIMD features of the CPU, read once (Linux: /proc/cpuinfo).
+public enum CPUFeatures {
+    /// Feature flags of interest that the CPU reports.
+    public static let flags: [String] = {
+        #if os(Linux)
+            guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+                let line = info.split(separator: "\n").first(where: {
+                    $0.hasPrefix("flags") || $0.hasPrefix("Features")
+                })
+            else { return [] }
+            let all = Set(line.split(separator: ":").last?.split(separator: " ").map(String.init) ?? [])
+            let interesting = [
+                "sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "asimd", "sve",
+            ]
+            return interesting.filter { all.contains($0) }
+        #else
+            return []
+        #endif
+    }()
+
+    /// The OpenBLAS kernel family matching these features (x86-64 only).
+    static var openBLASCoreType: String? {
+        let f = Set(flags)
+        if f.isSuperset(of: ["avx512f", "avx512bw", "avx512vl", "avx512_bf16"]) { return "Cooperlake" }
+        if f.isSuperset(of: ["avx512f", "avx512bw", "avx512vl"]) { return "SkylakeX" }
+        if f.isSuperset(of: ["avx2", "fma"]) { return "Haswell" }
+        return nil
     }
 }

@@ -10,7 +10,8 @@ public final class Linear: Layer {
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, generator: inout SeededGenerator) {
         let bound = 1 / Float(inFeatures).squareRoot()
         weight = parameter(.randomUniform([outFeatures, inFeatures], low: -bound, high: bound, generator: &generator))
-        self.bias = bias ? parameter(.randomUniform([outFeatures], low: -bound, high: bound, generator: &generator)) : nil
+        self.bias =
+            bias ? parameter(.randomUniform([outFeatures], low: -bound, high: bound, generator: &generator)) : nil
     }
 
     public var ownParameters: [(name: String, parameter: Variable)] {

@@ -51,7 +51,8 @@ extension Variable {
 
     /// Binary cross-entropy on logits against targets in [0, 1] (same shape).
     public func binaryCrossEntropyWithLogits(targets: Tensor) -> Variable {
-        precondition(targets.shape == shape, "binaryCrossEntropyWithLogits: targets \(targets.shape) vs logits \(shape)")
+        precondition(
+            targets.shape == shape, "binaryCrossEntropyWithLogits: targets \(targets.shape) vs logits \(shape)")
         let x = value
         let n = Float(max(x.count, 1))
         var total: Double = 0
@@ -85,13 +86,18 @@ extension Variable {
         weight: Variable, bias: Variable? = nil, targets: [Int32], ignoreIndex: Int32? = nil,
         labelSmoothing: Float = 0, blockRows: Int = 256
     ) -> Variable {
-        precondition(rank == 2 && weight.rank == 2, "linearCrossEntropy: hidden \(shape) and weight \(weight.shape) must be matrices")
+        precondition(
+            rank == 2 && weight.rank == 2,
+            "linearCrossEntropy: hidden \(shape) and weight \(weight.shape) must be matrices")
         let rows = shape[0], d = shape[1], classes = weight.shape[0]
         precondition(weight.shape[1] == d, "linearCrossEntropy: hidden size \(d) differs from weight \(weight.shape)")
         precondition(targets.count == rows, "linearCrossEntropy: \(targets.count) targets for \(rows) rows")
-        if let bias { precondition(bias.shape == [classes], "linearCrossEntropy: bias \(bias.shape) must be [\(classes)]") }
+        if let bias {
+            precondition(bias.shape == [classes], "linearCrossEntropy: bias \(bias.shape) must be [\(classes)]")
+        }
         for (r, t) in targets.enumerated() where t != ignoreIndex {
-            precondition(t >= 0 && Int(t) < classes, "linearCrossEntropy: target \(t) in row \(r) is outside 0..<\(classes)")
+            precondition(
+                t >= 0 && Int(t) < classes, "linearCrossEntropy: target \(t) in row \(r) is outside 0..<\(classes)")
         }
         let counted = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
         let wantGrad = GradMode.isEnabled && (requiresGrad || weight.requiresGrad || (bias?.requiresGrad ?? false))
@@ -151,10 +157,12 @@ extension Variable {
                         }
                         if wantGrad {
                             GEMM.multiply(
-                                transA: false, transB: false, m: n, n: d, k: classes, a: logits, lda: classes, b: wp, ldb: d,
+                                transA: false, transB: false, m: n, n: d, k: classes, a: logits, lda: classes, b: wp,
+                                ldb: d,
                                 c: dhp + r0 * d, ldc: d, backend: .native, threads: 1)
                             GEMM.multiply(
-                                transA: true, transB: false, m: classes, n: d, k: n, a: logits, lda: classes, b: hp + r0 * d,
+                                transA: true, transB: false, m: classes, n: d, k: n, a: logits, lda: classes,
+                                b: hp + r0 * d,
                                 ldb: d, beta: 1, c: dwp + w * classes * d, ldc: d, backend: .native, threads: 1)
                             if bp != nil {
                                 let db = dbp + w * classes

@@ -93,7 +93,8 @@ extension Variable {
         let inFeatures = weight.shape[1]
         precondition(
             shape.last == inFeatures,
-            "linear: input's last dimension \(shape.last ?? 0) differs from the weight's input size \(inFeatures) (weight \(weight.shape))")
+            "linear: input's last dimension \(shape.last ?? 0) differs from the weight's input size \(inFeatures) (weight \(weight.shape))"
+        )
         let leading = Array(shape.dropLast())
         let flat = reshaped([-1, inFeatures])
         var y = flat.matmul(weight, transposeOther: true)

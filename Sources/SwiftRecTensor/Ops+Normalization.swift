@@ -80,15 +80,23 @@ extension Variable {
         var mask = Tensor(uninitializedShape: shape)
         let scale = 1 / (1 - p)
         let threshold = UInt32(Double(p) * Double(UInt32.max))
-        mask.withUnsafeMutableBufferPointer { m in
-            var i = 0
-            let n = m.count
-            // Two 32-bit draws per 64-bit random number.
-            while i < n {
-                let r = generator.next()
-                m[i] = UInt32(truncatingIfNeeded: r) >= threshold ? scale : 0
-                if i + 1 < n { m[i + 1] = UInt32(truncatingIfNeeded: r >> 32) >= threshold ? scale : 0 }
-                i += 2
+        // Fixed-size chunks with their own seeds: the mask depends on the seed only, not on threads.
+        let base = generator.next()
+        let chunk = 65_536
+        let n = mask.count
+        nonisolated(unsafe) let m = mask.mutablePointer()
+        parallelRanges((n + chunk - 1) / chunk, costPerItem: chunk) { chunks in
+            for c in chunks {
+                var local = SeededGenerator(seed: base &+ UInt64(c) &* 0x9E37_79B9_7F4A_7C15)
+                var i = c * chunk
+                let end = min(n, i + chunk)
+                // Two 32-bit draws per 64-bit random number.
+                while i < end {
+                    let r = local.next()
+                    m[i] = UInt32(truncatingIfNeeded: r) >= threshold ? scale : 0
+                    if i + 1 < end { m[i + 1] = UInt32(truncatingIfNeeded: r >> 32) >= threshold ? scale : 0 }
+                    i += 2
+                }
             }
         }
         let y = Tensor.combining(value, mask, cost: 1) { a, b, d, n in for i in 0..<n { d[i] = a[i] * b[i] } }
@@ -109,7 +117,9 @@ extension Variable {
         var out = Tensor(uninitializedShape: outShape)
         let table = value.storage.pointer, dst = out.mutablePointer()
         for (i, index) in indices.enumerated() {
-            precondition(index >= 0 && Int(index) < rows, "embeddingLookup: index \(index) at position \(i) is outside 0..<\(rows)")
+            precondition(
+                index >= 0 && Int(index) < rows,
+                "embeddingLookup: index \(index) at position \(i) is outside 0..<\(rows)")
             (dst + i * dim).update(from: table + Int(index) * dim, count: dim)
         }
         let tableShape = shape

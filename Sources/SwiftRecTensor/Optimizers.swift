@@ -24,7 +24,9 @@ public final class SGD: Optimizer {
     public let nesterov: Bool
     private var velocity: [Tensor?]
 
-    public init(parameters: [Variable], learningRate: Float, momentum: Float = 0, weightDecay: Float = 0, nesterov: Bool = false) {
+    public init(
+        parameters: [Variable], learningRate: Float, momentum: Float = 0, weightDecay: Float = 0, nesterov: Bool = false
+    ) {
         self.parameters = parameters
         self.learningRate = learningRate
         self.momentum = momentum
@@ -170,7 +172,9 @@ public struct LearningRateSchedule: Sendable, Codable, Equatable {
     public var decay: Decay
     public var minimumFactor: Float
 
-    public init(baseRate: Float, warmupSteps: Int = 0, totalSteps: Int = 0, decay: Decay = .constant, minimumFactor: Float = 0) {
+    public init(
+        baseRate: Float, warmupSteps: Int = 0, totalSteps: Int = 0, decay: Decay = .constant, minimumFactor: Float = 0
+    ) {
         self.baseRate = baseRate
         self.warmupSteps = warmupSteps
         self.totalSteps = totalSteps

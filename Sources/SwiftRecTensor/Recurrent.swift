@@ -20,7 +20,8 @@ extension Variable {
         cell: RecurrentCell, inputGates: Variable, hiddenWeight: Variable, hiddenBias: Variable, mask: Tensor? = nil
     ) -> Variable {
         let gatesShape = inputGates.shape
-        precondition(gatesShape.count == 3, "recurrentScan: inputGates must be [batch, time, gates·hidden], got \(gatesShape)")
+        precondition(
+            gatesShape.count == 3, "recurrentScan: inputGates must be [batch, time, gates·hidden], got \(gatesShape)")
         let batch = gatesShape[0], time = gatesShape[1]
         let hidden = hiddenWeight.shape.count == 2 ? hiddenWeight.shape[1] : 0
         let gates = cell.gateCount * hidden
@@ -28,7 +29,9 @@ extension Variable {
             hiddenWeight.shape == [gates, hidden] && hiddenBias.shape == [gates] && gatesShape[2] == gates,
             "recurrentScan(\(cell)): inputGates \(gatesShape), hiddenWeight \(hiddenWeight.shape), hiddenBias \(hiddenBias.shape) disagree on hidden size"
         )
-        if let mask { precondition(mask.shape == [batch, time], "recurrentScan: mask \(mask.shape) must be [\(batch), \(time)]") }
+        if let mask {
+            precondition(mask.shape == [batch, time], "recurrentScan: mask \(mask.shape) must be [\(batch), \(time)]")
+        }
 
         let x = inputGates.value, w = hiddenWeight.value, bias = hiddenBias.value
         let stepSize = batch * hidden
@@ -156,7 +159,8 @@ extension Variable {
                     transA: false, transB: false, m: batch, n: hidden, k: gates, a: dgp, lda: gates, b: wp, ldb: hidden,
                     beta: 1, c: dhp, ldc: hidden)
                 GEMM.multiply(
-                    transA: true, transB: false, m: gates, n: hidden, k: batch, a: dgp, lda: gates, b: hPrev, ldb: hidden,
+                    transA: true, transB: false, m: gates, n: hidden, k: batch, a: dgp, lda: gates, b: hPrev,
+                    ldb: hidden,
                     beta: 1, c: dwp, ldc: hidden)
             }
             return [dInput, dWeight, dBias]

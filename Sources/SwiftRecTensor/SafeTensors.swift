@@ -5,8 +5,16 @@ import Foundation
 public struct SafeTensors: Sendable {
     /// Element types the format names.
     public enum DType: String, Sendable, CaseIterable {
-        case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16"
-        case i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8", u8 = "U8", bool = "BOOL"
+        case f64 = "F64"
+        case f32 = "F32"
+        case f16 = "F16"
+        case bf16 = "BF16"
+        case i64 = "I64"
+        case i32 = "I32"
+        case i16 = "I16"
+        case i8 = "I8"
+        case u8 = "U8"
+        case bool = "BOOL"
 
         public var byteCount: Int {
             switch self {
@@ -37,11 +45,13 @@ public struct SafeTensors: Sendable {
         public var description: String {
             switch self {
             case .tooShort(let n): return "safetensors: file is \(n) bytes, too short for a header"
-            case .headerLength(let n, let size): return "safetensors: header length \(n) does not fit a file of \(size) bytes"
+            case .headerLength(let n, let size):
+                return "safetensors: header length \(n) does not fit a file of \(size) bytes"
             case .headerNotJSON(let why): return "safetensors: header is not a JSON object: \(why)"
             case .badEntry(let name, let reason): return "safetensors: tensor '\(name)': \(reason)"
             case .missingTensor(let name): return "safetensors: no tensor named '\(name)'"
-            case .notNumeric(let name, let dtype): return "safetensors: tensor '\(name)' has type \(dtype), not convertible"
+            case .notNumeric(let name, let dtype):
+                return "safetensors: tensor '\(name)' has type \(dtype), not convertible"
             }
         }
     }
@@ -51,7 +61,9 @@ public struct SafeTensors: Sendable {
     /// Entries by name.
     public let entries: [String: Entry]
     /// Tensor names in the order of their data.
-    public var names: [String] { entries.sorted { $0.value.byteRange.lowerBound < $1.value.byteRange.lowerBound }.map(\.key) }
+    public var names: [String] {
+        entries.sorted { $0.value.byteRange.lowerBound < $1.value.byteRange.lowerBound }.map(\.key)
+    }
     private let data: Data
     private let dataStart: Int
 
@@ -79,27 +91,38 @@ public struct SafeTensors: Sendable {
         var metadata: [String: String] = [:]
         for (name, value) in header {
             if name == "__metadata__" {
-                guard let dict = value as? [String: Any] else { throw FormatError.badEntry(name: name, reason: "not an object") }
+                guard let dict = value as? [String: Any] else {
+                    throw FormatError.badEntry(name: name, reason: "not an object")
+                }
                 for (k, v) in dict {
-                    guard let s = v as? String else { throw FormatError.badEntry(name: name, reason: "value of '\(k)' is not a string") }
+                    guard let s = v as? String else {
+                        throw FormatError.badEntry(name: name, reason: "value of '\(k)' is not a string")
+                    }
                     metadata[k] = s
                 }
                 continue
             }
-            guard let info = value as? [String: Any] else { throw FormatError.badEntry(name: name, reason: "not an object") }
+            guard let info = value as? [String: Any] else {
+                throw FormatError.badEntry(name: name, reason: "not an object")
+            }
             guard let dtypeName = info["dtype"] as? String, let dtype = DType(rawValue: dtypeName) else {
                 throw FormatError.badEntry(name: name, reason: "unknown dtype \(info["dtype"] ?? "nil")")
             }
             guard let shape = (info["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
                 (info["shape"] as? [Any])?.count == shape.count, shape.allSatisfy({ $0 >= 0 })
             else { throw FormatError.badEntry(name: name, reason: "shape is not a list of non-negative integers") }
-            guard let offsets = (info["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }), offsets.count == 2,
+            guard let offsets = (info["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
+                offsets.count == 2,
                 offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= payload
-            else { throw FormatError.badEntry(name: name, reason: "data_offsets missing or outside the \(payload)-byte data") }
+            else {
+                throw FormatError.badEntry(
+                    name: name, reason: "data_offsets missing or outside the \(payload)-byte data")
+            }
             let expected = shape.reduce(1, *) * dtype.byteCount
             guard offsets[1] - offsets[0] == expected else {
                 throw FormatError.badEntry(
-                    name: name, reason: "holds \(offsets[1] - offsets[0]) bytes but \(dtype.rawValue)\(shape) needs \(expected)")
+                    name: name,
+                    reason: "holds \(offsets[1] - offsets[0]) bytes but \(dtype.rawValue)\(shape) needs \(expected)")
             }
             entries[name] = Entry(dtype: dtype, shape: shape, byteRange: offsets[0]..<offsets[1])
         }
@@ -122,7 +145,8 @@ public struct SafeTensors: Sendable {
                     let p = base + i * entry.dtype.byteCount
                     switch entry.dtype {
                     case .f32: dst[i] = Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
-                    case .f64: dst[i] = Float(Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))))
+                    case .f64:
+                        dst[i] = Float(Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))))
                     case .f16: dst[i] = SafeTensors.halfToFloat(UInt16(littleEndian: p.loadUnaligned(as: UInt16.self)))
                     case .bf16:
                         dst[i] = Float(bitPattern: UInt32(UInt16(littleEndian: p.loadUnaligned(as: UInt16.self))) << 16)
@@ -174,7 +198,8 @@ public struct SafeTensors: Sendable {
         let names = tensors.keys.sorted()
         for name in names {
             let t = tensors[name]!
-            header[name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + t.count * 4]] as [String: Any]
+            header[name] =
+                ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + t.count * 4]] as [String: Any]
             offset += t.count * 4
         }
         var headerBytes = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])

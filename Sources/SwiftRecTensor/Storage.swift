@@ -41,8 +41,14 @@ public final class BufferPool: @unchecked Sendable {
     private var cachedBytes = 0
     private var _capacityBytes = 1 << 31
 
+    private var _freshAllocations = 0
+
     /// Bytes currently held in the cache (not in use by any tensor).
     public var cachedByteCount: Int { lock.withLock { cachedBytes } }
+
+    /// How many poolable (large) buffers had to be newly allocated so far; a loop that
+    /// repeats its shapes stops raising it after the first pass.
+    public var freshAllocations: Int { lock.withLock { _freshAllocations } }
 
     func take(_ count: Int) -> UnsafeMutablePointer<Float> {
         let n = Swift.max(count, 1)
@@ -54,6 +60,8 @@ public final class BufferPool: @unchecked Sendable {
                 return p
             }
             if let reused { return reused }
+            lock.withLock { _freshAllocations += 1 }
+            BufferPool.scopeCounter?.increment()
         }
         // 64-byte alignment keeps SIMD loads on cache-line boundaries.
         let raw = UnsafeMutableRawPointer.allocate(byteCount: n * 4, alignment: 64)
@@ -72,6 +80,24 @@ public final class BufferPool: @unchecked Sendable {
             if kept { return }
         }
         UnsafeMutableRawPointer(pointer).deallocate()
+    }
+
+    /// Counts fresh large-buffer allocations made by the current task inside a scope.
+    final class ScopeCounter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = 0
+        func increment() { lock.withLock { value += 1 } }
+        var count: Int { lock.withLock { value } }
+    }
+
+    @TaskLocal static var scopeCounter: ScopeCounter?
+
+    /// Runs `body` and returns how many large buffers it had to allocate anew (rather than
+    /// reuse from the pool). Only allocations made by the calling task count.
+    public static func countingFreshAllocations<R>(_ body: () throws -> R) rethrows -> (result: R, fresh: Int) {
+        let counter = ScopeCounter()
+        let result = try $scopeCounter.withValue(counter, operation: body)
+        return (result, counter.count)
     }
 
     /// Frees every cached buffer.

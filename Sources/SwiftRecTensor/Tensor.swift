@@ -31,7 +31,8 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     public init(shape: [Int], scalars: [Float]) {
         let n = shape.reduce(1, *)
         precondition(
-            n == scalars.count, "Tensor(shape: \(shape), scalars:): shape holds \(n) values but \(scalars.count) were given")
+            n == scalars.count,
+            "Tensor(shape: \(shape), scalars:): shape holds \(n) values but \(scalars.count) were given")
         self.init(uninitializedShape: shape)
         scalars.withUnsafeBufferPointer { src in
             if n > 0 { storage.pointer.update(from: src.baseAddress!, count: n) }
@@ -233,7 +234,9 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         for p in parts {
             precondition(
                 p.rank == first.rank
-                    && Swift.zip(p.shape, first.shape).enumerated().allSatisfy { $0.offset == axis || $0.element.0 == $0.element.1 },
+                    && Swift.zip(p.shape, first.shape).enumerated().allSatisfy {
+                        $0.offset == axis || $0.element.0 == $0.element.1
+                    },
                 "concatenate: shapes \(parts.map(\.shape)) differ outside axis \(axis)")
         }
         var newShape = first.shape

@@ -25,7 +25,8 @@ extension Tensor {
 
     /// Combines `a` and `b` elementwise after broadcasting them to a common shape.
     @inline(__always)
-    public static func zip(_ a: Tensor, _ b: Tensor, op: String = "elementwise", _ f: (Float, Float) -> Float) -> Tensor {
+    public static func zip(_ a: Tensor, _ b: Tensor, op: String = "elementwise", _ f: (Float, Float) -> Float) -> Tensor
+    {
         if a.shape == b.shape {
             var out = Tensor(uninitializedShape: a.shape)
             let pa = a.storage.pointer, pb = b.storage.pointer, po = out.mutablePointer()
@@ -56,7 +57,8 @@ extension Tensor {
             }
             return out
         }
-        if b.count == n, n % a.count == 0, case let as_ = a.shape.dropFirstOnes(), Array(shape.suffix(as_.count)) == as_ {
+        if b.count == n, n % a.count == 0, case let as_ = a.shape.dropFirstOnes(), Array(shape.suffix(as_.count)) == as_
+        {
             let m = a.count
             var o = 0
             while o < n {
@@ -146,7 +148,8 @@ extension Tensor {
 
     /// Adds `other` (same shape) into this tensor in place.
     public mutating func addInPlace(_ other: Tensor) {
-        precondition(other.shape == shape || other.count == count, "addInPlace: shapes \(shape) and \(other.shape) differ")
+        precondition(
+            other.shape == shape || other.count == count, "addInPlace: shapes \(shape) and \(other.shape) differ")
         let src = other.storage.pointer
         let n = count
         withUnsafeMutableBufferPointer { dst in

@@ -49,11 +49,15 @@ public final class Variable {
     /// Back-propagates from this node. A scalar output may omit `seed` (it defaults to 1).
     public func backward(_ seed: Tensor? = nil) {
         precondition(requiresGrad, "backward: this value does not depend on any parameter that requires a gradient")
-        let start = seed ?? {
-            precondition(value.count == 1, "backward: a seed gradient is needed for a non-scalar output of shape \(shape)")
-            return Tensor(shape: value.shape, repeating: 1)
-        }()
-        precondition(start.shape == value.shape, "backward: seed shape \(start.shape) differs from output shape \(shape)")
+        let start =
+            seed
+            ?? {
+                precondition(
+                    value.count == 1, "backward: a seed gradient is needed for a non-scalar output of shape \(shape)")
+                return Tensor(shape: value.shape, repeating: 1)
+            }()
+        precondition(
+            start.shape == value.shape, "backward: seed shape \(start.shape) differs from output shape \(shape)")
 
         // Topological order by iterative depth-first search (graphs can be deep: RNNs).
         var order: [Variable] = []

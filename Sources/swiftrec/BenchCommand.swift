@@ -30,7 +30,8 @@ struct GEMMBench: ParsableCommand {
         }
         var rows: [[String: Any]] = []
         var table: [[String]] = []
-        Console.log("GEMM benchmark: native kernels \(GEMM.nativeISA), OpenBLAS \(GEMM.openBLASDescription ?? "absent")")
+        Console.log(
+            "GEMM benchmark: native kernels \(GEMM.nativeISA), OpenBLAS \(GEMM.openBLASDescription ?? "absent")")
         for (m, k, n) in shapeList {
             var generator = SeededGenerator(seed: 7)
             let a = Tensor.randomUniform([m, k], low: -1, high: 1, generator: &generator)
@@ -45,7 +46,8 @@ struct GEMMBench: ParsableCommand {
                                 bestTime(seconds: seconds) {
                                     GEMM.multiply(
                                         transA: false, transB: false, m: m, n: n, k: k, a: ap.baseAddress!, lda: k,
-                                        b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n, backend: backend, threads: t)
+                                        b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n, backend: backend,
+                                        threads: t)
                                 }
                             }
                         }
@@ -57,7 +59,8 @@ struct GEMMBench: ParsableCommand {
                         "gflops": (gflops * 10).rounded() / 10, "auto_selected": selected,
                     ])
                     table.append([
-                        "\(m)×\(k)×\(n)", "\(t)", backend.rawValue + (selected ? " *" : ""), String(format: "%.1f", gflops),
+                        "\(m)×\(k)×\(n)", "\(t)", backend.rawValue + (selected ? " *" : ""),
+                        String(format: "%.1f", gflops),
                     ])
                 }
             }
@@ -88,7 +91,8 @@ func bestTime(seconds: Double, _ body: () -> Void) -> Double {
 struct TransformerBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "transformer",
-        abstract: "One Transformer encoder block forward + backward + Adam step with a full-catalogue cross-entropy head.")
+        abstract:
+            "One Transformer encoder block forward + backward + Adam step with a full-catalogue cross-entropy head.")
 
     @Flag(help: "Print one JSON object as the last line.") var json = false
     @Option(help: "Sequences per batch.") var batch = 128
@@ -124,7 +128,9 @@ struct TransformerBench: ParsableCommand {
         let median = times.sorted()[times.count / 2]
         let rss = ProcessStats.peakRSSMegabytes() ?? -1
         Console.log(
-            String(format: "SwiftRec: median %.3f s/step over %d steps, peak RSS %.0f MB (threads %d)", median, steps, rss, threads))
+            String(
+                format: "SwiftRec: median %.3f s/step over %d steps, peak RSS %.0f MB (threads %d)", median, steps, rss,
+                threads))
         Console.log(
             "command: swiftrec bench transformer --batch \(batch) --length \(length) --dim \(dim) --heads \(heads) --items \(items) --steps \(steps) --threads \(threads)"
         )
@@ -132,7 +138,8 @@ struct TransformerBench: ParsableCommand {
             try Console.printJSON([
                 "results": [
                     [
-                        "name": "swiftrec-transformer-step", "impl": "swiftrec", "batch": batch, "len": length, "d": dim,
+                        "name": "swiftrec-transformer-step", "impl": "swiftrec", "batch": batch, "len": length,
+                        "d": dim,
                         "heads": heads, "items": items, "threads": threads, "step_seconds": median,
                         "peak_rss_mb": (rss * 10).rounded() / 10, "loss": lastLoss,
                         "gemm_native_isa": GEMM.nativeISA,

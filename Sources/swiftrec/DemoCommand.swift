@@ -7,7 +7,8 @@ import SwiftRecTensor
 /// held-out last item.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "demo", abstract: "Train a next-item Transformer on generated drifting-interest data and evaluate it.")
+        commandName: "demo",
+        abstract: "Train a next-item Transformer on generated drifting-interest data and evaluate it.")
 
     @Option(help: "Users to generate.") var users = 2000
     @Option(help: "Training budget in seconds.") var seconds = 40.0
@@ -29,13 +30,18 @@ struct DemoCommand: ParsableCommand {
             var seq: [Int32] = []
             for t in 0...length {
                 if t == switchAt { category = (category + 1 + generator.nextInt(below: categories - 1)) % categories }
-                position = generator.nextUniform() < 0.8 ? (position + 1) % perCategory : generator.nextInt(below: perCategory)
+                position =
+                    generator.nextUniform() < 0.8 ? (position + 1) % perCategory : generator.nextInt(below: perCategory)
                 seq.append(Int32(1 + category * perCategory + position))
             }
             sequences.append(seq)
         }
-        Console.log("SwiftRec \(SwiftRecInfo.version) demo: \(users) users, \(items) items in \(categories) categories, sequences of \(length + 1)")
-        Console.log("kernels: \(GEMM.nativeISA), GEMM backends \(GEMM.availableBackends.map(\.rawValue)), \(Threading.threadCount) threads")
+        Console.log(
+            "SwiftRec \(SwiftRecInfo.version) demo: \(users) users, \(items) items in \(categories) categories, sequences of \(length + 1)"
+        )
+        Console.log(
+            "kernels: \(GEMM.nativeISA), GEMM backends \(GEMM.availableBackends.map(\.rawValue)), \(Threading.threadCount) threads"
+        )
 
         // Train on all but the last item; the last one is the test target.
         let model = NextItemTransformer(
@@ -65,7 +71,9 @@ struct DemoCommand: ParsableCommand {
                 batches += 1
             }
             epoch += 1
-            Console.log(String(format: "epoch %d  loss %.4f  (%.0f s)", epoch, total / Float(batches), ProcessStats.now() - start))
+            Console.log(
+                String(
+                    format: "epoch %d  loss %.4f  (%.0f s)", epoch, total / Float(batches), ProcessStats.now() - start))
         }
         let fitSeconds = ProcessStats.now() - start
 
@@ -95,12 +103,16 @@ struct DemoCommand: ParsableCommand {
         }
         let n = Double(users)
         Console.log("")
-        Console.log("Held-out last item, full ranking over \(items) items, history excluded, ties counted against the model:")
+        Console.log(
+            "Held-out last item, full ranking over \(items) items, history excluded, ties counted against the model:")
         Console.log(
             Console.table(
                 ["model", "HR@10", "NDCG@10"],
                 [
-                    ["transformer", String(format: "%.4f", Double(hitsModel) / n), String(format: "%.4f", ndcgModel / n)],
+                    [
+                        "transformer", String(format: "%.4f", Double(hitsModel) / n),
+                        String(format: "%.4f", ndcgModel / n),
+                    ],
                     ["popularity", String(format: "%.4f", Double(hitsPop) / n), String(format: "%.4f", ndcgPop / n)],
                 ]))
         Console.log(String(format: "trained %d epochs in %.1f s", epoch, fitSeconds))

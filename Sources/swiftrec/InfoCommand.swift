@@ -10,7 +10,7 @@ struct InfoCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let features = cpuFeatures()
+        let features = CPUFeatures.flags
         let facts: [String: Any] = [
             "version": SwiftRecInfo.version,
             "gemm_backends": GEMM.availableBackends.map(\.rawValue),
@@ -26,24 +26,12 @@ struct InfoCommand: ParsableCommand {
             return
         }
         print("SwiftRec \(SwiftRecInfo.version)")
-        print("GEMM backends:  \(GEMM.availableBackends.map(\.rawValue).joined(separator: ", ")) (large products use \(facts["gemm_default_large"]!))")
+        print(
+            "GEMM backends:  \(GEMM.availableBackends.map(\.rawValue).joined(separator: ", ")) (large products use \(facts["gemm_default_large"]!))"
+        )
         print("Native kernels: \(GEMM.nativeISA)")
         print("OpenBLAS:       \(facts["openblas"]!)")
         print("Threads:        \(Threading.threadCount) of \(ProcessInfo.processInfo.activeProcessorCount) cores")
         print("CPU features:   \(features.isEmpty ? "unknown" : features.joined(separator: " "))")
-    }
-
-    /// The SIMD features of interest that the CPU reports.
-    private func cpuFeatures() -> [String] {
-        #if os(Linux)
-            guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-                let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") || $0.hasPrefix("Features") })
-            else { return [] }
-            let flags = Set(line.split(separator: ":").last?.split(separator: " ").map(String.init) ?? [])
-            let interesting = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "asimd", "sve"]
-            return interesting.filter { flags.contains($0) }
-        #else
-            return []
-        #endif
     }
 }

@@ -13,7 +13,9 @@ final class NextItemTransformer: Layer {
     var isTraining = true
 
     /// Item ids are 1...items; 0 is padding.
-    init(items: Int, maxLength: Int, dim: Int, heads: Int, blocks: Int, dropout: Float, generator: inout SeededGenerator) {
+    init(
+        items: Int, maxLength: Int, dim: Int, heads: Int, blocks: Int, dropout: Float, generator: inout SeededGenerator
+    ) {
         self.items = items
         itemEmbedding = Embedding(count: items + 1, dim: dim, paddingIndex: 0, std: 0.1, generator: &generator)
         positionEmbedding = Embedding(count: maxLength, dim: dim, std: 0.1, generator: &generator)
@@ -55,7 +57,8 @@ final class NextItemTransformer: Layer {
         withNoGrad {
             let length = inputs.count / batch
             let h = hidden(inputs: inputs, batch: batch).value
-            let last = Tensor.concatenate((0..<batch).map { h.slice(axis: 0, ($0 * length + length - 1)..<($0 * length + length)) }, axis: 0)
+            let last = Tensor.concatenate(
+                (0..<batch).map { h.slice(axis: 0, ($0 * length + length - 1)..<($0 * length + length)) }, axis: 0)
             let catalogue = itemEmbedding.weight.value.slice(axis: 0, 1..<(items + 1))
             return Tensor.matmul(last, catalogue, transposeB: true)
         }

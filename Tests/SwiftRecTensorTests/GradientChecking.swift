@@ -44,7 +44,8 @@ func checkGradients(
             worst = max(worst, error / bound)
             if error > bound {
                 Issue.record(
-                    "\(label): input \(index) element \(i): analytic \(a) vs numeric \(numeric)", sourceLocation: sourceLocation)
+                    "\(label): input \(index) element \(i): analytic \(a) vs numeric \(numeric)",
+                    sourceLocation: sourceLocation)
                 return
             }
         }

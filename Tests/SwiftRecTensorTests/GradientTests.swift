@@ -115,7 +115,8 @@ struct GradientTests {
         let hidden = leaf([7, 3], seed: 22), weight = leaf([6, 3], seed: 23), bias = leaf([6], seed: 24)
         let classes: [Int32] = [0, 5, 2, -1, 3, 3, 1]
         checkGradients("linearCrossEntropy", [hidden, weight, bias]) {
-            hidden.linearCrossEntropy(weight: weight, bias: bias, targets: classes, ignoreIndex: -1, labelSmoothing: 0.1, blockRows: 2)
+            hidden.linearCrossEntropy(
+                weight: weight, bias: bias, targets: classes, ignoreIndex: -1, labelSmoothing: 0.1, blockRows: 2)
         }
     }
 
@@ -128,7 +129,8 @@ struct GradientTests {
         }
         checkGradients("attention dropout causal=\(causal)", [q, k, v]) {
             Variable.attention(
-                query: q, key: k, value: v, heads: 3, causal: causal, keyPaddingMask: nil, dropout: 0.25, dropoutSeed: 3)
+                query: q, key: k, value: v, heads: 3, causal: causal, keyPaddingMask: nil, dropout: 0.25, dropoutSeed: 3
+            )
         }
     }
 
@@ -157,7 +159,9 @@ struct GradientTests {
         for preNorm in [true, false] {
             let block = TransformerBlock(
                 dim: 8, heads: 2, feedForwardDim: 12, dropout: 0, causal: true, preNorm: preNorm, generator: &g)
-            checkGradients("TransformerBlock preNorm=\(preNorm)", [x] + block.parameters, atol: 1e-2, rtol: 3e-2) { block(x) }
+            checkGradients("TransformerBlock preNorm=\(preNorm)", [x] + block.parameters, atol: 1e-2, rtol: 3e-2) {
+                block(x)
+            }
         }
         let attention = MultiHeadSelfAttention(dim: 8, heads: 4, causal: false, generator: &g)
         checkGradients("MultiHeadSelfAttention", [x] + attention.parameters) { attention(x) }

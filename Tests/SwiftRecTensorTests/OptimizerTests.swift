@@ -68,7 +68,8 @@ struct OptimizerTests {
         let linear = LearningRateSchedule(baseRate: 1, warmupSteps: 4, totalSteps: 14, decay: .linear)
         #expect(linear.rate(at: 0) == 0.25 && linear.rate(at: 3) == 1)
         #expect(abs(linear.rate(at: 9) - 0.5) < 1e-6 && linear.rate(at: 14) == 0)
-        let cosine = LearningRateSchedule(baseRate: 2, warmupSteps: 0, totalSteps: 10, decay: .cosine, minimumFactor: 0.1)
+        let cosine = LearningRateSchedule(
+            baseRate: 2, warmupSteps: 0, totalSteps: 10, decay: .cosine, minimumFactor: 0.1)
         #expect(abs(cosine.rate(at: 5) - 2 * (0.1 + 0.9 * 0.5)) < 1e-6)
         #expect(abs(cosine.rate(at: 10) - 0.2) < 1e-6)
     }

@@ -32,7 +32,8 @@ struct SafeTensorsTests {
     }
 
     @Test func readsAFileWrittenByPyTorch() throws {
-        let url = try #require(Bundle.module.url(forResource: "pytorch_small", withExtension: "safetensors", subdirectory: "Fixtures"))
+        let url = try #require(
+            Bundle.module.url(forResource: "pytorch_small", withExtension: "safetensors", subdirectory: "Fixtures"))
         let file = try SafeTensors(contentsOf: url)
         #expect(file.metadata["producer"] == "swiftrec-fixture")
         let weight = try file.tensor("linear.weight")
@@ -84,7 +85,8 @@ struct SafeTensorsTests {
         let names = try SafeTensors(contentsOf: url).entries.keys
         #expect(names.contains("attention.query.weight") && names.contains("feed_forward.layers.1.bias"))
         var other = SeededGenerator(seed: 3)
-        let fresh = TransformerBlock(dim: 8, heads: 2, feedForwardDim: 16, dropout: 0.1, causal: true, generator: &other)
+        let fresh = TransformerBlock(
+            dim: 8, heads: 2, feedForwardDim: 16, dropout: 0.1, causal: true, generator: &other)
         fresh.setTraining(false)
         #expect(withNoGrad { fresh(x).value }.maxAbsDifference(before) > 1e-3)
         try fresh.load(from: url)

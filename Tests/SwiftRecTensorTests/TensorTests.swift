@@ -46,7 +46,10 @@ struct TensorTests {
         let a = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
         #expect((a + Tensor([10, 20, 30])).scalars == [11, 22, 33, 14, 25, 36])
         #expect((a * Tensor(shape: [2, 1], scalars: [2, 3])).scalars == [2, 4, 6, 12, 15, 18])
-        #expect((Tensor(shape: [2, 1, 3], scalars: [1, 2, 3, 4, 5, 6]) - Tensor(shape: [2, 1], scalars: [1, 2])).shape == [2, 2, 3])
+        #expect(
+            (Tensor(shape: [2, 1, 3], scalars: [1, 2, 3, 4, 5, 6]) - Tensor(shape: [2, 1], scalars: [1, 2])).shape == [
+                2, 2, 3,
+            ])
         #expect(Tensor.broadcastShape([4, 1, 3], [5, 1]) == [4, 5, 3])
         #expect(a.sum(axes: [0]).scalars == [5, 7, 9])
         #expect(a.sum(axes: [1], keepDims: true).shape == [2, 1])
@@ -111,8 +114,12 @@ struct GEMMTests {
                                 ldb: ldb, beta: beta, c: cp.baseAddress!, ldc: ldc, backend: backend, threads: threads)
                         }
                         var worst: Float = 0
-                        for i in 0..<m { for j in 0..<n { worst = max(worst, abs(c[i * ldc + j] - expected[i * ldc + j])) } }
-                        #expect(worst < 1e-4, "\(backend) \(m)x\(n)x\(k) tA=\(transA) tB=\(transB) beta=\(beta) t=\(threads): \(worst)")
+                        for i in 0..<m {
+                            for j in 0..<n { worst = max(worst, abs(c[i * ldc + j] - expected[i * ldc + j])) }
+                        }
+                        #expect(
+                            worst < 1e-4,
+                            "\(backend) \(m)x\(n)x\(k) tA=\(transA) tB=\(transB) beta=\(beta) t=\(threads): \(worst)")
                     }
                 }
             }
@@ -124,7 +131,8 @@ struct GEMMTests {
         let a = Tensor.randomUniform([3, 4, 5], generator: &g), b = Tensor.randomUniform([3, 5, 2], generator: &g)
         let c = Tensor.batchedMatmul(a, b)
         for i in 0..<3 {
-            let single = Tensor.matmul(a.slice(axis: 0, i..<(i + 1)).reshaped([4, 5]), b.slice(axis: 0, i..<(i + 1)).reshaped([5, 2]))
+            let single = Tensor.matmul(
+                a.slice(axis: 0, i..<(i + 1)).reshaped([4, 5]), b.slice(axis: 0, i..<(i + 1)).reshaped([5, 2]))
             #expect(c.slice(axis: 0, i..<(i + 1)).reshaped([4, 2]).maxAbsDifference(single) < 1e-6)
         }
     }

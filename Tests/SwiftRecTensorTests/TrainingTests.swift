@@ -44,7 +44,9 @@ struct TrainingTests {
         let adam = Adam(parameters: parameters, learningRate: 3e-3)
         let inputs = sequences.flatMap { $0 }
         // Position t predicts token t+1; only the copied half (targets at t ≥ half) is learnable.
-        let targets: [Int32] = sequences.flatMap { s in (0..<length).map { t in t >= half - 1 && t < length - 1 ? s[t + 1] : -1 } }
+        let targets: [Int32] = sequences.flatMap { s in
+            (0..<length).map { t in t >= half - 1 && t < length - 1 ? s[t + 1] : -1 }
+        }
         let positionIds = (0..<(count * length)).map { Int32($0 % length) }
         func logits() -> Variable {
             var h = tokens(inputs, shape: [count, length]) + positions(positionIds, shape: [count, length])
@@ -102,7 +104,8 @@ struct TrainingTests {
         var test = SeededGenerator(seed: 777)
         let (tokens, mask, targets) = makeBatch(&test)
         let logits = withNoGrad { finalLogits(tokens, mask).value }
-        let correct = (0..<batch).filter { r in (0..<classes).max { logits[r, $0] < logits[r, $1] }! == Int(targets[r]) }.count
+        let correct = (0..<batch).filter { r in (0..<classes).max { logits[r, $0] < logits[r, $1] }! == Int(targets[r])
+        }.count
         #expect(correct >= 58, "\(cell): \(correct)/\(batch) correct on fresh sequences")
     }
 
@@ -111,7 +114,8 @@ struct TrainingTests {
         let hidden = Variable(Tensor.randomNormal([37, 8], generator: &g), requiresGrad: true)
         let weight = Variable(Tensor.randomNormal([23, 8], generator: &g), requiresGrad: true)
         let targets = (0..<37).map { i in i % 7 == 0 ? Int32(-1) : Int32(g.nextInt(below: 23)) }
-        let fused = hidden.linearCrossEntropy(weight: weight, targets: targets, ignoreIndex: -1, labelSmoothing: 0.05, blockRows: 8)
+        let fused = hidden.linearCrossEntropy(
+            weight: weight, targets: targets, ignoreIndex: -1, labelSmoothing: 0.05, blockRows: 8)
         fused.backward()
         let fusedGrads = (hidden.grad!, weight.grad!)
         hidden.grad = nil
@@ -129,5 +133,23 @@ struct TrainingTests {
         let y = withNoGrad { (w * 3).exp() }
         #expect(!y.requiresGrad && y.isLeaf)
         #expect((w * 3).requiresGrad)
+    }
+}
+
+@Suite("Inference reuses buffers")
+struct BufferReuseTests {
+    @Test func repeatedNoGradForwardAllocatesNoNewLargeBuffers() {
+        var g = SeededGenerator(seed: 5)
+        let block = TransformerBlock(dim: 24, heads: 2, feedForwardDim: 96, dropout: 0.1, causal: true, generator: &g)
+        block.setTraining(false)
+        // Sizes no other test uses, so concurrent tests cannot take these buffers from the pool.
+        let x = Variable(Tensor.randomNormal([4, 77, 24], generator: &g))
+        let (first, warmUp) = BufferPool.countingFreshAllocations { withNoGrad { block(x).value } }
+        #expect(warmUp > 0)
+        for _ in 0..<3 {
+            let (again, fresh) = BufferPool.countingFreshAllocations { withNoGrad { block(x).value } }
+            #expect(again.scalars == first.scalars)
+            #expect(fresh == 0)
+        }
     }
 }
