@@ -12,7 +12,7 @@ PIP="$VENV/bin/pip"
 
 # torch, CPU-only. A plain `pip install torch` from PyPI would fetch the CUDA
 # build (~5 GB of nvidia-* wheels), so prefer a local +cpu wheel from
-# PIP_FIND_LINKS (e.g. /opt/wheels), else the official CPU index.
+# PIP_FIND_LINKS (e.g. /opt/wheels).
 if ! "$PY" -c 'import torch, sys; sys.exit("+cpu" not in torch.__version__)' 2>/dev/null; then
   wheel=""
   for d in ${PIP_FIND_LINKS:-}; do
@@ -22,8 +22,8 @@ if ! "$PY" -c 'import torch, sys; sys.exit("+cpu" not in torch.__version__)' 2>/
   if [ -n "$wheel" ]; then
     "$PIP" install --quiet "$wheel"
   else
-    "$PIP" install --quiet torch --index-url https://download.pytorch.org/whl/cpu \
-      --extra-index-url https://pypi.org/simple
+    echo "setup: no torch-*+cpu wheel found in PIP_FIND_LINKS; install a CPU build of torch into $VENV by hand" >&2
+    exit 1
   fi
 fi
 

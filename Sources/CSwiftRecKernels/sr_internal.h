@@ -5,14 +5,22 @@
 #include "swiftrec_kernels.h"
 
 // x86 kernels are compiled per function with target attributes, so the library itself
-// needs no -m flags; callers pick the path with sr_cpu_has_avx2_fma().
+// needs no -m flags; the code path is picked at run time with sr_isa_level().
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define SR_X86 1
 #define SR_AVX2 __attribute__((target("avx2,fma")))
+#define SR_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #elif defined(__aarch64__)
 #include <arm_neon.h>
 #define SR_NEON 1
 #endif
+
+// Code path levels returned by sr_isa_level().
+enum { SR_ISA_GENERIC = 0, SR_ISA_AVX2 = 1, SR_ISA_AVX512 = 2 };
+
+// Best usable x86 level for this CPU and OS (always SR_ISA_GENERIC off x86). Test builds
+// may cap it with -DSR_MAX_ISA=<level> to exercise the narrower paths on a wider CPU.
+int sr_isa_level(void);
 
 #endif

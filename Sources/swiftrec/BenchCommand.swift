@@ -100,7 +100,8 @@ struct TransformerBench: ParsableCommand {
     @Option(help: "Model dimension.") var dim = 64
     @Option(help: "Attention heads.") var heads = 2
     @Option(help: "Catalogue size (items in the softmax).") var items = 3416
-    @Option(help: "Timed steps (after 2 warm-up steps); the median counts.") var steps = 10
+    @Option(help: "Untimed warm-up steps.") var warmup = 5
+    @Option(help: "Timed steps; the median counts.") var steps = 20
     @Option(help: "Kernel threads.") var threads = 2
 
     func run() throws {
@@ -114,7 +115,7 @@ struct TransformerBench: ParsableCommand {
         let targets = (0..<(batch * length)).map { _ in Int32(data.nextInt(below: items)) }
         var times: [Double] = []
         var lastLoss: Float = 0
-        for step in 0..<(steps + 2) {
+        for step in 0..<(steps + warmup) {
             let t0 = ProcessStats.now()
             optimizer.zeroGrad()
             let loss = model.loss(inputs: inputs, batch: batch, targets: targets)
@@ -122,7 +123,7 @@ struct TransformerBench: ParsableCommand {
             optimizer.step()
             let dt = ProcessStats.now() - t0
             lastLoss = loss.value.scalar
-            if step >= 2 { times.append(dt) }
+            if step >= warmup { times.append(dt) }
             Console.log(String(format: "step %d: %.3f s, loss %.4f", step, dt, lastLoss))
         }
         let median = times.sorted()[times.count / 2]
@@ -132,7 +133,7 @@ struct TransformerBench: ParsableCommand {
                 format: "SwiftRec: median %.3f s/step over %d steps, peak RSS %.0f MB (threads %d)", median, steps, rss,
                 threads))
         Console.log(
-            "command: swiftrec bench transformer --batch \(batch) --length \(length) --dim \(dim) --heads \(heads) --items \(items) --steps \(steps) --threads \(threads)"
+            "command: swiftrec bench transformer --batch \(batch) --length \(length) --dim \(dim) --heads \(heads) --items \(items) --warmup \(warmup) --steps \(steps) --threads \(threads)"
         )
         if json {
             try Console.printJSON([

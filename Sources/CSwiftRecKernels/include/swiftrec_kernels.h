@@ -2,7 +2,8 @@
 //
 // Every function is single-threaded and reentrant: callers may run them concurrently
 // from several threads as long as the output ranges do not overlap. The best code path
-// for the CPU (AVX2+FMA, NEON or portable C) is chosen at run time; no compiler flags needed.
+// for the CPU (AVX-512, AVX2+FMA, NEON or portable C) is chosen at run time; no compiler
+// flags needed.
 #ifndef SWIFTREC_KERNELS_H
 #define SWIFTREC_KERNELS_H
 
@@ -13,7 +14,12 @@ extern "C" {
 /// Returns 1 when this CPU and OS support AVX2 and FMA, i.e. the AVX2+FMA kernels are used.
 int sr_cpu_has_avx2_fma(void);
 
-/// Name of the code path in use: "avx2+fma", "neon" or "generic" (static string, never NULL).
+/// Returns 1 when this CPU and OS support AVX-512F (with AVX2 and FMA), i.e. the AVX-512
+/// kernels are used.
+int sr_cpu_has_avx512(void);
+
+/// Name of the code path in use: "avx512", "avx2+fma", "neon" or "generic" (static string,
+/// never NULL).
 const char *sr_kernel_isa(void);
 
 /// C = alpha*op(A)*op(B) + beta*C, row-major, single-threaded.
@@ -21,6 +27,8 @@ const char *sr_kernel_isa(void);
 /// op(B) is KxN: B is KxN (ldb >= N) when transB == 0, NxK (ldb >= K) when transB == 1.
 /// C is MxN with ldc >= N. beta == 0 ignores C's old contents (NaN/Inf in C are overwritten).
 /// Any M, N, K >= 0 is accepted; K == 0 or alpha == 0 only scales C by beta.
+/// Concurrent callers splitting one product should give each thread a multiple of 48 rows
+/// of C (or 32 columns when M is small) so that only the last block has partial tiles.
 void sr_sgemm(int transA, int transB, long M, long N, long K, float alpha,
               const float *A, long lda, const float *B, long ldb, float beta, float *C, long ldc);
 
@@ -50,6 +58,15 @@ void sr_vtanh(const float *x, float *y, long n);
 /// y[i] = 1 / (1 + exp(-x[i])); relative error <= ~1e-6, NaN stays NaN.
 /// x and y may be the same array.
 void sr_vsigmoid(const float *x, float *y, long n);
+
+/// y[i] = GELU(x[i]) = x[i] * Phi(x[i]) = 0.5 * x * (1 + erf(x / sqrt(2))) (exact, "erf"
+/// form; not the tanh approximation). Absolute error <= ~2e-7 * max(1, |x|); -inf gives -0,
+/// +inf gives +inf, NaN stays NaN. x and y may be the same array.
+void sr_vgelu(const float *x, float *y, long n);
+
+/// Backward pass of sr_vgelu: dx[i] = dy[i] * (Phi(x[i]) + x[i] * phi(x[i])), where Phi is
+/// the standard normal CDF and phi its density. dx may alias x or dy.
+void sr_vgelu_backward(const float *x, const float *dy, float *dx, long n);
 
 #ifdef __cplusplus
 }
