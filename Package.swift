@@ -36,5 +36,7 @@ let package = Package(
             name: "SwiftRecTensorTests",
             dependencies: ["SwiftRecTensor"],
             resources: [.copy("Fixtures")]),
+        .testTarget(name: "SwiftRecDataTests", dependencies: ["SwiftRecData"]),
+        .testTarget(name: "SwiftRecModelsTests", dependencies: ["SwiftRecModels", "SwiftRecData", "SwiftRecTensor"]),
     ]
 )

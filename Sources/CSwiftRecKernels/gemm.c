@@ -12,13 +12,13 @@
 // sliver of packed B stays in L1, the MC x KC packed A block in L2, and the KC x NC packed
 // B panel in L2/L3. The block sizes can be overridden at compile time for tuning.
 #ifndef SR_Z_MR
-#define SR_Z_MR 14
+#define SR_Z_MR 12
 #endif
 #ifndef SR_Z_KC
-#define SR_Z_KC 256
+#define SR_Z_KC 384
 #endif
 #ifndef SR_Z_MC
-#define SR_Z_MC 168
+#define SR_Z_MC 96
 #endif
 #ifndef SR_Z_NC
 #define SR_Z_NC 4096
@@ -192,10 +192,17 @@ static void pack_a(const sr_gemm_path *path, long mc, long kc, const float *a, l
         // op(A) = A^T (so rs == 1): row k of A holds op(A)[.][k] contiguously. Reading each
         // row once, left to right, avoids re-fetching lines per panel (rows are often 4 KB
         // apart and would thrash one L1 set).
+        // Fixed-size copies so compilers inline them as vector moves.
         for (long k = 0; k < kc; k++) {
             const float *src = a + k * cs;
-            for (long i0 = 0; i0 < full; i0 += MR)
-                memcpy(dst + i0 * kc + k * MR, src + i0, (size_t)MR * sizeof(float));
+            float *d = dst + k * MR;
+            if (MR == 12)
+                for (long i0 = 0; i0 < full; i0 += 12) memcpy(d + i0 * kc, src + i0, 12 * sizeof(float));
+            else if (MR == 6)
+                for (long i0 = 0; i0 < full; i0 += 6) memcpy(d + i0 * kc, src + i0, 6 * sizeof(float));
+            else
+                for (long i0 = 0; i0 < full; i0 += MR)
+                    memcpy(d + i0 * kc, src + i0, (size_t)MR * sizeof(float));
         }
     }
     if (full < mc) {

@@ -35,6 +35,24 @@
 #define T3 1.33314422036e-1f
 #define T4 (-3.33332819422e-1f)
 
+// GELU: Phi(x) = erfc(-x / sqrt 2) / 2, with erfc(z) = t * exp(-z^2 + E(t)), t = 1 / (1 + z/2)
+// for z >= 0 (Numerical Recipes' erfcc, fractional error < 1.2e-7 everywhere), and
+// erfc(-z) = 2 - erfc(z). Inputs are clamped to [-GELU_LIM, GELU_LIM] where Phi is 0 or 1 in
+// float anyway, so that infinities give the limits instead of inf * 0.
+#define GELU_LIM 20.0f
+#define SQRT1_2 0.707106781186547524f
+#define INV_SQRT_2PI 0.398942280401432678f
+#define E0 (-1.26551223f)
+#define E1 1.00002368f
+#define E2 0.37409196f
+#define E3 0.09678418f
+#define E4 (-0.18628806f)
+#define E5 0.27886807f
+#define E6 (-1.13520398f)
+#define E7 1.48851587f
+#define E8 (-0.82215223f)
+#define E9 0.17087277f
+
 // ---------------------------------------------------------------------------------------
 // Portable path.
 
@@ -81,6 +99,44 @@ static inline float tanh_scalar(float x) {
 
 static inline float sigmoid_scalar(float x) { return 1.0f / (1.0f + exp_scalar(-x)); }
 
+// Sets *phi_out = phi(x) (when non-NULL) and returns Phi(x), for x in [-GELU_LIM, GELU_LIM].
+static inline float normal_cdf_scalar(float x, float *phi_out) {
+    float z = fabsf(x) * SQRT1_2;
+    float t = 1.0f / (1.0f + 0.5f * z);
+    float e = E9;
+    e = e * t + E8;
+    e = e * t + E7;
+    e = e * t + E6;
+    e = e * t + E5;
+    e = e * t + E4;
+    e = e * t + E3;
+    e = e * t + E2;
+    e = e * t + E1;
+    e = e * t + E0;
+    float ez = exp_scalar(-z * z);
+    float half_erfc = 0.5f * t * ez * exp_scalar(e);
+    if (phi_out) *phi_out = INV_SQRT_2PI * ez;
+    return x < 0.0f ? half_erfc : 1.0f - half_erfc;
+}
+
+// Clamping with compares keeps NaN (false compares leave x as is).
+static inline float gelu_clamp(float x, float lo) {
+    x = x < lo ? lo : x;
+    return x > GELU_LIM ? GELU_LIM : x;
+}
+
+static inline float gelu_scalar(float x) {
+    // Only the low side is clamped so +inf stays +inf; -inf gives -GELU_LIM * 0 = -0.
+    float xc = x < -GELU_LIM ? -GELU_LIM : x;
+    return xc * normal_cdf_scalar(gelu_clamp(x, -GELU_LIM), NULL);
+}
+
+static inline float gelu_grad_scalar(float x) {
+    float xc = gelu_clamp(x, -GELU_LIM), phi;
+    float cdf = normal_cdf_scalar(xc, &phi);
+    return cdf + xc * phi;
+}
+
 // Defines an elementwise map y = f(x). The in-place case gets its own single-pointer loop:
 // with two pointers the vectoriser's overlap check fails for x == y and it falls back to
 // scalar code (~4x slower).
@@ -95,6 +151,11 @@ static inline float sigmoid_scalar(float x) { return 1.0f / (1.0f + exp_scalar(-
 SR_GENERIC_MAP(vexp_generic, exp_scalar)
 SR_GENERIC_MAP(vtanh_generic, tanh_scalar)
 SR_GENERIC_MAP(vsigmoid_generic, sigmoid_scalar)
+SR_GENERIC_MAP(vgelu_generic, gelu_scalar)
+
+static void vgelu_backward_generic(const float *x, const float *dy, float *dx, long n) {
+    for (long i = 0; i < n; i++) dx[i] = dy[i] * gelu_grad_scalar(x[i]);
+}
 
 // Reductions keep 8 independent partial results so the compiler can use vector lanes
 // without reassociating float math on its own.
@@ -309,6 +370,207 @@ SR_AVX2 static void vaxpy_avx2(long n, float a, const float *x, float *y) {
         _mm256_maskstore_ps(y + i, m, yi);
     }
 }
+
+// GELU pieces (see normal_cdf_scalar). t = 1 / (1 + z/2) and the exponent polynomial E(t).
+SR_AVX2 static inline __m256 erfc_t_avx2(__m256 z) {
+    __m256 one = _mm256_set1_ps(1.0f);
+    return _mm256_div_ps(one, _mm256_fmadd_ps(z, _mm256_set1_ps(0.5f), one));
+}
+
+SR_AVX2 static inline __m256 erfc_poly_avx2(__m256 t) {
+    __m256 e = _mm256_set1_ps(E9);
+    e = _mm256_fmadd_ps(e, t, _mm256_set1_ps(E8));
+    e = _mm256_fmadd_ps(e, t, _mm256_set1_ps(E7));
+    e = _mm256_fmadd_ps(e, t, _mm256_set1_ps(E6));
+    e = _mm256_fmadd_ps(e, t, _mm256_set1_ps(E5));
+    e = _mm256_fmadd_ps(e, t, _mm256_set1_ps(E4));
+    e = _mm256_fmadd_ps(e, t, _mm256_set1_ps(E3));
+    e = _mm256_fmadd_ps(e, t, _mm256_set1_ps(E2));
+    e = _mm256_fmadd_ps(e, t, _mm256_set1_ps(E1));
+    return _mm256_fmadd_ps(e, t, _mm256_set1_ps(E0));
+}
+
+// x < 0 ? h : 1 - h, i.e. Phi(x) from h = erfc(|x| / sqrt 2) / 2.
+SR_AVX2 static inline __m256 cdf_from_half_erfc_avx2(__m256 x, __m256 h) {
+    __m256 neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+    return _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), h), h, neg);
+}
+
+SR_AVX2 static inline __m256 gelu_avx2(__m256 x) {
+    // max/min return their second operand for NaN, so NaN flows through to the result.
+    __m256 xl = _mm256_max_ps(_mm256_set1_ps(-GELU_LIM), x);
+    __m256 xc = _mm256_min_ps(_mm256_set1_ps(GELU_LIM), xl);
+    __m256 z = _mm256_mul_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), xc), _mm256_set1_ps(SQRT1_2));
+    __m256 t = erfc_t_avx2(z);
+    // One exp of (E(t) - z^2); the rounding of z^2 only matters where Phi is ~0 or ~1.
+    __m256 h = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), t),
+                             exp_avx2(_mm256_fnmadd_ps(z, z, erfc_poly_avx2(t))));
+    return _mm256_mul_ps(xl, cdf_from_half_erfc_avx2(xc, h));
+}
+
+SR_AVX2 static inline __m256 gelu_grad_avx2(__m256 x) {
+    __m256 xc = _mm256_max_ps(_mm256_set1_ps(-GELU_LIM), x);
+    xc = _mm256_min_ps(_mm256_set1_ps(GELU_LIM), xc);
+    __m256 z = _mm256_mul_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), xc), _mm256_set1_ps(SQRT1_2));
+    __m256 t = erfc_t_avx2(z);
+    __m256 ez = exp_avx2(_mm256_mul_ps(_mm256_mul_ps(z, z), _mm256_set1_ps(-1.0f)));
+    __m256 h = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), t),
+                             _mm256_mul_ps(ez, exp_avx2(erfc_poly_avx2(t))));
+    __m256 phi = _mm256_mul_ps(_mm256_set1_ps(INV_SQRT_2PI), ez);
+    return _mm256_fmadd_ps(xc, phi, cdf_from_half_erfc_avx2(xc, h));
+}
+
+SR_AVX2_MAP(vgelu_avx2, gelu_avx2)
+
+SR_AVX2 static void vgelu_backward_avx2(const float *x, const float *dy, float *dx, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_loadu_ps(dy + i), gelu_grad_avx2(_mm256_loadu_ps(x + i))));
+    if (i < n) {
+        __m256i m = tail_mask(n - i);
+        __m256 g = gelu_grad_avx2(_mm256_maskload_ps(x + i, m));
+        _mm256_maskstore_ps(dx + i, m, _mm256_mul_ps(_mm256_maskload_ps(dy + i, m), g));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// AVX-512 path: the same algorithms on 16 lanes, with mask registers for the tails.
+
+SR_AVX512 static inline __mmask16 tail_mask16(long remaining) {
+    return remaining >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << remaining) - 1);
+}
+
+SR_AVX512 static inline __m512 exp_avx512(__m512 x) {
+    x = _mm512_min_ps(_mm512_set1_ps(EXP_HI), x);
+    x = _mm512_max_ps(_mm512_set1_ps(EXP_LO), x);
+    __m512 magic = _mm512_set1_ps(ROUND_MAGIC);
+    __m512 v = _mm512_fmadd_ps(x, _mm512_set1_ps(LOG2E), magic);
+    __m512 n = _mm512_sub_ps(v, magic);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+    __m512 p = _mm512_set1_ps(P0);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P4));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P5));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
+    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+    __m512i ni = _mm512_sub_epi32(_mm512_castps_si512(v), _mm512_set1_epi32((int)ROUND_MAGIC_BITS));
+    // |x| > EXP_NORMAL or NaN (unordered compare) takes the two-factor scaling.
+    __m512 ax = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7FFFFFFF)));
+    __mmask16 out_of_range = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(EXP_NORMAL), _CMP_NLE_UQ);
+    if (out_of_range == 0)
+        return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(p), _mm512_slli_epi32(ni, 23)));
+    __m512i n1 = _mm512_srai_epi32(ni, 1);
+    __m512i n2 = _mm512_sub_epi32(ni, n1);
+    __m512i bias = _mm512_set1_epi32(127);
+    __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n1, bias), 23));
+    __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n2, bias), 23));
+    return _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
+}
+
+SR_AVX512 static inline __m512 erfc_t_avx512(__m512 z) {
+    __m512 one = _mm512_set1_ps(1.0f);
+    return _mm512_div_ps(one, _mm512_fmadd_ps(z, _mm512_set1_ps(0.5f), one));
+}
+
+SR_AVX512 static inline __m512 erfc_poly_avx512(__m512 t) {
+    __m512 e = _mm512_set1_ps(E9);
+    e = _mm512_fmadd_ps(e, t, _mm512_set1_ps(E8));
+    e = _mm512_fmadd_ps(e, t, _mm512_set1_ps(E7));
+    e = _mm512_fmadd_ps(e, t, _mm512_set1_ps(E6));
+    e = _mm512_fmadd_ps(e, t, _mm512_set1_ps(E5));
+    e = _mm512_fmadd_ps(e, t, _mm512_set1_ps(E4));
+    e = _mm512_fmadd_ps(e, t, _mm512_set1_ps(E3));
+    e = _mm512_fmadd_ps(e, t, _mm512_set1_ps(E2));
+    e = _mm512_fmadd_ps(e, t, _mm512_set1_ps(E1));
+    return _mm512_fmadd_ps(e, t, _mm512_set1_ps(E0));
+}
+
+SR_AVX512 static inline __m512 cdf_from_half_erfc_avx512(__m512 x, __m512 h) {
+    __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+    return _mm512_mask_blend_ps(neg, _mm512_sub_ps(_mm512_set1_ps(1.0f), h), h);
+}
+
+SR_AVX512 static inline __m512 abs_avx512(__m512 x) {
+    return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7FFFFFFF)));
+}
+
+SR_AVX512 static inline __m512 gelu_avx512(__m512 x) {
+    __m512 xl = _mm512_max_ps(_mm512_set1_ps(-GELU_LIM), x);
+    __m512 xc = _mm512_min_ps(_mm512_set1_ps(GELU_LIM), xl);
+    __m512 z = _mm512_mul_ps(abs_avx512(xc), _mm512_set1_ps(SQRT1_2));
+    __m512 t = erfc_t_avx512(z);
+    __m512 h = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), t),
+                             exp_avx512(_mm512_fnmadd_ps(z, z, erfc_poly_avx512(t))));
+    return _mm512_mul_ps(xl, cdf_from_half_erfc_avx512(xc, h));
+}
+
+SR_AVX512 static inline __m512 gelu_grad_avx512(__m512 x) {
+    __m512 xc = _mm512_max_ps(_mm512_set1_ps(-GELU_LIM), x);
+    xc = _mm512_min_ps(_mm512_set1_ps(GELU_LIM), xc);
+    __m512 z = _mm512_mul_ps(abs_avx512(xc), _mm512_set1_ps(SQRT1_2));
+    __m512 t = erfc_t_avx512(z);
+    __m512 ez = exp_avx512(_mm512_mul_ps(_mm512_mul_ps(z, z), _mm512_set1_ps(-1.0f)));
+    __m512 h = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), t),
+                             _mm512_mul_ps(ez, exp_avx512(erfc_poly_avx512(t))));
+    __m512 phi = _mm512_mul_ps(_mm512_set1_ps(INV_SQRT_2PI), ez);
+    return _mm512_fmadd_ps(xc, phi, cdf_from_half_erfc_avx512(xc, h));
+}
+
+SR_AVX512 static void vgelu_avx512(const float *x, float *y, long n) {
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask16(n - i);
+        _mm512_mask_storeu_ps(y + i, m, gelu_avx512(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+SR_AVX512 static void vgelu_backward_avx512(const float *x, const float *dy, float *dx, long n) {
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask16(n - i);
+        __m512 g = gelu_grad_avx512(_mm512_maskz_loadu_ps(m, x + i));
+        _mm512_mask_storeu_ps(dx + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, dy + i), g));
+    }
+}
+
+SR_AVX512 static float vmax_avx512(const float *x, long n) {
+    __m512 ninf = _mm512_set1_ps(-INFINITY), m0 = ninf, m1 = ninf;
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        m0 = _mm512_max_ps(m0, _mm512_loadu_ps(x + i));
+        m1 = _mm512_max_ps(m1, _mm512_loadu_ps(x + i + 16));
+    }
+    for (; i < n; i += 16) m0 = _mm512_max_ps(m0, _mm512_mask_loadu_ps(ninf, tail_mask16(n - i), x + i));
+    return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+}
+
+SR_AVX512 static float vexp_shift_sum_avx512(float *x, long n, float shift) {
+    __m512 vs = _mm512_set1_ps(shift), s0 = _mm512_setzero_ps(), s1 = s0;
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 e0 = exp_avx512(_mm512_sub_ps(_mm512_loadu_ps(x + i), vs));
+        __m512 e1 = exp_avx512(_mm512_sub_ps(_mm512_loadu_ps(x + i + 16), vs));
+        _mm512_storeu_ps(x + i, e0);
+        _mm512_storeu_ps(x + i + 16, e1);
+        s0 = _mm512_add_ps(s0, e0);
+        s1 = _mm512_add_ps(s1, e1);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 m = tail_mask16(n - i);
+        __m512 e = exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vs));
+        _mm512_mask_storeu_ps(x + i, m, e);
+        s0 = _mm512_add_ps(s0, _mm512_maskz_mov_ps(m, e));
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+SR_AVX512 static void vexp_avx512(const float *x, float *y, long n) {
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask16(n - i);
+        _mm512_mask_storeu_ps(y + i, m, exp_avx512(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
 #endif
 
 // ---------------------------------------------------------------------------------------
@@ -316,6 +578,10 @@ SR_AVX2 static void vaxpy_avx2(long n, float a, const float *x, float *y) {
 
 void sr_vexp(const float *x, float *y, long n) {
 #if defined(SR_X86)
+    if (sr_cpu_has_avx512()) {
+        vexp_avx512(x, y, n);
+        return;
+    }
     if (sr_cpu_has_avx2_fma()) {
         vexp_avx2(x, y, n);
         return;
@@ -326,6 +592,7 @@ void sr_vexp(const float *x, float *y, long n) {
 
 float sr_vmax(const float *x, long n) {
 #if defined(SR_X86)
+    if (sr_cpu_has_avx512()) return vmax_avx512(x, n);
     if (sr_cpu_has_avx2_fma()) return vmax_avx2(x, n);
 #endif
     return vmax_generic(x, n);
@@ -333,6 +600,7 @@ float sr_vmax(const float *x, long n) {
 
 float sr_vexp_shift_sum(float *x, long n, float shift) {
 #if defined(SR_X86)
+    if (sr_cpu_has_avx512()) return vexp_shift_sum_avx512(x, n, shift);
     if (sr_cpu_has_avx2_fma()) return vexp_shift_sum_avx2(x, n, shift);
 #endif
     return vexp_shift_sum_generic(x, n, shift);
@@ -383,4 +651,32 @@ void sr_vsigmoid(const float *x, float *y, long n) {
     }
 #endif
     vsigmoid_generic(x, y, n);
+}
+
+void sr_vgelu(const float *x, float *y, long n) {
+#if defined(SR_X86)
+    if (sr_cpu_has_avx512()) {
+        vgelu_avx512(x, y, n);
+        return;
+    }
+    if (sr_cpu_has_avx2_fma()) {
+        vgelu_avx2(x, y, n);
+        return;
+    }
+#endif
+    vgelu_generic(x, y, n);
+}
+
+void sr_vgelu_backward(const float *x, const float *dy, float *dx, long n) {
+#if defined(SR_X86)
+    if (sr_cpu_has_avx512()) {
+        vgelu_backward_avx512(x, dy, dx, n);
+        return;
+    }
+    if (sr_cpu_has_avx2_fma()) {
+        vgelu_backward_avx2(x, dy, dx, n);
+        return;
+    }
+#endif
+    vgelu_backward_generic(x, dy, dx, n);
 }

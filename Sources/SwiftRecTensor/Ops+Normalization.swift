@@ -78,28 +78,33 @@ extension Variable {
         precondition(p >= 0 && p < 1, "dropout: probability must be in [0, 1), got \(p)")
         guard training, p > 0 else { return self }
         var mask = Tensor(uninitializedShape: shape)
+        var y = Tensor(uninitializedShape: shape)
         let scale = 1 / (1 - p)
-        let threshold = UInt32(Double(p) * Double(UInt32.max))
+        // 16-bit draws: a keep probability resolution of 1/65536 is plenty for dropout.
+        let threshold = UInt64(min(65_535, (Double(p) * 65_536).rounded()))
         // Fixed-size chunks with their own seeds: the mask depends on the seed only, not on threads.
         let base = generator.next()
         let chunk = 65_536
         let n = mask.count
-        nonisolated(unsafe) let m = mask.mutablePointer()
+        nonisolated(unsafe) let m = mask.mutablePointer(), out = y.mutablePointer()
+        nonisolated(unsafe) let x = value.storage.pointer
         parallelRanges((n + chunk - 1) / chunk, costPerItem: chunk) { chunks in
             for c in chunks {
                 var local = SeededGenerator(seed: base &+ UInt64(c) &* 0x9E37_79B9_7F4A_7C15)
                 var i = c * chunk
                 let end = min(n, i + chunk)
-                // Two 32-bit draws per 64-bit random number.
                 while i < end {
-                    let r = local.next()
-                    m[i] = UInt32(truncatingIfNeeded: r) >= threshold ? scale : 0
-                    if i + 1 < end { m[i + 1] = UInt32(truncatingIfNeeded: r >> 32) >= threshold ? scale : 0 }
-                    i += 2
+                    var r = local.next()
+                    for j in i..<min(end, i + 4) {
+                        let keep: Float = (r & 0xFFFF) >= threshold ? scale : 0
+                        m[j] = keep
+                        out[j] = x[j] * keep
+                        r >>= 16
+                    }
+                    i += 4
                 }
             }
         }
-        let y = Tensor.combining(value, mask, cost: 1) { a, b, d, n in for i in 0..<n { d[i] = a[i] * b[i] } }
         return Variable(y, parents: [self]) { g in
             [Tensor.combining(g, mask, cost: 1) { a, b, d, n in for i in 0..<n { d[i] = a[i] * b[i] } }]
         }

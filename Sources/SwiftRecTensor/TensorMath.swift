@@ -29,8 +29,11 @@ extension Tensor {
     {
         if a.shape == b.shape {
             var out = Tensor(uninitializedShape: a.shape)
-            let pa = a.storage.pointer, pb = b.storage.pointer, po = out.mutablePointer()
-            for i in 0..<a.count { po[i] = f(pa[i], pb[i]) }
+            nonisolated(unsafe) let pa = a.storage.pointer, pb = b.storage.pointer, po = out.mutablePointer()
+            withoutActuallyEscaping(f) { f in
+                nonisolated(unsafe) let f = f
+                parallelRanges(a.count, costPerItem: 2) { r in for i in r { po[i] = f(pa[i], pb[i]) } }
+            }
             return out
         }
         let shape = broadcastShape(a.shape, b.shape, op: op)

@@ -137,3 +137,17 @@ struct GEMMTests {
         }
     }
 }
+
+@Suite("Dropout")
+struct DropoutTests {
+    @Test func dropsTheRightShareAndRescalesTheRest() {
+        let x = Variable(Tensor.ones([200_000]))
+        var g1 = SeededGenerator(seed: 8), g2 = SeededGenerator(seed: 8)
+        let y = x.dropout(0.3, training: true, generator: &g1).value
+        let kept = y.scalars.filter { $0 != 0 }
+        #expect(abs(Double(kept.count) / 200_000 - 0.7) < 0.005)
+        #expect(kept.allSatisfy { abs($0 - 1 / 0.7) < 1e-6 })
+        #expect(x.dropout(0.3, training: true, generator: &g2).value.scalars == y.scalars)
+        #expect(x.dropout(0.3, training: false, generator: &g2).value.scalars == x.value.scalars)
+    }
+}

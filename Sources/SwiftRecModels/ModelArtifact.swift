@@ -1,0 +1,93 @@
+import Foundation
+import SwiftRecData
+import SwiftRecTensor
+
+/// A saved model: `manifest.json` (type, hyper-parameters, id-map fingerprints, metrics)
+/// beside `weights.safetensors` in one directory.
+public struct ModelManifest: Codable, Sendable, Equatable {
+    /// The model's command-line name, e.g. `ease`.
+    public var model: String
+    public var formatVersion: Int
+    /// Hyper-parameters as strings, so every model can store its own.
+    public var parameters: [String: String]
+    public var userCount: Int
+    public var itemCount: Int
+    /// ``IDMap/fingerprint`` of the item ids the model was trained on.
+    public var itemFingerprint: String
+    public var userFingerprint: String
+    /// Training figures (fit seconds, validation metrics, …).
+    public var metrics: [String: Double]
+    public var createdAt: Date
+
+    public init(
+        model: String, parameters: [String: String], dataset: Dataset, metrics: [String: Double] = [:],
+        createdAt: Date = Date()
+    ) {
+        self.model = model
+        self.formatVersion = ModelArtifact.formatVersion
+        self.parameters = parameters
+        self.userCount = dataset.userCount
+        self.itemCount = dataset.itemCount
+        self.itemFingerprint = dataset.items.fingerprint
+        self.userFingerprint = dataset.users.fingerprint
+        self.metrics = metrics
+        self.createdAt = createdAt
+    }
+
+    /// The named hyper-parameter, or a clear error.
+    public func parameter<T: LosslessStringConvertible>(_ name: String, as type: T.Type = T.self) throws -> T {
+        guard let text = parameters[name] else {
+            throw ModelError.incompatibleArtifact("manifest of '\(model)' lacks parameter '\(name)'")
+        }
+        guard let value = T(text) else {
+            throw ModelError.incompatibleArtifact(
+                "manifest of '\(model)': parameter '\(name)' = '\(text)' is not a \(T.self)")
+        }
+        return value
+    }
+}
+
+/// Reads and writes model directories.
+public enum ModelArtifact {
+    public static let formatVersion = 1
+    public static let manifestFile = "manifest.json"
+    public static let weightsFile = "weights.safetensors"
+
+    /// Writes `manifest` and `tensors` into `directory`, creating it.
+    public static func write(manifest: ModelManifest, tensors: [String: Tensor], to directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        try encoder.encode(manifest).write(to: directory.appendingPathComponent(manifestFile), options: .atomic)
+        try SafeTensors.write(
+            tensors, metadata: ["model": manifest.model, "format": "swiftrec"],
+            to: directory.appendingPathComponent(weightsFile))
+    }
+
+    /// Reads a model directory, checking that it holds the expected model type.
+    public static func read(from directory: URL, expecting model: String? = nil) throws -> (ModelManifest, SafeTensors)
+    {
+        let manifestURL = directory.appendingPathComponent(manifestFile)
+        guard let data = try? Data(contentsOf: manifestURL) else {
+            throw ModelError.incompatibleArtifact("no \(manifestFile) in \(directory.path)")
+        }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let manifest: ModelManifest
+        do {
+            manifest = try decoder.decode(ModelManifest.self, from: data)
+        } catch {
+            throw ModelError.incompatibleArtifact("\(manifestURL.path) is not a valid manifest: \(error)")
+        }
+        if let model, manifest.model != model {
+            throw ModelError.incompatibleArtifact("\(directory.path) holds a '\(manifest.model)' model, not '\(model)'")
+        }
+        guard manifest.formatVersion <= formatVersion else {
+            throw ModelError.incompatibleArtifact(
+                "format version \(manifest.formatVersion) is newer than this SwiftRec reads")
+        }
+        let weights = try SafeTensors(contentsOf: directory.appendingPathComponent(weightsFile))
+        return (manifest, weights)
+    }
+}

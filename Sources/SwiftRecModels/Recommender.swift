@@ -1,0 +1,110 @@
+import Foundation
+import SwiftRecData
+
+/// What a model may know about a user when it is asked for recommendations.
+///
+/// Every model scores from a `UserState`, so sequence models react to the newest event
+/// without retraining and new users are served from their first event.
+public struct UserState: Sendable, Equatable {
+    /// The user's index in the training data, or nil for a user the model has not seen.
+    public var user: Int32?
+    /// The user's items, oldest first, including the newest events.
+    public var items: [Int32]
+    /// When each of `items` happened (same length), if known.
+    public var timestamps: [Int64]?
+    /// User features (age, gender, location, …).
+    public var features: [String: String]
+    /// Where the request comes from (e.g. `home`, `detail`).
+    public var scenario: String?
+
+    public init(
+        user: Int32? = nil, items: [Int32], timestamps: [Int64]? = nil, features: [String: String] = [:],
+        scenario: String? = nil
+    ) {
+        self.user = user
+        self.items = items
+        self.timestamps = timestamps
+        self.features = features
+        self.scenario = scenario
+    }
+
+    /// The state of known user `u` from a dataset's history.
+    public init(user u: Int32, in dataset: Dataset) {
+        self.init(
+            user: u, items: Array(dataset.sequences.items(of: Int(u))),
+            timestamps: Array(dataset.sequences.timestamps(of: Int(u))),
+            features: dataset.userInfo[Int(u)]?.attributes ?? [:])
+    }
+}
+
+/// What a model reads from the data.
+public enum ModelInput: String, Sendable, Codable, CaseIterable {
+    /// The order of a user's items.
+    case sequence
+    /// The set of a user's items.
+    case history
+    /// User and item features.
+    case features
+    /// Item text.
+    case text
+}
+
+/// Reports training progress (epoch, step, loss, …) as it happens.
+public typealias TrainingProgress = @Sendable (_ message: String) -> Void
+
+/// A recommendation model: it fits on a dataset and scores every item for a user state.
+public protocol Recommender: AnyObject {
+    /// The short name used on the command line, e.g. `ease`.
+    var name: String { get }
+    /// What the model reads.
+    var inputs: Set<ModelInput> { get }
+    /// The number of items scores cover.
+    var itemCount: Int { get }
+
+    /// Learns from `dataset`; `validation` (held-out items scored against `dataset`) may steer
+    /// early stopping.
+    func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws
+
+    /// Writes one score per item (higher is better) for `state` into `scores` (`itemCount` long).
+    func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>)
+
+    /// Scores several users at once into `scores` (row-major, `states.count × itemCount`).
+    /// Models with a batched path (a matrix product) override it.
+    func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>)
+
+    /// Saves the fitted model into `directory` (created if needed).
+    func save(to directory: URL) throws
+}
+
+extension Recommender {
+    public func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>) {
+        precondition(scores.count >= states.count * itemCount, "scoreBatch: buffer too small")
+        for (row, state) in states.enumerated() {
+            score(
+                state, into: UnsafeMutableBufferPointer(rebasing: scores[(row * itemCount)..<((row + 1) * itemCount)]))
+        }
+    }
+
+    /// Scores for one user as an array.
+    public func scores(for state: UserState) -> [Float] {
+        [Float](unsafeUninitializedCapacity: itemCount) { buffer, n in
+            score(state, into: buffer)
+            n = itemCount
+        }
+    }
+}
+
+/// Errors a model raises for bad input or files.
+public enum ModelError: Error, CustomStringConvertible, Equatable {
+    case notFitted(String)
+    case invalidParameter(name: String, reason: String)
+    case incompatibleArtifact(String)
+
+    public var description: String {
+        switch self {
+        case .notFitted(let model): return "\(model): the model has not been fitted"
+        case .invalidParameter(let name, let reason): return "invalid parameter \(name): \(reason)"
+        case .incompatibleArtifact(let why): return "cannot load model: \(why)"
+        }
+    }
+}
