@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "SwiftRecTensor", dependencies: ["CSwiftRecKernels"]),
         .target(name: "SwiftRecData"),
         .target(name: "SwiftRecModels", dependencies: ["SwiftRecTensor", "SwiftRecData"]),
-        .target(name: "SwiftRecEvaluation", dependencies: ["SwiftRecData", "SwiftRecModels"]),
+        .target(name: "SwiftRecEvaluation", dependencies: ["SwiftRecTensor", "SwiftRecData", "SwiftRecModels"]),
         .target(
             name: "SwiftRecServing",
             dependencies: ["SwiftRecTensor", "SwiftRecData", "SwiftRecModels", "SwiftRecEvaluation"]),
@@ -38,5 +38,8 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SwiftRecDataTests", dependencies: ["SwiftRecData"]),
         .testTarget(name: "SwiftRecModelsTests", dependencies: ["SwiftRecModels", "SwiftRecData", "SwiftRecTensor"]),
+        .testTarget(
+            name: "SwiftRecEvaluationTests",
+            dependencies: ["SwiftRecEvaluation", "SwiftRecModels", "SwiftRecData", "SwiftRecTensor"]),
     ]
 )

@@ -15,6 +15,9 @@ public struct ImportReport: Sendable, Equatable, CustomStringConvertible {
     /// The first ``maximumProblems`` problems in file order.
     public private(set) var problems: [Problem] = []
     public let maximumProblems: Int
+    /// Facts about the import that are not problems with a line: a missing optional file,
+    /// how a field was interpreted, items listed without events, …
+    public var notes: [String] = []
 
     public init(maximumProblems: Int = 100) { self.maximumProblems = maximumProblems }
 
@@ -32,6 +35,7 @@ public struct ImportReport: Sendable, Equatable, CustomStringConvertible {
         var text = "read \(linesRead) lines, kept \(recordsKept), rejected \(rejectedCount)"
         for (reason, n) in rejected.sorted(by: { $0.key < $1.key }) { text += "\n  \(n) × \(reason)" }
         for p in problems.prefix(10) { text += "\n  \(p)" }
+        for note in notes { text += "\n  note: \(note)" }
         return text
     }
 }

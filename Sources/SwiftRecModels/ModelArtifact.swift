@@ -23,13 +23,25 @@ public struct ModelManifest: Codable, Sendable, Equatable {
         model: String, parameters: [String: String], dataset: Dataset, metrics: [String: Double] = [:],
         createdAt: Date = Date()
     ) {
+        self.init(
+            model: model, parameters: parameters, userCount: dataset.userCount, itemCount: dataset.itemCount,
+            itemFingerprint: dataset.items.fingerprint, userFingerprint: dataset.users.fingerprint, metrics: metrics,
+            createdAt: createdAt)
+    }
+
+    /// A manifest for a model that keeps sizes (and optionally fingerprints) itself.
+    public init(
+        model: String, parameters: [String: String], userCount: Int = 0, itemCount: Int,
+        itemFingerprint: String = "", userFingerprint: String = "", metrics: [String: Double] = [:],
+        createdAt: Date = Date()
+    ) {
         self.model = model
         self.formatVersion = ModelArtifact.formatVersion
         self.parameters = parameters
-        self.userCount = dataset.userCount
-        self.itemCount = dataset.itemCount
-        self.itemFingerprint = dataset.items.fingerprint
-        self.userFingerprint = dataset.users.fingerprint
+        self.userCount = userCount
+        self.itemCount = itemCount
+        self.itemFingerprint = itemFingerprint
+        self.userFingerprint = userFingerprint
         self.metrics = metrics
         self.createdAt = createdAt
     }

@@ -112,16 +112,21 @@ public enum GEMM {
         OpenBLAS.shared.map { "\($0.library) (\($0.config))" }
     }
 
+    /// Whether the native kernels have a SIMD path on this CPU (AVX-512, AVX2+FMA or NEON).
+    public static let nativeKernelsAreVectorized = nativeISA != "generic"
+
     /// The backend ``multiply`` uses for an (m×k)·(k×n) product.
     ///
-    /// OpenBLAS threads poorly on the skinny K ≤ 64 shapes that embedding models produce,
-    /// so the native kernels take those; otherwise the platform BLAS wins.
+    /// Measured on the shapes training uses (`swiftrec bench gemm`, BENCHMARKS.md), the
+    /// vectorised native kernels match or beat OpenBLAS, and OpenBLAS's spinning threads slow
+    /// down the native threads that run between its calls; so OpenBLAS takes over only when the
+    /// native kernels have no SIMD path. Apple platforms use Accelerate.
     public static func backend(m: Int, n: Int, k: Int) -> GEMMBackend {
         if let forced = forcedBackend { return forced }
         #if canImport(Accelerate)
             return .accelerate
         #else
-            if OpenBLAS.shared != nil, k > 64, m * n * k >= 1 << 18 { return .openBLAS }
+            if !nativeKernelsAreVectorized, OpenBLAS.shared != nil { return .openBLAS }
             return .native
         #endif
     }
@@ -173,24 +178,26 @@ public enum GEMM {
         let ta: Int32 = transA ? 1 : 0
         let tb: Int32 = transB ? 1 : 0
         let work = m * n * max(k, 1)
-        let workers = min(threads, max(1, work / 65_536))
+        // Products with a handful of rows (scoring a few users) run faster on one thread.
+        let workers = m <= 4 ? 1 : min(threads, max(1, work / 65_536))
         if workers <= 1 {
             sr_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return
         }
         nonisolated(unsafe) let a = a, b = b, c = c
-        // Split the longer side of C; rows in multiples of 6 and columns of 16 keep tiles whole.
-        let splitRows = m >= n || m >= 6 * workers * 8
+        // Split the longer side of C; rows in multiples of 12 and columns of 32 keep the
+        // kernels' register tiles whole.
+        let splitRows = m >= n || m >= 12 * workers * 8
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             if splitRows {
-                let lo = (m * w / workers) / 6 * 6
-                let hi = w == workers - 1 ? m : (m * (w + 1) / workers) / 6 * 6
+                let lo = (m * w / workers) / 12 * 12
+                let hi = w == workers - 1 ? m : (m * (w + 1) / workers) / 12 * 12
                 guard lo < hi else { return }
                 let aw = transA ? a + lo : a + lo * lda
                 sr_sgemm(ta, tb, hi - lo, n, k, alpha, aw, lda, b, ldb, beta, c + lo * ldc, ldc)
             } else {
-                let lo = (n * w / workers) / 16 * 16
-                let hi = w == workers - 1 ? n : (n * (w + 1) / workers) / 16 * 16
+                let lo = (n * w / workers) / 32 * 32
+                let hi = w == workers - 1 ? n : (n * (w + 1) / workers) / 32 * 32
                 guard lo < hi else { return }
                 let bw = transB ? b + lo * ldb : b + lo
                 sr_sgemm(ta, tb, m, hi - lo, k, alpha, a, lda, bw, ldb, beta, c + lo, ldc)

@@ -70,20 +70,9 @@ extension Variable {
     /// GELU with the exact Gaussian CDF (PyTorch's default, `approximate='none'`).
     public func gelu() -> Variable {
         let x = value
-        let y = x.applying(cost: 24) { s, d, n in
-            for i in 0..<n { d[i] = 0.5 * s[i] * (1 + erff(s[i] * 0.707_106_78)) }
-        }
+        let y = x.applying(cost: 16) { sr_vgelu($0, $1, $2) }
         return Variable(y, parents: [self]) { g in
-            [
-                Tensor.combining(g, x, cost: 32) { gp, xp, d, n in
-                    for i in 0..<n {
-                        let v = xp[i]
-                        let cdf = 0.5 * (1 + erff(v * 0.707_106_78))
-                        let pdf = expf(-0.5 * v * v) * 0.398_942_28
-                        d[i] = gp[i] * (cdf + v * pdf)
-                    }
-                }
-            ]
+            [Tensor.combining(x, g, cost: 16) { xp, gp, d, n in sr_vgelu_backward(xp, gp, d, n) }]
         }
     }
 

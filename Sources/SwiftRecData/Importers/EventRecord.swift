@@ -1,0 +1,109 @@
+import Foundation
+
+/// The fields of one generic event record (a CSV/TSV row or a JSON Lines object) as text, checked
+/// and added the same way for every generic format, so the reasons are the same.
+struct EventRecord {
+    var user: ArraySlice<UInt8>?
+    var item: ArraySlice<UInt8>?
+    var timestamp: ArraySlice<UInt8>?
+    var value: ArraySlice<UInt8>?
+    var type: ArraySlice<UInt8>?
+    var scenario: ArraySlice<UInt8>?
+}
+
+/// Checks ``EventRecord``s and adds the good ones to a sink.
+struct EventRecordChecker {
+    let timestampFormat: ImportOptions.TimestampFormat
+    let hasTimestamp: Bool
+    private(set) var scenarios: Set<String> = []
+
+    init(options: ImportOptions, hasTimestamp: Bool) {
+        timestampFormat = options.timestampFormat
+        self.hasTimestamp = hasTimestamp
+    }
+
+    private static let typesByName: [String: EventType] = Dictionary(
+        uniqueKeysWithValues: EventType.allCases.map { ($0.rawValue, $0) })
+
+    /// Adds the event of `record`, or rejects `line` of `file` with the first thing wrong with it.
+    mutating func add(_ record: EventRecord, file: String, line: Int, into sink: inout ImportSink) {
+        func reject(_ reason: String, _ field: ArraySlice<UInt8>? = nil) {
+            sink.report.reject(file: file, line: line, reason: reason, detail: field?.preview)
+        }
+        guard let userField = record.user else { return reject("user id is missing") }
+        let userID = userField.trimmingSpaces
+        guard !userID.isEmpty else { return reject("user id is empty") }
+        guard let itemField = record.item else { return reject("item id is missing") }
+        let itemID = itemField.trimmingSpaces
+        guard !itemID.isEmpty else { return reject("item id is empty") }
+        var time = Int64(line)
+        if hasTimestamp {
+            guard let field = record.timestamp?.trimmingSpaces, !field.isEmpty else {
+                return reject("timestamp is missing")
+            }
+            guard let t = field.timestamp(timestampFormat) else {
+                return reject(
+                    timestampFormat == .iso8601 ? "timestamp is not ISO-8601" : "timestamp is not an integer", field)
+            }
+            time = t
+        }
+        var value: Double?
+        if let field = record.value?.trimmingSpaces, !field.isEmpty {
+            guard let number = field.number else { return reject("value is not a number", field) }
+            guard number.isFinite else { return reject("value is not finite", field) }
+            value = number
+        }
+        // Without a type, an event with a value is a rating and one without is a view.
+        var type: EventType = value == nil ? .view : .rating
+        if let field = record.type?.trimmingSpaces, !field.isEmpty {
+            let name = String(decoding: field, as: UTF8.self).lowercased()
+            guard let known = Self.typesByName[name] else { return reject("unknown event type", field) }
+            type = known
+        }
+        if let field = record.scenario?.trimmingSpaces, !field.isEmpty, scenarios.count < 10_000 {
+            scenarios.insert(String(decoding: field, as: UTF8.self))
+        }
+        sink.addEvent(
+            user: sink.users.intern(userID), item: sink.items.intern(itemID), timestamp: time, value: value, type: type)
+        sink.report.recordsKept += 1
+    }
+
+    /// Notes what the report should say about the mapping once the file is read.
+    func addNotes(to report: inout ImportReport, scenarioColumn: String?, timestampColumn: String?) {
+        if timestampColumn == nil {
+            report.notes.append("no timestamp column: an event's timestamp is its line number")
+        }
+        if let scenarioColumn {
+            report.notes.append(
+                "scenario column \(scenarioColumn) read (\(scenarios.count)\(scenarios.count >= 10_000 ? "+" : "") "
+                    + "distinct values) but not kept: the Dataset has no scenario column yet")
+        }
+    }
+}
+
+enum JSONValues {
+    /// The text of a JSON integer (a number without a fraction), or nil for anything else.
+    static func integerText(_ value: Any) -> String? {
+        guard let number = value as? NSNumber, !isBool(number) else { return nil }
+        let type = String(cString: number.objCType)
+        if type == "d" || type == "f" {
+            guard let exact = Int64(exactly: number.doubleValue) else { return nil }
+            return String(exact)
+        }
+        return number.stringValue
+    }
+
+    /// The text of a JSON string or number (integers without `.0`), or nil for null, booleans,
+    /// lists and objects.
+    static func text(_ value: Any) -> String? {
+        if let s = value as? String { return s }
+        guard let number = value as? NSNumber, !isBool(number) else { return nil }
+        if let integer = integerText(number) { return integer }
+        return "\(number.doubleValue)"
+    }
+
+    static func isBool(_ number: NSNumber) -> Bool {
+        let type = String(cString: number.objCType)
+        return type == "c" || type == "B"
+    }
+}

@@ -1,0 +1,228 @@
+import Foundation
+
+/// Reads JSON Lines: one JSON object per line, one event per object, streamed line by line.
+///
+/// Keys come from ``ImportOptions`` (names only; defaults `user`, `item`, `timestamp`, `value`,
+/// `type`, `scenario`). Ids may be strings or integers; a timestamp may be a number or a string
+/// in the chosen ``ImportOptions/TimestampFormat``. Without a `timestamp` key in the options and
+/// in the first object, an event's timestamp is its line number. Blank lines are skipped and
+/// counted.
+public enum JSONLinesImporter {
+    public static func read(url: URL, options: ImportOptions = .init()) throws -> (
+        dataset: Dataset, report: ImportReport
+    ) {
+        try ImportFiles.requireFile(url)
+        func key(_ column: ImportOptions.Column?, role: String) throws -> String? {
+            switch column {
+            case .name(let name)?: return name
+            case .index(let i)?:
+                throw ImportError.unreadable(
+                    path: url.path, reason: "JSON Lines fields are named: the \(role) column must be a key, not #\(i)")
+            case nil: return nil
+            }
+        }
+        let userKey = try key(options.user, role: "user") ?? "user"
+        let itemKey = try key(options.item, role: "item") ?? "item"
+        let explicitTimestamp = try key(options.timestamp, role: "timestamp")
+        let valueKey = try key(options.value, role: "value") ?? "value"
+        let typeKey = try key(options.type, role: "type") ?? "type"
+        let scenarioKey = try key(options.scenario, role: "scenario") ?? "scenario"
+
+        let file = url.lastPathComponent
+        var sink = ImportSink(options: options)
+        var checker: EventRecordChecker?
+        var timestampKey = explicitTimestamp
+        var sawScenario = false
+        var lineNumber = 0
+        for var line in LineReader(url: url) {
+            lineNumber += 1
+            if lineNumber == 1 { line = line.droppingByteOrderMark }
+            sink.report.linesRead += 1
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+                sink.report.reject(file: file, line: lineNumber, reason: "blank line")
+                continue
+            }
+            // Flat objects of strings and numbers (the usual event line) are read without
+            // Foundation; anything else goes through JSONSerialization, which decides.
+            let fields: [String: JSONField]
+            if let flat = FlatJSONObject.parse(line) {
+                fields = flat
+            } else {
+                guard let parsed = try? JSONSerialization.jsonObject(with: Data(line), options: .fragmentsAllowed)
+                else {
+                    sink.report.reject(file: file, line: lineNumber, reason: "invalid JSON", detail: line.preview)
+                    continue
+                }
+                guard let object = parsed as? [String: Any] else {
+                    sink.report.reject(file: file, line: lineNumber, reason: "not a JSON object", detail: line.preview)
+                    continue
+                }
+                fields = object.mapValues(JSONField.init)
+            }
+            if checker == nil {
+                // The first object decides whether the file has timestamps.
+                if timestampKey == nil && fields["timestamp"] != nil { timestampKey = "timestamp" }
+                checker = EventRecordChecker(options: options, hasTimestamp: timestampKey != nil)
+            }
+            var wrong: String?
+            func field(_ key: String?, _ role: String) -> ArraySlice<UInt8>? {
+                switch key.flatMap({ fields[$0] }) {
+                case nil, .null?: return nil
+                case .text(let text)?: return text
+                case .other?:
+                    if wrong == nil { wrong = role }
+                    return nil
+                }
+            }
+            let record = EventRecord(
+                user: field(userKey, "user id"), item: field(itemKey, "item id"),
+                timestamp: field(timestampKey, "timestamp"), value: field(valueKey, "value"),
+                type: field(typeKey, "type"), scenario: field(scenarioKey, "scenario"))
+            if record.scenario != nil { sawScenario = true }
+            if let wrong {
+                sink.report.reject(
+                    file: file, line: lineNumber, reason: "\(wrong) is not a string or a number",
+                    detail: line.preview)
+                continue
+            }
+            checker!.add(record, file: file, line: lineNumber, into: &sink)
+        }
+        if let checker {
+            checker.addNotes(
+                to: &sink.report, scenarioColumn: options.scenario != nil || sawScenario ? "'\(scenarioKey)'" : nil,
+                timestampColumn: timestampKey)
+        }
+        return sink.finish()
+    }
+}
+
+/// A JSON Lines value as the importer sees it.
+enum JSONField {
+    case null
+    /// A string's text, or a number's (integers without `.0`).
+    case text(ArraySlice<UInt8>)
+    /// A boolean, list or object.
+    case other
+
+    init(_ value: Any) {
+        if value is NSNull {
+            self = .null
+        } else if let text = JSONValues.text(value) {
+            self = .text(Array(text.utf8)[...])
+        } else {
+            self = .other
+        }
+    }
+}
+
+/// A strict reader for one-line JSON objects whose values are ASCII strings without escapes,
+/// numbers, booleans or null. It returns nil for anything else (nesting, escapes, non-ASCII,
+/// any syntax error), and the caller falls back to `JSONSerialization`, so both paths give the
+/// same result.
+enum FlatJSONObject {
+    static func parse(_ line: ArraySlice<UInt8>) -> [String: JSONField]? {
+        var fields: [String: JSONField] = [:]
+        var i = line.startIndex
+        let end = line.endIndex
+        func skipSpace() { while i < end && (line[i] == 0x20 || line[i] == 0x09 || line[i] == 0x0D) { i += 1 } }
+        /// A string's content (on its opening quote), or nil.
+        func string() -> ArraySlice<UInt8>? {
+            guard i < end, line[i] == 0x22 else { return nil }
+            i += 1
+            let start = i
+            while i < end {
+                let b = line[i]
+                if b == 0x22 {
+                    i += 1
+                    return line[start..<(i - 1)]
+                }
+                guard b >= 0x20 && b < 0x80 && b != 0x5C else { return nil }
+                i += 1
+            }
+            return nil
+        }
+        /// A JSON number token, or nil.
+        func number() -> ArraySlice<UInt8>? {
+            let start = i
+            func digits() -> Int {
+                let from = i
+                while i < end && line[i] >= 0x30 && line[i] <= 0x39 { i += 1 }
+                return i - from
+            }
+            if i < end && line[i] == 0x2D { i += 1 }
+            let intStart = i
+            let intDigits = digits()
+            guard intDigits > 0, intDigits == 1 || line[intStart] != 0x30 else { return nil }
+            if i < end && line[i] == 0x2E {
+                i += 1
+                guard digits() > 0 else { return nil }
+            }
+            if i < end && (line[i] == 0x65 || line[i] == 0x45) {
+                i += 1
+                if i < end && (line[i] == 0x2B || line[i] == 0x2D) { i += 1 }
+                guard digits() > 0 else { return nil }
+            }
+            return line[start..<i]
+        }
+        func literal(_ word: String) -> Bool {
+            let bytes = Array(word.utf8)
+            guard end - i >= bytes.count, line[i..<(i + bytes.count)].elementsEqual(bytes) else { return false }
+            i += bytes.count
+            return true
+        }
+        skipSpace()
+        guard i < end, line[i] == 0x7B else { return nil }
+        i += 1
+        skipSpace()
+        if i < end && line[i] == 0x7D {
+            i += 1
+        } else {
+            while true {
+                skipSpace()
+                guard let key = string() else { return nil }
+                skipSpace()
+                guard i < end, line[i] == 0x3A else { return nil }
+                i += 1
+                skipSpace()
+                guard i < end else { return nil }
+                let value: JSONField
+                switch line[i] {
+                case 0x22:
+                    guard let text = string() else { return nil }
+                    value = .text(text)
+                case 0x74:
+                    guard literal("true") else { return nil }
+                    value = .other
+                case 0x66:
+                    guard literal("false") else { return nil }
+                    value = .other
+                case 0x6E:
+                    guard literal("null") else { return nil }
+                    value = .null
+                default:
+                    guard let token = number() else { return nil }
+                    if token.signedInteger != nil {
+                        value = .text(token)
+                    } else {
+                        // As JSONSerialization: an integral number reads as the integer.
+                        guard let double = token.number else { return nil }
+                        let text = Int64(exactly: double).map { String($0) } ?? "\(double)"
+                        value = .text(Array(text.utf8)[...])
+                    }
+                }
+                fields[String(decoding: key, as: UTF8.self)] = value
+                skipSpace()
+                guard i < end else { return nil }
+                if line[i] == 0x2C {
+                    i += 1
+                    continue
+                }
+                guard line[i] == 0x7D else { return nil }
+                i += 1
+                break
+            }
+        }
+        skipSpace()
+        return i == end ? fields : nil
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+
+/// Reads MovieLens 1M (`::`-separated, ISO-8859-1):
+/// - the ratings file (required): `ratings.dat` in the directory (or the only `ratings*.dat`
+///   there), or the file itself when `path` names it. `UserID::MovieID::Rating::Timestamp`
+///   lines become rating events; `UserID::MovieID` lines (implicit feedback, no time) become
+///   view events whose timestamp is their line number;
+/// - `movies.dat` (optional): `MovieID::Title::Genres`, genres `|`-separated → categories, the
+///   title's year → attribute `year`;
+/// - `users.dat` (optional): `UserID::Gender::Age::Occupation::Zip` → attributes `gender`,
+///   `age` (the age group's code), `age_group`, `occupation` (its name), `occupation_code`, `zip`.
+///
+/// Movies and users are read first, so a rating of a movie missing from `movies.dat` (or by a
+/// user missing from `users.dat`) is rejected as unknown; without those files every id is accepted.
+public enum MovieLens1MImporter {
+    /// Occupation names by code, from the dataset's README.
+    public static let occupations = [
+        "other", "academic/educator", "artist", "clerical/admin", "college/grad student", "customer service",
+        "doctor/health care", "executive/managerial", "farmer", "homemaker", "K-12 student", "lawyer",
+        "programmer", "retired", "sales/marketing", "scientist", "self-employed", "technician/engineer",
+        "tradesman/craftsman", "unemployed", "writer",
+    ]
+
+    /// Age groups by code, from the dataset's README.
+    public static let ageGroups = [
+        "1": "Under 18", "18": "18-24", "25": "25-34", "35": "35-44", "45": "45-49", "50": "50-55", "56": "56+",
+    ]
+
+    public static func read(path: URL, options: ImportOptions = .init()) throws -> (
+        dataset: Dataset, report: ImportReport
+    ) {
+        var sink = ImportSink(options: options)
+        let ratings = try ratingsFile(at: path, report: &sink.report)
+        let directory = ratings.deletingLastPathComponent()
+        let moviesURL = ImportFiles.optionalFile(
+            "movies.dat", in: directory, purpose: "items have no titles or genres", report: &sink.report)
+        if let moviesURL { readMovies(moviesURL, into: &sink) }
+        let usersURL = ImportFiles.optionalFile(
+            "users.dat", in: directory, purpose: "users have no attributes", report: &sink.report)
+        if let usersURL { readUsers(usersURL, into: &sink) }
+        readRatings(
+            ratings, knownItems: moviesURL?.lastPathComponent, knownUsers: usersURL?.lastPathComponent, into: &sink)
+        if let moviesURL { sink.noteItemsWithoutEvents(from: moviesURL.lastPathComponent) }
+        if let usersURL { sink.noteUsersWithoutEvents(from: usersURL.lastPathComponent) }
+        return sink.finish()
+    }
+
+    /// The ratings file: `path` itself, or `ratings.dat` (else the only `ratings*.dat`) in it.
+    static func ratingsFile(at path: URL, report: inout ImportReport) throws -> URL {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path.path, isDirectory: &isDirectory) else {
+            throw ImportError.unreadable(path: path.path, reason: "no such file or directory")
+        }
+        guard isDirectory.boolValue else {
+            try ImportFiles.requireFile(path)
+            return path
+        }
+        let standard = path.appendingPathComponent("ratings.dat")
+        if FileManager.default.fileExists(atPath: standard.path) {
+            try ImportFiles.requireFile(standard)
+            return standard
+        }
+        let candidates = ((try? FileManager.default.contentsOfDirectory(atPath: path.path)) ?? [])
+            .filter { $0.hasPrefix("ratings") && $0.hasSuffix(".dat") }.sorted()
+        guard candidates.count == 1 else {
+            let found = candidates.isEmpty ? "" : " (found \(candidates.joined(separator: ", ")); name one with --data)"
+            throw ImportError.unreadable(path: standard.path, reason: "no such file\(found)")
+        }
+        report.notes.append("ratings.dat not found; reading \(candidates[0]) instead")
+        return path.appendingPathComponent(candidates[0])
+    }
+
+    static func readMovies(_ url: URL, into sink: inout ImportSink) {
+        let file = url.lastPathComponent
+        var fields: [ArraySlice<UInt8>] = []
+        var genres: [ArraySlice<UInt8>] = []
+        var lineNumber = 0
+        for line in LineReader(url: url) {
+            lineNumber += 1
+            sink.report.linesRead += 1
+            line.splitOnDoubleColon(into: &fields)
+            guard fields.count == 3 else {
+                sink.report.reject(
+                    file: file, line: lineNumber, reason: line.isEmpty ? "blank line" : "wrong number of fields",
+                    detail: line.isEmpty ? nil : "expected 3 '::'-separated fields, found \(fields.count)")
+                continue
+            }
+            let id = fields[0].trimmingSpaces
+            guard !id.isEmpty else {
+                sink.report.reject(file: file, line: lineNumber, reason: "item id is empty")
+                continue
+            }
+            let idString = Latin1.decode(id)
+            if sink.items.index(of: idString) != nil {
+                sink.report.reject(file: file, line: lineNumber, reason: "duplicate item id", detail: "'\(idString)'")
+                continue
+            }
+            let title = Latin1.decode(fields[1])
+            fields[2].split(on: 0x7C, into: &genres)
+            let categories = genres.filter { !$0.isEmpty }.map(Latin1.decode)
+            var attributes: [String: String] = [:]
+            if let year = MovieTitle.year(in: title) { attributes["year"] = year }
+            sink.itemInfo[sink.items.intern(idString)] = Item(
+                id: idString, title: title.isEmpty ? nil : title, categories: categories, attributes: attributes)
+            sink.report.recordsKept += 1
+        }
+    }
+
+    static func readUsers(_ url: URL, into sink: inout ImportSink) {
+        let file = url.lastPathComponent
+        var fields: [ArraySlice<UInt8>] = []
+        var lineNumber = 0
+        for line in LineReader(url: url) {
+            lineNumber += 1
+            sink.report.linesRead += 1
+            line.splitOnDoubleColon(into: &fields)
+            guard fields.count == 5 else {
+                sink.report.reject(
+                    file: file, line: lineNumber, reason: line.isEmpty ? "blank line" : "wrong number of fields",
+                    detail: line.isEmpty ? nil : "expected 5 '::'-separated fields, found \(fields.count)")
+                continue
+            }
+            let id = fields[0].trimmingSpaces
+            guard !id.isEmpty else {
+                sink.report.reject(file: file, line: lineNumber, reason: "user id is empty")
+                continue
+            }
+            let occupationCode = fields[3].trimmingSpaces
+            guard occupationCode.isEmpty || occupationCode.unsignedInteger != nil else {
+                sink.report.reject(
+                    file: file, line: lineNumber, reason: "occupation is not an integer code",
+                    detail: occupationCode.preview)
+                continue
+            }
+            let idString = Latin1.decode(id)
+            if sink.users.index(of: idString) != nil {
+                sink.report.reject(file: file, line: lineNumber, reason: "duplicate user id", detail: "'\(idString)'")
+                continue
+            }
+            var attributes: [String: String] = [:]
+            if !fields[1].isEmpty { attributes["gender"] = Latin1.decode(fields[1]) }
+            if !fields[2].isEmpty {
+                let age = Latin1.decode(fields[2])
+                attributes["age"] = age
+                if let group = ageGroups[age] { attributes["age_group"] = group }
+            }
+            if let code = occupationCode.unsignedInteger {
+                attributes["occupation_code"] = String(code)
+                if code < occupations.count { attributes["occupation"] = occupations[code] }
+            }
+            if !fields[4].isEmpty { attributes["zip"] = Latin1.decode(fields[4]) }
+            sink.userInfo[sink.users.intern(idString)] = User(id: idString, attributes: attributes)
+            sink.report.recordsKept += 1
+        }
+    }
+
+    static func readRatings(_ url: URL, knownItems: String?, knownUsers: String?, into sink: inout ImportSink) {
+        let file = url.lastPathComponent
+        var fields: [ArraySlice<UInt8>] = []
+        var lineNumber = 0
+        var pairLines = 0
+        for line in LineReader(url: url) {
+            lineNumber += 1
+            sink.report.linesRead += 1
+            line.splitOnDoubleColon(into: &fields)
+            var rating = RatingFields(user: nil, item: nil, rating: nil, timestamp: nil)
+            if fields.count == 4 {
+                rating = RatingFields(user: fields[0], item: fields[1], rating: fields[2], timestamp: fields[3])
+            } else if fields.count == 2 && !line.isEmpty {
+                rating = RatingFields(user: fields[0], item: fields[1], rating: nil, timestamp: nil)
+                pairLines += 1
+            }
+            RatingFields.add(
+                rating, fieldCount: fields.count, expected: "4 (or 2) '::'-separated", isBlank: line.isEmpty,
+                file: file, line: lineNumber, timestamp: Int64(lineNumber), knownItems: knownItems,
+                knownUsers: knownUsers, into: &sink)
+        }
+        if pairLines > 0 {
+            sink.report.notes.append(
+                "\(file): \(pairLines) lines are UserID::MovieID only: kept as view events without a rating, "
+                    + "timestamp = line number")
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+/// Accuracy of one ranked list against a user's held-out items, under full ranking.
+///
+/// Ranks are 0-based and pessimistic: an item ranks below every other candidate with an equal
+/// or higher score, so a model that scores everything the same gets no credit.
+public struct RankingOutcome: Sendable, Equatable {
+    /// The rank of each held-out item among the candidates.
+    public var targetRanks: [Int]
+    /// How many candidates were ranked (all items minus the excluded ones).
+    public var candidateCount: Int
+
+    public init(targetRanks: [Int], candidateCount: Int) {
+        self.targetRanks = targetRanks
+        self.candidateCount = candidateCount
+    }
+
+    /// Pessimistic ranks of `targets` given `scores` over all items. Items where `excluded`
+    /// is true (known history) are not candidates, except the targets themselves.
+    public init(scores: UnsafeBufferPointer<Float>, targets: [Int32], excluded: UnsafeBufferPointer<Bool>) {
+        precondition(
+            scores.count == excluded.count, "RankingOutcome: \(scores.count) scores but \(excluded.count) flags")
+        var isTarget = [Bool](repeating: false, count: scores.count)
+        for t in targets { isTarget[Int(t)] = true }
+        var candidates = 0
+        for i in 0..<scores.count where !excluded[i] || isTarget[i] { candidates += 1 }
+        targetRanks = targets.map { t in
+            let target = scores[Int(t)]
+            var rank = 0
+            for i in 0..<scores.count where i != Int(t) && (!excluded[i] || isTarget[i]) {
+                // Ties and NaN count against the target.
+                let s = scores[i]
+                if s >= target || s.isNaN || target.isNaN { rank += 1 }
+            }
+            return rank
+        }
+        candidateCount = candidates
+    }
+
+    /// Convenience for small cases: `excluded` as a set of item indices.
+    public init(scores: [Float], targets: [Int32], excluded: Set<Int32>) {
+        let flags = (0..<scores.count).map { excluded.contains(Int32($0)) }
+        self = scores.withUnsafeBufferPointer { s in
+            flags.withUnsafeBufferPointer { f in RankingOutcome(scores: s, targets: targets, excluded: f) }
+        }
+    }
+
+    /// Metric values at cutoff `k`: HR, Recall, Precision, F1, NDCG, MRR, MAP.
+    public func metrics(at k: Int) -> [String: Double] {
+        let hits = targetRanks.filter { $0 < k }.sorted()
+        let n = Double(max(targetRanks.count, 1))
+        let recall = Double(hits.count) / n
+        let precision = Double(hits.count) / Double(k)
+        let f1 = recall + precision > 0 ? 2 * recall * precision / (recall + precision) : 0
+        let dcg = hits.reduce(0.0) { $0 + 1 / log2(Double($1) + 2) }
+        let ideal = (0..<min(targetRanks.count, k)).reduce(0.0) { $0 + 1 / log2(Double($1) + 2) }
+        var averagePrecision = 0.0
+        for (found, rank) in hits.enumerated() { averagePrecision += Double(found + 1) / Double(rank + 1) }
+        averagePrecision /= Double(max(min(targetRanks.count, k), 1))
+        let best = targetRanks.min() ?? Int.max
+        return [
+            "HR@\(k)": hits.isEmpty ? 0 : 1, "Recall@\(k)": recall, "Precision@\(k)": precision, "F1@\(k)": f1,
+            "NDCG@\(k)": ideal > 0 ? dcg / ideal : 0, "MRR@\(k)": best < k ? 1 / Double(best + 1) : 0,
+            "MAP@\(k)": averagePrecision,
+        ]
+    }
+
+    /// Cutoff-free metrics: MRR over the full ranking and AUC against the other candidates.
+    public var fullRankingMetrics: [String: Double] {
+        guard let best = targetRanks.min() else { return ["MRR": 0, "AUC": 0] }
+        let negatives = candidateCount - targetRanks.count
+        // A target's rank counts other targets above it too; those are not negatives.
+        let auc =
+            negatives > 0
+            ? targetRanks.sorted().enumerated().reduce(0.0) { sum, pair in
+                let negativesAbove = max(0, pair.element - pair.offset)
+                return sum + Double(negatives - negativesAbove) / Double(negatives)
+            } / Double(targetRanks.count) : 0
+        return ["MRR": 1 / Double(best + 1), "AUC": auc]
+    }
+}

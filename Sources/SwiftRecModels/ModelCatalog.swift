@@ -1,0 +1,61 @@
+import Foundation
+
+/// The models the command line knows by name, how to make them and how to load them.
+public enum ModelCatalog {
+    /// Hyper-parameters given on the command line or in a config, by name.
+    public typealias Options = [String: String]
+
+    /// Every model name, in the order reports list them.
+    public static let names = ["pop", "itemknn", "userknn", "cf-fusion"]
+
+    /// A new, unfitted model. Unknown names and bad options throw errors that say what is wrong.
+    public static func make(_ name: String, options: Options = [:]) throws -> any Recommender {
+        func number<T: LosslessStringConvertible>(_ key: String, _ fallback: T) throws -> T {
+            guard let text = options[key] else { return fallback }
+            guard let value = T(text) else {
+                throw ModelError.invalidParameter(name: key, reason: "'\(text)' is not a valid \(T.self)")
+            }
+            return value
+        }
+        func similarity() throws -> Similarity {
+            guard let text = options["similarity"] else { return .cosine }
+            guard let s = Similarity(rawValue: text) else {
+                throw ModelError.invalidParameter(
+                    name: "similarity", reason: "'\(text)' is not one of \(Similarity.allCases.map(\.rawValue))")
+            }
+            return s
+        }
+        switch name {
+        case "pop":
+            return try Popularity(halfLife: options["half-life"].map { Double($0) ?? .nan })
+        case "itemknn":
+            return try ItemKNN(
+                neighbors: number("neighbors", 100), similarity: similarity(), shrinkage: number("shrinkage", 10))
+        case "userknn":
+            return try UserKNN(
+                neighbors: number("neighbors", 100), similarity: similarity(), shrinkage: number("shrinkage", 10))
+        case "cf-fusion":
+            return try CFFusion(
+                itemBased: ItemKNN(
+                    neighbors: number("neighbors", 100), similarity: similarity(), shrinkage: number("shrinkage", 10)),
+                userBased: UserKNN(
+                    neighbors: number("neighbors", 100), similarity: similarity(), shrinkage: number("shrinkage", 10)),
+                itemWeight: number("item-weight", 0.5))
+        default:
+            throw ModelError.invalidParameter(
+                name: "model", reason: "unknown model '\(name)'; known: \(names.joined(separator: ", "))")
+        }
+    }
+
+    /// Loads a saved model of any known type from its directory.
+    public static func load(from directory: URL) throws -> any Recommender {
+        let (manifest, _) = try ModelArtifact.read(from: directory)
+        switch manifest.model {
+        case "pop": return try Popularity.load(from: directory)
+        case "itemknn": return try ItemKNN.load(from: directory)
+        case "userknn": return try UserKNN.load(from: directory)
+        case "cf-fusion": return try CFFusion.load(from: directory)
+        default: throw ModelError.incompatibleArtifact("\(directory.path) holds an unknown model '\(manifest.model)'")
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+
+@testable import SwiftRecEvaluation
+
+@Suite("Ranking metrics against hand-computed rankings")
+struct MetricsTests {
+    @Test func singleTargetRankAndMetrics() {
+        // Item 4 is the target; items 0 and 2 are history. Candidates by score: 3 (0.9), 4 (0.8), 1 (0.1), 5 (0.0).
+        let outcome = RankingOutcome(scores: [5, 0.1, 7, 0.9, 0.8, 0], targets: [4], excluded: [0, 2])
+        #expect(outcome.targetRanks == [1] && outcome.candidateCount == 4)
+        let m = outcome.metrics(at: 2)
+        #expect(m["HR@2"] == 1 && m["Recall@2"] == 1 && m["Precision@2"] == 0.5)
+        #expect(abs(m["NDCG@2"]! - 1 / log2(3.0)) < 1e-12)
+        #expect(m["MRR@2"] == 0.5 && m["MAP@2"] == 0.5)
+        #expect(abs(m["F1@2"]! - 2 * 0.5 / 1.5) < 1e-12)
+        #expect(outcome.metrics(at: 1)["HR@1"] == 0 && outcome.metrics(at: 1)["NDCG@1"] == 0)
+        let full = outcome.fullRankingMetrics
+        #expect(full["MRR"] == 0.5 && abs(full["AUC"]! - 2.0 / 3) < 1e-12)
+    }
+
+    @Test func tiesCountAgainstTheTarget() {
+        let allEqual = RankingOutcome(scores: [1, 1, 1, 1], targets: [2], excluded: [])
+        #expect(allEqual.targetRanks == [3])
+        #expect(allEqual.metrics(at: 3)["HR@3"] == 0)
+        #expect(allEqual.fullRankingMetrics["AUC"] == 0)
+        let nan = RankingOutcome(scores: [.nan, 0.5, 0.2], targets: [1], excluded: [])
+        #expect(nan.targetRanks == [1])
+    }
+
+    @Test func kLargerThanTheListAndSeveralTargets() {
+        // Targets 1 and 3; ranking 1 (rank 0), 0 (1), 3 (2), 2 (3).
+        let outcome = RankingOutcome(scores: [0.8, 0.9, 0.1, 0.5], targets: [1, 3], excluded: [])
+        #expect(outcome.targetRanks == [0, 2])
+        let m = outcome.metrics(at: 10)
+        #expect(m["HR@10"] == 1 && m["Recall@10"] == 1 && m["Precision@10"] == 0.2)
+        let dcg = 1 + 1 / log2(4.0), ideal = 1 + 1 / log2(3.0)
+        #expect(abs(m["NDCG@10"]! - dcg / ideal) < 1e-12)
+        #expect(abs(m["MAP@10"]! - (1 + 2.0 / 3) / 2) < 1e-12)
+        #expect(abs(outcome.fullRankingMetrics["AUC"]! - (1 + 0.5) / 2) < 1e-12)
+    }
+
+    @Test func topKSkipsExcludedAndBreaksTiesByIndex() {
+        let scores: [Float] = [0.5, 0.9, 0.5, 0.7, 0.9]
+        let excluded = [false, true, false, false, false]
+        let top = scores.withUnsafeBufferPointer { s in
+            excluded.withUnsafeBufferPointer { e in TopK.select(3, from: s, excluded: e) }
+        }
+        #expect(top == [4, 3, 0])
+    }
+
+    @Test func beyondAccuracyHelpers() {
+        #expect(Evaluator.gini([5, 5, 5, 5]) == 0)
+        #expect(abs(Evaluator.gini([0, 0, 0, 12]) - 0.75) < 1e-12)
+        #expect(Evaluator.intraListDiversity([0, 1, 2], categories: [0, 0, 1]) == 2.0 / 3)
+        let errors = Evaluator.ratingErrors(predicted: [3, 4, 5], actual: [4, 4, 3])
+        #expect(abs(errors.rmse - (5.0 / 3).squareRoot()) < 1e-12 && errors.mae == 1)
+    }
+}
