@@ -86,7 +86,8 @@ public enum Evaluator {
         }
         var metrics = sums.mapValues { $0 / Double(max(users, 1)) }
         metrics["Coverage@\(k0)"] = Double(recommendedCounts.filter { $0 > 0 }.count) / Double(max(itemCount, 1))
-        metrics["Diversity@\(k0)"] = diversitySum / Double(max(users, 1))
+        // Diversity needs item categories; without them it is not reported rather than shown as 0.
+        if categories.contains(where: { $0 >= 0 }) { metrics["Diversity@\(k0)"] = diversitySum / Double(max(users, 1)) }
         metrics["Novelty@\(k0)"] = noveltySum / Double(max(users, 1))
         metrics["Gini@\(k0)"] = gini(recommendedCounts)
         return EvaluationResult(metrics: metrics, users: users, seconds: Date().timeIntervalSince(start))

@@ -18,6 +18,26 @@ public enum Similarity: String, Sendable, Codable, CaseIterable {
     }
 }
 
+/// Checks the settings the neighbourhood models share.
+func validateNeighborhood(neighbors: Int, shrinkage: Float) throws {
+    guard neighbors > 0 else {
+        throw ModelError.invalidParameter(name: "neighbors", reason: "must be positive, got \(neighbors)")
+    }
+    guard shrinkage >= 0, shrinkage.isFinite else {
+        throw ModelError.invalidParameter(name: "shrinkage", reason: "must be ≥ 0, got \(shrinkage)")
+    }
+}
+
+extension Similarity {
+    /// The similarity a manifest names, or an error naming the model.
+    init(manifestValue: String?, model: String) throws {
+        guard let value = manifestValue.flatMap(Similarity.init(rawValue:)) else {
+            throw ModelError.incompatibleArtifact("\(model): unknown similarity '\(manifestValue ?? "")'")
+        }
+        self = value
+    }
+}
+
 /// Each user's distinct training items, as CSR.
 struct UserItemSets: Sendable {
     var offsets: [Int]
@@ -67,12 +87,7 @@ public final class ItemKNN: Recommender {
     public private(set) var itemCount = 0
 
     public init(neighbors: Int = 100, similarity: Similarity = .cosine, shrinkage: Float = 10) throws {
-        guard neighbors > 0 else {
-            throw ModelError.invalidParameter(name: "neighbors", reason: "must be positive, got \(neighbors)")
-        }
-        guard shrinkage >= 0, shrinkage.isFinite else {
-            throw ModelError.invalidParameter(name: "shrinkage", reason: "must be ≥ 0, got \(shrinkage)")
-        }
+        try validateNeighborhood(neighbors: neighbors, shrinkage: shrinkage)
         self.neighbors = neighbors
         self.similarity = similarity
         self.shrinkage = shrinkage
@@ -136,6 +151,11 @@ public final class ItemKNN: Recommender {
         }
     }
 
+    /// Users are scored in parallel: scoring only reads the fitted model.
+    public func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>) {
+        parallelScoreBatch(self, states, into: scores)
+    }
+
     public func save(to directory: URL) throws {
         guard itemCount > 0 else { throw ModelError.notFitted(name) }
         try ModelArtifact.write(
@@ -153,10 +173,7 @@ public final class ItemKNN: Recommender {
 
     public static func load(from directory: URL) throws -> ItemKNN {
         let (manifest, weights) = try ModelArtifact.read(from: directory, expecting: "itemknn")
-        guard let similarity = Similarity(rawValue: manifest.parameters["similarity"] ?? "") else {
-            throw ModelError.incompatibleArtifact(
-                "itemknn: unknown similarity '\(manifest.parameters["similarity"] ?? "")'")
-        }
+        let similarity = try Similarity(manifestValue: manifest.parameters["similarity"], model: "itemknn")
         let model = try ItemKNN(
             neighbors: manifest.parameter("neighbors"), similarity: similarity,
             shrinkage: manifest.parameter("shrinkage"))
@@ -186,12 +203,7 @@ public final class UserKNN: Recommender {
     public private(set) var itemCount = 0
 
     public init(neighbors: Int = 100, similarity: Similarity = .cosine, shrinkage: Float = 10) throws {
-        guard neighbors > 0 else {
-            throw ModelError.invalidParameter(name: "neighbors", reason: "must be positive, got \(neighbors)")
-        }
-        guard shrinkage >= 0, shrinkage.isFinite else {
-            throw ModelError.invalidParameter(name: "shrinkage", reason: "must be ≥ 0, got \(shrinkage)")
-        }
+        try validateNeighborhood(neighbors: neighbors, shrinkage: shrinkage)
         self.neighbors = neighbors
         self.similarity = similarity
         self.shrinkage = shrinkage
@@ -245,6 +257,11 @@ public final class UserKNN: Recommender {
         }
     }
 
+    /// Users are scored in parallel: scoring only reads the fitted model.
+    public func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>) {
+        parallelScoreBatch(self, states, into: scores)
+    }
+
     public func save(to directory: URL) throws {
         guard itemCount > 0 else { throw ModelError.notFitted(name) }
         try ModelArtifact.write(
@@ -263,10 +280,7 @@ public final class UserKNN: Recommender {
 
     public static func load(from directory: URL) throws -> UserKNN {
         let (manifest, weights) = try ModelArtifact.read(from: directory, expecting: "userknn")
-        guard let similarity = Similarity(rawValue: manifest.parameters["similarity"] ?? "") else {
-            throw ModelError.incompatibleArtifact(
-                "userknn: unknown similarity '\(manifest.parameters["similarity"] ?? "")'")
-        }
+        let similarity = try Similarity(manifestValue: manifest.parameters["similarity"], model: "userknn")
         let model = try UserKNN(
             neighbors: manifest.parameter("neighbors"), similarity: similarity,
             shrinkage: manifest.parameter("shrinkage"))
@@ -315,6 +329,11 @@ public final class CFFusion: Recommender {
         }
     }
 
+    /// Users are scored in parallel: scoring only reads the fitted model.
+    public func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>) {
+        parallelScoreBatch(self, states, into: scores)
+    }
+
     public func save(to directory: URL) throws {
         try itemBased.save(to: directory.appendingPathComponent("itemknn"))
         try userBased.save(to: directory.appendingPathComponent("userknn"))
@@ -329,6 +348,21 @@ public final class CFFusion: Recommender {
             itemBased: ItemKNN.load(from: directory.appendingPathComponent("itemknn")),
             userBased: UserKNN.load(from: directory.appendingPathComponent("userknn")),
             itemWeight: manifest.parameter("item_weight"))
+    }
+}
+
+/// Scores rows in parallel; for models whose `score` only reads fitted state.
+func parallelScoreBatch(
+    _ model: some Recommender, _ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>
+) {
+    let n = model.itemCount
+    precondition(scores.count >= states.count * n, "scoreBatch: buffer too small")
+    nonisolated(unsafe) let scores = scores
+    nonisolated(unsafe) let model = model
+    parallelRanges(states.count, costPerItem: n * 64) { rows in
+        for row in rows {
+            model.score(states[row], into: UnsafeMutableBufferPointer(rebasing: scores[(row * n)..<((row + 1) * n)]))
+        }
     }
 }
 
