@@ -6,7 +6,18 @@ public enum ModelCatalog {
     public typealias Options = [String: String]
 
     /// Every model name, in the order reports list them.
-    public static let names = ["pop", "itemknn", "userknn", "cf-fusion"]
+    public static let names = ["pop", "itemknn", "userknn", "cf-fusion", "ease", "bpr", "ials"]
+
+    /// The option keys each model reads.
+    public static let optionKeys: [String: Set<String>] = [
+        "pop": ["half-life"],
+        "itemknn": ["neighbors", "similarity", "shrinkage"],
+        "userknn": ["neighbors", "similarity", "shrinkage"],
+        "cf-fusion": ["neighbors", "similarity", "shrinkage", "item-weight"],
+        "ease": ["lambda"],
+        "bpr": ["factors", "lr", "regularization", "epochs", "fold-in-steps", "seed"],
+        "ials": ["factors", "regularization", "alpha", "iterations", "cg-steps", "seed"],
+    ]
 
     /// A new, unfitted model. Unknown names and bad options throw errors that say what is wrong.
     public static func make(_ name: String, options: Options = [:]) throws -> any Recommender {
@@ -41,6 +52,18 @@ public enum ModelCatalog {
                 userBased: UserKNN(
                     neighbors: number("neighbors", 100), similarity: similarity(), shrinkage: number("shrinkage", 10)),
                 itemWeight: number("item-weight", 0.5))
+        case "ease":
+            return try EASE(lambda: number("lambda", 500))
+        case "bpr":
+            return try BPR(
+                factors: number("factors", 64), learningRate: number("lr", 0.05),
+                regularization: number("regularization", 0.01), epochs: number("epochs", 50),
+                foldInSteps: number("fold-in-steps", 500), seed: number("seed", 0))
+        case "ials":
+            return try ImplicitALS(
+                factors: number("factors", 64), regularization: number("regularization", 0.1),
+                alpha: number("alpha", 1), iterations: number("iterations", 15), cgSteps: number("cg-steps", 3),
+                seed: number("seed", 0))
         default:
             throw ModelError.invalidParameter(
                 name: "model", reason: "unknown model '\(name)'; known: \(names.joined(separator: ", "))")
@@ -55,6 +78,9 @@ public enum ModelCatalog {
         case "itemknn": return try ItemKNN.load(from: directory)
         case "userknn": return try UserKNN.load(from: directory)
         case "cf-fusion": return try CFFusion.load(from: directory)
+        case "ease": return try EASE.load(from: directory)
+        case "bpr": return try BPR.load(from: directory)
+        case "ials": return try ImplicitALS.load(from: directory)
         default: throw ModelError.incompatibleArtifact("\(directory.path) holds an unknown model '\(manifest.model)'")
         }
     }

@@ -51,8 +51,14 @@ struct EvaluateCommand: ParsableCommand {
             options[parts[0]] = parts[1]
         }
         let names = models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        // Fail on an unknown model before reading any data.
+        // Fail on an unknown model or option before reading any data.
         for name in names { _ = try ModelCatalog.make(name, options: options) }
+        let known = names.reduce(into: Set<String>()) { $0.formUnion(ModelCatalog.optionKeys[$1] ?? []) }
+        for key in options.keys.sorted() where !known.contains(key) {
+            throw ValidationError(
+                "--set \(key): none of \(names.joined(separator: ", ")) has this option; they read \(known.sorted().joined(separator: ", "))"
+            )
+        }
 
         let loadStart = ProcessStats.now()
         let (dataset, report) = try Importer.read(format: dataFormat, path: URL(fileURLWithPath: data))

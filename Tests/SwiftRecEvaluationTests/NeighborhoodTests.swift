@@ -117,7 +117,7 @@ struct NeighborhoodTests {
     @Test func unknownModelsAndBadOptionsAreClearErrors() {
         #expect(
             throws: ModelError.invalidParameter(
-                name: "model", reason: "unknown model 'nope'; known: pop, itemknn, userknn, cf-fusion")
+                name: "model", reason: "unknown model 'nope'; known: pop, itemknn, userknn, cf-fusion, ease, bpr, ials")
         ) {
             try ModelCatalog.make("nope")
         }
