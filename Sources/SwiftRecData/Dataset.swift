@@ -69,9 +69,9 @@ public struct UserSequences: Sendable, Equatable {
 
 /// Users, items, their events and features, over dense indices.
 public struct Dataset: Sendable {
-    public var users: IDMap
-    public var items: IDMap
-    public var log: InteractionLog
+    public private(set) var users: IDMap
+    public private(set) var items: IDMap
+    public private(set) var log: InteractionLog
     /// Item features by item index (nil where unknown).
     public var itemInfo: [Item?]
     /// User features by user index (nil where unknown).
@@ -86,6 +86,11 @@ public struct Dataset: Sendable {
         self.itemInfo = itemInfo + Array(repeating: nil, count: max(0, items.count - itemInfo.count))
         self.userInfo = userInfo + Array(repeating: nil, count: max(0, users.count - userInfo.count))
         self.sequences = UserSequences(log: log, userCount: users.count)
+    }
+
+    /// Changes event values in place; values are not part of ``sequences``, so those stay valid.
+    public mutating func updateEventValues<R>(_ body: (inout [Float]) throws -> R) rethrows -> R {
+        try body(&log.values)
     }
 
     public var userCount: Int { users.count }

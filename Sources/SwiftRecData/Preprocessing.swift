@@ -186,10 +186,12 @@ extension Dataset {
         var result = self
         if let fill {
             var filled = 0
-            result.log.values.withUnsafeMutableBufferPointer { v in
-                for e in v.indices where v[e].isNaN {
-                    v[e] = fill
-                    filled += 1
+            result.updateEventValues {
+                $0.withUnsafeMutableBufferPointer { v in
+                    for e in v.indices where v[e].isNaN {
+                        v[e] = fill
+                        filled += 1
+                    }
                 }
             }
             step.valuesChanged = filled
@@ -254,10 +256,12 @@ extension Dataset {
         var result = filteringEvents(keep, step: "implicit (value >= \(threshold))", report: &report)
         if !keepValues {
             var changed = 0
-            result.log.values.withUnsafeMutableBufferPointer { v in
-                for e in v.indices where v[e] != 1 {
-                    v[e] = 1
-                    changed += 1
+            result.updateEventValues {
+                $0.withUnsafeMutableBufferPointer { v in
+                    for e in v.indices where v[e] != 1 {
+                        v[e] = 1
+                        changed += 1
+                    }
                 }
             }
             report.steps[report.steps.count - 1].valuesChanged = changed

@@ -43,6 +43,7 @@ public final class BPR: Recommender {
     public private(set) var itemBiases: [Float] = []
     public private(set) var itemCount = 0
     public private(set) var userCount = 0
+    public private(set) var epochSeconds: [Double] = []
 
     public init(
         factors: Int = 64, learningRate: Float = 0.05, regularization: Float = 0.01, epochs: Int = 50,
@@ -91,6 +92,7 @@ public final class BPR: Recommender {
         var blockOffsets = [Int](repeating: 0, count: blocks + 1)
         var blockItems = [Int32](repeating: 0, count: items)
         let lr = learningRate, reg = regularization, seed = self.seed
+        epochSeconds = []
         for epoch in 0..<epochs {
             let start = Date()
             var shuffle = SeededGenerator(seed: seed ^ (0x9E37_79B9 &* UInt64(epoch + 1)))
@@ -166,10 +168,11 @@ public final class BPR: Recommender {
                 }
                 lossSum += roundLoss.reduce(0, +)
             }
+            epochSeconds.append(Date().timeIntervalSince(start))
             progress?(
                 String(
                     format: "bpr: epoch %d/%d, mean −ln σ %.4f, %.3f s", epoch + 1, epochs,
-                    lossSum / Double(max(data.nonzeros, 1)), Date().timeIntervalSince(start)))
+                    lossSum / Double(max(data.nonzeros, 1)), epochSeconds.last!))
         }
         userFactors = x
         itemFactors = y

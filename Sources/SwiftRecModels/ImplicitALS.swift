@@ -39,6 +39,7 @@ public final class ImplicitALS: Recommender {
     private var itemGram: [Float] = []
     public private(set) var itemCount = 0
     public private(set) var userCount = 0
+    public private(set) var epochSeconds: [Double] = []
 
     public init(
         factors: Int = 64, regularization: Float = 0.1, alpha: Float = 1, iterations: Int = 15, cgSteps: Int = 3,
@@ -78,6 +79,7 @@ public final class ImplicitALS: Recommender {
         var rng = SeededGenerator(seed: seed)
         var x = (0..<(users * f)).map { _ in rng.nextUniform() * 0.01 }
         var y = (0..<(items * f)).map { _ in rng.nextUniform() * 0.01 }
+        epochSeconds = []
         for iteration in 0..<iterations {
             let start = Date()
             Self.solveSide(
@@ -86,10 +88,8 @@ public final class ImplicitALS: Recommender {
             Self.solveSide(
                 target: &y, fixed: x, offsets: byItem.offsets, columns: byItem.users, confidences: itemConfidence,
                 factors: f, regularization: regularization, steps: cgSteps)
-            progress?(
-                String(
-                    format: "als: iteration %d/%d, %.3f s", iteration + 1, iterations, Date().timeIntervalSince(start))
-            )
+            epochSeconds.append(Date().timeIntervalSince(start))
+            progress?(String(format: "ials: iteration %d/%d, %.3f s", iteration + 1, iterations, epochSeconds.last!))
         }
         userFactors = x
         itemFactors = y

@@ -74,9 +74,14 @@ public protocol Recommender: AnyObject {
 
     /// Saves the fitted model into `directory` (created if needed).
     func save(to directory: URL) throws
+
+    /// Wall time of each epoch (or iteration) of the last fit; empty for closed-form models.
+    var epochSeconds: [Double] { get }
 }
 
 extension Recommender {
+    public var epochSeconds: [Double] { [] }
+
     public func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>) {
         precondition(scores.count >= states.count * itemCount, "scoreBatch: buffer too small")
         for (row, state) in states.enumerated() {

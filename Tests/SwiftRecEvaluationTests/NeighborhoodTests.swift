@@ -112,6 +112,11 @@ struct NeighborhoodTests {
         #expect(plain.counts[old] > plain.counts[new])
         #expect(decayed.counts[new] > decayed.counts[old])
         #expect(throws: ModelError.self) { try Popularity(halfLife: -1) }
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try decayed.save(to: dir)
+        let loaded = try ModelCatalog.load(from: dir)
+        #expect(loaded.name == "pop" && loaded.scores(for: UserState(items: [])) == decayed.counts)
     }
 
     @Test func unknownModelsAndBadOptionsAreClearErrors() {
