@@ -90,7 +90,8 @@ struct EvaluateCommand: ParsableCommand {
                     format: "%@: fit %.2f s, test evaluation %.2f s over %d users", name, fitSeconds, test.seconds,
                     test.users))
             results[name] = [
-                "valid": valid.metrics, "test": test.metrics, "fit_seconds": fitSeconds, "epoch_seconds": model.epochSeconds,
+                "valid": valid.metrics, "test": test.metrics, "fit_seconds": fitSeconds,
+                "epoch_seconds": model.epochSeconds,
                 "test_eval_seconds": test.seconds,
             ]
             rows.append(
