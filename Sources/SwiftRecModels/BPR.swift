@@ -49,24 +49,12 @@ public final class BPR: Recommender {
         factors: Int = 64, learningRate: Float = 0.05, regularization: Float = 0.01, epochs: Int = 50,
         foldInSteps: Int = 500, strata: Int = 8, seed: UInt64 = 0
     ) throws {
-        guard factors > 0 else {
-            throw ModelError.invalidParameter(name: "factors", reason: "must be positive, got \(factors)")
-        }
-        guard learningRate > 0, learningRate.isFinite else {
-            throw ModelError.invalidParameter(name: "learningRate", reason: "must be positive, got \(learningRate)")
-        }
-        guard regularization >= 0, regularization.isFinite else {
-            throw ModelError.invalidParameter(name: "regularization", reason: "must be ≥ 0, got \(regularization)")
-        }
-        guard epochs >= 0 else {
-            throw ModelError.invalidParameter(name: "epochs", reason: "must be ≥ 0, got \(epochs)")
-        }
-        guard foldInSteps >= 0 else {
-            throw ModelError.invalidParameter(name: "foldInSteps", reason: "must be ≥ 0, got \(foldInSteps)")
-        }
-        guard strata > 0 else {
-            throw ModelError.invalidParameter(name: "strata", reason: "must be positive, got \(strata)")
-        }
+        try ParameterCheck.positive(factors, "factors")
+        try ParameterCheck.positive(learningRate, "learningRate")
+        try ParameterCheck.nonNegative(regularization, "regularization")
+        try ParameterCheck.nonNegative(epochs, "epochs")
+        try ParameterCheck.nonNegative(foldInSteps, "foldInSteps")
+        try ParameterCheck.positive(strata, "strata")
         self.factors = factors
         self.learningRate = learningRate
         self.regularization = regularization

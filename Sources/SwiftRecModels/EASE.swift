@@ -25,9 +25,7 @@ public final class EASE: Recommender {
     public private(set) var itemCount = 0
 
     public init(lambda: Float = 500) throws {
-        guard lambda > 0, lambda.isFinite else {
-            throw ModelError.invalidParameter(name: "lambda", reason: "must be a positive number, got \(lambda)")
-        }
+        try ParameterCheck.positive(lambda, "lambda")
         self.lambda = lambda
     }
 

@@ -20,12 +20,8 @@ public enum Similarity: String, Sendable, Codable, CaseIterable {
 
 /// Checks the settings the neighbourhood models share.
 func validateNeighborhood(neighbors: Int, shrinkage: Float) throws {
-    guard neighbors > 0 else {
-        throw ModelError.invalidParameter(name: "neighbors", reason: "must be positive, got \(neighbors)")
-    }
-    guard shrinkage >= 0, shrinkage.isFinite else {
-        throw ModelError.invalidParameter(name: "shrinkage", reason: "must be ≥ 0, got \(shrinkage)")
-    }
+    try ParameterCheck.positive(neighbors, "neighbors")
+    try ParameterCheck.nonNegative(shrinkage, "shrinkage")
 }
 
 extension Similarity {

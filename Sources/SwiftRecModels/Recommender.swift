@@ -113,3 +113,26 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+/// Checks of hyper-parameters shared by the models; each throws ``ModelError/invalidParameter(name:reason:)``.
+enum ParameterCheck {
+    static func positive(_ value: Int, _ name: String) throws {
+        guard value > 0 else { throw ModelError.invalidParameter(name: name, reason: "must be positive, got \(value)") }
+    }
+
+    static func nonNegative(_ value: Int, _ name: String) throws {
+        guard value >= 0 else { throw ModelError.invalidParameter(name: name, reason: "must be ≥ 0, got \(value)") }
+    }
+
+    static func positive(_ value: Float, _ name: String) throws {
+        guard value > 0, value.isFinite else {
+            throw ModelError.invalidParameter(name: name, reason: "must be a positive number, got \(value)")
+        }
+    }
+
+    static func nonNegative(_ value: Float, _ name: String) throws {
+        guard value >= 0, value.isFinite else {
+            throw ModelError.invalidParameter(name: name, reason: "must be ≥ 0, got \(value)")
+        }
+    }
+}

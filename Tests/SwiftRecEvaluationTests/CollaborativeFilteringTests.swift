@@ -6,46 +6,6 @@ import Testing
 @testable import SwiftRecEvaluation
 @testable import SwiftRecModels
 
-/// Users in clusters that take items of their own cluster (and now and then one of a few items
-/// everyone likes); each user's last cluster item is held out by hand (leave-last-out).
-/// Item `c * itemsPerCluster + k` is item k of cluster c; the popular items come after them.
-struct CFClusterData {
-    let train: Dataset
-    let heldOut: HeldOut
-    let clusters = 4
-    let itemsPerCluster = 15
-
-    init(users: Int = 240, seed: UInt64 = 7) {
-        var g = SeededGenerator(seed: seed)
-        var builder = DatasetBuilder()
-        let popular = clusters * itemsPerCluster
-        for i in 0..<(popular + 5) { builder.add(Item(id: "i\(i)")) }
-        var targets: [(String, String)] = []
-        for u in 0..<users {
-            let c = u % clusters
-            var time: Int64 = 0
-            let picks = (0..<itemsPerCluster).shuffled(using: &g).prefix(7)
-            for p in picks.dropLast() {
-                builder.add(Event(user: "u\(u)", item: "i\(c * itemsPerCluster + p)", timestamp: time))
-                time += 1
-                if g.nextUniform() < 0.6 {
-                    builder.add(Event(user: "u\(u)", item: "i\(popular + g.nextInt(below: 5))", timestamp: time))
-                    time += 1
-                }
-            }
-            targets.append(("u\(u)", "i\(c * itemsPerCluster + picks.last!)"))
-        }
-        let dataset = builder.build()
-        train = dataset
-        heldOut = HeldOut(
-            users: targets.map { dataset.users.index(of: $0.0)! },
-            items: targets.map { [dataset.items.index(of: $0.1)!] })
-    }
-
-    /// The dense index of item k of cluster c.
-    func item(cluster c: Int, _ k: Int) -> Int32 { train.items.index(of: "i\(c * itemsPerCluster + k)")! }
-}
-
 private func scratchDirectory() -> URL {
     FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-cf-\(UUID().uuidString)")
 }
@@ -60,18 +20,9 @@ private func makeModel(_ name: String) throws -> any Recommender {
     }
 }
 
-private func loadModel(_ name: String, from directory: URL) throws -> any Recommender {
-    switch name {
-    case "ease": return try EASE.load(from: directory)
-    case "ials": return try ImplicitALS.load(from: directory)
-    case "bpr": return try BPR.load(from: directory)
-    default: fatalError("unknown model \(name)")
-    }
-}
-
 /// The checks every CF model passes, run by each model's suite below.
 struct CFModelChecks {
-    let data = CFClusterData()
+    let data = ClusteredData(users: 240, picksPerUser: 7, popularShare: 0.6, seed: 7)
 
     func ndcg(_ model: any Recommender) -> Double {
         Evaluator.evaluate(model, history: data.train, heldOut: data.heldOut, options: .init(ks: [10])).metrics[
@@ -93,7 +44,7 @@ struct CFModelChecks {
         let dir = scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         try model.save(to: dir)
-        let loaded = try loadModel(name, from: dir)
+        let loaded = try ModelCatalog.load(from: dir)
         #expect(loaded.name == name && loaded.itemCount == model.itemCount)
         let states =
             data.heldOut.users.prefix(12).map { UserState(user: $0, in: data.train) } + [
@@ -154,7 +105,7 @@ struct CFModelChecks {
 @Suite("EASE")
 struct EASETests {
     let checks = CFModelChecks()
-    var data: CFClusterData { checks.data }
+    var data: ClusteredData { checks.data }
 
     @Test func beatsPopularity() throws { try checks.beatsPopularity("ease") }
     @Test func saveLoadKeepsScoresAndBatchMatchesSingle() throws {

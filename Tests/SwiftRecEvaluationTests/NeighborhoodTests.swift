@@ -6,47 +6,6 @@ import Testing
 
 @testable import SwiftRecEvaluation
 
-/// Users in clusters that consume their cluster's items, plus a few globally popular items;
-/// each user's last cluster item is held out.
-struct ClusteredData {
-    let train: Dataset
-    let heldOut: HeldOut
-    let clusters: Int
-    let itemsPerCluster: Int
-
-    init(users: Int = 200, clusters: Int = 4, itemsPerCluster: Int = 15, seed: UInt64 = 1) {
-        var g = SeededGenerator(seed: seed)
-        var builder = DatasetBuilder()
-        let popular = clusters * itemsPerCluster  // items after the clusters are popular with everyone
-        for i in 0..<(popular + 5) {
-            builder.add(Item(id: "i\(i)", categories: ["c\(min(i / itemsPerCluster, clusters))"]))
-        }
-        var targets: [(String, String)] = []
-        for u in 0..<users {
-            let c = u % clusters
-            var time: Int64 = 0
-            let picks = (0..<itemsPerCluster).shuffled(using: &g).prefix(8)
-            for p in picks.dropLast() {
-                builder.add(Event(user: "u\(u)", item: "i\(c * itemsPerCluster + p)", timestamp: time))
-                time += 1
-                if g.nextUniform() < 0.5 {
-                    builder.add(Event(user: "u\(u)", item: "i\(popular + g.nextInt(below: 5))", timestamp: time))
-                    time += 1
-                }
-            }
-            targets.append(("u\(u)", "i\(c * itemsPerCluster + picks.last!)"))
-        }
-        // Popular items: everyone's extra consumption makes them the most frequent overall.
-        let dataset = builder.build()
-        train = dataset
-        heldOut = HeldOut(
-            users: targets.map { dataset.users.index(of: $0.0)! },
-            items: targets.map { [dataset.items.index(of: $0.1)!] })
-        self.clusters = clusters
-        self.itemsPerCluster = itemsPerCluster
-    }
-}
-
 func temporaryDirectory() -> URL {
     FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-model-\(UUID().uuidString)")
 }
