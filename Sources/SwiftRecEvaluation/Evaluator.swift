@@ -192,4 +192,13 @@ public enum TopK {
         }
         return best.map(\.item)
     }
+
+    /// The `k` highest-scoring items outside `excluding`, best first.
+    public static func select(_ k: Int, from scores: [Float], excluding: some Sequence<Int32>) -> [Int32] {
+        var excluded = [Bool](repeating: false, count: scores.count)
+        for item in excluding where item >= 0 && Int(item) < scores.count { excluded[Int(item)] = true }
+        return scores.withUnsafeBufferPointer { s in
+            excluded.withUnsafeBufferPointer { select(k, from: s, excluded: $0) }
+        }
+    }
 }

@@ -158,9 +158,10 @@ public final class BPR: Recommender {
             }
             epochSeconds.append(Date().timeIntervalSince(start))
             progress?(
-                String(
-                    format: "bpr: epoch %d/%d, mean −ln σ %.4f, %.3f s", epoch + 1, epochs,
-                    lossSum / Double(max(data.nonzeros, 1)), epochSeconds.last!))
+                .message(
+                    String(
+                        format: "bpr: epoch %d/%d, mean −ln σ %.4f, %.3f s", epoch + 1, epochs,
+                        lossSum / Double(max(data.nonzeros, 1)), epochSeconds.last!)))
         }
         userFactors = x
         itemFactors = y

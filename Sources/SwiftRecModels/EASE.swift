@@ -57,9 +57,10 @@ public final class EASE: Recommender {
         weights = g
         itemCount = n
         progress?(
-            String(
-                format: "ease: %d items, λ = %g, Gram %.2f s, inverse %.2f s", n, Double(lambda), gramSeconds,
-                Date().timeIntervalSince(start) - gramSeconds))
+            .message(
+                String(
+                    format: "ease: %d items, λ = %g, Gram %.2f s, inverse %.2f s", n, Double(lambda), gramSeconds,
+                    Date().timeIntervalSince(start) - gramSeconds)))
     }
 
     public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {

@@ -89,7 +89,9 @@ public final class ImplicitALS: Recommender {
                 target: &y, fixed: x, offsets: byItem.offsets, columns: byItem.users, confidences: itemConfidence,
                 factors: f, regularization: regularization, steps: cgSteps)
             epochSeconds.append(Date().timeIntervalSince(start))
-            progress?(String(format: "ials: iteration %d/%d, %.3f s", iteration + 1, iterations, epochSeconds.last!))
+            progress?(
+                .message(String(format: "ials: iteration %d/%d, %.3f s", iteration + 1, iterations, epochSeconds.last!))
+            )
         }
         userFactors = x
         itemFactors = y

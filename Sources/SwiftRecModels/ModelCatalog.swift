@@ -6,7 +6,15 @@ public enum ModelCatalog {
     public typealias Options = [String: String]
 
     /// Every model name, in the order reports list them.
-    public static let names = ["pop", "itemknn", "userknn", "cf-fusion", "ease", "bpr", "ials"]
+    public static let names = [
+        "pop", "itemknn", "userknn", "cf-fusion", "ease", "bpr", "ials", "sasrec", "bert4rec", "gru4rec", "lstm",
+    ]
+
+    /// Options every sequence model reads.
+    static let sequenceKeys: Set<String> = [
+        "epochs", "batch", "lr", "weight-decay", "patience", "time-budget", "validate-every", "seed", "dim", "max-len",
+        "dropout",
+    ]
 
     /// The option keys each model reads.
     public static let optionKeys: [String: Set<String>] = [
@@ -17,6 +25,10 @@ public enum ModelCatalog {
         "ease": ["lambda"],
         "bpr": ["factors", "lr", "regularization", "epochs", "fold-in-steps", "seed"],
         "ials": ["factors", "regularization", "alpha", "iterations", "cg-steps", "seed"],
+        "sasrec": sequenceKeys.union(["blocks", "heads", "loss", "negatives"]),
+        "bert4rec": sequenceKeys.union(["blocks", "heads", "mask-ratio"]),
+        "gru4rec": sequenceKeys,
+        "lstm": sequenceKeys,
     ]
 
     /// A new, unfitted model. Unknown names and bad options throw errors that say what is wrong.
@@ -35,6 +47,18 @@ public enum ModelCatalog {
                     name: "similarity", reason: "'\(text)' is not one of \(Similarity.allCases.map(\.rawValue))")
             }
             return s
+        }
+        func training(_ defaults: SequenceTrainingOptions) throws -> SequenceTrainingOptions {
+            var t = defaults
+            t.epochs = try number("epochs", t.epochs)
+            t.batchSize = try number("batch", t.batchSize)
+            t.learningRate = try number("lr", t.learningRate)
+            t.weightDecay = try number("weight-decay", t.weightDecay)
+            t.patience = try number("patience", t.patience)
+            t.validateEvery = try number("validate-every", t.validateEvery)
+            t.seed = try number("seed", t.seed)
+            if options["time-budget"] != nil { t.timeBudget = try number("time-budget", 0.0) }
+            return t
         }
         switch name {
         case "pop":
@@ -64,6 +88,41 @@ public enum ModelCatalog {
                 factors: number("factors", 64), regularization: number("regularization", 0.1),
                 alpha: number("alpha", 1), iterations: number("iterations", 15), cgSteps: number("cg-steps", 3),
                 seed: number("seed", 0))
+        case "sasrec":
+            var config = SASRecConfig()
+            config.training = try training(config.training)
+            config.dim = try number("dim", config.dim)
+            config.blocks = try number("blocks", config.blocks)
+            config.heads = try number("heads", config.heads)
+            config.maxLength = try number("max-len", config.maxLength)
+            config.dropout = try number("dropout", config.dropout)
+            config.negatives = try number("negatives", config.negatives)
+            if let text = options["loss"] {
+                guard let loss = SequenceLoss(rawValue: text) else {
+                    throw ModelError.invalidParameter(
+                        name: "loss", reason: "'\(text)' is not one of \(SequenceLoss.allCases.map(\.rawValue))")
+                }
+                config.loss = loss
+            }
+            return try SASRec(config: config)
+        case "bert4rec":
+            var config = BERT4RecConfig()
+            config.training = try training(config.training)
+            config.dim = try number("dim", config.dim)
+            config.blocks = try number("blocks", config.blocks)
+            config.heads = try number("heads", config.heads)
+            config.maxLength = try number("max-len", config.maxLength)
+            config.dropout = try number("dropout", config.dropout)
+            config.maskRatio = try number("mask-ratio", config.maskRatio)
+            return try BERT4Rec(config: config)
+        case "gru4rec", "lstm":
+            var config = GRU4RecConfig()
+            config.cell = name == "lstm" ? .lstm : .gru
+            config.training = try training(config.training)
+            config.dim = try number("dim", config.dim)
+            config.maxLength = try number("max-len", config.maxLength)
+            config.dropout = try number("dropout", config.dropout)
+            return try GRU4Rec(config: config)
         default:
             throw ModelError.invalidParameter(
                 name: "model", reason: "unknown model '\(name)'; known: \(names.joined(separator: ", "))")
@@ -81,6 +140,9 @@ public enum ModelCatalog {
         case "ease": return try EASE.load(from: directory)
         case "bpr": return try BPR.load(from: directory)
         case "ials": return try ImplicitALS.load(from: directory)
+        case "sasrec": return try SASRec.load(from: directory)
+        case "bert4rec": return try BERT4Rec.load(from: directory)
+        case "gru4rec", "lstm": return try GRU4Rec.load(from: directory)
         default: throw ModelError.incompatibleArtifact("\(directory.path) holds an unknown model '\(manifest.model)'")
         }
     }

@@ -131,7 +131,7 @@ public final class ItemKNN: Recommender {
         }
         neighborItems = items
         neighborWeights = weights
-        progress?("itemknn: \(k) neighbours for each of \(n) items")
+        progress?(.message("itemknn: \(k) neighbours for each of \(n) items"))
     }
 
     public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {
@@ -209,7 +209,7 @@ public final class UserKNN: Recommender {
         itemCount = dataset.itemCount
         userItems = UserItemSets(dataset)
         buildItemIndex()
-        progress?("userknn: indexed \(userItems.userCount) users")
+        progress?(.message("userknn: indexed \(userItems.userCount) users"))
     }
 
     private func buildItemIndex() {

@@ -29,7 +29,7 @@ public final class Popularity: Recommender {
             counts[Int(item)] += weight
         }
         self.counts = counts
-        progress?("pop: counted \(dataset.eventCount) events over \(dataset.itemCount) items")
+        progress?(.message("pop: counted \(dataset.eventCount) events over \(dataset.itemCount) items"))
     }
 
     public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {

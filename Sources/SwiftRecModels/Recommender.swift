@@ -49,9 +49,6 @@ public enum ModelInput: String, Sendable, Codable, CaseIterable {
     case text
 }
 
-/// Reports training progress (epoch, step, loss, …) as it happens.
-public typealias TrainingProgress = @Sendable (_ message: String) -> Void
-
 /// A recommendation model: it fits on a dataset and scores every item for a user state.
 public protocol Recommender: AnyObject {
     /// The short name used on the command line, e.g. `ease`.

@@ -5,7 +5,7 @@ import SwiftRecTensor
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Run a benchmark and print its figures.",
-        subcommands: [GEMMBench.self, TransformerBench.self])
+        subcommands: [GEMMBench.self, TransformerBench.self, InferenceBench.self, InterestSwitchBench.self])
 }
 
 struct GEMMBench: ParsableCommand {

@@ -8,7 +8,10 @@ struct SwiftRecCommand: AsyncParsableCommand {
         commandName: "swiftrec",
         abstract: "Train, evaluate and serve dynamic-interest recommenders on the CPU.",
         version: SwiftRecInfo.version,
-        subcommands: [InfoCommand.self, ImportCommand.self, EvaluateCommand.self, BenchCommand.self, DemoCommand.self])
+        subcommands: [
+            InfoCommand.self, ImportCommand.self, TrainCommand.self, EvaluateCommand.self, BenchCommand.self,
+            DemoCommand.self,
+        ])
 }
 
 /// Options shared by commands that compute.

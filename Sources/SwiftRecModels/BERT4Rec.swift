@@ -1,0 +1,217 @@
+import Foundation
+import SwiftRecData
+import SwiftRecTensor
+
+/// Hyper-parameters of ``BERT4Rec``.
+public struct BERT4RecConfig: Codable, Sendable, Equatable {
+    public var dim = 64
+    public var blocks = 2
+    public var heads = 2
+    public var maxLength = 200
+    public var dropout: Float = 0.1
+    /// The share of positions hidden behind the mask token in training.
+    public var maskRatio: Float = 0.2
+    public var training = SequenceTrainingOptions()
+
+    public init() {}
+
+    func check() throws {
+        try ParameterCheck.positive(dim, "dim")
+        try ParameterCheck.positive(blocks, "blocks")
+        try ParameterCheck.positive(heads, "heads")
+        guard dim % heads == 0 else {
+            throw ModelError.invalidParameter(name: "heads", reason: "dim \(dim) is not divisible by \(heads) heads")
+        }
+        try ParameterCheck.positive(maxLength, "max-len")
+        guard maxLength >= 2 else { throw ModelError.invalidParameter(name: "max-len", reason: "must be at least 2") }
+        try ParameterCheck.nonNegative(dropout, "dropout")
+        guard dropout < 1 else { throw ModelError.invalidParameter(name: "dropout", reason: "must be below 1") }
+        guard maskRatio > 0, maskRatio < 1 else {
+            throw ModelError.invalidParameter(name: "mask-ratio", reason: "must be between 0 and 1, got \(maskRatio)")
+        }
+        try training.check()
+    }
+}
+
+/// A bidirectional Transformer over item sequences. Embedding rows: 0 padding, i + 1 item i,
+/// `items + 1` the mask token; the item rows double as the output layer.
+final class BERT4RecNetwork: SequenceNetwork {
+    let config: BERT4RecConfig
+    let itemCount: Int
+    let itemEmbedding: Embedding
+    let positionEmbedding: Embedding
+    let blocks: [TransformerBlock]
+    let finalNorm: LayerNorm
+    let embeddingDropout: Dropout
+    var isTraining = true
+    private var masking: SeededGenerator
+
+    init(items: Int, config: BERT4RecConfig) {
+        self.config = config
+        itemCount = items
+        var g = SeededGenerator(seed: config.training.seed)
+        itemEmbedding = Embedding(count: items + 2, dim: config.dim, paddingIndex: 0, std: 0.05, generator: &g)
+        positionEmbedding = Embedding(count: config.maxLength, dim: config.dim, std: 0.05, generator: &g)
+        blocks = (0..<config.blocks).map { _ in
+            TransformerBlock(
+                dim: config.dim, heads: config.heads, feedForwardDim: 4 * config.dim, dropout: config.dropout,
+                causal: false, attentionDropout: config.dropout, generator: &g)
+        }
+        finalNorm = LayerNorm(config.dim)
+        embeddingDropout = Dropout(config.dropout, seed: g.next())
+        masking = g.split()
+    }
+
+    var children: [(name: String, layer: any Layer)] {
+        [("item_embedding", itemEmbedding), ("position_embedding", positionEmbedding)]
+            + blocks.enumerated().map { ("blocks.\($0.offset)", $0.element) }
+            + [("final_norm", finalNorm), ("embedding_dropout", embeddingDropout)]
+    }
+
+    var maxLength: Int { config.maxLength }
+    var trainingWindow: Int { config.maxLength }
+    var maskRow: Int32 { Int32(itemCount + 1) }
+    var catalogue: Variable { itemEmbedding.weight.slice(axis: 0, 1..<(itemCount + 1)) }
+
+    /// Hidden states [batch·length, dim]; rows are left-padded embedding rows.
+    func hidden(itemVectors: Variable, rows: [Int32], batch: Int, length: Int) -> Variable {
+        let offset = Int32(maxLength - length)
+        let positions = (0..<(batch * length)).map { offset + Int32($0 % length) }
+        var padding = Tensor.zeros([batch, length])
+        padding.withUnsafeMutableBufferPointer { p in for (i, v) in rows.enumerated() where v == 0 { p[i] = 1 } }
+        var h = itemVectors + positionEmbedding(positions, shape: [batch, length])
+        h = embeddingDropout(h)
+        for block in blocks { h = block(h, keyPaddingMask: padding) }
+        return finalNorm(h).reshaped([batch * length, -1])
+    }
+
+    func loss(_ windows: [ArraySlice<Int32>]) -> (loss: Variable, targets: Int) {
+        let length = maxLength, batch = windows.count
+        var rows = SASRecNetwork.paddedRows(windows, length: length)
+        var positions: [Int32] = [], targets: [Int32] = []
+        let threshold = UInt64(Double(config.maskRatio) * Double(UInt64.max))
+        for (r, window) in windows.enumerated() {
+            let first = r * length + length - window.count
+            let before = positions.count
+            for p in first..<((r + 1) * length) where masking.next() < threshold {
+                positions.append(Int32(p))
+            }
+            // Every sequence teaches something: without a draw, its last item is masked.
+            if positions.count == before { positions.append(Int32((r + 1) * length - 1)) }
+            for p in positions[before...] {
+                targets.append(rows[Int(p)] - 1)
+                rows[Int(p)] = maskRow
+            }
+        }
+        let h = hidden(
+            itemVectors: itemEmbedding(rows, shape: [batch, length]), rows: rows, batch: batch, length: length)
+        return (h.embeddingLookup(positions).linearCrossEntropy(weight: catalogue, targets: targets), targets.count)
+    }
+
+    /// Left-padded rows of each history's newest `maxLength − 1` items followed by the mask token.
+    func queryRows(_ histories: [ArraySlice<Int32>]) -> (rows: [Int32], length: Int) {
+        let length = min(maxLength, (histories.map(\.count).max() ?? 0) + 1)
+        var rows = SASRecNetwork.paddedRows(histories.map { $0.suffix(length - 1) + [0] }, length: length)
+        for r in 0..<histories.count { rows[(r + 1) * length - 1] = maskRow }
+        return (rows, length)
+    }
+
+    func scores(after histories: [ArraySlice<Int32>], into scores: UnsafeMutableBufferPointer<Float>) {
+        guard !histories.isEmpty else { return }
+        withNoGrad {
+            let (rows, length) = queryRows(histories)
+            let h = hidden(
+                itemVectors: itemEmbedding(rows, shape: [histories.count, length]), rows: rows,
+                batch: histories.count, length: length
+            ).value
+            let table = itemEmbedding.weight.value
+            h.withUnsafeBufferPointer { hp in
+                table.withUnsafeBufferPointer { w in
+                    GEMM.multiply(
+                        transA: false, transB: true, m: histories.count, n: itemCount, k: config.dim,
+                        a: hp.baseAddress! + (length - 1) * config.dim, lda: length * config.dim,
+                        b: w.baseAddress! + config.dim, ldb: config.dim, c: scores.baseAddress!, ldc: itemCount)
+                }
+            }
+        }
+    }
+
+    func attributions(of item: Int32, after history: ArraySlice<Int32>) -> [Float] {
+        guard !history.isEmpty else { return [] }
+        let (rows, length) = queryRows([history])
+        let vectors = Variable(itemEmbedding(rows, shape: [1, length]).value, requiresGrad: true)
+        let h = hidden(itemVectors: vectors, rows: rows, batch: 1, length: length)
+        let target = itemEmbedding.weight.value.slice(axis: 0, Int(item + 1)..<Int(item + 2))
+        (h.slice(axis: 0, (length - 1)..<length) * Variable(target)).sum().backward()
+        // The last position is the mask token, not a history item.
+        return Array(Attribution.gradientTimesInput(vectors, count: length, dim: config.dim).dropLast())
+    }
+}
+
+/// BERT4Rec (Sun et al. 2019): a bidirectional Transformer trained to fill masked items;
+/// it recommends by appending a mask token to the user's newest items.
+public final class BERT4Rec: Recommender, Explaining {
+    public let name = "bert4rec"
+    public let inputs: Set<ModelInput> = [.sequence]
+    public let config: BERT4RecConfig
+    public private(set) var itemCount = 0
+    public private(set) var epochSeconds: [Double] = []
+    public private(set) var validationNDCG: [Double] = []
+    private var itemFingerprint = ""
+    var network: BERT4RecNetwork?
+
+    public init(config: BERT4RecConfig = .init()) throws {
+        try config.check()
+        self.config = config
+    }
+
+    public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
+        itemCount = dataset.itemCount
+        itemFingerprint = dataset.items.fingerprint
+        let network = BERT4RecNetwork(items: itemCount, config: config)
+        self.network = network
+        let outcome = SequenceTrainer.fit(
+            network, model: name, itemCount: itemCount, dataset: dataset, validation: validation,
+            options: config.training, progress: progress)
+        epochSeconds = outcome.epochSeconds
+        validationNDCG = outcome.validationNDCG
+    }
+
+    public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {
+        scoreBatch([state], into: scores)
+    }
+
+    public func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>) {
+        guard let network else { preconditionFailure("bert4rec: score before fit or load") }
+        precondition(scores.count >= states.count * itemCount, "bert4rec: scoreBatch buffer too small")
+        let histories = states.map {
+            SequenceTrainer.history(of: $0, itemCount: itemCount, maxLength: config.maxLength - 1)
+        }
+        network.scores(after: histories, into: scores)
+    }
+
+    public func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution] {
+        guard let network, item >= 0, Int(item) < itemCount else { return [] }
+        let history = SequenceTrainer.history(of: state, itemCount: itemCount, maxLength: config.maxLength - 1)
+        return SequenceTrainer.explanation(network.attributions(of: item, after: history), history: history, top: top)
+    }
+
+    public func save(to directory: URL) throws {
+        guard let network else { throw ModelError.notFitted(name) }
+        try SequenceArtifact.save(
+            model: name, config: config, itemCount: itemCount, itemFingerprint: itemFingerprint, network: network,
+            metrics: validationNDCG.max().map { ["valid_NDCG@10": $0] } ?? [:], to: directory)
+    }
+
+    public static func load(from directory: URL) throws -> BERT4Rec {
+        let (config, itemCount, weights) = try SequenceArtifact.load(
+            BERT4RecConfig.self, model: "bert4rec", from: directory)
+        let model = try BERT4Rec(config: config)
+        model.itemCount = itemCount
+        let network = BERT4RecNetwork(items: itemCount, config: config)
+        try network.loadStateDict(weights)
+        network.setTraining(false)
+        model.network = network
+        return model
+    }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import SwiftRecData
+import SwiftRecTensor
+
+/// Hyper-parameters of ``GRU4Rec``.
+public struct GRU4RecConfig: Codable, Sendable, Equatable {
+    /// `gru` (GRU4Rec) or `lstm`.
+    public var cell = RecurrentCell.gru
+    public var dim = 64
+    public var maxLength = 200
+    public var dropout: Float = 0.2
+    public var training = SequenceTrainingOptions()
+
+    public init() {}
+
+    func check() throws {
+        try ParameterCheck.positive(dim, "dim")
+        try ParameterCheck.positive(maxLength, "max-len")
+        try ParameterCheck.nonNegative(dropout, "dropout")
+        guard dropout < 1 else { throw ModelError.invalidParameter(name: "dropout", reason: "must be below 1") }
+        try training.check()
+    }
+}
+
+/// Item embedding → dropout → GRU or LSTM → projection → dropout; scores are dot products
+/// with the item embeddings. Item i is row i + 1; row 0 is padding.
+final class RecurrentSequenceNetwork: SequenceNetwork {
+    let config: GRU4RecConfig
+    let itemCount: Int
+    let itemEmbedding: Embedding
+    let inputDropout: Dropout
+    let recurrent: RecurrentLayer
+    let projection: Linear
+    let outputDropout: Dropout
+    var isTraining = true
+
+    init(items: Int, config: GRU4RecConfig) {
+        self.config = config
+        itemCount = items
+        var g = SeededGenerator(seed: config.training.seed)
+        itemEmbedding = Embedding(count: items + 1, dim: config.dim, paddingIndex: 0, std: 0.05, generator: &g)
+        inputDropout = Dropout(config.dropout, seed: g.next())
+        recurrent = RecurrentLayer(cell: config.cell, inputSize: config.dim, hiddenSize: config.dim, generator: &g)
+        projection = Linear(config.dim, config.dim, generator: &g)
+        outputDropout = Dropout(config.dropout, seed: g.next())
+    }
+
+    var children: [(name: String, layer: any Layer)] {
+        [
+            ("item_embedding", itemEmbedding), ("input_dropout", inputDropout), ("recurrent", recurrent),
+            ("projection", projection), ("output_dropout", outputDropout),
+        ]
+    }
+
+    var maxLength: Int { config.maxLength }
+    var trainingWindow: Int { config.maxLength + 1 }
+    var catalogue: Variable { itemEmbedding.weight.slice(axis: 0, 1..<itemEmbedding.weight.shape[0]) }
+
+    /// Hidden states [batch·length, dim] from item vectors [batch, length, dim] of left-padded rows.
+    func hidden(itemVectors: Variable, rows: [Int32], batch: Int, length: Int) -> Variable {
+        var mask = Tensor.zeros([batch, length])
+        mask.withUnsafeMutableBufferPointer { p in for (i, v) in rows.enumerated() where v != 0 { p[i] = 1 } }
+        let states = recurrent(inputDropout(itemVectors), mask: mask)
+        return outputDropout(projection(states.reshaped([batch * length, config.dim])))
+    }
+
+    func loss(_ windows: [ArraySlice<Int32>]) -> (loss: Variable, targets: Int) {
+        let length = min(maxLength, (windows.map(\.count).max() ?? 1) - 1)
+        let batch = windows.count
+        let rows = SASRecNetwork.paddedRows(windows.map { $0.dropLast() }, length: length)
+        var positions: [Int32] = [], targets: [Int32] = []
+        for (r, window) in windows.enumerated() {
+            let steps = window.count - 1
+            for (k, item) in window.dropFirst().enumerated() {
+                positions.append(Int32(r * length + length - steps + k))
+                targets.append(item)
+            }
+        }
+        let h = hidden(
+            itemVectors: itemEmbedding(rows, shape: [batch, length]), rows: rows, batch: batch, length: length)
+        return (h.embeddingLookup(positions).linearCrossEntropy(weight: catalogue, targets: targets), targets.count)
+    }
+
+    func scores(after histories: [ArraySlice<Int32>], into scores: UnsafeMutableBufferPointer<Float>) {
+        guard !histories.isEmpty else { return }
+        withNoGrad {
+            let length = max(1, histories.map { min($0.count, maxLength) }.max() ?? 1)
+            let rows = SASRecNetwork.paddedRows(histories, length: length)
+            let h = hidden(
+                itemVectors: itemEmbedding(rows, shape: [histories.count, length]), rows: rows,
+                batch: histories.count, length: length
+            ).value
+            let table = itemEmbedding.weight.value
+            h.withUnsafeBufferPointer { hp in
+                table.withUnsafeBufferPointer { w in
+                    // Row r's last position is row r·length + length − 1: a strided view of h.
+                    GEMM.multiply(
+                        transA: false, transB: true, m: histories.count, n: itemCount, k: config.dim,
+                        a: hp.baseAddress! + (length - 1) * config.dim, lda: length * config.dim,
+                        b: w.baseAddress! + config.dim, ldb: config.dim, c: scores.baseAddress!, ldc: itemCount)
+                }
+            }
+        }
+    }
+
+    func attributions(of item: Int32, after history: ArraySlice<Int32>) -> [Float] {
+        let length = history.count
+        guard length > 0 else { return [] }
+        let rows = SASRecNetwork.paddedRows([history], length: length)
+        let vectors = Variable(itemEmbedding(rows, shape: [1, length]).value, requiresGrad: true)
+        let h = hidden(itemVectors: vectors, rows: rows, batch: 1, length: length)
+        let target = itemEmbedding.weight.value.slice(axis: 0, Int(item + 1)..<Int(item + 2))
+        (h.slice(axis: 0, (length - 1)..<length) * Variable(target)).sum().backward()
+        return Attribution.gradientTimesInput(vectors, count: length, dim: config.dim)
+    }
+}
+
+/// GRU4Rec (Hidasi et al. 2016), trained like SASRec on every next item of each user's
+/// sequence with full-catalogue cross-entropy; `cell: .lstm` gives the LSTM variant.
+public final class GRU4Rec: Recommender, Explaining {
+    public var name: String { config.cell == .gru ? "gru4rec" : "lstm" }
+    public let inputs: Set<ModelInput> = [.sequence]
+    public let config: GRU4RecConfig
+    public private(set) var itemCount = 0
+    public private(set) var epochSeconds: [Double] = []
+    public private(set) var validationNDCG: [Double] = []
+    private var itemFingerprint = ""
+    var network: RecurrentSequenceNetwork?
+
+    public init(config: GRU4RecConfig = .init()) throws {
+        try config.check()
+        self.config = config
+    }
+
+    public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
+        itemCount = dataset.itemCount
+        itemFingerprint = dataset.items.fingerprint
+        let network = RecurrentSequenceNetwork(items: itemCount, config: config)
+        self.network = network
+        let outcome = SequenceTrainer.fit(
+            network, model: name, itemCount: itemCount, dataset: dataset, validation: validation,
+            options: config.training, progress: progress)
+        epochSeconds = outcome.epochSeconds
+        validationNDCG = outcome.validationNDCG
+    }
+
+    public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {
+        scoreBatch([state], into: scores)
+    }
+
+    public func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>) {
+        guard let network else { preconditionFailure("\(name): score before fit or load") }
+        precondition(scores.count >= states.count * itemCount, "\(name): scoreBatch buffer too small")
+        let histories = states.map {
+            SequenceTrainer.history(of: $0, itemCount: itemCount, maxLength: config.maxLength)
+        }
+        network.scores(after: histories, into: scores)
+    }
+
+    public func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution] {
+        guard let network, item >= 0, Int(item) < itemCount else { return [] }
+        let history = SequenceTrainer.history(of: state, itemCount: itemCount, maxLength: config.maxLength)
+        return SequenceTrainer.explanation(network.attributions(of: item, after: history), history: history, top: top)
+    }
+
+    public func save(to directory: URL) throws {
+        guard let network else { throw ModelError.notFitted(name) }
+        try SequenceArtifact.save(
+            model: name, config: config, itemCount: itemCount, itemFingerprint: itemFingerprint, network: network,
+            metrics: validationNDCG.max().map { ["valid_NDCG@10": $0] } ?? [:], to: directory)
+    }
+
+    public static func load(from directory: URL) throws -> GRU4Rec {
+        let (manifest, _) = try ModelArtifact.read(from: directory)
+        let (config, itemCount, weights) = try SequenceArtifact.load(
+            GRU4RecConfig.self, model: manifest.model, from: directory)
+        let model = try GRU4Rec(config: config)
+        model.itemCount = itemCount
+        let network = RecurrentSequenceNetwork(items: itemCount, config: config)
+        try network.loadStateDict(weights)
+        network.setTraining(false)
+        model.network = network
+        return model
+    }
+}

@@ -1,0 +1,276 @@
+import Foundation
+import SwiftRecData
+import SwiftRecTensor
+
+/// How SASRec learns the next item.
+public enum SequenceLoss: String, Codable, Sendable, CaseIterable {
+    /// Softmax cross-entropy over the whole catalogue (the strongest, and the default).
+    case ce
+    /// Softmax over the target and `negatives` uniformly sampled items shared by the batch.
+    case sampled
+    /// The original paper's binary cross-entropy with one sampled negative per position.
+    case bce
+}
+
+/// Hyper-parameters of ``SASRec``.
+public struct SASRecConfig: Codable, Sendable, Equatable {
+    public var dim = 64
+    public var blocks = 2
+    public var heads = 1
+    public var maxLength = 200
+    public var dropout: Float = 0.2
+    public var loss = SequenceLoss.ce
+    /// Sampled items per batch for the `sampled` loss.
+    public var negatives = 256
+    public var training = SequenceTrainingOptions()
+
+    public init() {}
+
+    func check() throws {
+        try ParameterCheck.positive(dim, "dim")
+        try ParameterCheck.positive(blocks, "blocks")
+        try ParameterCheck.positive(heads, "heads")
+        guard dim % heads == 0 else {
+            throw ModelError.invalidParameter(name: "heads", reason: "dim \(dim) is not divisible by \(heads) heads")
+        }
+        try ParameterCheck.positive(maxLength, "max-len")
+        try ParameterCheck.nonNegative(dropout, "dropout")
+        guard dropout < 1 else { throw ModelError.invalidParameter(name: "dropout", reason: "must be below 1") }
+        try ParameterCheck.positive(negatives, "negatives")
+        try training.check()
+    }
+}
+
+/// The network: item and position embeddings, causal Transformer blocks, a final norm; the
+/// item embedding doubles as the output layer. Item i is row i + 1; row 0 is padding.
+final class SASRecNetwork: SequenceNetwork {
+    let config: SASRecConfig
+    let itemCount: Int
+    let itemEmbedding: Embedding
+    let positionEmbedding: Embedding
+    let blocks: [TransformerBlock]
+    let finalNorm: LayerNorm
+    let embeddingDropout: Dropout
+    var isTraining = true
+    private var negativeSampler: SeededGenerator
+
+    init(items: Int, config: SASRecConfig) {
+        self.config = config
+        itemCount = items
+        var g = SeededGenerator(seed: config.training.seed)
+        itemEmbedding = Embedding(count: items + 1, dim: config.dim, paddingIndex: 0, std: 0.05, generator: &g)
+        positionEmbedding = Embedding(count: config.maxLength, dim: config.dim, std: 0.05, generator: &g)
+        blocks = (0..<config.blocks).map { _ in
+            TransformerBlock(
+                dim: config.dim, heads: config.heads, feedForwardDim: 4 * config.dim, dropout: config.dropout,
+                causal: true, attentionDropout: config.dropout, generator: &g)
+        }
+        finalNorm = LayerNorm(config.dim)
+        embeddingDropout = Dropout(config.dropout, seed: g.next())
+        negativeSampler = g.split()
+    }
+
+    var children: [(name: String, layer: any Layer)] {
+        [("item_embedding", itemEmbedding), ("position_embedding", positionEmbedding)]
+            + blocks.enumerated().map { ("blocks.\($0.offset)", $0.element) }
+            + [("final_norm", finalNorm), ("embedding_dropout", embeddingDropout)]
+    }
+
+    var maxLength: Int { config.maxLength }
+    var trainingWindow: Int { config.maxLength + 1 }
+
+    /// The output weights: item rows without the padding row.
+    var catalogue: Variable { itemEmbedding.weight.slice(axis: 0, 1..<itemEmbedding.weight.shape[0]) }
+
+    /// Left-padded embedding rows (item index + 1, 0 = padding), [batch, length] flattened.
+    static func paddedRows(_ histories: [ArraySlice<Int32>], length: Int) -> [Int32] {
+        var rows = [Int32](repeating: 0, count: histories.count * length)
+        for (r, history) in histories.enumerated() {
+            let recent = history.suffix(length)
+            for (k, item) in recent.enumerated() { rows[r * length + length - recent.count + k] = item + 1 }
+        }
+        return rows
+    }
+
+    /// Hidden states [batch·length, dim] from item vectors [batch, length, dim] of left-padded rows.
+    /// Sequences shorter than `maxLength` take the last positions, as if padded to full length.
+    func hidden(itemVectors: Variable, rows: [Int32], batch: Int, length: Int) -> Variable {
+        let offset = Int32(maxLength - length)
+        let positions = (0..<(batch * length)).map { offset + Int32($0 % length) }
+        var padding = Tensor.zeros([batch, length])
+        padding.withUnsafeMutableBufferPointer { p in for (i, v) in rows.enumerated() where v == 0 { p[i] = 1 } }
+        let scale = Float(config.dim).squareRoot()
+        var h = itemVectors * scale + positionEmbedding(positions, shape: [batch, length])
+        h = embeddingDropout(h)
+        for block in blocks { h = block(h, keyPaddingMask: padding) }
+        return finalNorm(h).reshaped([batch * length, -1])
+    }
+
+    func loss(_ windows: [ArraySlice<Int32>]) -> (loss: Variable, targets: Int) {
+        let length = maxLength, batch = windows.count
+        let rows = Self.paddedRows(windows.map { $0.dropLast() }, length: length)
+        // Train only on positions with a next item: padding never reaches the output layer.
+        var positions: [Int32] = [], targets: [Int32] = []
+        for (r, window) in windows.enumerated() {
+            let steps = window.count - 1
+            for (k, item) in window.dropFirst().enumerated() {
+                positions.append(Int32(r * length + length - steps + k))
+                targets.append(item)
+            }
+        }
+        let h = hidden(
+            itemVectors: itemEmbedding(rows, shape: [batch, length]), rows: rows, batch: batch, length: length)
+        let used = h.embeddingLookup(positions)
+        switch config.loss {
+        case .ce:
+            return (used.linearCrossEntropy(weight: catalogue, targets: targets), targets.count)
+        case .sampled:
+            let negatives = (0..<config.negatives).map { _ in Int32(negativeSampler.next() % UInt64(itemCount)) }
+            let positive = (used * catalogue.embeddingLookup(targets)).sum(axes: [1], keepDims: true)
+            var clash = Tensor.zeros([targets.count, negatives.count])
+            clash.withUnsafeMutableBufferPointer { c in
+                for (i, t) in targets.enumerated() {
+                    for (j, n) in negatives.enumerated() where n == t { c[i * negatives.count + j] = 1 }
+                }
+            }
+            let negative = used.matmul(catalogue.embeddingLookup(negatives), transposeOther: true)
+                .maskedFill(clash, with: -1e9)
+            let logits = Variable.concatenate([positive, negative], axis: 1)
+            return (logits.crossEntropy(targets: [Int32](repeating: 0, count: targets.count)), targets.count)
+        case .bce:
+            let negatives = targets.map { t in
+                var n = t
+                while n == t { n = Int32(negativeSampler.next() % UInt64(itemCount)) }
+                return n
+            }
+            let positive = (used * catalogue.embeddingLookup(targets)).sum(axes: [1], keepDims: true)
+            let negative = (used * catalogue.embeddingLookup(negatives)).sum(axes: [1], keepDims: true)
+            var labels = Tensor.zeros([targets.count, 2])
+            labels.withUnsafeMutableBufferPointer { p in for i in 0..<targets.count { p[2 * i] = 1 } }
+            let logits = Variable.concatenate([positive, negative], axis: 1)
+            return (logits.binaryCrossEntropyWithLogits(targets: labels) * 2, targets.count)
+        }
+    }
+
+    /// The last hidden state of each history, [histories.count, dim].
+    func lastHidden(_ histories: [ArraySlice<Int32>]) -> Tensor {
+        let length = max(1, histories.map { min($0.count, maxLength) }.max() ?? 1)
+        let rows = Self.paddedRows(histories, length: length)
+        let h = hidden(
+            itemVectors: itemEmbedding(rows, shape: [histories.count, length]), rows: rows, batch: histories.count,
+            length: length
+        ).value
+        if length == 1 { return h }
+        return Tensor.concatenate(
+            (0..<histories.count).map { h.slice(axis: 0, ($0 * length + length - 1)..<(($0 + 1) * length)) }, axis: 0)
+    }
+
+    func scores(after histories: [ArraySlice<Int32>], into scores: UnsafeMutableBufferPointer<Float>) {
+        guard !histories.isEmpty else { return }
+        withNoGrad {
+            let last = lastHidden(histories)
+            let table = itemEmbedding.weight.value
+            last.withUnsafeBufferPointer { h in
+                table.withUnsafeBufferPointer { w in
+                    GEMM.multiply(
+                        transA: false, transB: true, m: histories.count, n: itemCount, k: config.dim,
+                        a: h.baseAddress!, lda: config.dim, b: w.baseAddress! + config.dim, ldb: config.dim,
+                        c: scores.baseAddress!, ldc: itemCount)
+                }
+            }
+        }
+    }
+
+    func attributions(of item: Int32, after history: ArraySlice<Int32>) -> [Float] {
+        let length = history.count
+        guard length > 0 else { return [] }
+        let rows = Self.paddedRows([history], length: length)
+        let vectors = Variable(itemEmbedding(rows, shape: [1, length]).value, requiresGrad: true)
+        let h = hidden(itemVectors: vectors, rows: rows, batch: 1, length: length)
+        let target = itemEmbedding.weight.value.slice(axis: 0, Int(item + 1)..<Int(item + 2))
+        let score = (h.slice(axis: 0, (length - 1)..<length) * Variable(target)).sum()
+        score.backward()
+        return Attribution.gradientTimesInput(vectors, count: length, dim: config.dim)
+    }
+}
+
+extension Attribution {
+    /// Per-position gradient × input of a leaf [1, count, dim] after `backward`.
+    static func gradientTimesInput(_ vectors: Variable, count: Int, dim: Int) -> [Float] {
+        guard let grad = vectors.grad else { return [Float](repeating: 0, count: count) }
+        let g = grad.scalars, x = vectors.value.scalars
+        return (0..<count).map { k in (0..<dim).reduce(0) { $0 + g[k * dim + $1] * x[k * dim + $1] } }
+    }
+}
+
+/// SASRec (Kang & McAuley 2018): a causal Transformer over each user's item sequence that
+/// predicts the next item. It scores from the newest items of a ``UserState``, so fresh
+/// events count without retraining, and explains a recommendation by gradient × input over
+/// the history.
+public final class SASRec: Recommender, Explaining {
+    public let name = "sasrec"
+    public let inputs: Set<ModelInput> = [.sequence]
+    public let config: SASRecConfig
+    public private(set) var itemCount = 0
+    public private(set) var epochSeconds: [Double] = []
+    /// Validation NDCG@10 after each validation round.
+    public private(set) var validationNDCG: [Double] = []
+    private var itemFingerprint = ""
+    var network: SASRecNetwork?
+
+    public init(config: SASRecConfig = .init()) throws {
+        try config.check()
+        self.config = config
+    }
+
+    public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
+        itemCount = dataset.itemCount
+        itemFingerprint = dataset.items.fingerprint
+        let network = SASRecNetwork(items: itemCount, config: config)
+        self.network = network
+        progress?(.message("sasrec: \(network.parameters.reduce(0) { $0 + $1.value.count }) parameters"))
+        let outcome = SequenceTrainer.fit(
+            network, model: name, itemCount: itemCount, dataset: dataset, validation: validation,
+            options: config.training, progress: progress)
+        epochSeconds = outcome.epochSeconds
+        validationNDCG = outcome.validationNDCG
+    }
+
+    public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {
+        scoreBatch([state], into: scores)
+    }
+
+    public func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>) {
+        guard let network else { preconditionFailure("sasrec: score before fit or load") }
+        precondition(scores.count >= states.count * itemCount, "sasrec: scoreBatch buffer too small")
+        let histories = states.map {
+            SequenceTrainer.history(of: $0, itemCount: itemCount, maxLength: config.maxLength)
+        }
+        network.scores(after: histories, into: scores)
+    }
+
+    public func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution] {
+        guard let network, item >= 0, Int(item) < itemCount else { return [] }
+        let history = SequenceTrainer.history(of: state, itemCount: itemCount, maxLength: config.maxLength)
+        return SequenceTrainer.explanation(network.attributions(of: item, after: history), history: history, top: top)
+    }
+
+    public func save(to directory: URL) throws {
+        guard let network else { throw ModelError.notFitted(name) }
+        try SequenceArtifact.save(
+            model: name, config: config, itemCount: itemCount, itemFingerprint: itemFingerprint, network: network,
+            metrics: validationNDCG.max().map { ["valid_NDCG@10": $0] } ?? [:], to: directory)
+    }
+
+    public static func load(from directory: URL) throws -> SASRec {
+        let (config, itemCount, weights) = try SequenceArtifact.load(
+            SASRecConfig.self, model: "sasrec", from: directory)
+        let model = try SASRec(config: config)
+        model.itemCount = itemCount
+        let network = SASRecNetwork(items: itemCount, config: config)
+        try network.loadStateDict(weights)
+        network.setTraining(false)
+        model.network = network
+        return model
+    }
+}

@@ -1,0 +1,277 @@
+import Foundation
+import SwiftRecData
+import SwiftRecTensor
+
+/// One report from a model in training.
+public enum TrainingUpdate: Sendable {
+    /// A line for the log (an epoch's summary, a note).
+    case message(String)
+    /// Where an epoch stands, sent after every optimiser step.
+    case step(TrainingStatus)
+}
+
+/// Where a training epoch stands.
+public struct TrainingStatus: Sendable {
+    public var model: String
+    /// 1-based epoch and its planned maximum.
+    public var epoch: Int, epochs: Int
+    /// 1-based step within the epoch and the steps in it.
+    public var step: Int, steps: Int
+    /// Mean training loss of the epoch so far.
+    public var loss: Double
+    /// Training target items per second in this epoch.
+    public var itemsPerSecond: Double
+    /// Seconds since the epoch started.
+    public var epochElapsed: Double
+    /// Seconds left before the wall-clock budget ends training, if one was set.
+    public var budgetLeft: Double?
+}
+
+/// Receives training progress as it happens.
+public typealias TrainingProgress = @Sendable (TrainingUpdate) -> Void
+
+/// Settings every sequence model trains with.
+public struct SequenceTrainingOptions: Codable, Sendable, Equatable {
+    /// The most epochs to run.
+    public var epochs = 200
+    public var batchSize = 128
+    public var learningRate: Float = 1e-3
+    /// Decoupled weight decay (AdamW); 0 gives Adam.
+    public var weightDecay: Float = 0
+    /// Validation rounds without a better NDCG@10 before training stops.
+    public var patience = 5
+    /// Stop once this many seconds of training have passed (checked after each step).
+    public var timeBudget: Double?
+    /// Validate after every this many epochs.
+    public var validateEvery = 1
+    public var seed: UInt64 = 1
+
+    public init() {}
+
+    func check() throws {
+        try ParameterCheck.nonNegative(epochs, "epochs")
+        try ParameterCheck.positive(batchSize, "batch")
+        try ParameterCheck.positive(learningRate, "lr")
+        try ParameterCheck.nonNegative(weightDecay, "weight-decay")
+        try ParameterCheck.nonNegative(patience, "patience")
+        try ParameterCheck.positive(validateEvery, "validate-every")
+        if let timeBudget, !(timeBudget > 0 && timeBudget.isFinite) {
+            throw ModelError.invalidParameter(name: "time-budget", reason: "must be a positive number of seconds")
+        }
+    }
+}
+
+/// A network that learns what comes next in item sequences. Items are indices 0..<itemCount.
+protocol SequenceNetwork: Layer {
+    /// The longest history the network reads; older items are dropped.
+    var maxLength: Int { get }
+
+    /// How many of a user's newest items one training example holds.
+    var trainingWindow: Int { get }
+
+    /// The mean loss of one batch of training windows (oldest item first) and the number of
+    /// target items it was computed over.
+    func loss(_ windows: [ArraySlice<Int32>]) -> (loss: Variable, targets: Int)
+
+    /// Next-item scores after each history into rows of `scores` ([histories.count, itemCount]).
+    func scores(after histories: [ArraySlice<Int32>], into scores: UnsafeMutableBufferPointer<Float>)
+
+    /// How much each item of `history` (oldest first) adds to the score of `item`, one number per item.
+    func attributions(of item: Int32, after history: ArraySlice<Int32>) -> [Float]
+}
+
+/// One history item's part in a recommendation.
+public struct Attribution: Sendable, Equatable, Codable {
+    /// The history item (an item index).
+    public var item: Int32
+    /// Its position in the history the model read, 0 = oldest.
+    public var position: Int
+    /// Its share of the explanation; the weights of one explanation sum to 1 in absolute value.
+    public var weight: Float
+}
+
+/// A model that can say which history items drove a recommendation.
+public protocol Explaining {
+    /// The history items of `state` that most raised the score of `item`, strongest first.
+    func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution]
+}
+
+/// The training loop the sequence models share: shuffled batches of each user's newest
+/// items, Adam, validation NDCG@10 each round, early stopping with the best weights kept,
+/// an optional wall-clock budget.
+enum SequenceTrainer {
+    struct Outcome {
+        var epochSeconds: [Double] = []
+        var validationNDCG: [Double] = []
+        var bestEpoch = 0
+        var stoppedBy = "epochs"
+    }
+
+    static func fit(
+        _ network: some SequenceNetwork, model: String, itemCount: Int, dataset: Dataset, validation: HeldOut?,
+        options: SequenceTrainingOptions, progress: TrainingProgress?
+    ) -> Outcome {
+        var outcome = Outcome()
+        let optimizer = Adam(
+            parameters: network.parameters, learningRate: options.learningRate, weightDecay: options.weightDecay,
+            decoupledWeightDecay: true)
+        let window = network.trainingWindow
+        let users = (0..<dataset.userCount).filter { dataset.sequences.items(of: $0).count >= 2 }
+        var order = users
+        var shuffle = SeededGenerator(seed: options.seed ^ 0x5EED_5EED)
+        var best = -Double.infinity
+        var bestState: [String: Tensor]?
+        var roundsSinceBest = 0
+        let start = ProcessClock.now()
+        let steps = (order.count + options.batchSize - 1) / options.batchSize
+        let validating = validation.map { !$0.isEmpty } ?? false
+        epochs: for epoch in 1...max(options.epochs, 1) where options.epochs > 0 {
+            let epochStart = ProcessClock.now()
+            network.setTraining(true)
+            order.shuffle(using: &shuffle)
+            var lossSum = 0.0, targetSum = 0
+            var outOfTime = false
+            for step in 0..<steps {
+                let batch = order[(step * options.batchSize)..<min(order.count, (step + 1) * options.batchSize)]
+                let windows = batch.map { dataset.sequences.items(of: $0).suffix(window) }
+                optimizer.zeroGrad()
+                let (loss, targets) = network.loss(windows)
+                loss.backward()
+                optimizer.step()
+                lossSum += Double(loss.value.scalar) * Double(targets)
+                targetSum += targets
+                let now = ProcessClock.now()
+                let budgetLeft = options.timeBudget.map { $0 - (now - start) }
+                progress?(
+                    .step(
+                        TrainingStatus(
+                            model: model, epoch: epoch, epochs: options.epochs, step: step + 1, steps: steps,
+                            loss: lossSum / Double(max(targetSum, 1)),
+                            itemsPerSecond: Double(targetSum) / max(now - epochStart, 1e-9),
+                            epochElapsed: now - epochStart, budgetLeft: budgetLeft)))
+                if let budgetLeft, budgetLeft <= 0 {
+                    outOfTime = true
+                    break
+                }
+            }
+            outcome.epochSeconds.append(ProcessClock.now() - epochStart)
+            var line = String(
+                format: "%@: epoch %d, loss %.4f, %.1f s", model, epoch, lossSum / Double(max(targetSum, 1)),
+                outcome.epochSeconds.last!)
+            if validating, let validation, epoch % options.validateEvery == 0 || outOfTime {
+                network.setTraining(false)
+                let ndcg = validationNDCG(network, itemCount: itemCount, dataset: dataset, heldOut: validation)
+                outcome.validationNDCG.append(ndcg)
+                line += String(format: ", valid NDCG@10 %.4f", ndcg)
+                if ndcg > best {
+                    best = ndcg
+                    bestState = network.stateDict()
+                    outcome.bestEpoch = epoch
+                    roundsSinceBest = 0
+                    line += " (best)"
+                } else {
+                    roundsSinceBest += 1
+                }
+            }
+            progress?(.message(line))
+            if outOfTime {
+                outcome.stoppedBy = "time budget"
+                break epochs
+            }
+            if validating && roundsSinceBest > options.patience {
+                outcome.stoppedBy = "early stopping"
+                break epochs
+            }
+        }
+        if let bestState {
+            try? network.loadStateDict(bestState)
+            progress?(
+                .message(
+                    String(
+                        format: "%@: stopped by %@; keeping epoch %d (valid NDCG@10 %.4f)", model, outcome.stoppedBy,
+                        outcome.bestEpoch, best)))
+        }
+        network.setTraining(false)
+        return outcome
+    }
+
+    /// NDCG@10 of the held-out items scored after each user's history in `dataset`, history
+    /// excluded and ties counted against the target (the evaluator's protocol).
+    static func validationNDCG(
+        _ network: some SequenceNetwork, itemCount n: Int, dataset: Dataset, heldOut: HeldOut
+    ) -> Double {
+        let chunk = 256
+        var scores = [Float](repeating: 0, count: chunk * n)
+        var total = 0.0, cases = 0
+        var seen = [Bool](repeating: false, count: n)
+        for first in stride(from: 0, to: heldOut.users.count, by: chunk) {
+            let users = heldOut.users[first..<min(heldOut.users.count, first + chunk)]
+            let histories = users.map { dataset.sequences.items(of: Int($0)).suffix(network.maxLength) }
+            scores.withUnsafeMutableBufferPointer { network.scores(after: histories, into: $0) }
+            for (row, u) in users.enumerated() {
+                let history = dataset.sequences.items(of: Int(u))
+                for item in history { seen[Int(item)] = true }
+                for target in heldOut.items[first + row] {
+                    let t = scores[row * n + Int(target)]
+                    var rank = 0
+                    for j in 0..<n where !seen[j] && j != Int(target) && scores[row * n + j] >= t { rank += 1 }
+                    if rank < 10 { total += 1 / log2(Double(rank) + 2) }
+                    cases += 1
+                }
+                for item in history { seen[Int(item)] = false }
+            }
+        }
+        return total / Double(max(cases, 1))
+    }
+
+    /// The items of `state` a network can read: known indices only, the newest `maxLength`.
+    static func history(of state: UserState, itemCount: Int, maxLength: Int) -> ArraySlice<Int32> {
+        state.items.filter { $0 >= 0 && Int($0) < itemCount }.suffix(maxLength)
+    }
+
+    /// Gradient × input attributions turned into the strongest `top` explanation entries.
+    static func explanation(_ raw: [Float], history: ArraySlice<Int32>, top: Int) -> [Attribution] {
+        let total = raw.reduce(0) { $0 + abs($1) }
+        guard total > 0 else { return [] }
+        return zip(raw.indices, raw)
+            .map { Attribution(item: history[history.startIndex + $0.0], position: $0.0, weight: $0.1 / total) }
+            .sorted { $0.weight > $1.weight }
+            .prefix(top).filter { $0.weight > 0 }
+    }
+}
+
+/// Monotonic seconds.
+enum ProcessClock {
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+}
+
+/// Reads and writes a sequence model's configuration in its manifest.
+enum SequenceArtifact {
+    static func save<Config: Encodable>(
+        model: String, config: Config, itemCount: Int, itemFingerprint: String, network: some Layer,
+        metrics: [String: Double], to directory: URL
+    ) throws {
+        let configJSON = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+        try ModelArtifact.write(
+            manifest: ModelManifest(
+                model: model, parameters: ["config": configJSON], itemCount: itemCount,
+                itemFingerprint: itemFingerprint,
+                metrics: metrics),
+            tensors: network.stateDict(), to: directory)
+    }
+
+    static func load<Config: Decodable>(
+        _ type: Config.Type, model: String, from directory: URL
+    ) throws -> (config: Config, itemCount: Int, weights: [String: Tensor]) {
+        let (manifest, weights) = try ModelArtifact.read(from: directory, expecting: model)
+        guard let text = manifest.parameters["config"] else {
+            throw ModelError.incompatibleArtifact("\(model): the manifest has no config")
+        }
+        do {
+            let config = try JSONDecoder().decode(Config.self, from: Data(text.utf8))
+            return (config, manifest.itemCount, try weights.allTensors())
+        } catch {
+            throw ModelError.incompatibleArtifact("\(model): the manifest's config is not valid: \(error)")
+        }
+    }
+}

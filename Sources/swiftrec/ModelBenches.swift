@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import SwiftRecData
+import SwiftRecEvaluation
+import SwiftRecModels
+import SwiftRecTensor
+
+struct InterestSwitchBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "interest-switch",
+        abstract: "How many new events each model needs before half its top 10 follows a user's new interest.",
+        discussion: """
+            Generates users whose interest switches category at known times, trains each model on \
+            80% of the users, then replays the other users as new users: from the events before a \
+            switch, adding one new event at a time, until at least half of the top 10 (history \
+            excluded) is in the new category.
+            """)
+
+    @Option(help: "Comma-separated model names.")
+    var models = "pop,itemknn,userknn,cf-fusion,ease,bpr,ials,sasrec,gru4rec,lstm,bert4rec"
+    @Option(help: "Generated users.") var users = 3000
+    @Option(help: "Categories.") var categories = 20
+    @Option(name: .customLong("items-per-category"), help: "Items per category.") var itemsPerCategory = 50
+    @Option(name: .customLong("max-events"), help: "The most new events replayed after a switch.")
+    var maxEvents = 10
+    @Option(help: "Epochs for the sequence models.") var epochs = 20
+    @Option(name: .customLong("set"), help: "A model option as key=value (repeatable).") var settings: [String] = []
+    @Option(help: "Generator seed.") var seed: UInt64 = 7
+    @Flag(help: "Print one JSON object as the last line.") var json = false
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        try compute.apply()
+        let names = models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let options = try ModelRunner.settings(settings)
+        try ModelRunner.check(models: names, options: options)
+        let data = SyntheticGenerator.generate(
+            SyntheticConfig(
+                users: users, categories: categories, itemsPerCategory: itemsPerCategory, eventsPerUser: 30...80,
+                switches: .perUser(2), popularityExponent: 1.0, sequentialProbability: 0.3, noiseProbability: 0.05,
+                seed: seed))
+        let trainUsers = (0..<users).filter { $0 % 5 != 0 }
+        let probeUsers = (0..<users).filter { $0 % 5 == 0 }
+        let train = InterestSwitchProbe.trainingData(data, users: trainUsers)
+        let cases = InterestSwitchProbe.cases(data, users: probeUsers, maxEvents: maxEvents).count
+        Console.log(
+            "generated \(users) users, \(data.dataset.itemCount) items in \(categories) categories; training on \(trainUsers.count) users, probing \(cases) switches of \(probeUsers.count) new users"
+        )
+        var rows: [[String: Any]] = []
+        var table: [[String]] = []
+        for name in names {
+            var modelOptions = options
+            if ModelCatalog.optionKeys[name]?.contains("epochs") == true, modelOptions["epochs"] == nil {
+                modelOptions["epochs"] = String(epochs)
+            }
+            let model = try ModelCatalog.make(
+                name,
+                options: modelOptions.filter {
+                    ModelCatalog.optionKeys[name]?.contains($0.key) == true
+                })
+            let start = ProcessStats.now()
+            try model.fit(train, validation: nil, progress: Console.progress)
+            let fitSeconds = ProcessStats.now() - start
+            let result = InterestSwitchProbe.measure(model, data: data, users: probeUsers, maxEvents: maxEvents)
+            rows.append([
+                "model": name, "cases": result.cases, "mean_events_to_half": result.meanEvents,
+                "median_events_to_half": result.medianEvents, "never_reached": result.neverReached,
+                "new_category_share_after": result.shareAfter, "fit_seconds": fitSeconds,
+            ])
+            table.append(
+                [
+                    name, String(format: "%.2f", result.meanEvents), String(format: "%.1f", result.medianEvents),
+                    String(result.neverReached),
+                ] + [0, 1, 2, 3, 5].map { String(format: "%.2f", result.shareAfter[min($0, maxEvents)]) })
+            Console.log(String(format: "%@: mean %.2f new events, fit %.1f s", name, result.meanEvents, fitSeconds))
+        }
+        Console.log("")
+        Console.log("New events after a switch until ≥ 50% of the top 10 is in the new category (\(cases) switches):")
+        Console.log(
+            Console.table(
+                ["model", "mean", "median", "never", "share@0", "share@1", "share@2", "share@3", "share@5"], table))
+        Console.log(
+            "command: swiftrec bench interest-switch --models \(models) --users \(users) --epochs \(epochs) --seed \(seed)"
+        )
+        if json { try Console.printJSON(["results": rows]) }
+    }
+}
+
+struct InferenceBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inference",
+        abstract: "Time scoring all items for one user (one thread) and for a batch of users, with a saved model.")
+
+    @Option(name: .customLong("model-dir"), help: "A saved model directory (swiftrec train --out).")
+    var modelDirectory: String
+    @Option(help: "The data the model was trained on (user histories).") var data: String
+    @Option(help: "The data format.") var format: String
+    @Option(help: "Users in the batch measurement.") var batch = 256
+    @Option(help: "Threads for the batch measurement.") var threads = 2
+    @Option(help: "Seconds of repeats per measurement.") var seconds = 2.0
+    @Flag(help: "Print one JSON object as the last line.") var json = false
+
+    func run() throws {
+        let model = try ModelCatalog.load(from: URL(fileURLWithPath: modelDirectory))
+        let (dataset, _) = try Importer.read(format: try ModelRunner.format(format), path: URL(fileURLWithPath: data))
+        guard dataset.itemCount == model.itemCount else {
+            throw ValidationError("--data has \(dataset.itemCount) items, the model \(model.itemCount)")
+        }
+        // The longest histories: the worst case for sequence models.
+        let users = (0..<dataset.userCount).sorted {
+            dataset.sequences.items(of: $0).count > dataset.sequences.items(of: $1).count
+        }
+        let states = users.prefix(batch).map { UserState(user: Int32($0), in: dataset) }
+        var scores = [Float](repeating: 0, count: states.count * model.itemCount)
+        Threading.setThreadCount(1)
+        let one = scores.withUnsafeMutableBufferPointer { buffer in
+            bestTime(seconds: seconds) {
+                model.score(states[0], into: UnsafeMutableBufferPointer(rebasing: buffer[0..<model.itemCount]))
+            }
+        }
+        Threading.setThreadCount(threads)
+        let many = scores.withUnsafeMutableBufferPointer { buffer in
+            bestTime(seconds: seconds) { model.scoreBatch(states, into: buffer) }
+        }
+        let history = states[0].items.count
+        Console.log(
+            String(
+                format:
+                    "%@: one user (history %d) × %d items: %.3f ms on 1 thread; %d users: %.1f ms on %d threads (%.3f ms/user)",
+                model.name, history, model.itemCount, one * 1e3, states.count, many * 1e3, threads,
+                many * 1e3 / Double(states.count)))
+        Console.log(
+            "command: swiftrec bench inference --model-dir \(modelDirectory) --data \(data) --format \(format) --batch \(batch) --threads \(threads)"
+        )
+        if json {
+            try Console.printJSON([
+                "results": [
+                    [
+                        "model": model.name, "items": model.itemCount, "history": history, "one_user_ms": one * 1e3,
+                        "batch": states.count, "batch_ms": many * 1e3, "threads": threads,
+                        "peak_rss_mb": ProcessStats.peakRSSMegabytes() ?? -1,
+                    ]
+                ]
+            ])
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import SwiftRecData
+import SwiftRecEvaluation
+import SwiftRecModels
+
+/// What `evaluate` and `train` share: option parsing, the split, fitting and scoring a model.
+enum ModelRunner {
+    /// Parses `--k 10,20`.
+    static func cutoffs(_ text: String) throws -> [Int] {
+        try text.split(separator: ",").map { part -> Int in
+            guard let value = Int(part.trimmingCharacters(in: .whitespaces)), value > 0 else {
+                throw ValidationError("--k: '\(part)' is not a positive integer")
+            }
+            return value
+        }
+    }
+
+    static func format(_ text: String) throws -> DataFormat {
+        guard let format = DataFormat(rawValue: text) else {
+            throw ValidationError(
+                "--format: unknown format '\(text)'; known: \(DataFormat.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
+        }
+        return format
+    }
+
+    /// Parses repeated `--set key=value`.
+    static func settings(_ settings: [String]) throws -> ModelCatalog.Options {
+        var options: ModelCatalog.Options = [:]
+        for setting in settings {
+            let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw ValidationError("--set: '\(setting)' is not key=value")
+            }
+            options[parts[0]] = parts[1]
+        }
+        return options
+    }
+
+    /// Fails on an unknown model or an option none of the models reads, before any data is read.
+    static func check(models names: [String], options: ModelCatalog.Options, source: String = "--set") throws {
+        for name in names { _ = try ModelCatalog.make(name, options: options) }
+        let known = names.reduce(into: Set<String>()) { $0.formUnion(ModelCatalog.optionKeys[$1] ?? []) }
+        for key in options.keys.sorted() where !known.contains(key) {
+            throw ValidationError(
+                "\(source) \(key): none of \(names.joined(separator: ", ")) has this option; they read \(known.sorted().joined(separator: ", "))"
+            )
+        }
+    }
+
+    /// Reads the data and splits it leave-one-out by time.
+    static func loadSplit(data: String, format: DataFormat) throws -> (Dataset, Split) {
+        let start = ProcessStats.now()
+        let (dataset, report) = try Importer.read(format: format, path: URL(fileURLWithPath: data))
+        Console.log("imported \(data): \(report)")
+        let split = Split.leaveOneOut(dataset)
+        Console.log(
+            String(
+                format: "%@: %d users, %d items, %d training events; %d validation and %d test users (%.1f s)",
+                split.name, dataset.userCount, dataset.itemCount, split.train.eventCount, split.validation.users.count,
+                split.test.users.count, ProcessStats.now() - start))
+        return (dataset, split)
+    }
+
+    static func columns(_ cutoffs: [Int]) -> [String] {
+        cutoffs.flatMap { ["HR@\($0)", "NDCG@\($0)", "MRR@\($0)"] } + ["MRR", "AUC", "Coverage@\(cutoffs[0])"]
+    }
+
+    /// Fits `model` on the training part (validation steering early stopping) and scores
+    /// validation and test. Returns the JSON entry and a table row.
+    static func fitAndEvaluate(_ model: any Recommender, split: Split, cutoffs: [Int]) throws -> (
+        result: [String: Any], row: [String]
+    ) {
+        let fitStart = ProcessStats.now()
+        try model.fit(split.train, validation: split.validation, progress: Console.progress)
+        let fitSeconds = ProcessStats.now() - fitStart
+        let evaluation = EvaluationOptions(ks: cutoffs)
+        let valid = Evaluator.evaluate(model, history: split.train, heldOut: split.validation, options: evaluation)
+        // Testing scores from train + validation as each user's state: the validation item is the
+        // newest event, which every model takes into account without refitting.
+        let test = Evaluator.evaluate(
+            model, history: split.trainWithValidation, heldOut: split.test, options: evaluation)
+        Console.log(
+            String(
+                format: "%@: fit %.2f s, test evaluation %.2f s over %d users", model.name, fitSeconds, test.seconds,
+                test.users))
+        let result: [String: Any] = [
+            "valid": valid.metrics, "test": test.metrics, "fit_seconds": fitSeconds,
+            "epoch_seconds": model.epochSeconds, "test_eval_seconds": test.seconds,
+        ]
+        let row =
+            [model.name] + columns(cutoffs).map { String(format: "%.4f", test.metrics[$0] ?? .nan) } + [
+                String(format: "%.1f", fitSeconds)
+            ]
+        return (result, row)
+    }
+
+    static func printTable(_ dataset: Dataset, _ split: Split, cutoffs: [Int], rows: [[String]]) {
+        Console.log("")
+        Console.log(
+            "Test, \(split.name), full ranking over \(dataset.itemCount) items, history excluded, ties pessimistic:")
+        Console.log(Console.table(["model"] + columns(cutoffs) + ["fit s"], rows))
+    }
+}
