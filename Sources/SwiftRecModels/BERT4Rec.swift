@@ -86,7 +86,7 @@ final class BERT4RecNetwork: SequenceNetwork {
     }
 
     func loss(_ windows: [ArraySlice<Int32>]) -> (loss: Variable, targets: Int) {
-        let length = maxLength, batch = windows.count
+        let length = min(maxLength, windows.map(\.count).max() ?? 1), batch = windows.count
         var rows = SASRecNetwork.paddedRows(windows, length: length)
         var positions: [Int32] = [], targets: [Int32] = []
         let threshold = UInt64(Double(config.maskRatio) * Double(UInt64.max))

@@ -92,22 +92,34 @@ final class SASRecNetwork: SequenceNetwork {
         return rows
     }
 
-    /// Hidden states [batch·length, dim] from item vectors [batch, length, dim] of left-padded rows.
+    /// The blocks' input: scaled item vectors [batch, length, dim] plus positions, with dropout.
     /// Sequences shorter than `maxLength` take the last positions, as if padded to full length.
-    func hidden(itemVectors: Variable, rows: [Int32], batch: Int, length: Int) -> Variable {
+    func input(itemVectors: Variable, batch: Int, length: Int) -> Variable {
         let offset = Int32(maxLength - length)
         let positions = (0..<(batch * length)).map { offset + Int32($0 % length) }
+        let scale = Float(config.dim).squareRoot()
+        return embeddingDropout(itemVectors * scale + positionEmbedding(positions, shape: [batch, length]))
+    }
+
+    /// [batch, length] with 1 at padding (row 0).
+    static func paddingMask(_ rows: [Int32], batch: Int, length: Int) -> Tensor {
         var padding = Tensor.zeros([batch, length])
         padding.withUnsafeMutableBufferPointer { p in for (i, v) in rows.enumerated() where v == 0 { p[i] = 1 } }
-        let scale = Float(config.dim).squareRoot()
-        var h = itemVectors * scale + positionEmbedding(positions, shape: [batch, length])
-        h = embeddingDropout(h)
+        return padding
+    }
+
+    /// Hidden states [batch·length, dim] from item vectors [batch, length, dim] of left-padded rows.
+    func hidden(itemVectors: Variable, rows: [Int32], batch: Int, length: Int) -> Variable {
+        let padding = Self.paddingMask(rows, batch: batch, length: length)
+        var h = input(itemVectors: itemVectors, batch: batch, length: length)
         for block in blocks { h = block(h, keyPaddingMask: padding) }
         return finalNorm(h).reshaped([batch * length, -1])
     }
 
     func loss(_ windows: [ArraySlice<Int32>]) -> (loss: Variable, targets: Int) {
-        let length = maxLength, batch = windows.count
+        // Pad to the longest window of the batch: positions count from the end, so this
+        // equals padding to maxLength.
+        let length = min(maxLength, max(1, (windows.map(\.count).max() ?? 2) - 1)), batch = windows.count
         let rows = Self.paddedRows(windows.map { $0.dropLast() }, length: length)
         // Train only on positions with a next item: padding never reaches the output layer.
         var positions: [Int32] = [], targets: [Int32] = []
@@ -152,17 +164,77 @@ final class SASRecNetwork: SequenceNetwork {
         }
     }
 
-    /// The last hidden state of each history, [histories.count, dim].
+    /// The last hidden state of each history, [histories.count, dim], for inference. The last
+    /// block computes only the last position (its keys and values still span the history), which
+    /// equals ``hidden(itemVectors:rows:batch:length:)`` there at a fraction of the work.
     func lastHidden(_ histories: [ArraySlice<Int32>]) -> Tensor {
+        let batch = histories.count
         let length = max(1, histories.map { min($0.count, maxLength) }.max() ?? 1)
         let rows = Self.paddedRows(histories, length: length)
-        let h = hidden(
-            itemVectors: itemEmbedding(rows, shape: [histories.count, length]), rows: rows, batch: histories.count,
-            length: length
-        ).value
-        if length == 1 { return h }
-        return Tensor.concatenate(
-            (0..<histories.count).map { h.slice(axis: 0, ($0 * length + length - 1)..<(($0 + 1) * length)) }, axis: 0)
+        let padding = Self.paddingMask(rows, batch: batch, length: length)
+        let dim = config.dim
+        var x = input(itemVectors: itemEmbedding(rows, shape: [batch, length]), batch: batch, length: length)
+        for block in blocks.dropLast() { x = block(x, keyPaddingMask: padding) }
+        let block = blocks[blocks.count - 1]
+        precondition(block.preNorm, "sasrec: the last-position path expects pre-norm blocks")
+        let normed = block.norm1(x)
+        let keys = block.attention.key(normed).value, values = block.attention.value(normed).value
+        func lastRows(_ t: Tensor) -> Tensor {
+            var out = Tensor(uninitializedShape: [batch, dim])
+            out.withUnsafeMutableBufferPointer { o in
+                t.withUnsafeBufferPointer { s in
+                    for b in 0..<batch {
+                        for j in 0..<dim { o[b * dim + j] = s[((b + 1) * length - 1) * dim + j] }
+                    }
+                }
+            }
+            return out
+        }
+        let residual = lastRows(x.value)
+        let query = block.attention.query(Variable(lastRows(normed.value))).value
+        let heads = block.attention.heads, headDim = dim / heads
+        let scale = 1 / Float(headDim).squareRoot()
+        var attended = Tensor.zeros([batch, dim])
+        attended.withUnsafeMutableBufferPointer { a in
+            query.withUnsafeBufferPointer { q in
+                keys.withUnsafeBufferPointer { k in
+                    values.withUnsafeBufferPointer { v in
+                        padding.withUnsafeBufferPointer { mask in
+                            nonisolated(unsafe) let (a, q, k, v, mask) = (a, q, k, v, mask)
+                            parallelRanges(batch, costPerItem: 4 * length * dim) { range in
+                                var weights = [Float](repeating: 0, count: length)
+                                for b in range {
+                                    for h in 0..<heads {
+                                        let qRow = b * dim + h * headDim
+                                        var largest = -Float.infinity
+                                        for j in 0..<length {
+                                            let kRow = (b * length + j) * dim + h * headDim
+                                            var dot: Float = 0
+                                            for c in 0..<headDim { dot += q[qRow + c] * k[kRow + c] }
+                                            weights[j] = mask[b * length + j] != 0 ? -1e9 : dot * scale
+                                            largest = max(largest, weights[j])
+                                        }
+                                        var total: Float = 0
+                                        for j in 0..<length {
+                                            weights[j] = expf(weights[j] - largest)
+                                            total += weights[j]
+                                        }
+                                        for j in 0..<length {
+                                            let p = weights[j] / total
+                                            let vRow = (b * length + j) * dim + h * headDim
+                                            for c in 0..<headDim { a[qRow + c] += p * v[vRow + c] }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let afterAttention = Variable(residual + block.attention.output(Variable(attended)).value)
+        let out = afterAttention + block.feedForward(block.norm2(afterAttention))
+        return finalNorm(out).value
     }
 
     func scores(after histories: [ArraySlice<Int32>], into scores: UnsafeMutableBufferPointer<Float>) {

@@ -50,8 +50,18 @@ public final class BufferPool: @unchecked Sendable {
     /// repeats its shapes stops raising it after the first pass.
     public var freshAllocations: Int { lock.withLock { _freshAllocations } }
 
-    func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+    /// The pooled size for `count` floats: large sizes round up to one of eight steps per
+    /// power of two (at most 12.5 % more), so tensors whose sizes vary from batch to batch
+    /// still reuse each other's buffers.
+    static func sizeClass(_ count: Int) -> Int {
         let n = Swift.max(count, 1)
+        guard n >= 16_384 else { return n }
+        let step = 1 << (Int.bitWidth - n.leadingZeroBitCount - 4)
+        return (n + step - 1) / step * step
+    }
+
+    func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let n = BufferPool.sizeClass(count)
         if n >= minimumPooledCount {
             let reused: UnsafeMutablePointer<Float>? = lock.withLock {
                 guard var list = free[n], let p = list.popLast() else { return nil }
@@ -69,7 +79,7 @@ public final class BufferPool: @unchecked Sendable {
     }
 
     func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
-        let n = Swift.max(count, 1)
+        let n = BufferPool.sizeClass(count)
         if n >= minimumPooledCount {
             let kept: Bool = lock.withLock {
                 guard cachedBytes + n * 4 <= _capacityBytes else { return false }

@@ -160,9 +160,25 @@ extension Tensor {
         }
     }
 
-    public static func + (a: Tensor, b: Tensor) -> Tensor { zip(a, b, op: "+") { $0 + $1 } }
-    public static func - (a: Tensor, b: Tensor) -> Tensor { zip(a, b, op: "-") { $0 - $1 } }
-    public static func * (a: Tensor, b: Tensor) -> Tensor { zip(a, b, op: "*") { $0 * $1 } }
+    // Same-shape operands take a per-range kernel: a closure per element costs a call each.
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        if a.shape == b.shape {
+            return combining(a, b, cost: 1) { x, y, d, n in for i in 0..<n { d[i] = x[i] + y[i] } }
+        }
+        return zip(a, b, op: "+") { $0 + $1 }
+    }
+    public static func - (a: Tensor, b: Tensor) -> Tensor {
+        if a.shape == b.shape {
+            return combining(a, b, cost: 1) { x, y, d, n in for i in 0..<n { d[i] = x[i] - y[i] } }
+        }
+        return zip(a, b, op: "-") { $0 - $1 }
+    }
+    public static func * (a: Tensor, b: Tensor) -> Tensor {
+        if a.shape == b.shape {
+            return combining(a, b, cost: 1) { x, y, d, n in for i in 0..<n { d[i] = x[i] * y[i] } }
+        }
+        return zip(a, b, op: "*") { $0 * $1 }
+    }
     public static func / (a: Tensor, b: Tensor) -> Tensor { zip(a, b, op: "/") { $0 / $1 } }
     public static func * (a: Tensor, s: Float) -> Tensor { a.map { $0 * s } }
     public static func + (a: Tensor, s: Float) -> Tensor { a.map { $0 + s } }

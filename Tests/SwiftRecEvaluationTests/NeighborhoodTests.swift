@@ -81,7 +81,10 @@ struct NeighborhoodTests {
     @Test func unknownModelsAndBadOptionsAreClearErrors() {
         #expect(
             throws: ModelError.invalidParameter(
-                name: "model", reason: "unknown model 'nope'; known: pop, itemknn, userknn, cf-fusion, ease, bpr, ials")
+                name: "model",
+                reason:
+                    "unknown model 'nope'; known: pop, itemknn, userknn, cf-fusion, ease, bpr, ials, sasrec, bert4rec, gru4rec, lstm"
+            )
         ) {
             try ModelCatalog.make("nope")
         }

@@ -233,3 +233,34 @@ final class UpdateLog: @unchecked Sendable {
         }
     }
 }
+
+@Suite("SASRec inference path")
+struct SASRecInferenceTests {
+    @Test func lastPositionPathEqualsTheFullForward() {
+        var config = SASRecConfig()
+        config.dim = 16
+        config.blocks = 2
+        config.heads = 2
+        config.maxLength = 12
+        let network = SASRecNetwork(items: 30, config: config)
+        network.setTraining(false)
+        let histories: [ArraySlice<Int32>] = [
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [4, 9], [29], [7, 7, 3, 0, 1],
+        ]
+        withNoGrad {
+            let fast = network.lastHidden(histories).scalars
+            let length = 12
+            let rows = SASRecNetwork.paddedRows(histories, length: length)
+            let full = network.hidden(
+                itemVectors: network.itemEmbedding(rows, shape: [histories.count, length]), rows: rows,
+                batch: histories.count, length: length
+            ).value.scalars
+            for b in 0..<histories.count {
+                for j in 0..<16 {
+                    let reference = full[((b + 1) * length - 1) * 16 + j]
+                    #expect(abs(fast[b * 16 + j] - reference) <= 1e-4 * max(1, abs(reference)), "row \(b) col \(j)")
+                }
+            }
+        }
+    }
+}
