@@ -4,7 +4,8 @@
 Both train the same model (d=64, 2 blocks, 1 head, length 200, batch 128, dropout 0.2,
 full-catalogue cross-entropy) on the leave-one-out training part of the same file, for
 --epochs epochs without validation, at the same thread count, alternately for --rounds
-rounds. Each one's median epoch time counts (best over rounds); peak RSS is reported.
+rounds; SwiftRec also with `length-buckets=true` (batches of similar history length, less
+padding). Each one's median epoch time counts (best over rounds); peak RSS is reported.
 Stderr gets a table; the last stdout line is {"results": [...]}.
 
 Usage (from the repo root, after `swift build -c release` and `bash Benchmarks/peers/setup.sh`):
@@ -36,6 +37,9 @@ def main():
     runs = {
         "swiftrec": [a.swiftrec, "train", "--model", "sasrec", "--data", a.data, "--format", "ml-1m-seq", "--json",
                      "--threads", str(a.threads), "--set", "validate-every=100000"] + common,
+        "swiftrec-buckets": [a.swiftrec, "train", "--model", "sasrec", "--data", a.data, "--format", "ml-1m-seq",
+                             "--json", "--threads", str(a.threads), "--set", "validate-every=100000",
+                             "--set", "length-buckets=true"] + common,
         "pytorch": [sys.executable, os.path.join(HERE, "sasrec_torch.py"), "--data", a.data, "--no-validate",
                     "--threads", str(a.threads)] + common,
     }
@@ -43,7 +47,7 @@ def main():
     for r in range(a.rounds):
         for name, cmd in runs.items():
             out = last_json(cmd)
-            if name == "swiftrec":
+            if name.startswith("swiftrec"):
                 m = out["models"]["sasrec"]
                 row = {"epoch_seconds": m["epoch_seconds"], "peak_rss_mb": m["peak_rss_mb"]}
             else:
@@ -56,11 +60,13 @@ def main():
                 best[name] = row
     rows = [dict(best[n], impl=n, threads=a.threads) for n in runs]
     ratio = best["swiftrec"]["median_epoch_seconds"] / best["pytorch"]["median_epoch_seconds"]
+    bucket_ratio = best["swiftrec-buckets"]["median_epoch_seconds"] / best["pytorch"]["median_epoch_seconds"]
     print("| impl | median epoch s | peak RSS MB |\n|---|---|---|", file=sys.stderr)
     for row in rows:
         print(f"| {row['impl']} | {row['median_epoch_seconds']:.1f} | {row['peak_rss_mb']:.0f} |", file=sys.stderr)
-    print(f"SwiftRec / PyTorch epoch time = {ratio:.2f}", file=sys.stderr)
-    print(json.dumps({"results": rows + [{"name": "ratio", "swiftrec_over_pytorch": ratio, "threads": a.threads}]}))
+    print(f"SwiftRec / PyTorch epoch time = {ratio:.2f}; with length buckets {bucket_ratio:.2f}", file=sys.stderr)
+    print(json.dumps({"results": rows + [{"name": "ratio", "swiftrec_over_pytorch": ratio,
+                                          "swiftrec_buckets_over_pytorch": bucket_ratio, "threads": a.threads}]}))
 
 
 if __name__ == "__main__":

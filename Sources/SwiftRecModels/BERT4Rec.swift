@@ -158,6 +158,7 @@ public final class BERT4Rec: Recommender, Explaining {
     public private(set) var epochSeconds: [Double] = []
     public private(set) var validationNDCG: [Double] = []
     private var itemFingerprint = ""
+    private var trainingMetrics: [String: Double] = [:]
     var network: BERT4RecNetwork?
 
     public init(config: BERT4RecConfig = .init()) throws {
@@ -175,6 +176,7 @@ public final class BERT4Rec: Recommender, Explaining {
             options: config.training, progress: progress)
         epochSeconds = outcome.epochSeconds
         validationNDCG = outcome.validationNDCG
+        trainingMetrics = outcome.metrics
     }
 
     public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {
@@ -200,7 +202,7 @@ public final class BERT4Rec: Recommender, Explaining {
         guard let network else { throw ModelError.notFitted(name) }
         try SequenceArtifact.save(
             model: name, config: config, itemCount: itemCount, itemFingerprint: itemFingerprint, network: network,
-            metrics: validationNDCG.max().map { ["valid_NDCG@10": $0] } ?? [:], to: directory)
+            metrics: trainingMetrics, to: directory)
     }
 
     public static func load(from directory: URL) throws -> BERT4Rec {

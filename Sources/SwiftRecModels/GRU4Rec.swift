@@ -125,6 +125,7 @@ public final class GRU4Rec: Recommender, Explaining {
     public private(set) var epochSeconds: [Double] = []
     public private(set) var validationNDCG: [Double] = []
     private var itemFingerprint = ""
+    private var trainingMetrics: [String: Double] = [:]
     var network: RecurrentSequenceNetwork?
 
     public init(config: GRU4RecConfig = .init()) throws {
@@ -142,6 +143,7 @@ public final class GRU4Rec: Recommender, Explaining {
             options: config.training, progress: progress)
         epochSeconds = outcome.epochSeconds
         validationNDCG = outcome.validationNDCG
+        trainingMetrics = outcome.metrics
     }
 
     public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {
@@ -167,7 +169,7 @@ public final class GRU4Rec: Recommender, Explaining {
         guard let network else { throw ModelError.notFitted(name) }
         try SequenceArtifact.save(
             model: name, config: config, itemCount: itemCount, itemFingerprint: itemFingerprint, network: network,
-            metrics: validationNDCG.max().map { ["valid_NDCG@10": $0] } ?? [:], to: directory)
+            metrics: trainingMetrics, to: directory)
     }
 
     public static func load(from directory: URL) throws -> GRU4Rec {

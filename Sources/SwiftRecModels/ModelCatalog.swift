@@ -13,7 +13,7 @@ public enum ModelCatalog {
     /// Options every sequence model reads.
     static let sequenceKeys: Set<String> = [
         "epochs", "batch", "lr", "weight-decay", "patience", "time-budget", "validate-every", "seed", "dim", "max-len",
-        "dropout",
+        "dropout", "length-buckets",
     ]
 
     /// The option keys each model reads.
@@ -25,7 +25,7 @@ public enum ModelCatalog {
         "ease": ["lambda"],
         "bpr": ["factors", "lr", "regularization", "epochs", "fold-in-steps", "seed"],
         "ials": ["factors", "regularization", "alpha", "iterations", "cg-steps", "seed"],
-        "sasrec": sequenceKeys.union(["blocks", "heads", "loss", "negatives"]),
+        "sasrec": sequenceKeys.union(["blocks", "heads", "loss", "negatives", "shared-output"]),
         "bert4rec": sequenceKeys.union(["blocks", "heads", "mask-ratio"]),
         "gru4rec": sequenceKeys,
         "lstm": sequenceKeys,
@@ -57,6 +57,7 @@ public enum ModelCatalog {
             t.patience = try number("patience", t.patience)
             t.validateEvery = try number("validate-every", t.validateEvery)
             t.seed = try number("seed", t.seed)
+            t.lengthBuckets = try number("length-buckets", t.lengthBuckets)
             if options["time-budget"] != nil { t.timeBudget = try number("time-budget", 0.0) }
             return t
         }
@@ -97,6 +98,7 @@ public enum ModelCatalog {
             config.maxLength = try number("max-len", config.maxLength)
             config.dropout = try number("dropout", config.dropout)
             config.negatives = try number("negatives", config.negatives)
+            config.sharedOutput = try number("shared-output", config.sharedOutput)
             if let text = options["loss"] {
                 guard let loss = SequenceLoss(rawValue: text) else {
                     throw ModelError.invalidParameter(

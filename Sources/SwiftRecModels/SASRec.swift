@@ -22,9 +22,26 @@ public struct SASRecConfig: Codable, Sendable, Equatable {
     public var loss = SequenceLoss.ce
     /// Sampled items per batch for the `sampled` loss.
     public var negatives = 256
+    /// Whether the item embedding doubles as the output layer (else a separate one is learned).
+    public var sharedOutput = true
     public var training = SequenceTrainingOptions()
 
     public init() {}
+
+    /// Reads a saved configuration; keys written by older versions may be missing and take defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = SASRecConfig()
+        dim = try c.decodeIfPresent(Int.self, forKey: .dim) ?? d.dim
+        blocks = try c.decodeIfPresent(Int.self, forKey: .blocks) ?? d.blocks
+        heads = try c.decodeIfPresent(Int.self, forKey: .heads) ?? d.heads
+        maxLength = try c.decodeIfPresent(Int.self, forKey: .maxLength) ?? d.maxLength
+        dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? d.dropout
+        loss = try c.decodeIfPresent(SequenceLoss.self, forKey: .loss) ?? d.loss
+        negatives = try c.decodeIfPresent(Int.self, forKey: .negatives) ?? d.negatives
+        sharedOutput = try c.decodeIfPresent(Bool.self, forKey: .sharedOutput) ?? d.sharedOutput
+        training = try c.decodeIfPresent(SequenceTrainingOptions.self, forKey: .training) ?? d.training
+    }
 
     func check() throws {
         try ParameterCheck.positive(dim, "dim")
@@ -51,6 +68,8 @@ final class SASRecNetwork: SequenceNetwork {
     let blocks: [TransformerBlock]
     let finalNorm: LayerNorm
     let embeddingDropout: Dropout
+    /// The output layer when it is not the item embedding.
+    let outputEmbedding: Embedding?
     var isTraining = true
     private var negativeSampler: SeededGenerator
 
@@ -68,19 +87,29 @@ final class SASRecNetwork: SequenceNetwork {
         finalNorm = LayerNorm(config.dim)
         embeddingDropout = Dropout(config.dropout, seed: g.next())
         negativeSampler = g.split()
+        outputEmbedding =
+            config.sharedOutput ? nil : Embedding(count: items, dim: config.dim, std: 0.05, generator: &g)
     }
 
     var children: [(name: String, layer: any Layer)] {
         [("item_embedding", itemEmbedding), ("position_embedding", positionEmbedding)]
             + blocks.enumerated().map { ("blocks.\($0.offset)", $0.element) }
             + [("final_norm", finalNorm), ("embedding_dropout", embeddingDropout)]
+            + (outputEmbedding.map { [("output_embedding", $0)] } ?? [])
     }
 
     var maxLength: Int { config.maxLength }
     var trainingWindow: Int { config.maxLength + 1 }
 
-    /// The output weights: item rows without the padding row.
-    var catalogue: Variable { itemEmbedding.weight.slice(axis: 0, 1..<itemEmbedding.weight.shape[0]) }
+    /// The output weights, one row per item.
+    var catalogue: Variable {
+        outputEmbedding?.weight ?? itemEmbedding.weight.slice(axis: 0, 1..<itemEmbedding.weight.shape[0])
+    }
+
+    /// The output weights' table and the offset of item 0's row in it, without copying.
+    var outputTable: (table: Tensor, offset: Int) {
+        outputEmbedding.map { ($0.weight.value, 0) } ?? (itemEmbedding.weight.value, config.dim)
+    }
 
     /// Left-padded embedding rows (item index + 1, 0 = padding), [batch, length] flattened.
     static func paddedRows(_ histories: [ArraySlice<Int32>], length: Int) -> [Int32] {
@@ -241,12 +270,12 @@ final class SASRecNetwork: SequenceNetwork {
         guard !histories.isEmpty else { return }
         withNoGrad {
             let last = lastHidden(histories)
-            let table = itemEmbedding.weight.value
+            let (table, offset) = outputTable
             last.withUnsafeBufferPointer { h in
                 table.withUnsafeBufferPointer { w in
                     GEMM.multiply(
                         transA: false, transB: true, m: histories.count, n: itemCount, k: config.dim,
-                        a: h.baseAddress!, lda: config.dim, b: w.baseAddress! + config.dim, ldb: config.dim,
+                        a: h.baseAddress!, lda: config.dim, b: w.baseAddress! + offset, ldb: config.dim,
                         c: scores.baseAddress!, ldc: itemCount)
                 }
             }
@@ -259,7 +288,7 @@ final class SASRecNetwork: SequenceNetwork {
         let rows = Self.paddedRows([history], length: length)
         let vectors = Variable(itemEmbedding(rows, shape: [1, length]).value, requiresGrad: true)
         let h = hidden(itemVectors: vectors, rows: rows, batch: 1, length: length)
-        let target = itemEmbedding.weight.value.slice(axis: 0, Int(item + 1)..<Int(item + 2))
+        let target = catalogue.value.slice(axis: 0, Int(item)..<Int(item + 1))
         let score = (h.slice(axis: 0, (length - 1)..<length) * Variable(target)).sum()
         score.backward()
         return Attribution.gradientTimesInput(vectors, count: length, dim: config.dim)
@@ -288,6 +317,7 @@ public final class SASRec: Recommender, Explaining {
     /// Validation NDCG@10 after each validation round.
     public private(set) var validationNDCG: [Double] = []
     private var itemFingerprint = ""
+    private var trainingMetrics: [String: Double] = [:]
     var network: SASRecNetwork?
 
     public init(config: SASRecConfig = .init()) throws {
@@ -306,6 +336,7 @@ public final class SASRec: Recommender, Explaining {
             options: config.training, progress: progress)
         epochSeconds = outcome.epochSeconds
         validationNDCG = outcome.validationNDCG
+        trainingMetrics = outcome.metrics
     }
 
     public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {
@@ -331,7 +362,7 @@ public final class SASRec: Recommender, Explaining {
         guard let network else { throw ModelError.notFitted(name) }
         try SequenceArtifact.save(
             model: name, config: config, itemCount: itemCount, itemFingerprint: itemFingerprint, network: network,
-            metrics: validationNDCG.max().map { ["valid_NDCG@10": $0] } ?? [:], to: directory)
+            metrics: trainingMetrics, to: directory)
     }
 
     public static func load(from directory: URL) throws -> SASRec {

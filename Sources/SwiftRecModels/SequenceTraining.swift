@@ -44,9 +44,27 @@ public struct SequenceTrainingOptions: Codable, Sendable, Equatable {
     public var timeBudget: Double?
     /// Validate after every this many epochs.
     public var validateEvery = 1
+    /// Batch users of similar history length (sorted within groups of 32 shuffled batches,
+    /// batches then shuffled) so less of each batch is padding.
+    public var lengthBuckets = false
     public var seed: UInt64 = 1
 
     public init() {}
+
+    /// Reads saved options; keys written by older versions may be missing and take defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = SequenceTrainingOptions()
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? d.epochs
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
+        weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
+        patience = try c.decodeIfPresent(Int.self, forKey: .patience) ?? d.patience
+        timeBudget = try c.decodeIfPresent(Double.self, forKey: .timeBudget)
+        validateEvery = try c.decodeIfPresent(Int.self, forKey: .validateEvery) ?? d.validateEvery
+        lengthBuckets = try c.decodeIfPresent(Bool.self, forKey: .lengthBuckets) ?? d.lengthBuckets
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+    }
 
     func check() throws {
         try ParameterCheck.nonNegative(epochs, "epochs")
@@ -105,6 +123,16 @@ enum SequenceTrainer {
         var validationNDCG: [Double] = []
         var bestEpoch = 0
         var stoppedBy = "epochs"
+
+        /// What a saved model's manifest records about its training.
+        var metrics: [String: Double] {
+            var m = [
+                "epochs": Double(epochSeconds.count), "epoch_seconds_total": epochSeconds.reduce(0, +),
+                "best_epoch": Double(bestEpoch),
+            ]
+            if let best = validationNDCG.max() { m["valid_NDCG@10"] = best }
+            return m
+        }
     }
 
     static func fit(
@@ -129,10 +157,26 @@ enum SequenceTrainer {
             let epochStart = ProcessClock.now()
             network.setTraining(true)
             order.shuffle(using: &shuffle)
+            var batches = stride(from: 0, to: order.count, by: options.batchSize).map {
+                Array(order[$0..<min(order.count, $0 + options.batchSize)])
+            }
+            if options.lengthBuckets {
+                let group = 32 * options.batchSize
+                var regrouped: [[Int]] = []
+                for start in stride(from: 0, to: order.count, by: group) {
+                    let users = order[start..<min(order.count, start + group)].sorted {
+                        dataset.sequences.items(of: $0).count < dataset.sequences.items(of: $1).count
+                    }
+                    for b in stride(from: 0, to: users.count, by: options.batchSize) {
+                        regrouped.append(Array(users[b..<min(users.count, b + options.batchSize)]))
+                    }
+                }
+                batches = regrouped
+                batches.shuffle(using: &shuffle)
+            }
             var lossSum = 0.0, targetSum = 0
             var outOfTime = false
-            for step in 0..<steps {
-                let batch = order[(step * options.batchSize)..<min(order.count, (step + 1) * options.batchSize)]
+            for (step, batch) in batches.enumerated() {
                 let windows = batch.map { dataset.sequences.items(of: $0).suffix(window) }
                 optimizer.zeroGrad()
                 let (loss, targets) = network.loss(windows)

@@ -61,9 +61,21 @@ extension Variable {
                     if let dp {
                         var generator = SeededGenerator(seed: dropoutSeed &+ UInt64(pair) &* 0x9E37_79B9_7F4A_7C15)
                         let target = dp + pair * square
-                        for i in 0..<square {
-                            let keep = UInt32(truncatingIfNeeded: generator.next()) >= threshold
-                            target[i] = keep ? scores[i] * keepScale : 0
+                        for i in 0..<length {
+                            let row = scores + i * length, out = target + i * length
+                            // Causal rows have zero weight beyond the diagonal: no draws needed there.
+                            let limit = causal ? i + 1 : length
+                            var j = 0
+                            while j < limit {
+                                let r = generator.next()
+                                out[j] = UInt32(truncatingIfNeeded: r) >= threshold ? row[j] * keepScale : 0
+                                if j + 1 < limit {
+                                    out[j + 1] =
+                                        UInt32(truncatingIfNeeded: r >> 32) >= threshold ? row[j + 1] * keepScale : 0
+                                }
+                                j += 2
+                            }
+                            if limit < length { (out + limit).update(repeating: 0, count: length - limit) }
                         }
                         weights = UnsafePointer(target)
                     }

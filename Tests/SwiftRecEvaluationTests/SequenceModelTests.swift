@@ -186,6 +186,35 @@ struct SequenceModelTests {
         #expect(!explanation.isEmpty && explanation.allSatisfy { [1, 2, 3].contains($0.item) })
     }
 
+    @Test func lengthBucketsTrainAsWell() throws {
+        var config = try SequenceData.sasrec().config
+        config.training.lengthBuckets = true
+        let model = try SASRec(config: config)
+        try model.fit(SequenceData.split.train, validation: SequenceData.split.validation, progress: nil)
+        let ndcg = SequenceData.ndcg(model)
+        #expect(ndcg > 2 * SequenceData.popularity + 0.1, "bucketed sasrec \(ndcg) vs \(SequenceData.popularity)")
+        // Saved options from before a key existed still load, with its default.
+        let old = try JSONDecoder().decode(SequenceTrainingOptions.self, from: Data(#"{"epochs": 7}"#.utf8))
+        #expect(old.epochs == 7 && old.lengthBuckets == false && old.batchSize == 128)
+    }
+
+    @Test func aSeparateOutputLayerTrainsAndRoundTrips() throws {
+        var config = try SequenceData.sasrec().config
+        config.sharedOutput = false
+        let model = try SASRec(config: config)
+        try model.fit(SequenceData.split.train, validation: SequenceData.split.validation, progress: nil)
+        #expect(model.network?.stateDict()["output_embedding.weight"]?.shape == [model.itemCount, 32])
+        let ndcg = SequenceData.ndcg(model)
+        #expect(ndcg > 2 * SequenceData.popularity, "untied sasrec \(ndcg) vs \(SequenceData.popularity)")
+        let dir = scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try model.save(to: dir)
+        let loaded = try ModelCatalog.load(from: dir)
+        #expect(SequenceData.sampleScores(loaded) == SequenceData.sampleScores(model))
+        let (manifest, _) = try ModelArtifact.read(from: dir)
+        #expect(manifest.metrics["best_epoch"].map { $0 >= 1 } == true && manifest.metrics["valid_NDCG@10"] != nil)
+    }
+
     @Test func timeBudgetAndPatienceStopTraining() throws {
         var options = SequenceData.training(epochs: 50)
         options.timeBudget = 1e-6
