@@ -41,5 +41,8 @@ let package = Package(
         .testTarget(
             name: "SwiftRecEvaluationTests",
             dependencies: ["SwiftRecEvaluation", "SwiftRecModels", "SwiftRecData", "SwiftRecTensor"]),
+        .testTarget(
+            name: "SwiftRecServingTests",
+            dependencies: ["SwiftRecServing", "SwiftRecModels", "SwiftRecData", "SwiftRecEvaluation"]),
     ]
 )

@@ -1,0 +1,86 @@
+import Foundation
+import SwiftRecData
+import SwiftRecEvaluation
+import SwiftRecModels
+import Synchronization
+
+/// A trained model with the item ids its scores refer to. Scoring only reads the model, so
+/// one instance serves concurrent requests.
+public final class ServableModel: @unchecked Sendable {
+    public let name: String
+    public let model: any Recommender
+    /// Item index ↔ id of the data the model was trained on.
+    public let items: IDMap
+
+    public init(name: String, model: any Recommender, items: IDMap) {
+        precondition(
+            model.itemCount == items.count, "ServableModel: \(model.itemCount) scores for \(items.count) items")
+        self.name = name
+        self.model = model
+        self.items = items
+    }
+}
+
+/// The model that answers requests. Swapping is atomic: a request sees the old model or the
+/// new one, never a mix.
+public final class ActiveModel: Sendable {
+    private let slot: Mutex<ServableModel?>
+
+    public init(_ model: ServableModel? = nil) { slot = Mutex(model) }
+
+    public var current: ServableModel? { slot.withLock { $0 } }
+
+    public func activate(_ model: ServableModel) { slot.withLock { $0 = model } }
+}
+
+/// What a caller asks for.
+public struct RecommendationRequest: Sendable {
+    public var count: Int
+    public var excludeSeen: Bool
+    public var explain: Bool
+    /// Items that must not be recommended (unavailable, filtered by the caller).
+    public var excluded: Set<String>
+
+    public init(count: Int = 10, excludeSeen: Bool = true, explain: Bool = false, excluded: Set<String> = []) {
+        self.count = count
+        self.excludeSeen = excludeSeen
+        self.explain = explain
+        self.excluded = excluded
+    }
+}
+
+/// One recommended item.
+public struct Recommendation: Codable, Sendable, Equatable {
+    public var item: String
+    public var score: Float
+    /// The history items that drove it, strongest first, when explanations were asked for.
+    public var because: [Reason]?
+}
+
+/// A history item's share in a recommendation.
+public struct Reason: Codable, Sendable, Equatable {
+    public var item: String
+    public var weight: Float
+}
+
+/// Candidates → scores from the model → filters (seen, excluded) → top items, with reasons.
+public enum RankingPipeline {
+    public static func recommend(
+        _ model: ServableModel, history: [Event], request: RecommendationRequest
+    ) -> [Recommendation] {
+        let known = history.filter { model.items.index(of: $0.item) != nil }
+        let items = known.map { model.items.index(of: $0.item)! }
+        let state = UserState(items: items, timestamps: known.map(\.timestamp))
+        let scores = model.model.scores(for: state)
+        var excluded = request.excludeSeen ? items : []
+        for id in request.excluded { if let i = model.items.index(of: id) { excluded.append(i) } }
+        let top = TopK.select(request.count, from: scores, excluding: excluded)
+        let explainer = request.explain ? model.model as? any Explaining : nil
+        return top.map { index in
+            let reasons = explainer?.explain(index, for: state, top: 3).map {
+                Reason(item: model.items.id(at: $0.item), weight: $0.weight)
+            }
+            return Recommendation(item: model.items.id(at: index), score: scores[Int(index)], because: reasons)
+        }
+    }
+}

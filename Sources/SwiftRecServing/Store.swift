@@ -1,0 +1,87 @@
+import Foundation
+import SwiftRecData
+
+/// One page of a listing and the cursor of the next page (nil on the last page).
+public struct Page<Element: Sendable>: Sendable {
+    public var elements: [Element]
+    public var next: String?
+
+    public init(elements: [Element], next: String?) {
+        self.elements = elements
+        self.next = next
+    }
+}
+
+/// Where the service keeps events, items and users. Every write has happened durably when
+/// the call returns, so an acknowledged write is never lost. Implementations: ``InMemoryStore``
+/// (tests, demos); SQLite and PostgreSQL follow the same contract.
+public protocol RecommendationStore: Sendable {
+    /// Appends events, oldest first per user.
+    func append(_ events: [Event]) async throws
+    /// Inserts or replaces items by id.
+    func upsert(items: [Item]) async throws
+    /// Inserts or replaces users by id.
+    func upsert(users: [User]) async throws
+    /// Removes a user with all their events; false when the user was unknown.
+    func deleteUser(_ id: String) async throws -> Bool
+    func item(_ id: String) async throws -> Item?
+    func user(_ id: String) async throws -> User?
+    /// Items in id order after `cursor` (an id), at most `limit`.
+    func items(after cursor: String?, limit: Int) async throws -> Page<Item>
+    /// Users in id order after `cursor` (an id), at most `limit`.
+    func users(after cursor: String?, limit: Int) async throws -> Page<User>
+    /// The user's newest `limit` events, oldest first.
+    func recentEvents(ofUser id: String, limit: Int) async throws -> [Event]
+    /// How many events are stored.
+    func eventCount() async throws -> Int
+}
+
+/// A store in memory: nothing survives the process. For tests and throw-away demos.
+public actor InMemoryStore: RecommendationStore {
+    private var events: [String: [Event]] = [:]
+    private var itemTable: [String: Item] = [:]
+    private var userTable: [String: User] = [:]
+    private var count = 0
+
+    public init() {}
+
+    public func append(_ new: [Event]) {
+        for event in new { events[event.user, default: []].append(event) }
+        count += new.count
+    }
+
+    public func upsert(items: [Item]) { for item in items { itemTable[item.id] = item } }
+
+    public func upsert(users: [User]) { for user in users { userTable[user.id] = user } }
+
+    public func deleteUser(_ id: String) -> Bool {
+        let removed = events.removeValue(forKey: id)
+        count -= removed?.count ?? 0
+        return userTable.removeValue(forKey: id) != nil || removed != nil
+    }
+
+    public func item(_ id: String) -> Item? { itemTable[id] }
+
+    public func user(_ id: String) -> User? { userTable[id] }
+
+    public func items(after cursor: String?, limit: Int) -> Page<Item> {
+        Self.page(itemTable, after: cursor, limit: limit)
+    }
+
+    public func users(after cursor: String?, limit: Int) -> Page<User> {
+        // Users known only from their events are listed too.
+        var all = userTable
+        for id in events.keys where all[id] == nil { all[id] = User(id: id) }
+        return Self.page(all, after: cursor, limit: limit)
+    }
+
+    public func recentEvents(ofUser id: String, limit: Int) -> [Event] { Array((events[id] ?? []).suffix(limit)) }
+
+    public func eventCount() -> Int { count }
+
+    private static func page<T: Sendable>(_ table: [String: T], after cursor: String?, limit: Int) -> Page<T> {
+        let keys = table.keys.filter { key in cursor.map { key > $0 } ?? true }.sorted()
+        let taken = keys.prefix(max(limit, 0))
+        return Page(elements: taken.map { table[$0]! }, next: keys.count > taken.count ? taken.last : nil)
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import SwiftRecData
+import SwiftRecModels
+import Testing
+
+@testable import SwiftRecServing
+
+/// A small SASRec trained on generated users who move through categories in item order.
+private let trained: (data: SyntheticData, model: ServableModel) = {
+    let data = SyntheticGenerator.generate(
+        SyntheticConfig(
+            users: 200, categories: 5, itemsPerCategory: 16, eventsPerUser: 18...28, switches: .probability(0.04),
+            popularityExponent: 0.5, sequentialProbability: 0.7, seed: 21))
+    var config = SASRecConfig()
+    config.dim = 32
+    config.blocks = 1
+    config.heads = 2
+    config.maxLength = 20
+    config.dropout = 0.1
+    config.training.epochs = 12
+    config.training.batchSize = 32
+    config.training.learningRate = 5e-3
+    config.training.seed = 2
+    let model = try! SASRec(config: config)
+    try! model.fit(data.dataset, validation: nil, progress: nil)
+    return (data, ServableModel(name: "sasrec", model: model, items: data.dataset.items))
+}()
+
+private func event(_ user: String, _ item: Int, _ time: Int64) -> Event {
+    Event(user: user, item: "item-\(item)", type: .click, timestamp: time)
+}
+
+@Suite("Serving core")
+struct ServingCoreTests {
+    @Test func inMemoryStorePagesListsAndDeletes() async throws {
+        let store = InMemoryStore()
+        try await store.upsert(items: (0..<5).map { Item(id: "i\($0)") })
+        try await store.upsert(users: [User(id: "a", attributes: ["age": "30"])])
+        try await store.append([event("a", 1, 1), event("b", 2, 2), event("a", 3, 3)])
+        let first = try await store.items(after: nil, limit: 2)
+        #expect(first.elements.map(\.id) == ["i0", "i1"] && first.next == "i1")
+        let last = try await store.items(after: "i3", limit: 2)
+        #expect(last.elements.map(\.id) == ["i4"] && last.next == nil)
+        #expect(try await store.users(after: nil, limit: 10).elements.map(\.id) == ["a", "b"])
+        #expect(try await store.recentEvents(ofUser: "a", limit: 1).map(\.item) == ["item-3"])
+        let deleted = try await store.deleteUser("a")
+        let deletedUnknown = try await store.deleteUser("nobody")
+        #expect(deleted && !deletedUnknown)
+        #expect(try await store.recentEvents(ofUser: "a", limit: 10).isEmpty)
+        let user = try await store.user("a")
+        #expect(try await store.eventCount() == 1 && user == nil)
+    }
+
+    @Test func liveInterestsLoadOnceFollowNewEventsAndStayBounded() async throws {
+        let store = InMemoryStore()
+        try await store.append((0..<5).map { event("u", $0, Int64($0)) })
+        let live = LiveInterests(store: store, capacity: 4)
+        #expect(try await live.events(of: "u").map(\.item) == (1..<5).map { "item-\($0)" })
+        // Durable first, then recorded; the live history follows at once.
+        let new = [event("u", 9, 10), event("u", 8, 11), event("v", 7, 12)]
+        try await store.append(new)
+        try await live.record(new)
+        #expect(try await live.events(of: "u").map(\.item) == ["item-3", "item-4", "item-9", "item-8"])
+        // A user first seen in this batch gets their stored history once, not twice.
+        #expect(try await live.events(of: "v").map(\.item) == ["item-7"])
+        await live.forget("u")
+        _ = try await store.deleteUser("u")
+        #expect(try await live.events(of: "u").isEmpty)
+    }
+
+    @Test func aNewEventChangesTheNextRecommendation() async throws {
+        let (data, model) = trained
+        let per = data.config.itemsPerCategory
+        let history = (0..<6).map { event("new", $0, Int64($0)) }
+        let before = RankingPipeline.recommend(model, history: history, request: .init(count: 10))
+        #expect(before.count == 10 && before.allSatisfy { !history.map(\.item).contains($0.item) })
+        #expect(before.filter { data.itemCategory[Int($0.item.dropFirst(5))!] == 0 }.count >= 6)
+        // Three clicks in category 3: the next list follows them.
+        let after = RankingPipeline.recommend(
+            model, history: history + (0..<3).map { event("new", 3 * per + 4 + $0, Int64(10 + $0)) },
+            request: .init(count: 10))
+        let share = after.filter { data.itemCategory[Int($0.item.dropFirst(5))!] == 3 }.count
+        #expect(share >= 6, "\(share) of 10 in the new category")
+        #expect(after.first?.item == "item-\(3 * per + 7)")
+        #expect(zip(after, after.dropFirst()).allSatisfy { $0.score >= $1.score })
+    }
+
+    @Test func filtersAndExplanations() {
+        let (data, model) = trained
+        let history = [event("x", 20, 1), event("x", 21, 2), event("x", 22, 3), event("x", 999_999, 4)]
+        let plain = RankingPipeline.recommend(model, history: history, request: .init(count: 5))
+        let excluded = Set(plain.prefix(2).map(\.item))
+        let filtered = RankingPipeline.recommend(
+            model, history: history, request: .init(count: 5, excluded: excluded.union(["no-such-item"])))
+        #expect(filtered.allSatisfy { !excluded.contains($0.item) } && filtered.count == 5)
+        #expect(filtered.first?.item == plain[2].item)
+        let withSeen = RankingPipeline.recommend(
+            model, history: history, request: .init(count: data.dataset.itemCount, excludeSeen: false))
+        #expect(withSeen.count == data.dataset.itemCount)
+        let explained = RankingPipeline.recommend(model, history: history, request: .init(count: 3, explain: true))
+        for recommendation in explained {
+            let reasons = try! #require(recommendation.because)
+            #expect(!reasons.isEmpty && reasons.allSatisfy { ["item-20", "item-21", "item-22"].contains($0.item) })
+        }
+        #expect(plain.allSatisfy { $0.because == nil })
+    }
+
+    @Test func swappingTheActiveModelIsAtomic() async {
+        let (data, model) = trained
+        let active = ActiveModel()
+        #expect(active.current == nil)
+        let pop = try! Popularity()
+        try! pop.fit(data.dataset, validation: nil, progress: nil)
+        let other = ServableModel(name: "pop", model: pop, items: model.items)
+        active.activate(model)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { for k in 0..<200 { active.activate(k % 2 == 0 ? other : model) } }
+            group.addTask {
+                for _ in 0..<200 {
+                    let seen = active.current!
+                    #expect(seen === model || seen === other)
+                }
+            }
+        }
+    }
+}
