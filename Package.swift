@@ -15,7 +15,8 @@ let package = Package(
         .executable(name: "swiftrec", targets: ["swiftrec"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .target(name: "CSwiftRecKernels"),
@@ -25,7 +26,10 @@ let package = Package(
         .target(name: "SwiftRecEvaluation", dependencies: ["SwiftRecTensor", "SwiftRecData", "SwiftRecModels"]),
         .target(
             name: "SwiftRecServing",
-            dependencies: ["SwiftRecTensor", "SwiftRecData", "SwiftRecModels", "SwiftRecEvaluation"]),
+            dependencies: [
+                "SwiftRecTensor", "SwiftRecData", "SwiftRecModels", "SwiftRecEvaluation",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .executableTarget(
             name: "swiftrec",
             dependencies: [

@@ -32,8 +32,8 @@ private func event(_ user: String, _ item: Int, _ time: Int64) -> Event {
 
 @Suite("Serving core")
 struct ServingCoreTests {
-    @Test func inMemoryStorePagesListsAndDeletes() async throws {
-        let store = InMemoryStore()
+    /// The contract every store keeps.
+    static func checkStoreContract(_ store: any RecommendationStore) async throws {
         try await store.upsert(items: (0..<5).map { Item(id: "i\($0)") })
         try await store.upsert(users: [User(id: "a", attributes: ["age": "30"])])
         try await store.append([event("a", 1, 1), event("b", 2, 2), event("a", 3, 3)])
@@ -49,6 +49,35 @@ struct ServingCoreTests {
         #expect(try await store.recentEvents(ofUser: "a", limit: 10).isEmpty)
         let user = try await store.user("a")
         #expect(try await store.eventCount() == 1 && user == nil)
+        // Features round-trip; an upsert replaces.
+        try await store.upsert(items: [Item(id: "i1", title: "T", categories: ["c", "d"], attributes: ["k": "v"])])
+        #expect(
+            try await store.item("i1") == Item(id: "i1", title: "T", categories: ["c", "d"], attributes: ["k": "v"]))
+        #expect(try await store.item("nope") == nil)
+        let scenario = Event(user: "b", item: "x", type: .purchase, value: 4.5, timestamp: 9, scenario: "home")
+        try await store.append([scenario])
+        #expect(try await store.recentEvents(ofUser: "b", limit: 5).last == scenario)
+    }
+
+    @Test func inMemoryStoreKeepsTheContract() async throws {
+        try await Self.checkStoreContract(InMemoryStore())
+    }
+
+    @Test func sqliteStoreKeepsTheContractDurably() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-\(UUID().uuidString).sqlite")
+            .path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        do {
+            let store = try SQLiteStore(path: path)
+            let settings = try store.durabilitySettings()
+            #expect(settings.journalMode == "wal" && settings.synchronous == 2)
+            try await Self.checkStoreContract(store)
+        }
+        // Everything acknowledged is there after reopening.
+        let reopened = try SQLiteStore(path: path)
+        #expect(try await reopened.eventCount() == 2)
+        #expect(try await reopened.recentEvents(ofUser: "b", limit: 5).map(\.item) == ["item-2", "x"])
+        #expect(try await reopened.items(after: nil, limit: 10).elements.count == 5)
     }
 
     @Test func liveInterestsLoadOnceFollowNewEventsAndStayBounded() async throws {

@@ -1,0 +1,173 @@
+import Foundation
+import GRDB
+import SwiftRecData
+
+/// The embedded store: one SQLite file in WAL mode.
+///
+/// Durability: the writer connection runs with `PRAGMA synchronous = FULL`, so a write's
+/// transaction is fsynced to the write-ahead log before the call returns; an acknowledged
+/// write survives a crash of the process or the machine. Readers run concurrently with the
+/// writer (WAL). Events, items and users are stored as given (string ids, JSON for lists and
+/// attributes); the schema is created and upgraded by migrations on open.
+public final class SQLiteStore: RecommendationStore {
+    private let pool: DatabasePool
+    public let path: String
+
+    /// Opens (creating if needed) the store at `path`.
+    public init(path: String) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        pool = try DatabasePool(path: path, configuration: configuration)
+        // After opening: GRDB sets the WAL writer to NORMAL, which may lose the last commits
+        // on power failure. FULL fsyncs every commit.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        try Self.migrator.migrate(pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: events, items, users") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE item (
+                        id TEXT PRIMARY KEY NOT NULL, title TEXT, description TEXT,
+                        categories TEXT NOT NULL DEFAULT '[]', attributes TEXT NOT NULL DEFAULT '{}');
+                    CREATE TABLE user (id TEXT PRIMARY KEY NOT NULL, attributes TEXT NOT NULL DEFAULT '{}');
+                    CREATE TABLE event (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL, item TEXT NOT NULL,
+                        type TEXT NOT NULL, value REAL, timestamp INTEGER NOT NULL, scenario TEXT);
+                    CREATE INDEX event_by_user ON event(user, seq);
+                    """)
+        }
+        return migrator
+    }
+
+    /// The SQLite settings that carry the durability promise, for checks and `swiftrec info`.
+    public func durabilitySettings() throws -> (journalMode: String, synchronous: Int) {
+        try pool.writeWithoutTransaction { db in
+            (
+                try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "",
+                try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
+            )
+        }
+    }
+
+    public func append(_ events: [Event]) async throws {
+        guard !events.isEmpty else { return }
+        try await pool.write { db in
+            let insert = try db.cachedStatement(
+                sql: "INSERT INTO event (user, item, type, value, timestamp, scenario) VALUES (?, ?, ?, ?, ?, ?)")
+            for e in events {
+                try insert.execute(arguments: [e.user, e.item, e.type.rawValue, e.value, e.timestamp, e.scenario])
+            }
+        }
+    }
+
+    public func upsert(items: [Item]) async throws {
+        guard !items.isEmpty else { return }
+        let rows = try items.map { ($0, try Self.json($0.categories), try Self.json($0.attributes)) }
+        try await pool.write { db in
+            let upsert = try db.cachedStatement(
+                sql:
+                    "INSERT OR REPLACE INTO item (id, title, description, categories, attributes) VALUES (?, ?, ?, ?, ?)"
+            )
+            for (item, categories, attributes) in rows {
+                try upsert.execute(arguments: [item.id, item.title, item.description, categories, attributes])
+            }
+        }
+    }
+
+    public func upsert(users: [User]) async throws {
+        guard !users.isEmpty else { return }
+        let rows = try users.map { ($0.id, try Self.json($0.attributes)) }
+        try await pool.write { db in
+            let upsert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO user (id, attributes) VALUES (?, ?)")
+            for (id, attributes) in rows { try upsert.execute(arguments: [id, attributes]) }
+        }
+    }
+
+    public func deleteUser(_ id: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM event WHERE user = ?", arguments: [id])
+            let events = db.changesCount
+            try db.execute(sql: "DELETE FROM user WHERE id = ?", arguments: [id])
+            return events + db.changesCount > 0
+        }
+    }
+
+    public func item(_ id: String) async throws -> Item? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM item WHERE id = ?", arguments: [id]).map(Self.item)
+        }
+    }
+
+    public func user(_ id: String) async throws -> User? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM user WHERE id = ?", arguments: [id]).map(Self.user)
+        }
+    }
+
+    public func items(after cursor: String?, limit: Int) async throws -> Page<Item> {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM item WHERE id > ? ORDER BY id LIMIT ?", arguments: [cursor ?? "", limit + 1])
+            let items = try rows.prefix(limit).map(Self.item)
+            return Page(elements: items, next: rows.count > limit ? items.last?.id : nil)
+        }
+    }
+
+    public func users(after cursor: String?, limit: Int) async throws -> Page<User> {
+        // Users known only from their events are listed too.
+        try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, attributes FROM (
+                        SELECT id, attributes FROM user
+                        UNION SELECT DISTINCT user AS id, '{}' AS attributes FROM event
+                            WHERE user NOT IN (SELECT id FROM user))
+                    WHERE id > ? ORDER BY id LIMIT ?
+                    """, arguments: [cursor ?? "", limit + 1])
+            let users = try rows.prefix(limit).map(Self.user)
+            return Page(elements: users, next: rows.count > limit ? users.last?.id : nil)
+        }
+    }
+
+    public func recentEvents(ofUser id: String, limit: Int) async throws -> [Event] {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM event WHERE user = ? ORDER BY seq DESC LIMIT ?", arguments: [id, limit])
+            return rows.reversed().map { row in
+                Event(
+                    user: row["user"], item: row["item"], type: EventType(rawValue: row["type"]) ?? .other,
+                    value: row["value"], timestamp: row["timestamp"], scenario: row["scenario"])
+            }
+        }
+    }
+
+    public func eventCount() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM event") ?? 0 }
+    }
+
+    private static func json(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    private static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+
+    private static func item(_ row: Row) throws -> Item {
+        Item(
+            id: row["id"], title: row["title"], description: row["description"],
+            categories: try decode([String].self, row["categories"]),
+            attributes: try decode([String: String].self, row["attributes"]))
+    }
+
+    private static func user(_ row: Row) throws -> User {
+        User(id: row["id"], attributes: try decode([String: String].self, row["attributes"]))
+    }
+}
