@@ -17,6 +17,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .target(name: "CSwiftRecKernels"),
@@ -29,6 +32,9 @@ let package = Package(
             dependencies: [
                 "SwiftRecTensor", "SwiftRecData", "SwiftRecModels", "SwiftRecEvaluation",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]),
         .executableTarget(
             name: "swiftrec",
@@ -47,6 +53,10 @@ let package = Package(
             dependencies: ["SwiftRecEvaluation", "SwiftRecModels", "SwiftRecData", "SwiftRecTensor"]),
         .testTarget(
             name: "SwiftRecServingTests",
-            dependencies: ["SwiftRecServing", "SwiftRecModels", "SwiftRecData", "SwiftRecEvaluation"]),
+            dependencies: [
+                "SwiftRecServing", "SwiftRecModels", "SwiftRecData", "SwiftRecEvaluation",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
     ]
 )

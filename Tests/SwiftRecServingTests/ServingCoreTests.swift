@@ -6,7 +6,7 @@ import Testing
 @testable import SwiftRecServing
 
 /// A small SASRec trained on generated users who move through categories in item order.
-private let trained: (data: SyntheticData, model: ServableModel) = {
+let servingModel: (data: SyntheticData, model: ServableModel) = {
     let data = SyntheticGenerator.generate(
         SyntheticConfig(
             users: 200, categories: 5, itemsPerCategory: 16, eventsPerUser: 18...28, switches: .probability(0.04),
@@ -98,7 +98,7 @@ struct ServingCoreTests {
     }
 
     @Test func aNewEventChangesTheNextRecommendation() async throws {
-        let (data, model) = trained
+        let (data, model) = servingModel
         let per = data.config.itemsPerCategory
         let history = (0..<6).map { event("new", $0, Int64($0)) }
         let before = RankingPipeline.recommend(model, history: history, request: .init(count: 10))
@@ -115,7 +115,7 @@ struct ServingCoreTests {
     }
 
     @Test func filtersAndExplanations() {
-        let (data, model) = trained
+        let (data, model) = servingModel
         let history = [event("x", 20, 1), event("x", 21, 2), event("x", 22, 3), event("x", 999_999, 4)]
         let plain = RankingPipeline.recommend(model, history: history, request: .init(count: 5))
         let excluded = Set(plain.prefix(2).map(\.item))
@@ -135,7 +135,7 @@ struct ServingCoreTests {
     }
 
     @Test func swappingTheActiveModelIsAtomic() async {
-        let (data, model) = trained
+        let (data, model) = servingModel
         let active = ActiveModel()
         #expect(active.current == nil)
         let pop = try! Popularity()

@@ -1,0 +1,447 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SwiftRecData
+import SwiftRecModels
+
+/// The outcome of `POST /events`.
+struct EventsAccepted: Codable, Sendable {
+    struct Rejection: Codable, Sendable {
+        var index: Int
+        var error: String
+    }
+    var accepted: Int
+    var rejected: [Rejection]
+}
+
+struct RecommendationsBody: Codable, Sendable {
+    var user: String?
+    var model: String
+    var recommendations: [Recommendation]
+}
+
+struct InterestWindow: Codable, Sendable {
+    var from: Int64
+    var to: Int64
+    var events: Int
+    var shares: [String: Double]
+}
+
+struct ModelInfo: Codable, Sendable {
+    var name: String
+    var type: String
+    var items: Int
+    var active: Bool
+}
+
+extension RecommendationService {
+    /// The HTTP API; `docs/openapi.yaml` describes it.
+    public func router() -> Router<ServiceContext> {
+        let router = Router(context: ServiceContext.self)
+        router.add(middleware: MetricsMiddleware(metrics: metrics))
+        addReads(router)
+        // Session recommendations only read, so they need no key.
+        router.post("sessions/recommendations") { request, context in
+            try await self.sessionRecommendations(request, context)
+        }
+        let writes = router.group()
+        if let key = limits.apiKey { writes.add(middleware: APIKeyMiddleware(key: key)) }
+        writes.post("events") { request, context in try await self.postEvents(request, context) }
+        writes.put("items/:id") { request, context in try await self.putItem(request, context) }
+        writes.put("users/:id") { request, context in try await self.putUser(request, context) }
+        writes.delete("users/:id") { _, context in try await self.deleteUser(context) }
+        writes.post("models/:name/activate") { _, context in
+            let name = try context.parameters.require("name")
+            guard self.activate(name) else { throw APIError(.notFound, "no model named '\(name)'") }
+            return JSONResponse.make(["active": name])
+        }
+        return router
+    }
+
+    private func addReads(_ router: Router<ServiceContext>) {
+        router.get("health") { _, _ in
+            JSONResponse.make(
+                [
+                    "status": "ok", "model": self.active.current?.name ?? "",
+                    "events": String(try await self.store.eventCount()),
+                ])
+        }
+        router.get("metrics") { _, _ in
+            let text = self.metrics.prometheus(model: self.active.current?.name, liveUsers: await self.live.userCount)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        router.get("models") { _, _ in
+            let active = self.active.current
+            return JSONResponse.make(
+                self.models.map {
+                    ModelInfo(name: $0.name, type: $0.model.name, items: $0.items.count, active: $0 === active)
+                })
+        }
+        router.get("items") { request, _ in
+            let (cursor, limit) = try self.paging(request)
+            let page = try await self.store.items(after: cursor, limit: limit)
+            return JSONResponse.make(ItemsPage(items: page.elements, next: page.next))
+        }
+        router.get("users") { request, _ in
+            let (cursor, limit) = try self.paging(request)
+            let page = try await self.store.users(after: cursor, limit: limit)
+            return JSONResponse.make(UsersPage(users: page.elements, next: page.next))
+        }
+        router.get("items/:id") { _, context in
+            let id = try context.parameters.require("id")
+            guard let item = try await self.store.item(id) else { throw APIError(.notFound, "no item '\(id)'") }
+            return JSONResponse.make(item)
+        }
+        router.get("users/:id/recommendations") { request, context in
+            try await self.userRecommendations(request, context)
+        }
+        router.get("items/:id/similar") { request, context in
+            let id = try context.parameters.require("id")
+            let model = try self.activeModel()
+            guard model.items.index(of: id) != nil else {
+                throw APIError(.notFound, "the model does not know item '\(id)'")
+            }
+            let query = try self.recommendationQuery(request, defaultExcludeSeen: true)
+            let history = [Event(user: "", item: id, timestamp: 0)]
+            return JSONResponse.make(
+                RecommendationsBody(
+                    user: nil, model: model.name,
+                    recommendations: RankingPipeline.recommend(model, history: history, request: query)))
+        }
+        router.get("users/:id/interests") { request, context in
+            try await self.interests(request, context)
+        }
+    }
+
+    // MARK: Handlers
+
+    func postEvents(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let elements: [JSONValue]
+        switch try await jsonBody(request, context) {
+        case .array(let list): elements = list
+        case .object(let object):
+            if let events = object["events"] {
+                guard case .array(let list) = events else {
+                    throw APIError(.badRequest, "events: expected an array of events")
+                }
+                elements = list
+            } else {
+                elements = [.object(object)]
+            }
+        default: throw APIError(.badRequest, "expected an event object, an array of events or {\"events\": [...]}")
+        }
+        guard !elements.isEmpty else { throw APIError(.badRequest, "events: the batch is empty") }
+        guard elements.count <= limits.maxBatch else {
+            throw APIError(
+                .contentTooLarge,
+                "events: \(elements.count) events in one batch; at most \(limits.maxBatch) are accepted")
+        }
+        var valid: [Event] = []
+        var rejected: [EventsAccepted.Rejection] = []
+        let now = Int64(Date().timeIntervalSince1970)
+        for (index, element) in elements.enumerated() {
+            do {
+                let event = try parseEvent(element, now: now)
+                guard try await store.item(event.item) != nil else {
+                    throw APIError(
+                        .unprocessableContent, "item: unknown item '\(event.item)'; add it with PUT /items/{id}")
+                }
+                valid.append(event)
+            } catch let error as APIError {
+                rejected.append(.init(index: index, error: error.message))
+            }
+        }
+        // Durable first, then visible to recommendations.
+        try await store.append(valid)
+        try await live.record(valid)
+        metrics.events(accepted: valid.count, rejected: rejected.count)
+        let outcome = EventsAccepted(accepted: valid.count, rejected: rejected)
+        return JSONResponse.make(outcome, status: rejected.isEmpty ? .ok : .unprocessableContent)
+    }
+
+    func parseEvent(_ element: JSONValue, now: Int64) throws -> Event {
+        guard case .object(let object) = element else { throw APIError(.badRequest, "expected an event object") }
+        func id(_ field: String) throws -> String {
+            guard let value = object[field] else { throw APIError(.badRequest, "\(field): missing") }
+            guard case .string(let text) = value, !text.isEmpty, text.count <= limits.maxIDLength else {
+                throw APIError(
+                    .badRequest, "\(field): expected a non-empty string of at most \(limits.maxIDLength) characters")
+            }
+            return text
+        }
+        let user = try id("user"), item = try id("item")
+        var type = EventType.view
+        if let raw = object["type"] {
+            guard case .string(let text) = raw, let known = EventType(rawValue: text) else {
+                throw APIError(
+                    .badRequest, "type: expected one of \(EventType.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            type = known
+        }
+        var value: Double?
+        switch object["value"] {
+        case nil, .null: break
+        case .number(let number) where number.isFinite: value = number
+        default: throw APIError(.badRequest, "value: expected a finite number")
+        }
+        var timestamp = now
+        switch object["timestamp"] {
+        case nil, .null: break
+        case .number(let number) where number.isFinite && abs(number) < 1e13: timestamp = Int64(number)
+        default: throw APIError(.badRequest, "timestamp: expected seconds since 1970 as a number")
+        }
+        var scenario: String?
+        switch object["scenario"] {
+        case nil, .null: break
+        case .string(let text) where text.count <= limits.maxIDLength: scenario = text
+        default: throw APIError(.badRequest, "scenario: expected a string")
+        }
+        let known: Set<String> = ["user", "item", "type", "value", "timestamp", "scenario"]
+        if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
+            throw APIError(
+                .badRequest, "\(unknown): unknown field; events have \(known.sorted().joined(separator: ", "))")
+        }
+        return Event(user: user, item: item, type: type, value: value, timestamp: timestamp, scenario: scenario)
+    }
+
+    func putItem(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        try checkID(id, "id")
+        let body = try await decode(ItemBody.self, request, context)
+        let item = Item(
+            id: id, title: body.title, description: body.description, categories: body.categories ?? [],
+            attributes: body.attributes ?? [:])
+        try await store.upsert(items: [item])
+        return JSONResponse.make(item)
+    }
+
+    func putUser(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        try checkID(id, "id")
+        let body = try await decode(UserBody.self, request, context)
+        let user = User(id: id, attributes: body.attributes ?? [:])
+        try await store.upsert(users: [user])
+        return JSONResponse.make(user)
+    }
+
+    func deleteUser(_ context: ServiceContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        guard try await store.deleteUser(id) else { throw APIError(.notFound, "no user '\(id)'") }
+        await live.forget(id)
+        return JSONResponse.make(["deleted": id])
+    }
+
+    func userRecommendations(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let user = try context.parameters.require("id")
+        let model = try activeModel()
+        let query = try recommendationQuery(request, defaultExcludeSeen: true)
+        let history = try await live.events(of: user)
+        if history.isEmpty, try await store.user(user) == nil {
+            throw APIError(
+                .notFound, "no user '\(user)': post their events first, or use POST /sessions/recommendations")
+        }
+        return JSONResponse.make(
+            RecommendationsBody(
+                user: user, model: model.name,
+                recommendations: RankingPipeline.recommend(model, history: history, request: query)))
+    }
+
+    func sessionRecommendations(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        guard case .object(let object) = try await jsonBody(request, context), case .array(let list)? = object["events"]
+        else { throw APIError(.badRequest, "expected {\"events\": [{\"item\": ...}, ...], \"n\": 10}") }
+        guard list.count <= limits.maxBatch else {
+            throw APIError(.contentTooLarge, "events: at most \(limits.maxBatch) events in a session")
+        }
+        var history: [Event] = []
+        for (index, element) in list.enumerated() {
+            guard case .object(var fields) = element else {
+                throw APIError(.badRequest, "events[\(index)]: expected an event object")
+            }
+            fields["user"] = fields["user"] ?? .string("session")
+            do {
+                history.append(try parseEvent(.object(fields), now: 0))
+            } catch let error as APIError {
+                throw APIError(error.status, "events[\(index)].\(error.message)")
+            }
+        }
+        var query = RecommendationRequest()
+        switch object["n"] {
+        case nil: break
+        case .number(let n) where n == n.rounded() && (1...Double(limits.maxCount)).contains(n): query.count = Int(n)
+        default: throw APIError(.badRequest, "n: expected an integer from 1 to \(limits.maxCount)")
+        }
+        switch object["explain"] {
+        case nil: break
+        case .bool(let explain): query.explain = explain
+        default: throw APIError(.badRequest, "explain: expected true or false")
+        }
+        let model = try activeModel()
+        return JSONResponse.make(
+            RecommendationsBody(
+                user: nil, model: model.name,
+                recommendations: RankingPipeline.recommend(model, history: history, request: query)))
+    }
+
+    func interests(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let user = try context.parameters.require("id")
+        let parameters = request.uri.queryParameters
+        var window = 10
+        if let text = parameters["window"] {
+            guard let value = Int(text), (1...1_000).contains(value) else {
+                throw APIError(.badRequest, "window: expected events per window from 1 to 1000")
+            }
+            window = value
+        }
+        let history = try await live.events(of: user)
+        guard !history.isEmpty else { throw APIError(.notFound, "no events for user '\(user)'") }
+        var categories: [String: [String]] = [:]
+        for item in Set(history.map(\.item)) { categories[item] = try await store.item(item)?.categories ?? [] }
+        var windows: [InterestWindow] = []
+        for start in stride(from: 0, to: history.count, by: window) {
+            let part = history[start..<min(history.count, start + window)]
+            var counts: [String: Double] = [:]
+            for event in part {
+                let cats = categories[event.item] ?? []
+                for c in cats.isEmpty ? ["(none)"] : cats { counts[c, default: 0] += 1 / Double(max(cats.count, 1)) }
+            }
+            windows.append(
+                InterestWindow(
+                    from: part.first!.timestamp, to: part.last!.timestamp, events: part.count,
+                    shares: counts.mapValues { $0 / Double(part.count) }))
+        }
+        return JSONResponse.make(["user": AnyEncodable(user), "windows": AnyEncodable(windows)])
+    }
+
+    // MARK: Helpers
+
+    func activeModel() throws -> ServableModel {
+        guard let model = active.current else { throw APIError(.serviceUnavailable, "no model is active yet") }
+        return model
+    }
+
+    func recommendationQuery(_ request: Request, defaultExcludeSeen: Bool) throws -> RecommendationRequest {
+        let parameters = request.uri.queryParameters
+        var query = RecommendationRequest(excludeSeen: defaultExcludeSeen)
+        if let text = parameters["n"] {
+            guard let n = Int(text), (1...limits.maxCount).contains(n) else {
+                throw APIError(.badRequest, "n: expected an integer from 1 to \(limits.maxCount), got '\(text)'")
+            }
+            query.count = n
+        }
+        func flag(_ name: String) throws -> Bool? {
+            guard let text = parameters[Substring(name)] else { return nil }
+            switch text {
+            case "true", "1": return true
+            case "false", "0": return false
+            default: throw APIError(.badRequest, "\(name): expected true or false, got '\(text)'")
+            }
+        }
+        query.excludeSeen = try flag("exclude_seen") ?? defaultExcludeSeen
+        query.explain = try flag("explain") ?? false
+        return query
+    }
+
+    func paging(_ request: Request) throws -> (cursor: String?, limit: Int) {
+        let parameters = request.uri.queryParameters
+        var limit = 100
+        if let text = parameters["limit"] {
+            guard let value = Int(text), (1...1_000).contains(value) else {
+                throw APIError(.badRequest, "limit: expected an integer from 1 to 1000, got '\(text)'")
+            }
+            limit = value
+        }
+        return (parameters["cursor"].map(String.init), limit)
+    }
+
+    func checkID(_ id: String, _ field: String) throws {
+        guard !id.isEmpty, id.count <= limits.maxIDLength else {
+            throw APIError(.badRequest, "\(field): expected 1 to \(limits.maxIDLength) characters")
+        }
+    }
+
+    func body(_ request: Request, _ context: ServiceContext) async throws -> Data {
+        do {
+            let buffer = try await request.body.collect(upTo: limits.maxBodyBytes)
+            return Data(buffer.readableBytesView)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, "the request body is larger than \(limits.maxBodyBytes) bytes")
+        }
+    }
+
+    func jsonBody(_ request: Request, _ context: ServiceContext) async throws -> JSONValue {
+        let data = try await body(request, context)
+        do {
+            return try JSONDecoder().decode(JSONValue.self, from: data)
+        } catch {
+            throw APIError(.badRequest, "the body is not valid JSON")
+        }
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: ServiceContext) async throws -> T {
+        let data = try await body(request, context)
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c) {
+            throw APIError(.badRequest, "\(c.codingPath.map(\.stringValue).joined(separator: ".")): wrong type")
+        } catch {
+            throw APIError(.badRequest, "the body is not a valid \(T.self): \(error)")
+        }
+    }
+}
+
+struct ItemBody: Decodable {
+    var title: String?
+    var description: String?
+    var categories: [String]?
+    var attributes: [String: String]?
+}
+
+struct UserBody: Decodable {
+    var attributes: [String: String]?
+}
+
+struct ItemsPage: Encodable {
+    var items: [Item]
+    var next: String?
+}
+
+struct UsersPage: Encodable {
+    var users: [User]
+    var next: String?
+}
+
+/// Any JSON value, decoded strictly: `true` is never the number 1 and 1 is never `true`.
+enum JSONValue: Decodable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let n = try? c.decode(Double.self) {
+            self = .number(n)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: JSONValue].self))
+        }
+    }
+}
+
+/// Encodes any encodable value (for small mixed objects).
+struct AnyEncodable: Encodable {
+    let value: any Encodable
+    init(_ value: any Encodable) { self.value = value }
+    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+}

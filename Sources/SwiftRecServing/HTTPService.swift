@@ -1,0 +1,184 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SwiftRecData
+import SwiftRecModels
+import Synchronization
+
+/// Limits and protection of the HTTP API.
+public struct ServiceLimits: Sendable {
+    /// When set, writes need `X-API-Key: <key>` (or `Authorization: Bearer <key>`).
+    public var apiKey: String?
+    /// Events in one `POST /events`.
+    public var maxBatch = 1_000
+    /// The largest `n` of a recommendation request.
+    public var maxCount = 100
+    /// Request bodies above this are refused with 413.
+    public var maxBodyBytes = 4 << 20
+    /// The longest id accepted for users and items.
+    public var maxIDLength = 256
+
+    public init(apiKey: String? = nil) { self.apiKey = apiKey }
+}
+
+/// Everything a request handler needs: the store, the live user state, the models.
+public final class RecommendationService: Sendable {
+    public let store: any RecommendationStore
+    public let live: LiveInterests
+    public let active: ActiveModel
+    public let limits: ServiceLimits
+    let metrics = ServiceMetrics()
+    private let registry = Mutex<[String: ServableModel]>([:])
+
+    public init(store: any RecommendationStore, limits: ServiceLimits = .init(), liveCapacity: Int = 200) {
+        self.store = store
+        self.live = LiveInterests(store: store, capacity: liveCapacity)
+        self.active = ActiveModel()
+        self.limits = limits
+    }
+
+    /// Makes `model` available by name; the first one registered becomes active.
+    public func register(_ model: ServableModel, activate: Bool = false) {
+        let first = registry.withLock { models -> Bool in
+            models[model.name] = model
+            return models.count == 1
+        }
+        if activate || first { active.activate(model) }
+    }
+
+    /// Activates a registered model; false when no model has that name.
+    public func activate(_ name: String) -> Bool {
+        guard let model = registry.withLock({ $0[name] }) else { return false }
+        active.activate(model)
+        return true
+    }
+
+    public var models: [ServableModel] { registry.withLock { $0.values.sorted { $0.name < $1.name } } }
+}
+
+/// The request context: bodies are bounded by the service's limit.
+public struct ServiceContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public init(source: Source) { coreContext = .init(source: source) }
+    public var maxUploadSize: Int { 4 << 20 }
+}
+
+/// A 4xx/5xx with a JSON body `{"error": message}` naming what was wrong.
+public struct APIError: HTTPResponseError {
+    public let status: HTTPResponse.Status
+    public let message: String
+
+    public init(_ status: HTTPResponse.Status, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        JSONResponse.make(["error": message], status: status)
+    }
+}
+
+enum JSONResponse {
+    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(value)) ?? Data(#"{"error":"response could not be encoded"}"#.utf8)
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Counters for `GET /metrics` (Prometheus text format).
+final class ServiceMetrics: Sendable {
+    private struct State {
+        var requests: [String: Int] = [:]
+        var seconds: [String: Double] = [:]
+        var eventsAccepted = 0
+        var eventsRejected = 0
+    }
+    private let state = Mutex(State())
+
+    func request(route: String, method: String, status: Int, seconds: Double) {
+        state.withLock {
+            $0.requests["route=\"\(route)\",method=\"\(method)\",status=\"\(status)\"", default: 0] += 1
+            $0.seconds["route=\"\(route)\",method=\"\(method)\"", default: 0] += seconds
+        }
+    }
+
+    func events(accepted: Int, rejected: Int) {
+        state.withLock {
+            $0.eventsAccepted += accepted
+            $0.eventsRejected += rejected
+        }
+    }
+
+    func prometheus(model: String?, liveUsers: Int) -> String {
+        let s = state.withLock { $0 }
+        var lines = [
+            "# HELP swiftrec_http_requests_total HTTP requests by route, method and status.",
+            "# TYPE swiftrec_http_requests_total counter",
+        ]
+        lines += s.requests.keys.sorted().map { "swiftrec_http_requests_total{\($0)} \(s.requests[$0]!)" }
+        lines += [
+            "# HELP swiftrec_http_request_seconds_total Time spent answering, by route and method.",
+            "# TYPE swiftrec_http_request_seconds_total counter",
+        ]
+        lines += s.seconds.keys.sorted().map { "swiftrec_http_request_seconds_total{\($0)} \(s.seconds[$0]!)" }
+        lines += [
+            "# HELP swiftrec_events_total Events posted, by outcome.", "# TYPE swiftrec_events_total counter",
+            "swiftrec_events_total{outcome=\"accepted\"} \(s.eventsAccepted)",
+            "swiftrec_events_total{outcome=\"rejected\"} \(s.eventsRejected)",
+            "# HELP swiftrec_live_users Users whose newest events are held in memory.",
+            "# TYPE swiftrec_live_users gauge", "swiftrec_live_users \(liveUsers)",
+            "# HELP swiftrec_active_model The model answering requests.", "# TYPE swiftrec_active_model gauge",
+            "swiftrec_active_model{name=\"\(model ?? "")\"} \(model == nil ? 0 : 1)",
+        ]
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Records each request's route, status and time.
+struct MetricsMiddleware: RouterMiddleware {
+    let metrics: ServiceMetrics
+
+    func handle(
+        _ request: Request, context: ServiceContext, next: (Request, ServiceContext) async throws -> Response
+    ) async throws -> Response {
+        let start = ContinuousClock.now
+        func record(_ status: Int) {
+            let elapsed = ContinuousClock.now - start
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            metrics.request(
+                route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: status,
+                seconds: seconds)
+        }
+        do {
+            let response = try await next(request, context)
+            record(response.status.code)
+            return response
+        } catch {
+            record((error as? any HTTPResponseError)?.status.code ?? 500)
+            throw error
+        }
+    }
+}
+
+/// Refuses writes without the configured API key.
+struct APIKeyMiddleware: RouterMiddleware {
+    let key: String
+
+    func handle(
+        _ request: Request, context: ServiceContext, next: (Request, ServiceContext) async throws -> Response
+    ) async throws -> Response {
+        let given =
+            request.headers[HTTPField.Name("X-API-Key")!]
+            ?? request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+        guard given == key else {
+            throw APIError(
+                .unauthorized, given == nil ? "this write needs an X-API-Key header" : "the API key is wrong")
+        }
+        return try await next(request, context)
+    }
+}

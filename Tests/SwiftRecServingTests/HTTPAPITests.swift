@@ -1,0 +1,188 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import SwiftRecData
+import SwiftRecModels
+import Testing
+
+@testable import SwiftRecServing
+
+/// A response's status and its body as JSON (or text).
+struct Reply {
+    let status: HTTPResponse.Status
+    let text: String
+    var json: Any? { try? JSONSerialization.jsonObject(with: Data(text.utf8)) }
+    var object: [String: Any] { json as? [String: Any] ?? [:] }
+    var error: String { object["error"] as? String ?? "" }
+}
+
+extension TestClientProtocol {
+    func call(_ method: HTTPRequest.Method, _ uri: String, _ body: String? = nil, key: String? = nil) async throws
+        -> Reply
+    {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let key { headers[HTTPField.Name("X-API-Key")!] = key }
+        return try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
+        { Reply(status: $0.status, text: String(buffer: $0.body)) }
+    }
+}
+
+/// A service over an in-memory store holding the generated catalogue, with the small SASRec active.
+func makeService(apiKey: String? = nil, maxBatch: Int = 1_000) async throws -> (RecommendationService, SyntheticData) {
+    let (data, model) = servingModel
+    var limits = ServiceLimits(apiKey: apiKey)
+    limits.maxBatch = maxBatch
+    let service = RecommendationService(store: InMemoryStore(), limits: limits)
+    try await service.store.upsert(items: data.dataset.itemInfo.compactMap { $0 })
+    service.register(model)
+    return (service, data)
+}
+
+private func category(_ data: SyntheticData, _ item: Any?) -> Int {
+    Int(((item as? [String: Any])?["item"] as? String ?? "item-0").dropFirst(5)).map { data.itemCategory[$0] } ?? -1
+}
+
+@Suite("HTTP API")
+struct HTTPAPITests {
+    @Test func readsHealthModelsListsAndMetrics() async throws {
+        let (service, data) = try await makeService()
+        try await Application(router: service.router()).test(.router) { client async throws in
+            let health = try await client.call(.get, "/health")
+            #expect(health.status == .ok && health.object["status"] as? String == "ok")
+            let models = try await client.call(.get, "/models")
+            let first = (models.json as? [[String: Any]])?.first
+            #expect(first?["name"] as? String == "sasrec" && first?["active"] as? Bool == true)
+            let page = try await client.call(.get, "/items?limit=3")
+            #expect((page.object["items"] as? [Any])?.count == 3 && page.object["next"] as? String == "item-10")
+            let next = try await client.call(.get, "/items?limit=3&cursor=item-10")
+            #expect(((next.object["items"] as? [[String: Any]])?.first?["id"] as? String) == "item-11")
+            #expect(try await client.call(.get, "/items?limit=0").error.hasPrefix("limit:"))
+            let item = try await client.call(.get, "/items/item-5")
+            #expect(item.object["categories"] as? [String] == [data.categoryNames[0]])
+            #expect(try await client.call(.get, "/items/nope").status == .notFound)
+            _ = try await client.call(.post, "/events", #"{"user": "u1", "item": "item-1"}"#)
+            let users = try await client.call(.get, "/users")
+            #expect(((users.object["users"] as? [[String: Any]])?.map { $0["id"] as? String }) == ["u1"])
+            let metrics = try await client.call(.get, "/metrics")
+            #expect(metrics.text.contains("swiftrec_events_total{outcome=\"accepted\"} 1"))
+            #expect(
+                metrics.text.contains("swiftrec_http_requests_total{route=\"/health\",method=\"GET\",status=\"200\"} 1")
+            )
+        }
+    }
+
+    @Test func aPostedEventChangesTheNextRecommendation() async throws {
+        let (service, data) = try await makeService()
+        let per = data.config.itemsPerCategory
+        try await Application(router: service.router()).test(.router) { client async throws in
+            let history = (0..<6).map { #"{"user": "ann", "item": "item-\#($0)", "timestamp": \#($0)}"# }
+            let posted = try await client.call(.post, "/events", "[\(history.joined(separator: ","))]")
+            #expect(posted.status == .ok && posted.object["accepted"] as? Int == 6, "\(posted.text)")
+            let before = try await client.call(.get, "/users/ann/recommendations?n=10")
+            let first = before.object["recommendations"] as? [Any] ?? []
+            #expect(first.count == 10 && first.filter { category(data, $0) == 0 }.count >= 6)
+            // Three clicks in category 2, then the very next request follows them.
+            for k in 0..<3 {
+                let reply = try await client.call(
+                    .post, "/events", #"{"user": "ann", "item": "item-\#(2 * per + 4 + k)", "type": "click"}"#)
+                #expect(reply.status == .ok)
+            }
+            let after = try await client.call(.get, "/users/ann/recommendations?n=10&explain=true")
+            let list = after.object["recommendations"] as? [[String: Any]] ?? []
+            #expect(list.filter { category(data, $0) == 2 }.count >= 6)
+            #expect((list.first?["because"] as? [[String: Any]])?.isEmpty == false)
+            let seen = try await client.call(.get, "/users/ann/recommendations?n=100&exclude_seen=false")
+            #expect((seen.object["recommendations"] as? [Any])?.count == 80)
+        }
+    }
+
+    @Test func badWritesGetClearErrorsAndKeepTheValidPart() async throws {
+        let (service, _) = try await makeService(maxBatch: 5)
+        try await Application(router: service.router()).test(.router) { client async throws in
+            let malformed = try await client.call(.post, "/events", #"{"user": "a", "item": "#)
+            #expect(malformed.status == .badRequest && malformed.error.contains("not valid JSON"))
+            let batch = """
+                [{"user": "a", "item": "item-1"}, {"user": "a", "item": "no-such-item"},
+                 {"user": "a", "item": "item-2", "value": "NaN"}, {"item": "item-3"},
+                 {"user": "a", "item": "item-4", "colour": "red"}]
+                """
+            let mixed = try await client.call(.post, "/events", batch)
+            #expect(mixed.status == .unprocessableContent && mixed.object["accepted"] as? Int == 1)
+            let errors = (mixed.object["rejected"] as? [[String: Any]] ?? []).map { $0["error"] as? String ?? "" }
+            #expect(errors.count == 4)
+            #expect(errors[0].hasPrefix("item: unknown item 'no-such-item'"))
+            #expect(errors[1].hasPrefix("value:") && errors[2].hasPrefix("user: missing"))
+            #expect(errors[3].hasPrefix("colour: unknown field"))
+            #expect(try await service.store.eventCount() == 1)
+            let tooMany = (0..<6).map { _ in #"{"user": "b", "item": "item-1"}"# }.joined(separator: ",")
+            let oversized = try await client.call(.post, "/events", "[\(tooMany)]")
+            #expect(oversized.status == .contentTooLarge && oversized.error.contains("at most 5"))
+            let huge = try await client.call(.post, "/events", #"{"user": "a", "item": "item-1", "value": 1e999}"#)
+            #expect(huge.status.code >= 400 && huge.status.code < 500)
+            #expect(try await service.store.eventCount() == 1)
+            #expect(try await client.call(.get, "/users/a/recommendations?n=0").error.hasPrefix("n:"))
+            #expect(try await client.call(.get, "/users/a/recommendations?n=101").error.hasPrefix("n:"))
+            #expect(try await client.call(.get, "/users/a/recommendations?explain=maybe").error.hasPrefix("explain:"))
+            #expect(try await client.call(.get, "/users/ghost/recommendations").status == .notFound)
+            let item = try await client.call(.put, "/items/new-item", #"{"title": 5}"#)
+            #expect(item.status == .badRequest && item.error.hasPrefix("title"))
+        }
+    }
+
+    @Test func theAPIKeyGuardsWritesOnly() async throws {
+        let (service, _) = try await makeService(apiKey: "s3cret")
+        try await Application(router: service.router()).test(.router) { client async throws in
+            let event = #"{"user": "k", "item": "item-1"}"#
+            #expect(try await client.call(.post, "/events", event).status == .unauthorized)
+            #expect(try await client.call(.post, "/events", event, key: "wrong").error == "the API key is wrong")
+            #expect(try await client.call(.post, "/events", event, key: "s3cret").status == .ok)
+            #expect(try await client.call(.get, "/users/k/recommendations").status == .ok)
+            #expect(try await client.call(.delete, "/users/k").status == .unauthorized)
+            #expect(try await client.call(.post, "/models/sasrec/activate").status == .unauthorized)
+            #expect(try await client.call(.post, "/models/sasrec/activate", key: "s3cret").status == .ok)
+            #expect(try await client.call(.post, "/models/nope/activate", key: "s3cret").status == .notFound)
+        }
+    }
+
+    @Test func deletingAUserLeavesNoTrace() async throws {
+        let (service, _) = try await makeService()
+        try await Application(router: service.router()).test(.router) { client async throws in
+            #expect(try await client.call(.put, "/users/dora", #"{"attributes": {"age": "31"}}"#).status == .ok)
+            _ = try await client.call(
+                .post, "/events", #"[{"user": "dora", "item": "item-3"}, {"user": "dora", "item": "item-4"}]"#)
+            #expect(try await client.call(.get, "/users/dora/recommendations").status == .ok)
+            #expect(try await client.call(.delete, "/users/dora").status == .ok)
+            #expect(try await service.store.recentEvents(ofUser: "dora", limit: 10).isEmpty)
+            #expect(try await service.store.user("dora") == nil)
+            #expect(try await client.call(.get, "/users/dora/recommendations").status == .notFound)
+            #expect(try await client.call(.delete, "/users/dora").status == .notFound)
+        }
+    }
+
+    @Test func sessionsSimilarItemsAndInterests() async throws {
+        let (service, data) = try await makeService()
+        let per = data.config.itemsPerCategory
+        try await Application(router: service.router()).test(.router) { client async throws in
+            let items = (0..<3).map { #"{"item": "item-\#(3 * per + $0)"}"# }.joined(separator: ",")
+            let session = try await client.call(.post, "/sessions/recommendations", #"{"events": [\#(items)], "n": 5}"#)
+            let list = session.object["recommendations"] as? [Any] ?? []
+            #expect(session.status == .ok && list.count == 5 && list.filter { category(data, $0) == 3 }.count >= 3)
+            let bad = try await client.call(.post, "/sessions/recommendations", #"{"events": [{"item": 7}]}"#)
+            #expect(bad.status == .badRequest && bad.error.hasPrefix("events[0].item"))
+            let similar = try await client.call(.get, "/items/item-\(per + 2)/similar?n=5")
+            #expect((similar.object["recommendations"] as? [Any])?.count == 5)
+            #expect(try await client.call(.get, "/items/nope/similar").status == .notFound)
+            let events =
+                (0..<4).map { #"{"user": "ivy", "item": "item-\#($0)", "timestamp": \#($0)}"# }
+                + (0..<4).map { #"{"user": "ivy", "item": "item-\#(4 * per + $0)", "timestamp": \#(10 + $0)}"# }
+            _ = try await client.call(.post, "/events", "[\(events.joined(separator: ","))]")
+            let interests = try await client.call(.get, "/users/ivy/interests?window=4")
+            let windows = interests.object["windows"] as? [[String: Any]] ?? []
+            #expect(windows.count == 2, "\(interests.text)")
+            #expect((windows.first?["shares"] as? [String: Double])?[data.categoryNames[0]] == 1)
+            #expect((windows.last?["shares"] as? [String: Double])?[data.categoryNames[4]] == 1)
+        }
+    }
+}
