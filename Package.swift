@@ -41,6 +41,7 @@ let package = Package(
             dependencies: [
                 "SwiftRecTensor", "SwiftRecData", "SwiftRecModels", "SwiftRecEvaluation", "SwiftRecServing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]),
         .testTarget(
             name: "SwiftRecTensorTests",

@@ -102,4 +102,33 @@ public enum ModelArtifact {
         let weights = try SafeTensors(contentsOf: directory.appendingPathComponent(weightsFile))
         return (manifest, weights)
     }
+
+    public static let itemIDsFile = "item_ids.json"
+
+    /// Saves the item ids a model's scores refer to (index order), so a server can map them.
+    public static func writeItemIDs(_ ids: IDMap, to directory: URL) throws {
+        try JSONEncoder().encode(ids.ids).write(to: directory.appendingPathComponent(itemIDsFile), options: .atomic)
+    }
+
+    /// The item ids saved with a model, checked against its manifest's item count and fingerprint.
+    public static func readItemIDs(from directory: URL) throws -> IDMap {
+        let (manifest, _) = try read(from: directory)
+        let url = directory.appendingPathComponent(itemIDsFile)
+        guard let data = try? Data(contentsOf: url) else {
+            throw ModelError.incompatibleArtifact(
+                "no \(itemIDsFile) in \(directory.path): save the model with `swiftrec train --out`")
+        }
+        guard let ids = try? JSONDecoder().decode([String].self, from: data) else {
+            throw ModelError.incompatibleArtifact("\(url.path) is not a JSON array of item ids")
+        }
+        let map = IDMap(ids)
+        guard map.count == manifest.itemCount else {
+            throw ModelError.incompatibleArtifact(
+                "\(url.path) has \(map.count) ids for a model of \(manifest.itemCount) items")
+        }
+        if !manifest.itemFingerprint.isEmpty && manifest.itemFingerprint != map.fingerprint {
+            throw ModelError.incompatibleArtifact("\(url.path) does not match the item ids the model was trained on")
+        }
+        return map
+    }
 }

@@ -85,3 +85,32 @@ public actor InMemoryStore: RecommendationStore {
         return Page(elements: taken.map { table[$0]! }, next: keys.count > taken.count ? taken.last : nil)
     }
 }
+
+extension RecommendationStore {
+    /// Writes a whole dataset (items, users, events in each user's time order) in batches of
+    /// `batchSize` events; returns the events written.
+    @discardableResult
+    public func load(_ dataset: Dataset, batchSize: Int = 50_000) async throws -> Int {
+        try await upsert(items: (0..<dataset.itemCount).map { dataset.itemInfo[$0] ?? Item(id: dataset.items.ids[$0]) })
+        try await upsert(users: (0..<dataset.userCount).compactMap { dataset.userInfo[$0] })
+        var batch: [Event] = []
+        batch.reserveCapacity(batchSize)
+        var written = 0
+        for u in 0..<dataset.userCount {
+            let range = dataset.sequences.offsets[u]..<dataset.sequences.offsets[u + 1]
+            let user = dataset.users.ids[u]
+            for k in range {
+                let item = dataset.sequences.items[k]
+                batch.append(
+                    Event(user: user, item: dataset.items.ids[Int(item)], timestamp: dataset.sequences.timestamps[k]))
+                if batch.count == batchSize {
+                    try await append(batch)
+                    written += batch.count
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
+        }
+        try await append(batch)
+        return written + batch.count
+    }
+}

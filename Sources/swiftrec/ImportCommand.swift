@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
 import SwiftRecData
+import SwiftRecServing
 
-struct ImportCommand: ParsableCommand {
+struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Read a dataset, check every line and print what was kept and rejected.",
@@ -17,7 +18,7 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "The dataset's directory or file.")
     var data: String
 
-    @Option(help: "Store the import in this database (arrives with the service, issue 5).")
+    @Option(help: "Also store the import in this SQLite database (created if needed) for `swiftrec serve`.")
     var db: String?
 
     @Flag(help: "Print one JSON object as the last line.") var json = false
@@ -53,11 +54,6 @@ struct ImportCommand: ParsableCommand {
         }
         guard maxProblems >= 0 else { throw ValidationError("--max-problems must be at least 0") }
         _ = try delimiterByte()
-        if db != nil {
-            throw ValidationError(
-                "--db: the store arrives with the service (issue 5); nothing was imported. "
-                    + "Run without --db to check and count a dataset.")
-        }
     }
 
     private func delimiterByte() throws -> UInt8? {
@@ -72,7 +68,7 @@ struct ImportCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let dataFormat = DataFormat(rawValue: format)!
         let options = ImportOptions(
             user: userColumn.map(ImportOptions.Column.init(parsing:)),
@@ -112,6 +108,15 @@ struct ImportCommand: ParsableCommand {
         if dataset.eventCount == 0 {
             Console.log("error: no events were imported")
             throw ExitCode.failure
+        }
+        if let db {
+            let storeStart = ProcessStats.now()
+            let store = try SQLiteStore(path: db)
+            let written = try await store.load(dataset)
+            Console.log(
+                String(
+                    format: "stored %d items, %d events in %@ (%.1f s)", dataset.itemCount, written, db,
+                    ProcessStats.now() - storeStart))
         }
     }
 }

@@ -9,8 +9,8 @@ struct SwiftRecCommand: AsyncParsableCommand {
         abstract: "Train, evaluate and serve dynamic-interest recommenders on the CPU.",
         version: SwiftRecInfo.version,
         subcommands: [
-            InfoCommand.self, ImportCommand.self, TrainCommand.self, EvaluateCommand.self, BenchCommand.self,
-            DemoCommand.self,
+            InfoCommand.self, ImportCommand.self, TrainCommand.self, EvaluateCommand.self, ServeCommand.self,
+            BenchCommand.self, DemoCommand.self,
         ])
 }
 

@@ -100,6 +100,7 @@ struct TrainCommand: ParsableCommand {
         result["options"] = options
         if let out {
             try recommender.save(to: URL(fileURLWithPath: out))
+            try ModelArtifact.writeItemIDs(dataset.items, to: URL(fileURLWithPath: out))
             result["saved_to"] = out
             Console.log("saved \(model) to \(out)")
         }
