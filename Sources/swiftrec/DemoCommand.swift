@@ -1,138 +1,98 @@
 import ArgumentParser
 import Foundation
+import SwiftRecData
+import SwiftRecEvaluation
+import SwiftRecModels
+import SwiftRecServing
 import SwiftRecTensor
 
-/// A one-minute tour: generates users whose interests drift between categories, trains a
-/// causal Transformer on their sequences, and compares it with popularity on each user's
-/// held-out last item.
-struct DemoCommand: ParsableCommand {
+/// The one-command tour: generated users with drifting interests, stored in SQLite, models
+/// trained and evaluated, then the HTTP service with a few requests to try.
+struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Train a next-item Transformer on generated drifting-interest data and evaluate it.")
+        abstract: "Generate a catalogue and users with drifting interests, train and evaluate models, then serve them.",
+        discussion: """
+            Runs unattended: the data goes into a fresh SQLite file (--db), SASRec trains for \
+            --seconds of wall time next to popularity and item-kNN, an evaluation table is printed \
+            (leave-one-out, full ranking), and the service starts on --port with SASRec active. \
+            --no-serve stops after the table.
+            """)
 
+    @Option(help: "The SQLite file to create (replaced if it exists).") var db = "swiftrec-demo.sqlite"
+    @Option(help: "The port to serve on.") var port = 8080
     @Option(help: "Users to generate.") var users = 2000
-    @Option(help: "Training budget in seconds.") var seconds = 40.0
+    @Option(help: "SASRec's training budget in seconds.") var seconds = 30.0
     @Option(help: "Random seed.") var seed: UInt64 = 1
-    @Flag(help: "Print one JSON object as the last line.") var json = false
+    @Flag(name: .customLong("no-serve"), help: "Stop after the evaluation.") var noServe = false
+    @Flag(help: "Print one JSON object (the evaluation) as the last line before serving.") var json = false
     @OptionGroup var compute: ComputeOptions
 
-    func run() throws {
+    func run() async throws {
         try compute.apply()
-        let categories = 20, perCategory = 25, length = 30
-        let items = categories * perCategory
-        var generator = SeededGenerator(seed: seed)
-        // Each user walks through a category in a mostly fixed order, then switches category.
-        var sequences: [[Int32]] = []
-        for _ in 0..<users {
-            var category = generator.nextInt(below: categories)
-            var position = generator.nextInt(below: perCategory)
-            let switchAt = 10 + generator.nextInt(below: length - 12)
-            var seq: [Int32] = []
-            for t in 0...length {
-                if t == switchAt { category = (category + 1 + generator.nextInt(below: categories - 1)) % categories }
-                position =
-                    generator.nextUniform() < 0.8 ? (position + 1) % perCategory : generator.nextInt(below: perCategory)
-                seq.append(Int32(1 + category * perCategory + position))
-            }
-            sequences.append(seq)
-        }
+        let config = SyntheticConfig(
+            users: users, categories: 20, itemsPerCategory: 25, eventsPerUser: 20...60, switches: .probability(0.04),
+            popularityExponent: 0.8, sequentialProbability: 0.6, noiseProbability: 0.03, seed: seed)
+        let data = SyntheticGenerator.generate(config)
+        let dataset = data.dataset
         Console.log(
-            "SwiftRec \(SwiftRecInfo.version) demo: \(users) users, \(items) items in \(categories) categories, sequences of \(length + 1)"
-        )
-        Console.log(
-            "kernels: \(GEMM.nativeISA), GEMM backends \(GEMM.availableBackends.map(\.rawValue)), \(Threading.threadCount) threads"
+            "SwiftRec \(SwiftRecInfo.version) demo: \(dataset.userCount) users, \(dataset.itemCount) items in \(config.categories) categories, \(dataset.eventCount) events; kernels \(GEMM.nativeISA), \(Threading.threadCount) threads"
         )
 
-        // Train on all but the last item; the last one is the test target.
-        let model = NextItemTransformer(
-            items: items, maxLength: length, dim: 64, heads: 2, blocks: 2, dropout: 0.1, generator: &generator)
-        let optimizer = AdamW(parameters: model.parameters, learningRate: 2e-3, weightDecay: 0.0)
-        let batch = 128
-        let start = ProcessStats.now()
-        var epoch = 0
-        var order = Array(0..<users)
-        while ProcessStats.now() - start < seconds {
-            order.shuffle(using: &generator)
-            var total: Float = 0, batches = 0
-            for b in stride(from: 0, to: users, by: batch) {
-                let ids = order[b..<min(users, b + batch)]
-                // Positions 0..<length predict items 1...length; the last target is held out for testing.
-                var inputs: [Int32] = [], targets: [Int32] = []
-                for u in ids {
-                    inputs += sequences[u][0..<length]
-                    targets += sequences[u][1..<length].map { $0 - 1 }
-                    targets.append(-1)
-                }
-                optimizer.zeroGrad()
-                let loss = model.loss(inputs: inputs, batch: ids.count, targets: targets)
-                loss.backward()
-                optimizer.step()
-                total += loss.value.scalar
-                batches += 1
-            }
-            epoch += 1
-            Console.log(
-                String(
-                    format: "epoch %d  loss %.4f  (%.0f s)", epoch, total / Float(batches), ProcessStats.now() - start))
-        }
-        let fitSeconds = ProcessStats.now() - start
-
-        // Evaluate: the sequence up to the held-out item predicts it; full ranking, history excluded.
-        model.setTraining(false)
-        var popularity = [Float](repeating: 0, count: items)
-        for s in sequences { for v in s.dropLast() { popularity[Int(v) - 1] += 1 } }
-        var hitsModel = 0, hitsPop = 0, ndcgModel = 0.0, ndcgPop = 0.0
-        for b in stride(from: 0, to: users, by: 256) {
-            let ids = Array(b..<min(users, b + 256))
-            let scores = model.nextItemScores(inputs: ids.flatMap { sequences[$0][0..<length] }, batch: ids.count)
-            for (row, u) in ids.enumerated() {
-                let target = Int(sequences[u][length]) - 1
-                let seen = Set(sequences[u][0..<length].map { Int($0) - 1 })
-                let modelScores = (0..<items).map { scores[row, $0] }
-                let modelRank = Self.rank(of: target, in: modelScores, excluding: seen)
-                let popRank = Self.rank(of: target, in: popularity, excluding: seen)
-                if modelRank < 10 {
-                    hitsModel += 1
-                    ndcgModel += 1 / log2(Double(modelRank) + 2)
-                }
-                if popRank < 10 {
-                    hitsPop += 1
-                    ndcgPop += 1 / log2(Double(popRank) + 2)
-                }
-            }
-        }
-        let n = Double(users)
-        Console.log("")
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+        let storeStart = ProcessStats.now()
+        let store = try SQLiteStore(path: db)
+        let written = try await store.load(dataset)
         Console.log(
-            "Held-out last item, full ranking over \(items) items, history excluded, ties counted against the model:")
-        Console.log(
-            Console.table(
-                ["model", "HR@10", "NDCG@10"],
-                [
-                    [
-                        "transformer", String(format: "%.4f", Double(hitsModel) / n),
-                        String(format: "%.4f", ndcgModel / n),
-                    ],
-                    ["popularity", String(format: "%.4f", Double(hitsPop) / n), String(format: "%.4f", ndcgPop / n)],
-                ]))
-        Console.log(String(format: "trained %d epochs in %.1f s", epoch, fitSeconds))
-        if json {
-            try Console.printJSON([
-                "models": [
-                    "transformer": [
-                        "test": ["HR@10": Double(hitsModel) / n, "NDCG@10": ndcgModel / n], "fit_seconds": fitSeconds,
-                    ],
-                    "pop": ["test": ["HR@10": Double(hitsPop) / n, "NDCG@10": ndcgPop / n], "fit_seconds": 0],
-                ]
-            ])
-        }
-    }
+            String(
+                format: "stored %d items and %d events in %@ (%.1f s)", dataset.itemCount, written, db,
+                ProcessStats.now() - storeStart))
 
-    /// The 0-based rank of `target`: unseen items scoring at least as high (ties count against it).
-    static func rank(of target: Int, in scores: [Float], excluding seen: Set<Int>) -> Int {
-        let t = scores[target]
-        var rank = 0
-        for (i, s) in scores.enumerated() where i != target && s >= t && !seen.contains(i) { rank += 1 }
-        return rank
+        let split = Split.leaveOneOut(dataset)
+        var sasrec = SASRecConfig()
+        sasrec.maxLength = 50
+        sasrec.dropout = 0.2
+        sasrec.training.learningRate = 2e-3
+        sasrec.training.timeBudget = seconds
+        sasrec.training.patience = 5
+        let models: [any Recommender] = [
+            try Popularity(), try ItemKNN(neighbors: 100, similarity: .cosine, shrinkage: 10),
+            try SASRec(config: sasrec),
+        ]
+        var rows: [[String]] = []
+        var results: [String: Any] = [:]
+        for model in models {
+            let (result, row) = try ModelRunner.fitAndEvaluate(model, split: split, cutoffs: [10, 20])
+            rows.append(row)
+            results[model.name] = result
+        }
+        ModelRunner.printTable(dataset, split, cutoffs: [10, 20], rows: rows)
+        if json { try Console.printJSON(["models": results, "protocol": split.name]) }
+        if noServe { return }
+
+        let service = RecommendationService(store: store)
+        for model in models.reversed() {
+            service.register(ServableModel(name: model.name, model: model, items: dataset.items))
+        }
+        _ = service.activate("sasrec")
+        let user = dataset.users.ids[0]
+        let next = dataset.items.ids[data.categoryNames.count > 3 ? 3 * config.itemsPerCategory + 5 : 0]
+        let base = "http://127.0.0.1:\(port)"
+        Console.log(
+            """
+
+            Try (SASRec is active; every posted event counts in the next request):
+              curl '\(base)/users/\(user)/recommendations?n=5&explain=true'
+              curl -X POST \(base)/events -H 'Content-Type: application/json' -d '{"user": "\(user)", "item": "\(next)", "type": "click"}'
+              curl '\(base)/users/\(user)/recommendations?n=5'
+              curl '\(base)/users/\(user)/interests?window=10'
+              curl -X POST \(base)/sessions/recommendations -d '{"events": [{"item": "\(next)"}], "n": 5}'
+              curl '\(base)/items/\(next)/similar?n=5'
+              curl \(base)/models
+              curl -X POST \(base)/models/itemknn/activate
+              curl \(base)/metrics
+            Ctrl-C stops the server.
+            """)
+        try await ServeCommand.run(service, host: "127.0.0.1", port: port)
     }
 }

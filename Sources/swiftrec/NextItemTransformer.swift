@@ -1,8 +1,8 @@
 import SwiftRecTensor
 
 /// A causal Transformer over item sequences that predicts the next item over the whole
-/// catalogue (SASRec-shaped). The benchmark and the demo use it; the full SASRec with its
-/// training loop lives in the models module (issue 4).
+/// catalogue (SASRec-shaped), for `swiftrec bench transformer` (one block, fixed shapes). The
+/// SASRec model itself, with its training loop, is `SASRec` in the models module.
 final class NextItemTransformer: Layer {
     let items: Int
     let itemEmbedding: Embedding
