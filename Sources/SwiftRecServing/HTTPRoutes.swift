@@ -50,6 +50,7 @@ extension RecommendationService {
         writes.put("items/:id") { request, context in try await self.putItem(request, context) }
         writes.put("users/:id") { request, context in try await self.putUser(request, context) }
         writes.delete("users/:id") { _, context in try await self.deleteUser(context) }
+        writes.post("train") { request, context in try await self.startTraining(request, context) }
         writes.post("models/:name/activate") { _, context in
             let name = try context.parameters.require("name")
             guard self.activate(name) else { throw APIError(.notFound, "no model named '\(name)'") }
@@ -78,6 +79,12 @@ extension RecommendationService {
                 self.models.map {
                     ModelInfo(name: $0.name, type: $0.model.name, items: $0.items.count, active: $0 === active)
                 })
+        }
+        router.get("train") { _, _ in JSONResponse.make(self.training.all) }
+        router.get("train/:job") { _, context in
+            let id = try context.parameters.require("job", as: Int.self)
+            guard let job = self.training.job(id) else { throw APIError(.notFound, "no training job \(id)") }
+            return JSONResponse.make(job)
         }
         router.get("items") { request, _ in
             let (cursor, limit) = try self.paging(request)
@@ -284,6 +291,32 @@ extension RecommendationService {
                 recommendations: RankingPipeline.recommend(model, history: history, request: query)))
     }
 
+    func startTraining(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let body = try await decode(TrainBody.self, request, context)
+        guard ModelCatalog.names.contains(body.model) else {
+            throw APIError(
+                .badRequest,
+                "model: unknown model '\(body.model)'; known: \(ModelCatalog.names.joined(separator: ", "))")
+        }
+        let name = body.name ?? body.model
+        try checkID(name, "name")
+        let options = body.options ?? [:]
+        let keys = ModelCatalog.optionKeys[body.model] ?? []
+        if let unknown = options.keys.sorted().first(where: { !keys.contains($0) }) {
+            throw APIError(
+                .badRequest,
+                "options.\(unknown): \(body.model) has no such option; it reads \(keys.sorted().joined(separator: ", "))"
+            )
+        }
+        do {
+            let job = try training.start(
+                model: body.model, options: options, name: name, activate: body.activate ?? true, service: self)
+            return JSONResponse.make(job, status: .accepted)
+        } catch let error as ModelError {
+            throw APIError(.badRequest, "options: \(error)")
+        }
+    }
+
     func interests(_ request: Request, _ context: ServiceContext) async throws -> Response {
         let user = try context.parameters.require("id")
         let parameters = request.uri.queryParameters
@@ -396,6 +429,14 @@ struct ItemBody: Decodable {
     var description: String?
     var categories: [String]?
     var attributes: [String: String]?
+}
+
+struct TrainBody: Decodable {
+    var model: String
+    var name: String?
+    var activate: Bool?
+    /// Model options as strings, e.g. {"epochs": "5", "dim": "32"}.
+    var options: [String: String]?
 }
 
 struct UserBody: Decodable {

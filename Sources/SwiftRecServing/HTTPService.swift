@@ -28,6 +28,8 @@ public final class RecommendationService: Sendable {
     public let live: LiveInterests
     public let active: ActiveModel
     public let limits: ServiceLimits
+    /// Background trainings started with `POST /train`.
+    public let training = TrainingJobs()
     let metrics = ServiceMetrics()
     private let registry = Mutex<[String: ServableModel]>([:])
 

@@ -150,6 +150,23 @@ public final class SQLiteStore: RecommendationStore {
         try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM event") ?? 0 }
     }
 
+    public func snapshot() async throws -> Dataset {
+        try await pool.read { db in
+            var builder = DatasetBuilder()
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM item ORDER BY id") { builder.add(try Self.item(row)) }
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM user ORDER BY id") { builder.add(try Self.user(row)) }
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT user, item, type, value, timestamp, scenario FROM event ORDER BY seq")
+            while let row = try rows.next() {
+                builder.add(
+                    Event(
+                        user: row[0], item: row[1], type: EventType(rawValue: row[2]) ?? .other, value: row[3],
+                        timestamp: row[4], scenario: row[5]))
+            }
+            return builder.build()
+        }
+    }
+
     private static func json(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys

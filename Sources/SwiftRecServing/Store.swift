@@ -34,6 +34,8 @@ public protocol RecommendationStore: Sendable {
     func recentEvents(ofUser id: String, limit: Int) async throws -> [Event]
     /// How many events are stored.
     func eventCount() async throws -> Int
+    /// Everything stored, as a dataset to train on (events in the order they were stored).
+    func snapshot() async throws -> Dataset
 }
 
 /// A store in memory: nothing survives the process. For tests and throw-away demos.
@@ -78,6 +80,14 @@ public actor InMemoryStore: RecommendationStore {
     public func recentEvents(ofUser id: String, limit: Int) -> [Event] { Array((events[id] ?? []).suffix(limit)) }
 
     public func eventCount() -> Int { count }
+
+    public func snapshot() -> Dataset {
+        var builder = DatasetBuilder()
+        for id in itemTable.keys.sorted() { builder.add(itemTable[id]!) }
+        for id in userTable.keys.sorted() { builder.add(userTable[id]!) }
+        for user in events.keys.sorted() { for event in events[user]! { builder.add(event) } }
+        return builder.build()
+    }
 
     private static func page<T: Sendable>(_ table: [String: T], after cursor: String?, limit: Int) -> Page<T> {
         let keys = table.keys.filter { key in cursor.map { key > $0 } ?? true }.sorted()

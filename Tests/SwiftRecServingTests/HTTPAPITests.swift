@@ -185,4 +185,37 @@ struct HTTPAPITests {
             #expect((windows.last?["shares"] as? [String: Double])?[data.categoryNames[4]] == 1)
         }
     }
+
+    @Test func trainingInTheBackgroundSwapsTheNewModelIn() async throws {
+        let (service, _) = try await makeService()
+        let (data, _) = servingModel
+        try await service.store.load(data.dataset)
+        try await Application(router: service.router()).test(.router) { client async throws in
+            let unknown = try await client.call(.post, "/train", #"{"model": "nope"}"#)
+            #expect(unknown.status == .badRequest && unknown.error.hasPrefix("model: unknown model 'nope'"))
+            let badOption = try await client.call(
+                .post, "/train", #"{"model": "sasrec", "options": {"colour": "red"}}"#)
+            #expect(badOption.status == .badRequest && badOption.error.hasPrefix("options.colour"))
+            let body =
+                #"{"model": "gru4rec", "name": "fresh", "options": {"epochs": "3", "dim": "16", "max-len": "20"}}"#
+            let started = try await client.call(.post, "/train", body)
+            #expect(started.status == .accepted && started.object["state"] as? String == "queued")
+            let id = try #require(started.object["id"] as? Int)
+            var state = ""
+            for _ in 0..<600 where state != "finished" && state != "failed" {
+                try await Task.sleep(for: .milliseconds(100))
+                state = try await client.call(.get, "/train/\(id)").object["state"] as? String ?? ""
+            }
+            let job = try await client.call(.get, "/train/\(id)").object
+            #expect(state == "finished", "\(job)")
+            #expect(job["epoch"] as? Int == 3 && (job["validNDCG10"] as? Double) != nil)
+            let models = try await client.call(.get, "/models").json as? [[String: Any]] ?? []
+            #expect(models.contains { $0["name"] as? String == "fresh" && $0["active"] as? Bool == true })
+            _ = try await client.call(.post, "/events", #"{"user": "t", "item": "item-3"}"#)
+            let reply = try await client.call(.get, "/users/t/recommendations?n=3")
+            #expect(
+                reply.object["model"] as? String == "fresh" && (reply.object["recommendations"] as? [Any])?.count == 3)
+            #expect(try await client.call(.get, "/train/99").status == .notFound)
+        }
+    }
 }

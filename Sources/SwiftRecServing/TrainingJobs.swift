@@ -1,0 +1,112 @@
+import Foundation
+import SwiftRecData
+import SwiftRecModels
+import Synchronization
+
+/// Where a background training stands.
+public struct TrainingJob: Codable, Sendable, Equatable {
+    public enum State: String, Codable, Sendable { case queued, running, finished, failed }
+    public var id: Int
+    public var model: String
+    /// The name the trained model is registered under.
+    public var name: String
+    public var state: State
+    public var epoch: Int = 0
+    public var step: Int = 0
+    public var steps: Int = 0
+    public var loss: Double?
+    /// The newest line of the training log (epoch summaries with validation NDCG@10).
+    public var message: String = ""
+    public var validNDCG10: Double?
+    public var error: String?
+    public var seconds: Double = 0
+}
+
+/// Trains models in the background on a snapshot of the store, one at a time, and swaps
+/// each finished model in atomically. Progress is readable while it runs.
+public final class TrainingJobs: Sendable {
+    private let jobs = Mutex<[TrainingJob]>([])
+    private let queue = DispatchQueue(label: "swiftrec.training")
+
+    public init() {}
+
+    public var all: [TrainingJob] { jobs.withLock { $0 } }
+
+    public func job(_ id: Int) -> TrainingJob? { jobs.withLock { $0.first { $0.id == id } } }
+
+    private func update(_ id: Int, _ change: (inout TrainingJob) -> Void) {
+        jobs.withLock { list in if let k = list.firstIndex(where: { $0.id == id }) { change(&list[k]) } }
+    }
+
+    /// Queues a training of `model` (a ``ModelCatalog`` name with `options`) on the store's data;
+    /// when it finishes, the model is registered as `name` and, with `activate`, made active.
+    public func start(
+        model: String, options: ModelCatalog.Options, name: String, activate: Bool, service: RecommendationService
+    ) throws -> TrainingJob {
+        _ = try ModelCatalog.make(model, options: options)  // bad names and options fail now, not later
+        let job = jobs.withLock { list -> TrainingJob in
+            let job = TrainingJob(id: (list.last?.id ?? 0) + 1, model: model, name: name, state: .queued)
+            list.append(job)
+            return job
+        }
+        let id = job.id
+        Task {
+            do {
+                let dataset = try await service.store.snapshot()
+                queue.async {
+                    self.run(id, model: model, options: options, dataset: dataset, activate: activate, service: service)
+                }
+            } catch {
+                self.update(id) {
+                    $0.state = .failed
+                    $0.error = "reading the store failed: \(error)"
+                }
+            }
+        }
+        return job
+    }
+
+    private func run(
+        _ id: Int, model: String, options: ModelCatalog.Options, dataset: Dataset, activate: Bool,
+        service: RecommendationService
+    ) {
+        let start = Date()
+        update(id) { $0.state = .running }
+        do {
+            guard dataset.eventCount > 0 else {
+                throw ModelError.invalidParameter(name: "data", reason: "the store has no events")
+            }
+            let recommender = try ModelCatalog.make(model, options: options)
+            let split = Split.leaveOneOut(dataset)
+            try recommender.fit(split.train, validation: split.validation) { update in
+                self.update(id) { job in
+                    switch update {
+                    case .message(let line):
+                        job.message = line
+                        if let range = line.range(of: "valid NDCG@10 ") {
+                            job.validNDCG10 = Double(line[range.upperBound...].prefix(6))
+                        }
+                    case .step(let status):
+                        job.epoch = status.epoch
+                        job.step = status.step
+                        job.steps = status.steps
+                        job.loss = status.loss
+                    }
+                    job.seconds = Date().timeIntervalSince(start)
+                }
+            }
+            let name = job(id)?.name ?? model
+            service.register(ServableModel(name: name, model: recommender, items: dataset.items), activate: activate)
+            update(id) {
+                $0.state = .finished
+                $0.seconds = Date().timeIntervalSince(start)
+            }
+        } catch {
+            update(id) {
+                $0.state = .failed
+                $0.error = "\(error)"
+                $0.seconds = Date().timeIntervalSince(start)
+            }
+        }
+    }
+}
