@@ -237,6 +237,7 @@ extension RecommendationService {
         let id = try context.parameters.require("id")
         guard try await store.deleteUser(id) else { throw APIError(.notFound, "no user '\(id)'") }
         await live.forget(id)
+        scoreCache.remove(user: id)
         return JSONResponse.make(["deleted": id])
     }
 
@@ -244,15 +245,23 @@ extension RecommendationService {
         let user = try context.parameters.require("id")
         let model = try activeModel()
         let query = try recommendationQuery(request, defaultExcludeSeen: true)
-        let history = try await live.events(of: user)
+        let (history, version) = try await live.snapshot(of: user)
         if history.isEmpty, try await store.user(user) == nil {
             throw APIError(
                 .notFound, "no user '\(user)': post their events first, or use POST /sessions/recommendations")
         }
+        let state = RankingPipeline.state(model, history: history)
+        let scores: [Float]
+        if let cached = scoreCache.scores(user: user, model: model, version: version) {
+            scores = cached
+        } else {
+            scores = model.model.scores(for: state)
+            scoreCache.store(scores, user: user, model: model, version: version)
+        }
         return JSONResponse.make(
             RecommendationsBody(
                 user: user, model: model.name,
-                recommendations: RankingPipeline.recommend(model, history: history, request: query)))
+                recommendations: RankingPipeline.rank(model, state: state, scores: scores, request: query)))
     }
 
     func sessionRecommendations(_ request: Request, _ context: ServiceContext) async throws -> Response {

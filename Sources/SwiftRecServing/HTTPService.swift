@@ -30,11 +30,17 @@ public final class RecommendationService: Sendable {
     public let limits: ServiceLimits
     /// Background trainings started with `POST /train`.
     public let training = TrainingJobs()
+    /// Users' scores from the active model, reused until their history or the model changes.
+    public let scoreCache: ScoreCache
     let metrics = ServiceMetrics()
     private let registry = Mutex<[String: ServableModel]>([:])
 
-    public init(store: any RecommendationStore, limits: ServiceLimits = .init(), liveCapacity: Int = 200) {
+    public init(
+        store: any RecommendationStore, limits: ServiceLimits = .init(), liveCapacity: Int = 200,
+        cachedUsers: Int = 20_000
+    ) {
         self.store = store
+        self.scoreCache = ScoreCache(capacity: cachedUsers)
         self.live = LiveInterests(store: store, capacity: liveCapacity)
         self.active = ActiveModel()
         self.limits = limits

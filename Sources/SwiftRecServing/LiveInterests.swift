@@ -8,6 +8,9 @@ public actor LiveInterests {
     /// Events kept per user (the longest history a model reads is enough).
     public let capacity: Int
     private var recent: [String: [Event]] = [:]
+    /// Bumped whenever a user's history changes, so results computed from an older history can
+    /// be told apart.
+    private var versions: [String: Int] = [:]
 
     public init(store: any RecommendationStore, capacity: Int = 200) {
         self.store = store
@@ -22,6 +25,7 @@ public actor LiveInterests {
             if byUser[event.user] == nil { order.append(event.user) }
             byUser[event.user, default: []].append(event)
         }
+        for user in order { versions[user, default: 0] += 1 }
         for user in order {
             // A user not yet in memory is loaded: the store already holds these events.
             guard recent[user] != nil else {
@@ -43,8 +47,17 @@ public actor LiveInterests {
         return loaded
     }
 
+    /// The user's newest events and the version of that history.
+    public func snapshot(of user: String) async throws -> (events: [Event], version: Int) {
+        let events = try await self.events(of: user)
+        return (events, versions[user, default: 0])
+    }
+
     /// Drops what is known of the user (after they are deleted from the store).
-    public func forget(_ user: String) { recent.removeValue(forKey: user) }
+    public func forget(_ user: String) {
+        recent.removeValue(forKey: user)
+        versions[user, default: 0] += 1
+    }
 
     /// Users held in memory.
     public var userCount: Int { recent.count }

@@ -65,14 +65,24 @@ public struct Reason: Codable, Sendable, Equatable {
 
 /// Candidates → scores from the model → filters (seen, excluded) → top items, with reasons.
 public enum RankingPipeline {
+    /// The model's state for a history: its known items, oldest first.
+    public static func state(_ model: ServableModel, history: [Event]) -> UserState {
+        let known = history.filter { model.items.index(of: $0.item) != nil }
+        return UserState(items: known.map { model.items.index(of: $0.item)! }, timestamps: known.map(\.timestamp))
+    }
+
     public static func recommend(
         _ model: ServableModel, history: [Event], request: RecommendationRequest
     ) -> [Recommendation] {
-        let known = history.filter { model.items.index(of: $0.item) != nil }
-        let items = known.map { model.items.index(of: $0.item)! }
-        let state = UserState(items: items, timestamps: known.map(\.timestamp))
-        let scores = model.model.scores(for: state)
-        var excluded = request.excludeSeen ? items : []
+        let state = state(model, history: history)
+        return rank(model, state: state, scores: model.model.scores(for: state), request: request)
+    }
+
+    /// Filters and orders precomputed `scores` for `state`.
+    public static func rank(
+        _ model: ServableModel, state: UserState, scores: [Float], request: RecommendationRequest
+    ) -> [Recommendation] {
+        var excluded = request.excludeSeen ? state.items : []
         for id in request.excluded { if let i = model.items.index(of: id) { excluded.append(i) } }
         let top = TopK.select(request.count, from: scores, excluding: excluded)
         let explainer = request.explain ? model.model as? any Explaining : nil
@@ -83,4 +93,50 @@ public enum RankingPipeline {
             return Recommendation(item: model.items.id(at: index), score: scores[Int(index)], because: reasons)
         }
     }
+}
+
+/// Each user's latest scores from a model, valid while the user's history version and the
+/// model are unchanged: a repeated request skips the model, a new event or model swap does not.
+public final class ScoreCache: Sendable {
+    private struct Entry {
+        var model: ObjectIdentifier
+        var version: Int
+        var scores: [Float]
+    }
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var order: [String] = []
+    }
+    private let state = Mutex(State())
+    /// Users kept; the oldest entries go first.
+    public let capacity: Int
+
+    public init(capacity: Int = 20_000) { self.capacity = max(capacity, 0) }
+
+    public func scores(user: String, model: ServableModel, version: Int) -> [Float]? {
+        state.withLock { s in
+            guard let entry = s.entries[user], entry.model == ObjectIdentifier(model), entry.version == version
+            else { return nil }
+            return entry.scores
+        }
+    }
+
+    public func store(_ scores: [Float], user: String, model: ServableModel, version: Int) {
+        guard capacity > 0 else { return }
+        state.withLock { s in
+            if s.entries.updateValue(
+                Entry(model: ObjectIdentifier(model), version: version, scores: scores), forKey: user) == nil
+            {
+                s.order.append(user)
+            }
+            while s.entries.count > capacity, !s.order.isEmpty {
+                s.entries.removeValue(forKey: s.order.removeFirst())
+            }
+            if s.order.count > 2 * capacity + 16 { s.order.removeAll { s.entries[$0] == nil } }
+        }
+    }
+
+    public func remove(user: String) { _ = state.withLock { $0.entries.removeValue(forKey: user) } }
+
+    public var count: Int { state.withLock { $0.entries.count } }
 }

@@ -152,4 +152,35 @@ struct ServingCoreTests {
             }
         }
     }
+
+    @Test func theScoreCacheServesOnlyTheSameHistoryAndModel() {
+        let (data, model) = servingModel
+        let pop = try! Popularity()
+        try! pop.fit(data.dataset, validation: nil, progress: nil)
+        let other = ServableModel(name: "pop", model: pop, items: model.items)
+        let cache = ScoreCache(capacity: 2)
+        cache.store([1, 2], user: "a", model: model, version: 3)
+        #expect(cache.scores(user: "a", model: model, version: 3) == [1, 2])
+        #expect(cache.scores(user: "a", model: model, version: 4) == nil)
+        #expect(cache.scores(user: "a", model: other, version: 3) == nil)
+        cache.store([3], user: "b", model: model, version: 0)
+        cache.store([4], user: "c", model: model, version: 0)
+        #expect(cache.count == 2 && cache.scores(user: "a", model: model, version: 3) == nil)
+        cache.remove(user: "c")
+        #expect(cache.scores(user: "c", model: model, version: 0) == nil && cache.count == 1)
+    }
+
+    @Test func liveVersionsChangeWithEveryNewEvent() async throws {
+        let store = InMemoryStore()
+        let live = LiveInterests(store: store)
+        let first = try await live.snapshot(of: "u").version
+        let event = Event(user: "u", item: "item-1", timestamp: 1)
+        try await store.append([event])
+        try await live.record([event])
+        let second = try await live.snapshot(of: "u")
+        #expect(second.version != first && second.events == [event])
+        #expect(try await live.snapshot(of: "u").version == second.version)
+        await live.forget("u")
+        #expect(try await live.snapshot(of: "u").version != second.version)
+    }
 }
