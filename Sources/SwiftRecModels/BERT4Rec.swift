@@ -150,70 +150,25 @@ final class BERT4RecNetwork: SequenceNetwork {
 
 /// BERT4Rec (Sun et al. 2019): a bidirectional Transformer trained to fill masked items;
 /// it recommends by appending a mask token to the user's newest items.
-public final class BERT4Rec: Recommender, Explaining {
-    public let name = "bert4rec"
-    public let inputs: Set<ModelInput> = [.sequence]
+public final class BERT4Rec: SequenceRecommender {
     public let config: BERT4RecConfig
-    public private(set) var itemCount = 0
-    public private(set) var epochSeconds: [Double] = []
-    public private(set) var validationNDCG: [Double] = []
-    private var itemFingerprint = ""
-    private var trainingMetrics: [String: Double] = [:]
-    var network: BERT4RecNetwork?
 
     public init(config: BERT4RecConfig = .init()) throws {
         try config.check()
         self.config = config
+        super.init(
+            core: SequenceModelCore(
+                name: "bert4rec", historyLength: config.maxLength - 1, config: config, options: config.training
+            ) { BERT4RecNetwork(items: $0, config: config) })
     }
 
-    public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
-        itemCount = dataset.itemCount
-        itemFingerprint = dataset.items.fingerprint
-        let network = BERT4RecNetwork(items: itemCount, config: config)
-        self.network = network
-        let outcome = SequenceTrainer.fit(
-            network, model: name, itemCount: itemCount, dataset: dataset, validation: validation,
-            options: config.training, progress: progress)
-        epochSeconds = outcome.epochSeconds
-        validationNDCG = outcome.validationNDCG
-        trainingMetrics = outcome.metrics
-    }
-
-    public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {
-        scoreBatch([state], into: scores)
-    }
-
-    public func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>) {
-        guard let network else { preconditionFailure("bert4rec: score before fit or load") }
-        precondition(scores.count >= states.count * itemCount, "bert4rec: scoreBatch buffer too small")
-        let histories = states.map {
-            SequenceTrainer.history(of: $0, itemCount: itemCount, maxLength: config.maxLength - 1)
-        }
-        network.scores(after: histories, into: scores)
-    }
-
-    public func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution] {
-        guard let network, item >= 0, Int(item) < itemCount else { return [] }
-        let history = SequenceTrainer.history(of: state, itemCount: itemCount, maxLength: config.maxLength - 1)
-        return SequenceTrainer.explanation(network.attributions(of: item, after: history), history: history, top: top)
-    }
-
-    public func save(to directory: URL) throws {
-        guard let network else { throw ModelError.notFitted(name) }
-        try SequenceArtifact.save(
-            model: name, config: config, itemCount: itemCount, itemFingerprint: itemFingerprint, network: network,
-            metrics: trainingMetrics, to: directory)
-    }
+    var network: BERT4RecNetwork? { (core as? SequenceModelCore<BERT4RecNetwork>)?.network }
 
     public static func load(from directory: URL) throws -> BERT4Rec {
         let (config, itemCount, weights) = try SequenceArtifact.load(
             BERT4RecConfig.self, model: "bert4rec", from: directory)
         let model = try BERT4Rec(config: config)
-        model.itemCount = itemCount
-        let network = BERT4RecNetwork(items: itemCount, config: config)
-        try network.loadStateDict(weights)
-        network.setTraining(false)
-        model.network = network
+        try (model.core as! SequenceModelCore<BERT4RecNetwork>).load(itemCount: itemCount, weights: weights)
         return model
     }
 }

@@ -117,71 +117,27 @@ final class RecurrentSequenceNetwork: SequenceNetwork {
 
 /// GRU4Rec (Hidasi et al. 2016), trained like SASRec on every next item of each user's
 /// sequence with full-catalogue cross-entropy; `cell: .lstm` gives the LSTM variant.
-public final class GRU4Rec: Recommender, Explaining {
-    public var name: String { config.cell == .gru ? "gru4rec" : "lstm" }
-    public let inputs: Set<ModelInput> = [.sequence]
+public final class GRU4Rec: SequenceRecommender {
     public let config: GRU4RecConfig
-    public private(set) var itemCount = 0
-    public private(set) var epochSeconds: [Double] = []
-    public private(set) var validationNDCG: [Double] = []
-    private var itemFingerprint = ""
-    private var trainingMetrics: [String: Double] = [:]
-    var network: RecurrentSequenceNetwork?
 
     public init(config: GRU4RecConfig = .init()) throws {
         try config.check()
         self.config = config
+        super.init(
+            core: SequenceModelCore(
+                name: config.cell == .gru ? "gru4rec" : "lstm", historyLength: config.maxLength, config: config,
+                options: config.training
+            ) { RecurrentSequenceNetwork(items: $0, config: config) })
     }
 
-    public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
-        itemCount = dataset.itemCount
-        itemFingerprint = dataset.items.fingerprint
-        let network = RecurrentSequenceNetwork(items: itemCount, config: config)
-        self.network = network
-        let outcome = SequenceTrainer.fit(
-            network, model: name, itemCount: itemCount, dataset: dataset, validation: validation,
-            options: config.training, progress: progress)
-        epochSeconds = outcome.epochSeconds
-        validationNDCG = outcome.validationNDCG
-        trainingMetrics = outcome.metrics
-    }
-
-    public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {
-        scoreBatch([state], into: scores)
-    }
-
-    public func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>) {
-        guard let network else { preconditionFailure("\(name): score before fit or load") }
-        precondition(scores.count >= states.count * itemCount, "\(name): scoreBatch buffer too small")
-        let histories = states.map {
-            SequenceTrainer.history(of: $0, itemCount: itemCount, maxLength: config.maxLength)
-        }
-        network.scores(after: histories, into: scores)
-    }
-
-    public func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution] {
-        guard let network, item >= 0, Int(item) < itemCount else { return [] }
-        let history = SequenceTrainer.history(of: state, itemCount: itemCount, maxLength: config.maxLength)
-        return SequenceTrainer.explanation(network.attributions(of: item, after: history), history: history, top: top)
-    }
-
-    public func save(to directory: URL) throws {
-        guard let network else { throw ModelError.notFitted(name) }
-        try SequenceArtifact.save(
-            model: name, config: config, itemCount: itemCount, itemFingerprint: itemFingerprint, network: network,
-            metrics: trainingMetrics, to: directory)
-    }
+    var network: RecurrentSequenceNetwork? { (core as? SequenceModelCore<RecurrentSequenceNetwork>)?.network }
 
     public static func load(from directory: URL) throws -> GRU4Rec {
         let (manifest, _) = try ModelArtifact.read(from: directory)
         let (config, itemCount, weights) = try SequenceArtifact.load(
             GRU4RecConfig.self, model: manifest.model, from: directory)
         let model = try GRU4Rec(config: config)
-        model.itemCount = itemCount
-        let network = RecurrentSequenceNetwork(items: itemCount, config: config)
-        try network.loadStateDict(weights)
-        network.setTraining(false)
-        model.network = network
+        try (model.core as! SequenceModelCore<RecurrentSequenceNetwork>).load(itemCount: itemCount, weights: weights)
         return model
     }
 }

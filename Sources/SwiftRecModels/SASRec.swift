@@ -308,72 +308,25 @@ extension Attribution {
 /// predicts the next item. It scores from the newest items of a ``UserState``, so fresh
 /// events count without retraining, and explains a recommendation by gradient × input over
 /// the history.
-public final class SASRec: Recommender, Explaining {
-    public let name = "sasrec"
-    public let inputs: Set<ModelInput> = [.sequence]
+public final class SASRec: SequenceRecommender {
     public let config: SASRecConfig
-    public private(set) var itemCount = 0
-    public private(set) var epochSeconds: [Double] = []
-    /// Validation NDCG@10 after each validation round.
-    public private(set) var validationNDCG: [Double] = []
-    private var itemFingerprint = ""
-    private var trainingMetrics: [String: Double] = [:]
-    var network: SASRecNetwork?
 
     public init(config: SASRecConfig = .init()) throws {
         try config.check()
         self.config = config
+        super.init(
+            core: SequenceModelCore(
+                name: "sasrec", historyLength: config.maxLength, config: config, options: config.training
+            ) { SASRecNetwork(items: $0, config: config) })
     }
 
-    public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
-        itemCount = dataset.itemCount
-        itemFingerprint = dataset.items.fingerprint
-        let network = SASRecNetwork(items: itemCount, config: config)
-        self.network = network
-        progress?(.message("sasrec: \(network.parameters.reduce(0) { $0 + $1.value.count }) parameters"))
-        let outcome = SequenceTrainer.fit(
-            network, model: name, itemCount: itemCount, dataset: dataset, validation: validation,
-            options: config.training, progress: progress)
-        epochSeconds = outcome.epochSeconds
-        validationNDCG = outcome.validationNDCG
-        trainingMetrics = outcome.metrics
-    }
-
-    public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {
-        scoreBatch([state], into: scores)
-    }
-
-    public func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>) {
-        guard let network else { preconditionFailure("sasrec: score before fit or load") }
-        precondition(scores.count >= states.count * itemCount, "sasrec: scoreBatch buffer too small")
-        let histories = states.map {
-            SequenceTrainer.history(of: $0, itemCount: itemCount, maxLength: config.maxLength)
-        }
-        network.scores(after: histories, into: scores)
-    }
-
-    public func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution] {
-        guard let network, item >= 0, Int(item) < itemCount else { return [] }
-        let history = SequenceTrainer.history(of: state, itemCount: itemCount, maxLength: config.maxLength)
-        return SequenceTrainer.explanation(network.attributions(of: item, after: history), history: history, top: top)
-    }
-
-    public func save(to directory: URL) throws {
-        guard let network else { throw ModelError.notFitted(name) }
-        try SequenceArtifact.save(
-            model: name, config: config, itemCount: itemCount, itemFingerprint: itemFingerprint, network: network,
-            metrics: trainingMetrics, to: directory)
-    }
+    var network: SASRecNetwork? { (core as? SequenceModelCore<SASRecNetwork>)?.network }
 
     public static func load(from directory: URL) throws -> SASRec {
         let (config, itemCount, weights) = try SequenceArtifact.load(
             SASRecConfig.self, model: "sasrec", from: directory)
         let model = try SASRec(config: config)
-        model.itemCount = itemCount
-        let network = SASRecNetwork(items: itemCount, config: config)
-        try network.loadStateDict(weights)
-        network.setTraining(false)
-        model.network = network
+        try (model.core as! SequenceModelCore<SASRecNetwork>).load(itemCount: itemCount, weights: weights)
         return model
     }
 }

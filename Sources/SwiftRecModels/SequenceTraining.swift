@@ -289,21 +289,130 @@ enum ProcessClock {
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 }
 
-/// Reads and writes a sequence model's configuration in its manifest.
-enum SequenceArtifact {
-    static func save<Config: Encodable>(
-        model: String, config: Config, itemCount: Int, itemFingerprint: String, network: some Layer,
-        metrics: [String: Double], to directory: URL
-    ) throws {
-        let configJSON = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+/// What a sequence model's core does for ``SequenceRecommender``.
+protocol SequenceCore: AnyObject {
+    var name: String { get }
+    var itemCount: Int { get }
+    var epochSeconds: [Double] { get }
+    var validationNDCG: [Double] { get }
+    func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?)
+    func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>)
+    func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution]
+    func save(to directory: URL) throws
+}
+
+/// A network with its training settings and what training left: fits with the shared loop,
+/// scores states, explains, saves and loads.
+final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
+    let name: String
+    /// The newest items a state contributes.
+    let historyLength: Int
+    let options: SequenceTrainingOptions
+    private let makeNetwork: (Int) -> Network
+    private let encodeConfig: () throws -> Data
+    var network: Network?
+    var itemCount = 0
+    var epochSeconds: [Double] = []
+    var validationNDCG: [Double] = []
+    private var itemFingerprint = ""
+    private var trainingMetrics: [String: Double] = [:]
+
+    init<Config: Encodable>(
+        name: String, historyLength: Int, config: Config, options: SequenceTrainingOptions,
+        makeNetwork: @escaping (Int) -> Network
+    ) {
+        self.name = name
+        self.historyLength = historyLength
+        self.options = options
+        self.makeNetwork = makeNetwork
+        encodeConfig = { try JSONEncoder().encode(config) }
+    }
+
+    func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) {
+        itemCount = dataset.itemCount
+        itemFingerprint = dataset.items.fingerprint
+        let network = makeNetwork(itemCount)
+        self.network = network
+        progress?(.message("\(name): \(network.parameters.reduce(0) { $0 + $1.value.count }) parameters"))
+        let outcome = SequenceTrainer.fit(
+            network, model: name, itemCount: itemCount, dataset: dataset, validation: validation, options: options,
+            progress: progress)
+        epochSeconds = outcome.epochSeconds
+        validationNDCG = outcome.validationNDCG
+        trainingMetrics = outcome.metrics
+    }
+
+    func history(_ state: UserState) -> ArraySlice<Int32> {
+        SequenceTrainer.history(of: state, itemCount: itemCount, maxLength: historyLength)
+    }
+
+    func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>) {
+        guard let network else { preconditionFailure("\(name): score before fit or load") }
+        precondition(scores.count >= states.count * itemCount, "\(name): scoreBatch buffer too small")
+        network.scores(after: states.map(history), into: scores)
+    }
+
+    func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution] {
+        guard let network, item >= 0, Int(item) < itemCount else { return [] }
+        let history = history(state)
+        return SequenceTrainer.explanation(network.attributions(of: item, after: history), history: history, top: top)
+    }
+
+    func save(to directory: URL) throws {
+        guard let network else { throw ModelError.notFitted(name) }
         try ModelArtifact.write(
             manifest: ModelManifest(
-                model: model, parameters: ["config": configJSON], itemCount: itemCount,
-                itemFingerprint: itemFingerprint,
-                metrics: metrics),
+                model: name, parameters: ["config": String(decoding: try encodeConfig(), as: UTF8.self)],
+                itemCount: itemCount, itemFingerprint: itemFingerprint, metrics: trainingMetrics),
             tensors: network.stateDict(), to: directory)
     }
 
+    /// Restores saved weights.
+    func load(itemCount: Int, weights: [String: Tensor]) throws {
+        let network = makeNetwork(itemCount)
+        try network.loadStateDict(weights)
+        network.setTraining(false)
+        self.itemCount = itemCount
+        self.network = network
+    }
+}
+
+/// A recommender over item sequences (``SASRec``, ``BERT4Rec``, ``GRU4Rec``): it scores from
+/// the newest items of a ``UserState``, so fresh events count without retraining, and explains
+/// a recommendation by gradient × input over that history.
+public class SequenceRecommender: Recommender, Explaining {
+    public let inputs: Set<ModelInput> = [.sequence]
+    let core: any SequenceCore
+
+    init(core: any SequenceCore) { self.core = core }
+
+    public var name: String { core.name }
+    public var itemCount: Int { core.itemCount }
+    public var epochSeconds: [Double] { core.epochSeconds }
+    /// Validation NDCG@10 after each validation round.
+    public var validationNDCG: [Double] { core.validationNDCG }
+
+    public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
+        core.fit(dataset, validation: validation, progress: progress)
+    }
+
+    public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {
+        core.scoreBatch([state], into: scores)
+    }
+
+    public func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>) {
+        core.scoreBatch(states, into: scores)
+    }
+
+    public func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution] {
+        core.explain(item, for: state, top: top)
+    }
+
+    public func save(to directory: URL) throws { try core.save(to: directory) }
+}
+
+/// Reads a sequence model's saved configuration and weights.
+enum SequenceArtifact {
     static func load<Config: Decodable>(
         _ type: Config.Type, model: String, from directory: URL
     ) throws -> (config: Config, itemCount: Int, weights: [String: Tensor]) {
