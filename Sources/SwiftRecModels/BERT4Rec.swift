@@ -136,16 +136,15 @@ final class BERT4RecNetwork: SequenceNetwork {
         }
     }
 
-    func attributions(of item: Int32, after history: ArraySlice<Int32>) -> [Float] {
-        guard !history.isEmpty else { return [] }
+    func explanationRows(_ history: ArraySlice<Int32>) -> (rows: [Int32], length: Int, trailing: Int) {
         let (rows, length) = queryRows([history])
-        let vectors = Variable(itemEmbedding(rows, shape: [1, length]).value, requiresGrad: true)
-        let h = hidden(itemVectors: vectors, rows: rows, batch: 1, length: length)
-        let target = itemEmbedding.weight.value.slice(axis: 0, Int(item + 1)..<Int(item + 2))
-        (h.slice(axis: 0, (length - 1)..<length) * Variable(target)).sum().backward()
         // The last position is the mask token, not a history item.
-        return Array(Attribution.gradientTimesInput(vectors, count: length, dim: config.dim).dropLast())
+        return (rows, length, 1)
     }
+
+    func embed(_ rows: [Int32], batch: Int, length: Int) -> Variable { itemEmbedding(rows, shape: [batch, length]) }
+
+    var outputWeights: Tensor { catalogue.value }
 }
 
 /// BERT4Rec (Sun et al. 2019): a bidirectional Transformer trained to fill masked items;

@@ -103,16 +103,13 @@ final class RecurrentSequenceNetwork: SequenceNetwork {
         }
     }
 
-    func attributions(of item: Int32, after history: ArraySlice<Int32>) -> [Float] {
-        let length = history.count
-        guard length > 0 else { return [] }
-        let rows = SASRecNetwork.paddedRows([history], length: length)
-        let vectors = Variable(itemEmbedding(rows, shape: [1, length]).value, requiresGrad: true)
-        let h = hidden(itemVectors: vectors, rows: rows, batch: 1, length: length)
-        let target = itemEmbedding.weight.value.slice(axis: 0, Int(item + 1)..<Int(item + 2))
-        (h.slice(axis: 0, (length - 1)..<length) * Variable(target)).sum().backward()
-        return Attribution.gradientTimesInput(vectors, count: length, dim: config.dim)
+    func explanationRows(_ history: ArraySlice<Int32>) -> (rows: [Int32], length: Int, trailing: Int) {
+        (SASRecNetwork.paddedRows([history], length: history.count), history.count, 0)
     }
+
+    func embed(_ rows: [Int32], batch: Int, length: Int) -> Variable { itemEmbedding(rows, shape: [batch, length]) }
+
+    var outputWeights: Tensor { catalogue.value }
 }
 
 /// GRU4Rec (Hidasi et al. 2016), trained like SASRec on every next item of each user's

@@ -282,26 +282,13 @@ final class SASRecNetwork: SequenceNetwork {
         }
     }
 
-    func attributions(of item: Int32, after history: ArraySlice<Int32>) -> [Float] {
-        let length = history.count
-        guard length > 0 else { return [] }
-        let rows = Self.paddedRows([history], length: length)
-        let vectors = Variable(itemEmbedding(rows, shape: [1, length]).value, requiresGrad: true)
-        let h = hidden(itemVectors: vectors, rows: rows, batch: 1, length: length)
-        let target = catalogue.value.slice(axis: 0, Int(item)..<Int(item + 1))
-        let score = (h.slice(axis: 0, (length - 1)..<length) * Variable(target)).sum()
-        score.backward()
-        return Attribution.gradientTimesInput(vectors, count: length, dim: config.dim)
+    func explanationRows(_ history: ArraySlice<Int32>) -> (rows: [Int32], length: Int, trailing: Int) {
+        (Self.paddedRows([history], length: history.count), history.count, 0)
     }
-}
 
-extension Attribution {
-    /// Per-position gradient × input of a leaf [1, count, dim] after `backward`.
-    static func gradientTimesInput(_ vectors: Variable, count: Int, dim: Int) -> [Float] {
-        guard let grad = vectors.grad else { return [Float](repeating: 0, count: count) }
-        let g = grad.scalars, x = vectors.value.scalars
-        return (0..<count).map { k in (0..<dim).reduce(0) { $0 + g[k * dim + $1] * x[k * dim + $1] } }
-    }
+    func embed(_ rows: [Int32], batch: Int, length: Int) -> Variable { itemEmbedding(rows, shape: [batch, length]) }
+
+    var outputWeights: Tensor { catalogue.value }
 }
 
 /// SASRec (Kang & McAuley 2018): a causal Transformer over each user's item sequence that

@@ -94,8 +94,52 @@ protocol SequenceNetwork: Layer {
     /// Next-item scores after each history into rows of `scores` ([histories.count, itemCount]).
     func scores(after histories: [ArraySlice<Int32>], into scores: UnsafeMutableBufferPointer<Float>)
 
-    /// How much each item of `history` (oldest first) adds to the score of `item`, one number per item.
-    func attributions(of item: Int32, after history: ArraySlice<Int32>) -> [Float]
+    /// The input rows (embedding rows, left-padded) the network reads for `history` when
+    /// explaining, their length, and how many trailing positions are not history items.
+    func explanationRows(_ history: ArraySlice<Int32>) -> (rows: [Int32], length: Int, trailing: Int)
+
+    /// Item vectors for embedding rows, [batch, length, dim].
+    func embed(_ rows: [Int32], batch: Int, length: Int) -> Variable
+
+    /// Hidden states [batch·length, dim] from item vectors of `rows`.
+    func hidden(itemVectors: Variable, rows: [Int32], batch: Int, length: Int) -> Variable
+
+    /// The output layer's weights, one row per item.
+    var outputWeights: Tensor { get }
+}
+
+extension SequenceNetwork {
+    /// For each of `items`, how much each item of `history` (oldest first) adds to its score:
+    /// gradient × input, from one forward and one backward pass over a batch holding the
+    /// history once per explained item (the rows do not interact).
+    func attributions(of items: [Int32], after history: ArraySlice<Int32>) -> [[Float]] {
+        guard !history.isEmpty, !items.isEmpty else { return items.map { _ in [] } }
+        let (one, length, trailing) = explanationRows(history)
+        let batch = items.count
+        let rows = Array([[Int32]](repeating: one, count: batch).joined())
+        let vectors = Variable(embed(rows, batch: batch, length: length).value, requiresGrad: true)
+        let h = hidden(itemVectors: vectors, rows: rows, batch: batch, length: length)
+        let last = h.embeddingLookup((0..<batch).map { Int32($0 * length + length - 1) })
+        let weights = outputWeights
+        let dim = weights.shape[1]
+        var targets = Tensor.zeros([batch, dim])
+        targets.withUnsafeMutableBufferPointer { t in
+            weights.withUnsafeBufferPointer { w in
+                for (r, item) in items.enumerated() {
+                    for j in 0..<dim { t[r * dim + j] = w[Int(item) * dim + j] }
+                }
+            }
+        }
+        (last * Variable(targets)).sum().backward()
+        guard let grad = vectors.grad else { return items.map { _ in [] } }
+        let g = grad.scalars, x = vectors.value.scalars
+        return (0..<batch).map { r in
+            (0..<(length - trailing)).map { k in
+                let base = (r * length + k) * dim
+                return (0..<dim).reduce(0) { $0 + g[base + $1] * x[base + $1] }
+            }
+        }
+    }
 }
 
 /// One history item's part in a recommendation.
@@ -112,6 +156,15 @@ public struct Attribution: Sendable, Equatable, Codable {
 public protocol Explaining {
     /// The history items of `state` that most raised the score of `item`, strongest first.
     func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution]
+
+    /// ``explain(_:for:top:)`` for several items at once (models may share the work).
+    func explain(_ items: [Int32], for state: UserState, top: Int) -> [[Attribution]]
+}
+
+extension Explaining {
+    public func explain(_ items: [Int32], for state: UserState, top: Int) -> [[Attribution]] {
+        items.map { explain($0, for: state, top: top) }
+    }
 }
 
 /// The training loop the sequence models share: shuffled batches of each user's newest
@@ -297,7 +350,7 @@ protocol SequenceCore: AnyObject {
     var validationNDCG: [Double] { get }
     func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?)
     func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>)
-    func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution]
+    func explain(_ items: [Int32], for state: UserState, top: Int) -> [[Attribution]]
     func save(to directory: URL) throws
 }
 
@@ -352,10 +405,16 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
         network.scores(after: states.map(history), into: scores)
     }
 
-    func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution] {
-        guard let network, item >= 0, Int(item) < itemCount else { return [] }
+    func explain(_ items: [Int32], for state: UserState, top: Int) -> [[Attribution]] {
+        guard let network else { return items.map { _ in [] } }
         let history = history(state)
-        return SequenceTrainer.explanation(network.attributions(of: item, after: history), history: history, top: top)
+        let valid = items.filter { $0 >= 0 && Int($0) < itemCount }
+        let raw = network.attributions(of: valid, after: history)
+        var byItem: [Int32: [Attribution]] = [:]
+        for (item, weights) in zip(valid, raw) {
+            byItem[item] = SequenceTrainer.explanation(weights, history: history, top: top)
+        }
+        return items.map { byItem[$0] ?? [] }
     }
 
     func save(to directory: URL) throws {
@@ -405,7 +464,11 @@ public class SequenceRecommender: Recommender, Explaining {
     }
 
     public func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution] {
-        core.explain(item, for: state, top: top)
+        core.explain([item], for: state, top: top)[0]
+    }
+
+    public func explain(_ items: [Int32], for state: UserState, top: Int) -> [[Attribution]] {
+        core.explain(items, for: state, top: top)
     }
 
     public func save(to directory: URL) throws { try core.save(to: directory) }

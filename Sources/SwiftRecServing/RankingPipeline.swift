@@ -86,10 +86,9 @@ public enum RankingPipeline {
         for id in request.excluded { if let i = model.items.index(of: id) { excluded.append(i) } }
         let top = TopK.select(request.count, from: scores, excluding: excluded)
         let explainer = request.explain ? model.model as? any Explaining : nil
-        return top.map { index in
-            let reasons = explainer?.explain(index, for: state, top: 3).map {
-                Reason(item: model.items.id(at: $0.item), weight: $0.weight)
-            }
+        let explanations = explainer?.explain(top, for: state, top: 3)
+        return top.enumerated().map { k, index in
+            let reasons = explanations?[k].map { Reason(item: model.items.id(at: $0.item), weight: $0.weight) }
             return Recommendation(item: model.items.id(at: index), score: scores[Int(index)], because: reasons)
         }
     }

@@ -147,6 +147,15 @@ struct SequenceModelTests {
         #expect(explanation[0].item == 2 * per + 4 || explanation[0].item == 2 * per + 3)
         #expect(zip(explanation, explanation.dropFirst()).allSatisfy { $0.weight >= $1.weight })
         #expect(model.explain(-1, for: state, top: 3).isEmpty)
+        // Several items at once: the same answers as one at a time.
+        let items: [Int32] = [2 * per + 5, 7, -1, 2 * per + 6]
+        let batched = model.explain(items, for: state, top: 3)
+        #expect(batched.count == 4 && batched[2].isEmpty)
+        for (item, together) in zip(items, batched) {
+            let alone = model.explain(item, for: state, top: 3)
+            #expect(together.map(\.item) == alone.map(\.item))
+            #expect(zip(together, alone).allSatisfy { abs($0.weight - $1.weight) < 1e-3 })
+        }
     }
 
     @Test(arguments: [SequenceLoss.sampled, .bce])
