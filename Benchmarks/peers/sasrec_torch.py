@@ -38,10 +38,11 @@ def read_sequences(path):
     ids = {}
     with open(path) as f:
         for line in f:
+            # Every token is an item (the line number is the user), as SwiftRec's ml-1m-seq importer reads it.
             parts = line.split()
-            if len(parts) < 2:
+            if not parts:
                 continue
-            users.append([ids.setdefault(tok, len(ids)) for tok in parts[1:]])
+            users.append([ids.setdefault(tok, len(ids)) for tok in parts])
     return users, len(ids)
 
 
