@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# HTTP benchmarks of `swiftrec serve` with wrk on loopback (server and wrk share the machine).
+#
+#   bash Benchmarks/serve_bench.sh DB MODEL_DIR [PORT]
+#
+# DB: a SQLite file made by `swiftrec import --db` (copied first: the event runs write to the
+# copy); MODEL_DIR: a model saved by `swiftrec train --out`. Prints wrk's output for each run
+# and the server's memory. Needs `wrk` (Debian: apt-get install wrk) and a release build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DB=$1
+MODEL=$2
+PORT=${3:-8093}
+BIN=${SWIFTREC:-.build/release/swiftrec}
+WORK=$(mktemp -d)
+cp "$DB" "$WORK/bench.sqlite"
+"$BIN" serve --db "$WORK/bench.sqlite" --model "$MODEL" --port "$PORT" >"$WORK/server.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
+rss() { grep -E 'VmRSS|VmHWM' /proc/$SERVER/status | tr -s ' ' | tr '\n' ' '; echo; }
+echo "server memory after start: $(rss)"
+URL=http://127.0.0.1:$PORT
+run() { echo "== $1"; shift; echo "command: $*"; "$@"; echo "server memory: $(rss)"; }
+run "recommendations, first pass (scores computed per user)" \
+  wrk -t2 -c16 -d20s --latency -s Benchmarks/wrk/recommendations.lua "$URL"
+run "recommendations, second pass (scores cached per user until a new event)" \
+  wrk -t2 -c16 -d20s --latency -s Benchmarks/wrk/recommendations.lua "$URL"
+run "recommendations with explain=true" \
+  env EXPLAIN=1 wrk -t2 -c16 -d20s --latency -s Benchmarks/wrk/recommendations.lua "$URL"
+run "POST /events, one event per request (each durable)" \
+  env BATCH=1 wrk -t2 -c16 -d15s --latency -s Benchmarks/wrk/events.lua "$URL"
+run "POST /events, 100 events per request" \
+  env BATCH=100 wrk -t2 -c16 -d15s --latency -s Benchmarks/wrk/events.lua "$URL"
+echo "stored events now: $(curl -s "$URL/health")"
