@@ -37,7 +37,9 @@ def poster(port, trial, worker, acknowledged, stop):
             if conn is None:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("POST", "/events", body, {"Content-Type": "application/json"})
-            if 200 <= conn.getresponse().status < 300:
+            response = conn.getresponse()
+            response.read()
+            if 200 <= response.status < 300:
                 acknowledged.append((f"crash-{trial}-{worker}", n))
         except (OSError, http.client.HTTPException):
             conn = None
