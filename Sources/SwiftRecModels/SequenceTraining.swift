@@ -114,6 +114,12 @@ extension SequenceNetwork {
     /// history once per explained item (the rows do not interact).
     func attributions(of items: [Int32], after history: ArraySlice<Int32>) -> [[Float]] {
         guard !history.isEmpty, !items.isEmpty else { return items.map { _ in [] } }
+        // Frozen parameters: no weight gradients are computed or stored, so concurrent
+        // explanations can share the model.
+        return withFrozenParameters { inputAttributions(of: items, after: history) }
+    }
+
+    private func inputAttributions(of items: [Int32], after history: ArraySlice<Int32>) -> [[Float]] {
         let (one, length, trailing) = explanationRows(history)
         let batch = items.count
         let rows = Array([[Int32]](repeating: one, count: batch).joined())

@@ -100,7 +100,8 @@ extension Variable {
                 t >= 0 && Int(t) < classes, "linearCrossEntropy: target \(t) in row \(r) is outside 0..<\(classes)")
         }
         let counted = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
-        let wantGrad = GradMode.isEnabled && (requiresGrad || weight.requiresGrad || (bias?.requiresGrad ?? false))
+        let wantGrad =
+            GradMode.isEnabled && (tracksGradient || weight.tracksGradient || (bias?.tracksGradient ?? false))
         let scale = 1 / Float(max(counted, 1))
         let threads = Threading.threadCount
         let blocks = (rows + blockRows - 1) / blockRows

@@ -15,8 +15,8 @@ extension Variable {
     public static func * (a: Variable, b: Variable) -> Variable {
         Variable(a.value * b.value, parents: [a, b]) { g in
             [
-                a.requiresGrad ? (g * b.value).summed(toShape: a.shape) : nil,
-                b.requiresGrad ? (g * a.value).summed(toShape: b.shape) : nil,
+                a.tracksGradient ? (g * b.value).summed(toShape: a.shape) : nil,
+                b.tracksGradient ? (g * a.value).summed(toShape: b.shape) : nil,
             ]
         }
     }
@@ -24,8 +24,8 @@ extension Variable {
     public static func / (a: Variable, b: Variable) -> Variable {
         Variable(a.value / b.value, parents: [a, b]) { g in
             [
-                a.requiresGrad ? (g / b.value).summed(toShape: a.shape) : nil,
-                b.requiresGrad
+                a.tracksGradient ? (g / b.value).summed(toShape: a.shape) : nil,
+                b.tracksGradient
                     ? Tensor.zip(g * a.value, b.value) { ga, bv in -ga / (bv * bv) }.summed(toShape: b.shape) : nil,
             ]
         }
@@ -56,12 +56,12 @@ extension Variable {
         return Variable(out, parents: [a, b]) { g in
             // d(op(A)) = g·op(B)ᵀ, d(op(B)) = op(A)ᵀ·g, then undo each op.
             let ga: Tensor? =
-                a.requiresGrad
+                a.tracksGradient
                 ? (transposeSelf
                     ? Tensor.matmul(b.value, g, transposeA: transposeOther, transposeB: true)
                     : Tensor.matmul(g, b.value, transposeA: false, transposeB: !transposeOther)) : nil
             let gb: Tensor? =
-                b.requiresGrad
+                b.tracksGradient
                 ? (transposeOther
                     ? Tensor.matmul(g, a.value, transposeA: true, transposeB: transposeSelf)
                     : Tensor.matmul(a.value, g, transposeA: !transposeSelf, transposeB: false)) : nil
@@ -75,12 +75,12 @@ extension Variable {
         let out = Tensor.batchedMatmul(a.value, b.value, transposeA: transposeSelf, transposeB: transposeOther)
         return Variable(out, parents: [a, b]) { g in
             let ga: Tensor? =
-                a.requiresGrad
+                a.tracksGradient
                 ? (transposeSelf
                     ? Tensor.batchedMatmul(b.value, g, transposeA: transposeOther, transposeB: true)
                     : Tensor.batchedMatmul(g, b.value, transposeA: false, transposeB: !transposeOther)) : nil
             let gb: Tensor? =
-                b.requiresGrad
+                b.tracksGradient
                 ? (transposeOther
                     ? Tensor.batchedMatmul(g, a.value, transposeA: true, transposeB: transposeSelf)
                     : Tensor.batchedMatmul(a.value, g, transposeA: !transposeSelf, transposeB: false)) : nil

@@ -2,6 +2,15 @@
 public enum GradMode {
     /// `false` inside ``withNoGrad(_:)``: results keep no graph and hold no parents alive.
     @TaskLocal public static var isEnabled = true
+    /// `true` inside ``withFrozenParameters(_:)``: layer parameters count as constants.
+    @TaskLocal public static var parametersFrozen = false
+}
+
+/// Runs `body` with every layer parameter treated as a constant: gradients flow only to
+/// variables made with `requiresGrad: true` inside it (e.g. inputs to attribute), parameters'
+/// `grad` is never touched, so concurrent callers can share one model.
+public func withFrozenParameters<R>(_ body: () throws -> R) rethrows -> R {
+    try GradMode.$parametersFrozen.withValue(true, operation: body)
 }
 
 /// Runs `body` with gradient recording off (inference).
@@ -21,14 +30,21 @@ public final class Variable {
     public var grad: Tensor?
     /// Whether gradients flow to this node.
     public let requiresGrad: Bool
+    /// Whether this is a layer parameter (see ``withFrozenParameters(_:)``).
+    public let isParameter: Bool
 
     let parents: [Variable]
     let backwardFunction: ((Tensor) -> [Tensor?])?
 
     /// A leaf: an input (`requiresGrad: false`) or a parameter (`true`).
-    public init(_ value: Tensor, requiresGrad: Bool = false) {
+    public convenience init(_ value: Tensor, requiresGrad: Bool = false) {
+        self.init(value, requiresGrad: requiresGrad, isParameter: false)
+    }
+
+    init(_ value: Tensor, requiresGrad: Bool, isParameter: Bool) {
         self.value = value
         self.requiresGrad = requiresGrad
+        self.isParameter = isParameter
         self.parents = []
         self.backwardFunction = nil
     }
@@ -37,11 +53,15 @@ public final class Variable {
     /// gradient (or `nil`) per parent, in order. It is kept only when a parent needs it.
     public init(_ value: Tensor, parents: [Variable], backward: @escaping (Tensor) -> [Tensor?]) {
         self.value = value
-        let needsGrad = GradMode.isEnabled && parents.contains { $0.requiresGrad }
+        let needsGrad = GradMode.isEnabled && parents.contains { $0.tracksGradient }
         self.requiresGrad = needsGrad
+        self.isParameter = false
         self.parents = needsGrad ? parents : []
         self.backwardFunction = needsGrad ? backward : nil
     }
+
+    /// Whether gradients flow to this node now (parameters do not while frozen).
+    var tracksGradient: Bool { requiresGrad && !(isParameter && GradMode.parametersFrozen) }
 
     public var shape: [Int] { value.shape }
     public var isLeaf: Bool { backwardFunction == nil }
@@ -70,7 +90,7 @@ public final class Variable {
             }
             guard visited.insert(ObjectIdentifier(node)).inserted else { continue }
             stack.append((node, true))
-            for p in node.parents where p.requiresGrad && !visited.contains(ObjectIdentifier(p)) {
+            for p in node.parents where p.tracksGradient && !visited.contains(ObjectIdentifier(p)) {
                 stack.append((p, false))
             }
         }
@@ -90,7 +110,7 @@ public final class Variable {
             }
             let parentGrads = backward(g)
             for (parent, pg) in zip(node.parents, parentGrads) {
-                guard parent.requiresGrad, let pg else { continue }
+                guard parent.tracksGradient, let pg else { continue }
                 precondition(
                     pg.count == parent.value.count,
                     "backward: gradient of shape \(pg.shape) for an input of shape \(parent.shape)")

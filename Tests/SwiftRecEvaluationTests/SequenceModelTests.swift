@@ -141,12 +141,15 @@ struct SequenceModelTests {
         // Two items of category 0, then two of category 2: the recommended category-2 item is
         // explained mostly by the category-2 items.
         let state = UserState(items: [0, 1, 2 * per + 3, 2 * per + 4])
+        model.network!.zeroGrad()
         let explanation = model.explain(2 * per + 5, for: state, top: 3)
         #expect(!explanation.isEmpty && explanation.count <= 3)
         #expect(explanation.allSatisfy { state.items.contains($0.item) && $0.weight > 0 && $0.weight <= 1 })
         #expect(explanation[0].item == 2 * per + 4 || explanation[0].item == 2 * per + 3)
         #expect(zip(explanation, explanation.dropFirst()).allSatisfy { $0.weight >= $1.weight })
         #expect(model.explain(-1, for: state, top: 3).isEmpty)
+        // Explaining never writes gradients into the shared model.
+        #expect(model.network!.parameters.allSatisfy { $0.grad == nil })
         // Several items at once: the same answers as one at a time.
         let items: [Int32] = [2 * per + 5, 7, -1, 2 * per + 6]
         let batched = model.explain(items, for: state, top: 3)

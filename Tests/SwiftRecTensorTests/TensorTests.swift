@@ -151,3 +151,22 @@ struct DropoutTests {
         #expect(x.dropout(0.3, training: false, generator: &g2).value.scalars == x.value.scalars)
     }
 }
+
+@Suite("Frozen parameters")
+struct FrozenParameterTests {
+    @Test func gradientsReachInputsButNotParameters() {
+        var g = SeededGenerator(seed: 4)
+        let layer = Linear(3, 2, generator: &g)
+        let x = Variable(Tensor.randomNormal([4, 3], generator: &g), requiresGrad: true)
+        withFrozenParameters { layer(x).sum().backward() }
+        #expect(x.grad != nil && layer.weight.grad == nil && layer.bias?.grad == nil)
+        // Outside, the same computation trains the layer; the input gradient is the same.
+        let first = x.grad!.scalars
+        x.zeroGrad()
+        layer(x).sum().backward()
+        #expect(layer.weight.grad != nil && x.grad!.scalars == first)
+        // Frozen, a computation of parameters alone keeps no graph.
+        let constant = withFrozenParameters { layer.weight * 2 }
+        #expect(!constant.requiresGrad)
+    }
+}
