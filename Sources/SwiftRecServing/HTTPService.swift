@@ -65,11 +65,10 @@ public final class RecommendationService: Sendable {
     public var models: [ServableModel] { registry.withLock { $0.values.sorted { $0.name < $1.name } } }
 }
 
-/// The request context: bodies are bounded by the service's limit.
+/// The request context. Bodies are read with ``ServiceLimits/maxBodyBytes`` as their bound.
 public struct ServiceContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public init(source: Source) { coreContext = .init(source: source) }
-    public var maxUploadSize: Int { 4 << 20 }
 }
 
 /// A 4xx/5xx with a JSON body `{"error": message}` naming what was wrong.

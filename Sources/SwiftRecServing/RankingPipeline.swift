@@ -67,8 +67,8 @@ public struct Reason: Codable, Sendable, Equatable {
 public enum RankingPipeline {
     /// The model's state for a history: its known items, oldest first.
     public static func state(_ model: ServableModel, history: [Event]) -> UserState {
-        let known = history.filter { model.items.index(of: $0.item) != nil }
-        return UserState(items: known.map { model.items.index(of: $0.item)! }, timestamps: known.map(\.timestamp))
+        let known = history.compactMap { event in model.items.index(of: event.item).map { ($0, event.timestamp) } }
+        return UserState(items: known.map(\.0), timestamps: known.map(\.1))
     }
 
     public static func recommend(

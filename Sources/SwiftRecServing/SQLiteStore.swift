@@ -102,6 +102,26 @@ public final class SQLiteStore: RecommendationStore {
         }
     }
 
+    public func items(withIDs ids: Set<String>) async throws -> [String: Item] {
+        guard !ids.isEmpty else { return [:] }
+        return try await pool.read { db in
+            var found: [String: Item] = [:]
+            // Chunks keep each statement under SQLite's bound-variable limit.
+            let all = Array(ids)
+            for start in stride(from: 0, to: all.count, by: 500) {
+                let chunk = Array(all[start..<min(all.count, start + 500)])
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT * FROM item WHERE id IN (\(marks))", arguments: StatementArguments(chunk))
+                {
+                    let item = try Self.item(row)
+                    found[item.id] = item
+                }
+            }
+            return found
+        }
+    }
+
     public func user(_ id: String) async throws -> User? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM user WHERE id = ?", arguments: [id]).map(Self.user)

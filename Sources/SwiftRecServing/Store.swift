@@ -25,6 +25,8 @@ public protocol RecommendationStore: Sendable {
     /// Removes a user with all their events; false when the user was unknown.
     func deleteUser(_ id: String) async throws -> Bool
     func item(_ id: String) async throws -> Item?
+    /// The stored items among `ids`, by id (one read for a whole batch).
+    func items(withIDs ids: Set<String>) async throws -> [String: Item]
     func user(_ id: String) async throws -> User?
     /// Items in id order after `cursor` (an id), at most `limit`.
     func items(after cursor: String?, limit: Int) async throws -> Page<Item>
@@ -63,6 +65,10 @@ public actor InMemoryStore: RecommendationStore {
     }
 
     public func item(_ id: String) -> Item? { itemTable[id] }
+
+    public func items(withIDs ids: Set<String>) -> [String: Item] {
+        ids.reduce(into: [:]) { found, id in found[id] = itemTable[id] }
+    }
 
     public func user(_ id: String) -> User? { userTable[id] }
 

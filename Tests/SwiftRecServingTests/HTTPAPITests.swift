@@ -128,6 +128,9 @@ struct HTTPAPITests {
             #expect(try await client.call(.get, "/users/ghost/recommendations").status == .notFound)
             let item = try await client.call(.put, "/items/new-item", #"{"title": 5}"#)
             #expect(item.status == .badRequest && item.error.hasPrefix("title"))
+            let stored = try await client.call(.put, "/items/new-item", #"{"title": "New", "categories": ["c"]}"#)
+            #expect(stored.status == .ok && stored.object["title"] as? String == "New")
+            #expect(try await client.call(.post, "/events", #"{"user": "a", "item": "new-item"}"#).status == .ok)
         }
     }
 

@@ -54,6 +54,8 @@ struct ServingCoreTests {
         #expect(
             try await store.item("i1") == Item(id: "i1", title: "T", categories: ["c", "d"], attributes: ["k": "v"]))
         #expect(try await store.item("nope") == nil)
+        let found = try await store.items(withIDs: ["i1", "i4", "nope"])
+        #expect(found.keys.sorted() == ["i1", "i4"] && found["i1"]?.title == "T")
         let scenario = Event(user: "b", item: "x", type: .purchase, value: 4.5, timestamp: 9, scenario: "home")
         try await store.append([scenario])
         #expect(try await store.recentEvents(ofUser: "b", limit: 5).last == scenario)
