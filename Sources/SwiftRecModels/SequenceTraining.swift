@@ -8,6 +8,18 @@ public enum TrainingUpdate: Sendable {
     case message(String)
     /// Where an epoch stands, sent after every optimiser step.
     case step(TrainingStatus)
+    /// An epoch's result, sent when it ends (with its validation score when it was validated).
+    case epoch(EpochSummary)
+}
+
+/// What an epoch ended with.
+public struct EpochSummary: Sendable {
+    public var model: String
+    public var epoch: Int
+    public var loss: Double
+    public var seconds: Double
+    /// Validation NDCG@10, when this epoch was validated.
+    public var validationNDCG: Double?
 }
 
 /// Where a training epoch stands.
@@ -258,12 +270,14 @@ enum SequenceTrainer {
                 }
             }
             outcome.epochSeconds.append(ProcessClock.now() - epochStart)
+            let epochLoss = lossSum / Double(max(targetSum, 1))
+            var validated: Double?
             var line = String(
-                format: "%@: epoch %d, loss %.4f, %.1f s", model, epoch, lossSum / Double(max(targetSum, 1)),
-                outcome.epochSeconds.last!)
+                format: "%@: epoch %d, loss %.4f, %.1f s", model, epoch, epochLoss, outcome.epochSeconds.last!)
             if validating, let validation, epoch % options.validateEvery == 0 || outOfTime {
                 network.setTraining(false)
                 let ndcg = validationNDCG(network, itemCount: itemCount, dataset: dataset, heldOut: validation)
+                validated = ndcg
                 outcome.validationNDCG.append(ndcg)
                 line += String(format: ", valid NDCG@10 %.4f", ndcg)
                 if ndcg > best {
@@ -277,6 +291,11 @@ enum SequenceTrainer {
                 }
             }
             progress?(.message(line))
+            progress?(
+                .epoch(
+                    EpochSummary(
+                        model: model, epoch: epoch, loss: epochLoss, seconds: outcome.epochSeconds.last!,
+                        validationNDCG: validated)))
             if outOfTime {
                 outcome.stoppedBy = "time budget"
                 break epochs

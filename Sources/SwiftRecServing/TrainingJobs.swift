@@ -83,9 +83,8 @@ public final class TrainingJobs: Sendable {
                     switch update {
                     case .message(let line):
                         job.message = line
-                        if let range = line.range(of: "valid NDCG@10 ") {
-                            job.validNDCG10 = Double(line[range.upperBound...].prefix(6))
-                        }
+                    case .epoch(let summary):
+                        job.validNDCG10 = summary.validationNDCG ?? job.validNDCG10
                     case .step(let status):
                         job.epoch = status.epoch
                         job.step = status.step

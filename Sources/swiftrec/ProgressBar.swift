@@ -15,6 +15,8 @@ enum ProgressBar {
                 return s.barShown
             }
             Console.log((clear ? "\r\u{1B}[K" : "") + "  " + line)
+        case .epoch:
+            break  // Its message line says it for humans.
         case .step(let status):
             guard isTerminal else { return }
             let now = ProcessStats.now()

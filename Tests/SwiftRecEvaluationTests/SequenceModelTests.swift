@@ -98,6 +98,8 @@ struct SequenceModelTests {
         #expect(ndcg > 2 * SequenceData.popularity + 0.1, "sasrec \(ndcg) vs popularity \(SequenceData.popularity)")
         // Progress: a step report for every batch and an epoch line with the validation score.
         #expect(updates.steps > 0 && updates.messages.contains { $0.contains("valid NDCG@10") })
+        #expect(updates.epochs.map(\.epoch) == Array(1...model.epochSeconds.count))
+        #expect(updates.epochs.compactMap(\.validationNDCG) == model.validationNDCG)
         #expect(model.epochSeconds.count == model.validationNDCG.count && !model.epochSeconds.isEmpty)
 
         let dir = scratchDirectory()
@@ -264,6 +266,7 @@ final class UpdateLog: @unchecked Sendable {
     private let lock = NSLock()
     private(set) var messages: [String] = []
     private(set) var steps = 0
+    private(set) var epochs: [EpochSummary] = []
 
     func add(_ update: TrainingUpdate) {
         lock.lock()
@@ -271,6 +274,7 @@ final class UpdateLog: @unchecked Sendable {
         switch update {
         case .message(let m): messages.append(m)
         case .step: steps += 1
+        case .epoch(let summary): epochs.append(summary)
         }
     }
 }
