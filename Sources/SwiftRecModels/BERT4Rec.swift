@@ -77,8 +77,7 @@ final class BERT4RecNetwork: SequenceNetwork {
     func hidden(itemVectors: Variable, rows: [Int32], batch: Int, length: Int) -> Variable {
         let offset = Int32(maxLength - length)
         let positions = (0..<(batch * length)).map { offset + Int32($0 % length) }
-        var padding = Tensor.zeros([batch, length])
-        padding.withUnsafeMutableBufferPointer { p in for (i, v) in rows.enumerated() where v == 0 { p[i] = 1 } }
+        let padding = SASRecNetwork.paddingMask(rows, batch: batch, length: length)
         var h = itemVectors + positionEmbedding(positions, shape: [batch, length])
         h = embeddingDropout(h)
         for block in blocks { h = block(h, keyPaddingMask: padding) }
@@ -124,15 +123,7 @@ final class BERT4RecNetwork: SequenceNetwork {
                 itemVectors: itemEmbedding(rows, shape: [histories.count, length]), rows: rows,
                 batch: histories.count, length: length
             ).value
-            let table = itemEmbedding.weight.value
-            h.withUnsafeBufferPointer { hp in
-                table.withUnsafeBufferPointer { w in
-                    GEMM.multiply(
-                        transA: false, transB: true, m: histories.count, n: itemCount, k: config.dim,
-                        a: hp.baseAddress! + (length - 1) * config.dim, lda: length * config.dim,
-                        b: w.baseAddress! + config.dim, ldb: config.dim, c: scores.baseAddress!, ldc: itemCount)
-                }
-            }
+            scoreLastPositions(h, count: histories.count, length: length, into: scores)
         }
     }
 
@@ -142,9 +133,6 @@ final class BERT4RecNetwork: SequenceNetwork {
         return (rows, length, 1)
     }
 
-    func embed(_ rows: [Int32], batch: Int, length: Int) -> Variable { itemEmbedding(rows, shape: [batch, length]) }
-
-    var outputWeights: Tensor { catalogue.value }
 }
 
 /// BERT4Rec (Sun et al. 2019): a bidirectional Transformer trained to fill masked items;

@@ -90,16 +90,7 @@ final class RecurrentSequenceNetwork: SequenceNetwork {
                 itemVectors: itemEmbedding(rows, shape: [histories.count, length]), rows: rows,
                 batch: histories.count, length: length
             ).value
-            let table = itemEmbedding.weight.value
-            h.withUnsafeBufferPointer { hp in
-                table.withUnsafeBufferPointer { w in
-                    // Row r's last position is row r·length + length − 1: a strided view of h.
-                    GEMM.multiply(
-                        transA: false, transB: true, m: histories.count, n: itemCount, k: config.dim,
-                        a: hp.baseAddress! + (length - 1) * config.dim, lda: length * config.dim,
-                        b: w.baseAddress! + config.dim, ldb: config.dim, c: scores.baseAddress!, ldc: itemCount)
-                }
-            }
+            scoreLastPositions(h, count: histories.count, length: length, into: scores)
         }
     }
 
@@ -107,9 +98,6 @@ final class RecurrentSequenceNetwork: SequenceNetwork {
         (SASRecNetwork.paddedRows([history], length: history.count), history.count, 0)
     }
 
-    func embed(_ rows: [Int32], batch: Int, length: Int) -> Variable { itemEmbedding(rows, shape: [batch, length]) }
-
-    var outputWeights: Tensor { catalogue.value }
 }
 
 /// GRU4Rec (Hidasi et al. 2016), trained like SASRec on every next item of each user's

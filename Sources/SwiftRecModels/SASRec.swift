@@ -268,27 +268,13 @@ final class SASRecNetwork: SequenceNetwork {
 
     func scores(after histories: [ArraySlice<Int32>], into scores: UnsafeMutableBufferPointer<Float>) {
         guard !histories.isEmpty else { return }
-        withNoGrad {
-            let last = lastHidden(histories)
-            let (table, offset) = outputTable
-            last.withUnsafeBufferPointer { h in
-                table.withUnsafeBufferPointer { w in
-                    GEMM.multiply(
-                        transA: false, transB: true, m: histories.count, n: itemCount, k: config.dim,
-                        a: h.baseAddress!, lda: config.dim, b: w.baseAddress! + offset, ldb: config.dim,
-                        c: scores.baseAddress!, ldc: itemCount)
-                }
-            }
-        }
+        withNoGrad { scoreLastPositions(lastHidden(histories), count: histories.count, length: 1, into: scores) }
     }
 
     func explanationRows(_ history: ArraySlice<Int32>) -> (rows: [Int32], length: Int, trailing: Int) {
         (Self.paddedRows([history], length: history.count), history.count, 0)
     }
 
-    func embed(_ rows: [Int32], batch: Int, length: Int) -> Variable { itemEmbedding(rows, shape: [batch, length]) }
-
-    var outputWeights: Tensor { catalogue.value }
 }
 
 /// SASRec (Kang & McAuley 2018): a causal Transformer over each user's item sequence that

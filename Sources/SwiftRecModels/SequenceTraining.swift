@@ -110,17 +110,40 @@ protocol SequenceNetwork: Layer {
     /// explaining, their length, and how many trailing positions are not history items.
     func explanationRows(_ history: ArraySlice<Int32>) -> (rows: [Int32], length: Int, trailing: Int)
 
-    /// Item vectors for embedding rows, [batch, length, dim].
-    func embed(_ rows: [Int32], batch: Int, length: Int) -> Variable
-
     /// Hidden states [batch·length, dim] from item vectors of `rows`.
     func hidden(itemVectors: Variable, rows: [Int32], batch: Int, length: Int) -> Variable
 
-    /// The output layer's weights, one row per item.
-    var outputWeights: Tensor { get }
+    /// The input embedding; row 0 is padding, row i + 1 is item i.
+    var itemEmbedding: Embedding { get }
+    /// The output layer's weights, one row per item, as a differentiable view.
+    var catalogue: Variable { get }
+    /// The output layer's weights without copying: a table and the offset of item 0's row.
+    var outputTable: (table: Tensor, offset: Int) { get }
+    var itemCount: Int { get }
 }
 
 extension SequenceNetwork {
+    /// The tied default: item rows of the input embedding.
+    var outputTable: (table: Tensor, offset: Int) { (itemEmbedding.weight.value, itemEmbedding.weight.shape[1]) }
+
+    /// Item vectors for embedding rows, [batch, length, dim].
+    func embed(_ rows: [Int32], batch: Int, length: Int) -> Variable { itemEmbedding(rows, shape: [batch, length]) }
+
+    /// Writes every item's score for the last position of each of `count` sequences of
+    /// `length` rows in `hidden` ([count·length, dim]) into `scores`.
+    func scoreLastPositions(_ hidden: Tensor, count: Int, length: Int, into scores: UnsafeMutableBufferPointer<Float>) {
+        let dim = hidden.shape[1]
+        let (table, offset) = outputTable
+        hidden.withUnsafeBufferPointer { h in
+            table.withUnsafeBufferPointer { w in
+                // Sequence r's last position is row r·length + length − 1: a strided view of `hidden`.
+                GEMM.multiply(
+                    transA: false, transB: true, m: count, n: itemCount, k: dim, a: h.baseAddress! + (length - 1) * dim,
+                    lda: length * dim, b: w.baseAddress! + offset, ldb: dim, c: scores.baseAddress!, ldc: itemCount)
+            }
+        }
+    }
+
     /// For each of `items`, how much each item of `history` (oldest first) adds to its score:
     /// gradient × input, from one forward and one backward pass over a batch holding the
     /// history once per explained item (the rows do not interact).
@@ -138,7 +161,7 @@ extension SequenceNetwork {
         let vectors = Variable(embed(rows, batch: batch, length: length).value, requiresGrad: true)
         let h = hidden(itemVectors: vectors, rows: rows, batch: batch, length: length)
         let last = h.embeddingLookup((0..<batch).map { Int32($0 * length + length - 1) })
-        let weights = outputWeights
+        let weights = catalogue.value
         let dim = weights.shape[1]
         var targets = Tensor.zeros([batch, dim])
         targets.withUnsafeMutableBufferPointer { t in
