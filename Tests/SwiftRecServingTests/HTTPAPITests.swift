@@ -219,6 +219,8 @@ struct HTTPAPITests {
             #expect(
                 reply.object["model"] as? String == "fresh" && (reply.object["recommendations"] as? [Any])?.count == 3)
             #expect(try await client.call(.get, "/train/99").status == .notFound)
+            let jobs = try await client.call(.get, "/train").json as? [[String: Any]] ?? []
+            #expect(jobs.map { $0["id"] as? Int } == [id] && jobs.first?["name"] as? String == "fresh")
         }
     }
 }
