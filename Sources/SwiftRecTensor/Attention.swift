@@ -49,9 +49,12 @@ extension Variable {
                     GEMM.multiply(
                         transA: false, transB: true, m: length, n: length, k: headDim, alpha: scale, a: qp + base,
                         lda: dim, b: kp + base, ldb: dim, c: scores, ldc: length, backend: .native, threads: 1)
+                    // The padded keys of this sequence, found once rather than on every row.
+                    var padded: [Int] = []
+                    if let mp { for j in 0..<length where mp[b * length + j] != 0 { padded.append(j) } }
                     for i in 0..<length {
                         let row = scores + i * length
-                        if let mp { for j in 0..<length where mp[b * length + j] != 0 { row[j] = -1e9 } }
+                        for j in padded { row[j] = -1e9 }
                         if causal { for j in (i + 1)..<max(length, i + 1) { row[j] = -Float.infinity } }
                         let m = sr_vmax(row, length)
                         let s = sr_vexp_shift_sum(row, length, m)

@@ -97,9 +97,24 @@ extension Variable {
         )
         let leading = Array(shape.dropLast())
         let flat = reshaped([-1, inFeatures])
-        var y = flat.matmul(weight, transposeOther: true)
-        if let bias { y = y + bias }
-        return y.reshaped(leading + [weight.shape[0]])
+        guard let bias else { return flat.matmul(weight, transposeOther: true).reshaped(leading + [weight.shape[0]]) }
+        // The bias goes into C before the product (beta = 1): no separate pass over the output.
+        let rows = flat.shape[0], outFeatures = weight.shape[0]
+        precondition(bias.shape == [outFeatures], "linear: bias \(bias.shape) must be [\(outFeatures)]")
+        var out = Tensor(uninitializedShape: [rows, outFeatures])
+        let c = out.mutablePointer(), b = bias.value.storage.pointer
+        for r in 0..<rows { (c + r * outFeatures).update(from: b, count: outFeatures) }
+        GEMM.multiply(
+            transA: false, transB: true, m: rows, n: outFeatures, k: inFeatures, a: flat.value.storage.pointer,
+            lda: inFeatures, b: weight.value.storage.pointer, ldb: inFeatures, beta: 1, c: c, ldc: outFeatures)
+        let y = Variable(out, parents: [flat, weight, bias]) { g in
+            [
+                flat.tracksGradient ? Tensor.matmul(g, weight.value) : nil,
+                weight.tracksGradient ? Tensor.matmul(g, flat.value, transposeA: true) : nil,
+                bias.tracksGradient ? g.sum(axes: [0]) : nil,
+            ]
+        }
+        return y.reshaped(leading + [outFeatures])
     }
 
     // MARK: Reductions

@@ -165,7 +165,24 @@ extension Tensor {
         if a.shape == b.shape {
             return combining(a, b, cost: 1) { x, y, d, n in for i in 0..<n { d[i] = x[i] + y[i] } }
         }
+        if b.rank == 1, let width = a.shape.last, b.count == width, width > 0 {
+            return addingRow(a, b)
+        }
         return zip(a, b, op: "+") { $0 + $1 }
+    }
+
+    /// `a` plus the vector `row` on every row (a bias): a direct loop, not the general broadcast.
+    private static func addingRow(_ a: Tensor, _ row: Tensor) -> Tensor {
+        let width = row.count, rows = a.count / width
+        var out = Tensor(uninitializedShape: a.shape)
+        nonisolated(unsafe) let pa = a.storage.pointer, pr = row.storage.pointer, po = out.mutablePointer()
+        parallelRanges(rows, costPerItem: width) { range in
+            for r in range {
+                let x = pa + r * width, d = po + r * width
+                for j in 0..<width { d[j] = x[j] + pr[j] }
+            }
+        }
+        return out
     }
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         if a.shape == b.shape {
