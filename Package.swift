@@ -48,7 +48,10 @@ let package = Package(
             dependencies: ["SwiftRecTensor"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SwiftRecDataTests", dependencies: ["SwiftRecData"]),
-        .testTarget(name: "SwiftRecModelsTests", dependencies: ["SwiftRecModels", "SwiftRecData", "SwiftRecTensor"]),
+        .testTarget(
+            name: "SwiftRecModelsTests",
+            dependencies: ["SwiftRecModels", "SwiftRecData", "SwiftRecTensor"],
+            resources: [.copy("Fixtures")]),
         .testTarget(
             name: "SwiftRecEvaluationTests",
             dependencies: ["SwiftRecEvaluation", "SwiftRecModels", "SwiftRecData", "SwiftRecTensor"]),

@@ -14,20 +14,30 @@ PORT=${3:-8093}
 BIN=${SWIFTREC:-.build/release/swiftrec}
 WORK=$(mktemp -d)
 cp "$DB" "$WORK/bench.sqlite"
-"$BIN" serve --db "$WORK/bench.sqlite" --model "$MODEL" --port "$PORT" >"$WORK/server.log" 2>&1 &
-SERVER=$!
+start_server() {
+  "$BIN" serve --db "$WORK/bench.sqlite" --model "$MODEL" --port "$PORT" >>"$WORK/server.log" 2>&1 &
+  SERVER=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
+}
+SERVER=
 trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
 rss() { grep -E 'VmRSS|VmHWM' /proc/$SERVER/status | tr -s ' ' | tr '\n' ' '; echo; }
+start_server
 echo "server memory after start: $(rss)"
 URL=http://127.0.0.1:$PORT
 run() { echo "== $1"; shift; echo "command: $*"; "$@"; echo "server memory: $(rss)"; }
+run "recommendations with explain=true on a fresh server (scores and explanations computed per request)" \
+  env EXPLAIN=true wrk -t2 -c16 -d20s --latency -s Benchmarks/wrk/recommendations.lua "$URL"
+kill $SERVER; wait $SERVER 2>/dev/null || true
+start_server
 run "recommendations, first pass (scores computed per user)" \
   wrk -t2 -c16 -d20s --latency -s Benchmarks/wrk/recommendations.lua "$URL"
 run "recommendations, second pass (scores cached per user until a new event)" \
   wrk -t2 -c16 -d20s --latency -s Benchmarks/wrk/recommendations.lua "$URL"
-run "recommendations with explain=true" \
-  env EXPLAIN=1 wrk -t2 -c16 -d20s --latency -s Benchmarks/wrk/recommendations.lua "$URL"
+run "recommendations with explain=true (attention; scores cached, explanations computed per request)" \
+  env EXPLAIN=true wrk -t2 -c16 -d20s --latency -s Benchmarks/wrk/recommendations.lua "$URL"
+run "recommendations with explain=gradient (scores cached, gradient × input per request)" \
+  env EXPLAIN=gradient wrk -t2 -c16 -d20s --latency -s Benchmarks/wrk/recommendations.lua "$URL"
 run "POST /events, one event per request (each durable)" \
   env BATCH=1 wrk -t2 -c16 -d15s --latency -s Benchmarks/wrk/events.lua "$URL"
 run "POST /events, 100 events per request" \

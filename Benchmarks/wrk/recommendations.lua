@@ -1,6 +1,8 @@
 -- GET /users/<random user>/recommendations?n=10 over users "1".."6040" (ml-1m-seq ids).
--- Set EXPLAIN=1 in the environment for explain=true.
-local explain = os.getenv("EXPLAIN") == "1" and "&explain=true" or ""
+-- EXPLAIN=1 (or true, attention, gradient) in the environment adds explain=...
+local mode = os.getenv("EXPLAIN")
+if mode == "1" then mode = "true" end
+local explain = mode and ("&explain=" .. mode) or ""
 math.randomseed(7)
 request = function()
   return wrk.format("GET", "/users/" .. math.random(1, 6040) .. "/recommendations?n=10" .. explain)

@@ -150,6 +150,35 @@ extension Split {
         return fold
     }
 
+    /// Leave-one-out with cold items: a seeded `fraction` of the items loses every event except
+    /// where it is a user's last item, so those items are never seen in training and some test
+    /// targets are items no model has interactions for. Returns the split and the cold items
+    /// (a flag per item). Validation targets are always warm.
+    public static func leaveOneOutWithColdItems(
+        _ dataset: Dataset, fraction: Double, seed: UInt64
+    ) -> (split: Split, cold: [Bool]) {
+        precondition(fraction >= 0 && fraction < 1, "cold items: the fraction must be in 0..<1, got \(fraction)")
+        var rng = SplitMix64(seed: seed)
+        var order = Array(0..<dataset.itemCount)
+        for i in stride(from: order.count - 1, to: 0, by: -1) {
+            order.swapAt(i, Int(rng.next() % UInt64(i + 1)))
+        }
+        var cold = [Bool](repeating: false, count: dataset.itemCount)
+        for i in order.prefix(Int((Double(dataset.itemCount) * fraction).rounded())) { cold[i] = true }
+        // Keep warm events and each user's last event.
+        let sequenceOrder = dataset.sequenceOrder()
+        var keep = [Bool](repeating: true, count: dataset.eventCount)
+        for u in 0..<dataset.userCount {
+            let range = dataset.sequences.offsets[u]..<dataset.sequences.offsets[u + 1]
+            for p in range.dropLast() where cold[Int(dataset.sequences.items[p])] { keep[sequenceOrder[p]] = false }
+        }
+        let filtered = dataset.sharingMaps(keeping: keep)
+        let eligible = (0..<filtered.userCount).map { filtered.sequences.items(of: $0).count >= 3 }
+        let split = holdingOutLastTwo(
+            filtered, eligible: eligible, name: "leave-one-out by time, \(Int(fraction * 100))% cold items")
+        return (split, cold)
+    }
+
     /// Holds out the last (test) and second last (validation) event of each eligible user.
     private static func holdingOutLastTwo(_ dataset: Dataset, eligible: [Bool], name: String) -> Split {
         let order = dataset.sequenceOrder()

@@ -8,6 +8,7 @@ public enum ModelCatalog {
     /// Every model name, in the order reports list them.
     public static let names = [
         "pop", "itemknn", "userknn", "cf-fusion", "ease", "bpr", "ials", "sasrec", "bert4rec", "gru4rec", "lstm",
+        "content", "sasrec-content", "blend", "stack", "cascade",
     ]
 
     /// Options every sequence model reads.
@@ -16,8 +17,17 @@ public enum ModelCatalog {
         "dropout", "length-buckets",
     ]
 
-    /// The option keys each model reads.
-    public static let optionKeys: [String: Set<String>] = [
+    /// The option keys each model reads (a fusion also passes its members' options on).
+    public static let optionKeys: [String: Set<String>] = {
+        var keys = memberOptionKeys
+        let everyMember = memberOptionKeys.values.reduce(into: Set<String>()) { $0.formUnion($1) }
+        for fusion in FusionKind.allCases {
+            keys[fusion.rawValue] = everyMember.union(["members", "weights", "candidates"])
+        }
+        return keys
+    }()
+
+    static let memberOptionKeys: [String: Set<String>] = [
         "pop": ["half-life"],
         "itemknn": ["neighbors", "similarity", "shrinkage"],
         "userknn": ["neighbors", "similarity", "shrinkage"],
@@ -29,6 +39,10 @@ public enum ModelCatalog {
         "bert4rec": sequenceKeys.union(["blocks", "heads", "mask-ratio"]),
         "gru4rec": sequenceKeys,
         "lstm": sequenceKeys,
+        "content": ["representation", "encoder", "history", "decay"],
+        "sasrec-content": sequenceKeys.union([
+            "blocks", "heads", "loss", "negatives", "representation", "encoder", "text-dim", "id-dropout",
+        ]),
     ]
 
     /// A new, unfitted model. Unknown names and bad options throw errors that say what is wrong.
@@ -89,7 +103,7 @@ public enum ModelCatalog {
                 factors: number("factors", 64), regularization: number("regularization", 0.1),
                 alpha: number("alpha", 1), iterations: number("iterations", 15), cgSteps: number("cg-steps", 3),
                 seed: number("seed", 0))
-        case "sasrec":
+        case "sasrec", "sasrec-content":
             var config = SASRecConfig()
             config.training = try training(config.training)
             config.dim = try number("dim", config.dim)
@@ -106,7 +120,10 @@ public enum ModelCatalog {
                 }
                 config.loss = loss
             }
-            return try SASRec(config: config)
+            guard name == "sasrec-content" else { return try SASRec(config: config) }
+            config.itemText = ItemTextSettings(
+                dimension: try number("text-dim", 256), idDropout: try number("id-dropout", Float(0.5)))
+            return try SASRec(config: config, itemText: itemRepresentation(options))
         case "bert4rec":
             var config = BERT4RecConfig()
             config.training = try training(config.training)
@@ -125,9 +142,52 @@ public enum ModelCatalog {
             config.maxLength = try number("max-len", config.maxLength)
             config.dropout = try number("dropout", config.dropout)
             return try GRU4Rec(config: config)
+        case "blend", "stack", "cascade":
+            let kind = FusionKind(rawValue: name)!
+            let names = (options["members"] ?? (kind == .cascade ? "ease,sasrec" : "sasrec,ease"))
+                .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard names.allSatisfy({ memberOptionKeys[$0] != nil }) else {
+                throw ModelError.invalidParameter(
+                    name: "members", reason: "'\(options["members"] ?? "")' names a model that cannot be a member")
+            }
+            var memberOptions = options
+            for key in ["members", "weights", "candidates"] { memberOptions[key] = nil }
+            let weights = try (options["weights"] ?? "").split(separator: ",").map { text -> Float in
+                guard let w = Float(text) else {
+                    throw ModelError.invalidParameter(name: "weights", reason: "'\(text)' is not a number")
+                }
+                return w
+            }
+            return try FusionRecommender(
+                kind: kind, members: names.map { try make($0, options: memberOptions) }, weights: weights,
+                candidates: number("candidates", 100))
+        case "content":
+            return try ContentRecommender(
+                representation: itemRepresentation(options), historyLength: number("history", 50),
+                recencyDecay: number("decay", 0.9))
         default:
             throw ModelError.invalidParameter(
                 name: "model", reason: "unknown model '\(name)'; known: \(names.joined(separator: ", "))")
+        }
+    }
+
+    /// The item text representation named by `representation` (`bm25` by default, `tfidf`,
+    /// or `encoder` with `encoder=FOLDER`, implied by `encoder` alone).
+    static func itemRepresentation(_ options: Options) throws -> ItemRepresentation {
+        let kind = options["representation"] ?? (options["encoder"] != nil ? "encoder" : "bm25")
+        if let weighting = TermWeighting(rawValue: kind) { return .keywords(weighting) }
+        guard kind == "encoder" else {
+            throw ModelError.invalidParameter(
+                name: "representation", reason: "'\(kind)' is not one of tfidf, bm25, encoder")
+        }
+        guard let folder = options["encoder"] else {
+            throw ModelError.invalidParameter(
+                name: "encoder", reason: "representation=encoder needs encoder=FOLDER (a sentence-transformers folder)")
+        }
+        do {
+            return .encoder(try SentenceEncoder(folder: URL(fileURLWithPath: folder)))
+        } catch {
+            throw ModelError.invalidParameter(name: "encoder", reason: "\(error)")
         }
     }
 
@@ -145,6 +205,8 @@ public enum ModelCatalog {
         case "sasrec": return try SASRec.load(from: directory)
         case "bert4rec": return try BERT4Rec.load(from: directory)
         case "gru4rec", "lstm": return try GRU4Rec.load(from: directory)
+        case "content": return try ContentRecommender.load(from: directory)
+        case "blend", "stack", "cascade": return try FusionRecommender.load(from: directory)
         default: throw ModelError.incompatibleArtifact("\(directory.path) holds an unknown model '\(manifest.model)'")
         }
     }

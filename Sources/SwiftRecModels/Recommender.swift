@@ -1,5 +1,6 @@
 import Foundation
 import SwiftRecData
+import SwiftRecTensor
 
 /// What a model may know about a user when it is asked for recommendations.
 ///
@@ -132,4 +133,10 @@ enum ParameterCheck {
             throw ModelError.invalidParameter(name: name, reason: "must be ≥ 0, got \(value)")
         }
     }
+}
+
+/// A model whose items have vectors, for similarity and diversity.
+public protocol ItemVectorProviding {
+    /// One row per item, [itemCount, dim]; nil before fitting.
+    var itemVectors: Tensor? { get }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import SwiftRecData
 import SwiftRecTensor
+import Synchronization
 
 /// How SASRec learns the next item.
 public enum SequenceLoss: String, Codable, Sendable, CaseIterable {
@@ -24,6 +25,9 @@ public struct SASRecConfig: Codable, Sendable, Equatable {
     public var negatives = 256
     /// Whether the item embedding doubles as the output layer (else a separate one is learned).
     public var sharedOutput = true
+    /// Content-aware SASRec: item vectors also come from the items' text through a learned
+    /// adaptor, so items without interactions get sensible scores. Nil: plain SASRec.
+    public var itemText: ItemTextSettings?
     public var training = SequenceTrainingOptions()
 
     public init() {}
@@ -40,6 +44,7 @@ public struct SASRecConfig: Codable, Sendable, Equatable {
         loss = try c.decodeIfPresent(SequenceLoss.self, forKey: .loss) ?? d.loss
         negatives = try c.decodeIfPresent(Int.self, forKey: .negatives) ?? d.negatives
         sharedOutput = try c.decodeIfPresent(Bool.self, forKey: .sharedOutput) ?? d.sharedOutput
+        itemText = try c.decodeIfPresent(ItemTextSettings.self, forKey: .itemText)
         training = try c.decodeIfPresent(SequenceTrainingOptions.self, forKey: .training) ?? d.training
     }
 
@@ -54,7 +59,91 @@ public struct SASRecConfig: Codable, Sendable, Equatable {
         try ParameterCheck.nonNegative(dropout, "dropout")
         guard dropout < 1 else { throw ModelError.invalidParameter(name: "dropout", reason: "must be below 1") }
         try ParameterCheck.positive(negatives, "negatives")
+        if let itemText {
+            guard sharedOutput else {
+                throw ModelError.invalidParameter(
+                    name: "shared-output", reason: "content-aware SASRec scores through its item vectors; keep it true")
+            }
+            try ParameterCheck.positive(itemText.dimension, "text-dim")
+            guard itemText.idDropout >= 0, itemText.idDropout < 1 else {
+                throw ModelError.invalidParameter(name: "id-dropout", reason: "must be in [0, 1)")
+            }
+        }
         try training.check()
+    }
+}
+
+/// Where content-aware SASRec's item text vectors come from.
+public struct ItemTextSettings: Codable, Sendable, Equatable {
+    /// `bm25` or `tfidf` keyword vectors (randomly projected to `dimension`), or `encoder`.
+    public var representation: String
+    /// The text vector size (the encoder's size for `encoder`).
+    public var dimension: Int
+    /// During training, the share of items whose id vector is dropped in each batch, so the
+    /// network learns to score items from their text alone (as it must for new items).
+    public var idDropout: Float
+
+    public init(representation: String = "bm25", dimension: Int = 256, idDropout: Float = 0.5) {
+        self.representation = representation
+        self.dimension = dimension
+        self.idDropout = idDropout
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        representation = try c.decode(String.self, forKey: .representation)
+        dimension = try c.decode(Int.self, forKey: .dimension)
+        idDropout = try c.decodeIfPresent(Float.self, forKey: .idDropout) ?? 0.5
+    }
+}
+
+/// Item vectors of content-aware SASRec: a learned adaptor of fixed text vectors, plus the
+/// learned id vector for items that had interactions in training. Row 0 is padding.
+final class ContentItemTable: Layer {
+    /// Text vectors [items + 1, textDim]; fixed, saved with the model.
+    let text: Variable
+    /// 1 on rows of items seen in training, [items + 1, dim]; fixed, saved with the model.
+    let warm: Variable
+    let adaptor: Linear
+    var isTraining = true
+
+    init(items: Int, textDimension: Int, dim: Int, generator: inout SeededGenerator) {
+        text = Variable(.zeros([items + 1, textDimension]))
+        warm = Variable(.zeros([items + 1, dim]))
+        adaptor = Linear(textDimension, dim, bias: false, generator: &generator)
+    }
+
+    var ownParameters: [(name: String, parameter: Variable)] { [("text", text), ("warm", warm)] }
+    var children: [(name: String, layer: any Layer)] { [("adaptor", adaptor)] }
+
+    /// Fills the fixed parts: text vectors of every item ([items, textDim]) and which items
+    /// have training interactions.
+    func set(textVectors: Tensor, warmItems: [Bool]) {
+        let (rows, width, dim) = (textVectors.shape[0], textVectors.shape[1], warm.shape[1])
+        var padded = Tensor.zeros([rows + 1, width])
+        var mask = Tensor.zeros([rows + 1, dim])
+        padded.withUnsafeMutableBufferPointer { p in
+            textVectors.withUnsafeBufferPointer { t in for k in 0..<(rows * width) { p[width + k] = t[k] } }
+        }
+        mask.withUnsafeMutableBufferPointer { m in
+            for (i, isWarm) in warmItems.enumerated() where isWarm { for j in 0..<dim { m[(i + 1) * dim + j] = 1 } }
+        }
+        text.value = padded
+        warm.value = mask
+    }
+
+    /// All item vectors from the learned id table `ids` ([items + 1, dim]); with
+    /// `dropping` > 0 each item's id vector is left out with that probability.
+    func table(ids: Variable, dropping: Float = 0, generator: inout SeededGenerator) -> Variable {
+        guard dropping > 0 else { return adaptor(text) + ids * warm }
+        var mask = warm.value
+        let dim = mask.shape[1], threshold = UInt64(Double(dropping) * Double(UInt64.max))
+        mask.withUnsafeMutableBufferPointer { m in
+            for row in 0..<(m.count / dim) where generator.next() < threshold {
+                for j in 0..<dim { m[row * dim + j] = 0 }
+            }
+        }
+        return adaptor(text) + ids * Variable(mask)
     }
 }
 
@@ -70,7 +159,13 @@ final class SASRecNetwork: SequenceNetwork {
     let embeddingDropout: Dropout
     /// The output layer when it is not the item embedding.
     let outputEmbedding: Embedding?
-    var isTraining = true
+    /// Content-aware SASRec's text side.
+    let content: ContentItemTable?
+    /// The item table at inference, kept until training changes the weights.
+    private let inferenceTable = Mutex<Tensor?>(nil)
+    /// Switching mode (as training does after restoring its best weights) drops the cached
+    /// inference table.
+    var isTraining = true { didSet { inferenceTable.withLock { $0 = nil } } }
     private var negativeSampler: SeededGenerator
 
     init(items: Int, config: SASRecConfig) {
@@ -89,6 +184,9 @@ final class SASRecNetwork: SequenceNetwork {
         negativeSampler = g.split()
         outputEmbedding =
             config.sharedOutput ? nil : Embedding(count: items, dim: config.dim, std: 0.05, generator: &g)
+        content = config.itemText.map {
+            ContentItemTable(items: items, textDimension: $0.dimension, dim: config.dim, generator: &g)
+        }
     }
 
     var children: [(name: String, layer: any Layer)] {
@@ -96,6 +194,21 @@ final class SASRecNetwork: SequenceNetwork {
             + blocks.enumerated().map { ("blocks.\($0.offset)", $0.element) }
             + [("final_norm", finalNorm), ("embedding_dropout", embeddingDropout)]
             + (outputEmbedding.map { [("output_embedding", $0)] } ?? [])
+            + (content.map { [("content", $0)] } ?? [])
+    }
+
+    /// Every item's input vector, row 0 = padding.
+    func itemTable() -> Variable {
+        guard let content else { return itemEmbedding.weight }
+        if !GradMode.isEnabled, let table = inferenceTable.withLock({ $0 }) { return Variable(table) }
+        let dropping = isTraining && GradMode.isEnabled ? config.itemText?.idDropout ?? 0 : 0
+        let table = content.table(ids: itemEmbedding.weight, dropping: dropping, generator: &negativeSampler)
+        if !GradMode.isEnabled, !isTraining { inferenceTable.withLock { $0 = table.value } }
+        return table
+    }
+
+    func embed(_ rows: [Int32], batch: Int, length: Int) -> Variable {
+        itemTable().embeddingLookup(rows, indexShape: [batch, length], paddingIndex: 0)
     }
 
     var maxLength: Int { config.maxLength }
@@ -103,12 +216,12 @@ final class SASRecNetwork: SequenceNetwork {
 
     /// The output weights, one row per item.
     var catalogue: Variable {
-        outputEmbedding?.weight ?? itemEmbedding.weight.slice(axis: 0, 1..<itemEmbedding.weight.shape[0])
+        outputEmbedding?.weight ?? itemTable().slice(axis: 0, 1..<itemEmbedding.weight.shape[0])
     }
 
     /// The output weights' table and the offset of item 0's row in it, without copying.
     var outputTable: (table: Tensor, offset: Int) {
-        outputEmbedding.map { ($0.weight.value, 0) } ?? (itemEmbedding.weight.value, config.dim)
+        outputEmbedding.map { ($0.weight.value, 0) } ?? (withNoGrad { itemTable().value }, config.dim)
     }
 
     /// Left-padded embedding rows (item index + 1, 0 = padding), [batch, length] flattened.
@@ -159,8 +272,12 @@ final class SASRecNetwork: SequenceNetwork {
                 targets.append(item)
             }
         }
+        inferenceTable.withLock { $0 = nil }
+        let table = itemTable()
+        let catalogue = outputEmbedding?.weight ?? table.slice(axis: 0, 1..<table.shape[0])
         let h = hidden(
-            itemVectors: itemEmbedding(rows, shape: [batch, length]), rows: rows, batch: batch, length: length)
+            itemVectors: table.embeddingLookup(rows, indexShape: [batch, length], paddingIndex: 0), rows: rows,
+            batch: batch, length: length)
         let used = h.embeddingLookup(positions)
         switch config.loss {
         case .ce:
@@ -197,12 +314,28 @@ final class SASRecNetwork: SequenceNetwork {
     /// block computes only the last position (its keys and values still span the history), which
     /// equals ``hidden(itemVectors:rows:batch:length:)`` there at a fraction of the work.
     func lastHidden(_ histories: [ArraySlice<Int32>]) -> Tensor {
+        finalNorm(Variable(lastBlockOutput(lastPositionParts(histories)))).value
+    }
+
+    /// What the last block reads at the last position of each history.
+    struct LastPositionParts {
+        var batch: Int
+        var length: Int
+        /// The stream entering the last block at the last position, [batch, dim].
+        var residual: Tensor
+        /// The last block's value vectors, [batch·length, dim].
+        var values: Tensor
+        /// The last position's attention weights, [batch, heads, length].
+        var weights: [Float]
+    }
+
+    func lastPositionParts(_ histories: [ArraySlice<Int32>]) -> LastPositionParts {
         let batch = histories.count
         let length = max(1, histories.map { min($0.count, maxLength) }.max() ?? 1)
         let rows = Self.paddedRows(histories, length: length)
         let padding = Self.paddingMask(rows, batch: batch, length: length)
         let dim = config.dim
-        var x = input(itemVectors: itemEmbedding(rows, shape: [batch, length]), batch: batch, length: length)
+        var x = input(itemVectors: embed(rows, batch: batch, length: length), batch: batch, length: length)
         for block in blocks.dropLast() { x = block(x, keyPaddingMask: padding) }
         let block = blocks[blocks.count - 1]
         precondition(block.preNorm, "sasrec: the last-position path expects pre-norm blocks")
@@ -219,41 +352,33 @@ final class SASRecNetwork: SequenceNetwork {
             }
             return out
         }
-        let residual = lastRows(x.value)
         let query = block.attention.query(Variable(lastRows(normed.value))).value
         let heads = block.attention.heads, headDim = dim / heads
         let scale = 1 / Float(headDim).squareRoot()
-        var attended = Tensor.zeros([batch, dim])
-        attended.withUnsafeMutableBufferPointer { a in
+        var weights = [Float](repeating: 0, count: batch * heads * length)
+        weights.withUnsafeMutableBufferPointer { w in
             query.withUnsafeBufferPointer { q in
                 keys.withUnsafeBufferPointer { k in
-                    values.withUnsafeBufferPointer { v in
-                        padding.withUnsafeBufferPointer { mask in
-                            nonisolated(unsafe) let (a, q, k, v, mask) = (a, q, k, v, mask)
-                            parallelRanges(batch, costPerItem: 4 * length * dim) { range in
-                                var weights = [Float](repeating: 0, count: length)
-                                for b in range {
-                                    for h in 0..<heads {
-                                        let qRow = b * dim + h * headDim
-                                        var largest = -Float.infinity
-                                        for j in 0..<length {
-                                            let kRow = (b * length + j) * dim + h * headDim
-                                            var dot: Float = 0
-                                            for c in 0..<headDim { dot += q[qRow + c] * k[kRow + c] }
-                                            weights[j] = mask[b * length + j] != 0 ? -1e9 : dot * scale
-                                            largest = max(largest, weights[j])
-                                        }
-                                        var total: Float = 0
-                                        for j in 0..<length {
-                                            weights[j] = expf(weights[j] - largest)
-                                            total += weights[j]
-                                        }
-                                        for j in 0..<length {
-                                            let p = weights[j] / total
-                                            let vRow = (b * length + j) * dim + h * headDim
-                                            for c in 0..<headDim { a[qRow + c] += p * v[vRow + c] }
-                                        }
+                    padding.withUnsafeBufferPointer { mask in
+                        nonisolated(unsafe) let (w, q, k, mask) = (w, q, k, mask)
+                        parallelRanges(batch, costPerItem: 2 * length * dim) { range in
+                            for b in range {
+                                for h in 0..<heads {
+                                    let qRow = b * dim + h * headDim, out = (b * heads + h) * length
+                                    var largest = -Float.infinity
+                                    for j in 0..<length {
+                                        let kRow = (b * length + j) * dim + h * headDim
+                                        var dot: Float = 0
+                                        for c in 0..<headDim { dot += q[qRow + c] * k[kRow + c] }
+                                        w[out + j] = mask[b * length + j] != 0 ? -1e9 : dot * scale
+                                        largest = max(largest, w[out + j])
                                     }
+                                    var total: Float = 0
+                                    for j in 0..<length {
+                                        w[out + j] = expf(w[out + j] - largest)
+                                        total += w[out + j]
+                                    }
+                                    for j in 0..<length { w[out + j] /= total }
                                 }
                             }
                         }
@@ -261,9 +386,95 @@ final class SASRecNetwork: SequenceNetwork {
                 }
             }
         }
-        let afterAttention = Variable(residual + block.attention.output(Variable(attended)).value)
-        let out = afterAttention + block.feedForward(block.norm2(afterAttention))
-        return finalNorm(out).value
+        return LastPositionParts(
+            batch: batch, length: length, residual: lastRows(x.value), values: values, weights: weights)
+    }
+
+    /// The last block's output at the last position, before the final norm, [batch, dim].
+    func lastBlockOutput(_ parts: LastPositionParts) -> Tensor {
+        let block = blocks[blocks.count - 1]
+        let dim = config.dim, heads = block.attention.heads, headDim = dim / heads
+        let (batch, length) = (parts.batch, parts.length)
+        var attended = Tensor.zeros([batch, dim])
+        attended.withUnsafeMutableBufferPointer { a in
+            parts.values.withUnsafeBufferPointer { v in
+                for b in 0..<batch {
+                    for h in 0..<heads {
+                        let row = b * dim + h * headDim, out = (b * heads + h) * length
+                        for j in 0..<length {
+                            let p = parts.weights[out + j], vRow = (b * length + j) * dim + h * headDim
+                            for c in 0..<headDim { a[row + c] += p * v[vRow + c] }
+                        }
+                    }
+                }
+            }
+        }
+        let afterAttention = Variable(parts.residual + block.attention.output(Variable(attended)).value)
+        return (afterAttention + block.feedForward(block.norm2(afterAttention))).value
+    }
+
+    /// For each of `items`, each history position's part in its score through the last block's
+    /// attention (attention weight × value vector after the output projection; Kobayashi et al.
+    /// 2020), carried through the final layer norm linearised at this input. The newest position
+    /// also owns the residual stream entering the block. One forward pass, no gradients.
+    func attentionAttributions(of items: [Int32], after history: ArraySlice<Int32>) -> [[Float]]? {
+        guard !history.isEmpty, !items.isEmpty else { return items.map { _ in [] } }
+        return withNoGrad {
+            let parts = lastPositionParts([history])
+            let block = blocks[blocks.count - 1]
+            let dim = config.dim, heads = block.attention.heads, headDim = dim / heads
+            let length = parts.length
+            // Position j's attention-weighted value vector, head by head; the last row is the residual.
+            var weighted = Tensor.zeros([length + 1, dim])
+            weighted.withUnsafeMutableBufferPointer { o in
+                parts.values.withUnsafeBufferPointer { v in
+                    for j in 0..<length {
+                        for h in 0..<heads {
+                            let p = parts.weights[h * length + j]
+                            for c in 0..<headDim { o[j * dim + h * headDim + c] = p * v[j * dim + h * headDim + c] }
+                        }
+                    }
+                }
+            }
+            var shares = Tensor.matmul(weighted, block.attention.output.weight.value, transposeB: true)
+            shares.withUnsafeMutableBufferPointer { s in
+                parts.residual.withUnsafeBufferPointer { r in for c in 0..<dim { s[length * dim + c] = r[c] } }
+            }
+            // The final norm at this input: y = γ ⊙ (x − mean x) / σ + β, with σ held fixed.
+            let out = lastBlockOutput(parts).scalars
+            let mean = out.reduce(0, +) / Float(dim)
+            let variance = out.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(dim)
+            let sigma = (variance + finalNorm.epsilon).squareRoot()
+            let gamma = finalNorm.weight.value.scalars
+            let (table, offset) = outputTable
+            return table.withUnsafeBufferPointer { w in
+                shares.withUnsafeBufferPointer { s in
+                    items.map { item in
+                        let target = offset + Int(item) * dim
+                        var direction = [Float](repeating: 0, count: dim)
+                        for c in 0..<dim { direction[c] = gamma[c] * w[target + c] / sigma }
+                        let directionSum = direction.reduce(0, +)
+                        return (0..<length).map { j in
+                            var dot: Float = 0, total: Float = 0
+                            for c in 0..<dim {
+                                dot += direction[c] * s[j * dim + c]
+                                total += s[j * dim + c]
+                            }
+                            var share = dot - directionSum * total / Float(dim)
+                            if j == length - 1 {
+                                var residual: Float = 0, residualTotal: Float = 0
+                                for c in 0..<dim {
+                                    residual += direction[c] * s[length * dim + c]
+                                    residualTotal += s[length * dim + c]
+                                }
+                                share += residual - directionSum * residualTotal / Float(dim)
+                            }
+                            return share
+                        }
+                    }
+                }
+            }
+        }
     }
 
     func scores(after histories: [ArraySlice<Int32>], into scores: UnsafeMutableBufferPointer<Float>) {
@@ -280,16 +491,45 @@ final class SASRecNetwork: SequenceNetwork {
 /// SASRec (Kang & McAuley 2018): a causal Transformer over each user's item sequence that
 /// predicts the next item. It scores from the newest items of a ``UserState``, so fresh
 /// events count without retraining, and explains a recommendation by gradient × input over
-/// the history.
+/// the history or, faster, by its last block's attention.
 public final class SASRec: SequenceRecommender {
     public let config: SASRecConfig
 
-    public init(config: SASRecConfig = .init()) throws {
+    /// `itemText` supplies the text vectors of content-aware SASRec (`config.itemText`); keyword
+    /// representations can be named in the config alone, an encoder must be passed here.
+    public init(config: SASRecConfig = .init(), itemText: ItemRepresentation? = nil) throws {
+        var config = config
+        var representation = itemText
+        if let settings = config.itemText, representation == nil {
+            guard let weighting = TermWeighting(rawValue: settings.representation) else {
+                throw ModelError.invalidParameter(
+                    name: "representation", reason: "'\(settings.representation)' needs an encoder; pass one")
+            }
+            representation = .keywords(weighting)
+        }
+        if case .encoder(let encoder)? = representation {
+            config.itemText = ItemTextSettings(
+                representation: "encoder", dimension: encoder.dimension, idDropout: config.itemText?.idDropout ?? 0.5)
+        } else if case .keywords(let weighting)? = representation {
+            config.itemText = ItemTextSettings(
+                representation: weighting.rawValue, dimension: config.itemText?.dimension ?? 256,
+                idDropout: config.itemText?.idDropout ?? 0.5)
+        }
         try config.check()
         self.config = config
+        let seed = config.training.seed
         super.init(
             core: SequenceModelCore(
-                name: "sasrec", historyLength: config.maxLength, config: config, options: config.training
+                name: "sasrec", historyLength: config.maxLength, config: config, options: config.training,
+                prepare: { network, dataset, progress in
+                    guard let content = network.content, let representation else { return }
+                    progress?(.message("sasrec: text vectors of \(dataset.itemCount) items (\(representation.label))"))
+                    let vectors = try ItemTextVectors.dense(
+                        dataset, representation: representation, dimension: config.itemText!.dimension, seed: seed)
+                    var warm = [Bool](repeating: false, count: dataset.itemCount)
+                    for item in dataset.log.items { warm[Int(item)] = true }
+                    content.set(textVectors: vectors, warmItems: warm)
+                }
             ) { SASRecNetwork(items: $0, config: config) })
     }
 

@@ -113,6 +113,10 @@ protocol SequenceNetwork: Layer {
     /// Hidden states [batch·length, dim] from item vectors of `rows`.
     func hidden(itemVectors: Variable, rows: [Int32], batch: Int, length: Int) -> Variable
 
+    /// For each of `items`, each history item's part in its score from one forward pass, or nil
+    /// when the network has no such shortcut (then explanations use gradient × input).
+    func attentionAttributions(of items: [Int32], after history: ArraySlice<Int32>) -> [[Float]]?
+
     /// The input embedding; row 0 is padding, row i + 1 is item i.
     var itemEmbedding: Embedding { get }
     /// The output layer's weights, one row per item, as a differentiable view.
@@ -123,6 +127,8 @@ protocol SequenceNetwork: Layer {
 }
 
 extension SequenceNetwork {
+    func attentionAttributions(of items: [Int32], after history: ArraySlice<Int32>) -> [[Float]]? { nil }
+
     /// The tied default: item rows of the input embedding.
     var outputTable: (table: Tensor, offset: Int) { (itemEmbedding.weight.value, itemEmbedding.weight.shape[1]) }
 
@@ -193,6 +199,15 @@ public struct Attribution: Sendable, Equatable, Codable {
     public var weight: Float
 }
 
+/// How a model attributes a recommendation to history items.
+public enum ExplanationMethod: String, Sendable, Codable, CaseIterable {
+    /// The model's one-pass shortcut where it has one (SASRec: its last block's attention ×
+    /// value vectors), else gradient × input. Cheap enough for every request.
+    case attention
+    /// Gradient × input through the whole network: one forward and one backward pass.
+    case gradient
+}
+
 /// A model that can say which history items drove a recommendation.
 public protocol Explaining {
     /// The history items of `state` that most raised the score of `item`, strongest first.
@@ -200,11 +215,20 @@ public protocol Explaining {
 
     /// ``explain(_:for:top:)`` for several items at once (models may share the work).
     func explain(_ items: [Int32], for state: UserState, top: Int) -> [[Attribution]]
+
+    /// Several items' explanations by `method` (models without that method use their own).
+    func explain(_ items: [Int32], for state: UserState, top: Int, method: ExplanationMethod) -> [[Attribution]]
 }
 
 extension Explaining {
     public func explain(_ items: [Int32], for state: UserState, top: Int) -> [[Attribution]] {
         items.map { explain($0, for: state, top: top) }
+    }
+
+    public func explain(
+        _ items: [Int32], for state: UserState, top: Int, method: ExplanationMethod
+    ) -> [[Attribution]] {
+        explain(items, for: state, top: top)
     }
 }
 
@@ -396,10 +420,11 @@ protocol SequenceCore: AnyObject {
     var itemCount: Int { get }
     var epochSeconds: [Double] { get }
     var validationNDCG: [Double] { get }
-    func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?)
+    func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws
     func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>)
-    func explain(_ items: [Int32], for state: UserState, top: Int) -> [[Attribution]]
+    func explain(_ items: [Int32], for state: UserState, top: Int, method: ExplanationMethod) -> [[Attribution]]
     func save(to directory: URL) throws
+    var itemVectors: Tensor? { get }
 }
 
 /// A network with its training settings and what training left: fits with the shared loop,
@@ -410,6 +435,8 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
     let historyLength: Int
     let options: SequenceTrainingOptions
     private let makeNetwork: (Int) -> Network
+    /// Gives a new network what it needs from the training data beyond the sequences.
+    private let prepare: ((Network, Dataset, TrainingProgress?) throws -> Void)?
     private let encodeConfig: () throws -> Data
     var network: Network?
     var itemCount = 0
@@ -420,19 +447,22 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
 
     init<Config: Encodable>(
         name: String, historyLength: Int, config: Config, options: SequenceTrainingOptions,
+        prepare: ((Network, Dataset, TrainingProgress?) throws -> Void)? = nil,
         makeNetwork: @escaping (Int) -> Network
     ) {
         self.name = name
         self.historyLength = historyLength
         self.options = options
         self.makeNetwork = makeNetwork
+        self.prepare = prepare
         encodeConfig = { try JSONEncoder().encode(config) }
     }
 
-    func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) {
+    func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
         itemCount = dataset.itemCount
         itemFingerprint = dataset.items.fingerprint
         let network = makeNetwork(itemCount)
+        try prepare?(network, dataset, progress)
         self.network = network
         progress?(.message("\(name): \(network.parameters.reduce(0) { $0 + $1.value.count }) parameters"))
         let outcome = SequenceTrainer.fit(
@@ -453,16 +483,25 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
         network.scores(after: states.map(history), into: scores)
     }
 
-    func explain(_ items: [Int32], for state: UserState, top: Int) -> [[Attribution]] {
+    func explain(_ items: [Int32], for state: UserState, top: Int, method: ExplanationMethod) -> [[Attribution]] {
         guard let network else { return items.map { _ in [] } }
         let history = history(state)
         let valid = items.filter { $0 >= 0 && Int($0) < itemCount }
-        let raw = network.attributions(of: valid, after: history)
+        let fast = method == .attention ? network.attentionAttributions(of: valid, after: history) : nil
+        let raw = fast ?? network.attributions(of: valid, after: history)
         var byItem: [Int32: [Attribution]] = [:]
         for (item, weights) in zip(valid, raw) {
             byItem[item] = SequenceTrainer.explanation(weights, history: history, top: top)
         }
         return items.map { byItem[$0] ?? [] }
+    }
+
+    /// The output layer's rows, [itemCount, dim].
+    var itemVectors: Tensor? {
+        guard let network else { return nil }
+        let (table, offset) = network.outputTable
+        let dim = table.shape[1]
+        return Tensor(shape: [itemCount, dim], scalars: Array(table.scalars[offset..<(offset + itemCount * dim)]))
     }
 
     func save(to directory: URL) throws {
@@ -487,7 +526,7 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
 /// A recommender over item sequences (``SASRec``, ``BERT4Rec``, ``GRU4Rec``): it scores from
 /// the newest items of a ``UserState``, so fresh events count without retraining, and explains
 /// a recommendation by gradient × input over that history.
-public class SequenceRecommender: Recommender, Explaining {
+public class SequenceRecommender: Recommender, Explaining, ItemVectorProviding {
     public let inputs: Set<ModelInput> = [.sequence]
     let core: any SequenceCore
 
@@ -500,7 +539,7 @@ public class SequenceRecommender: Recommender, Explaining {
     public var validationNDCG: [Double] { core.validationNDCG }
 
     public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
-        core.fit(dataset, validation: validation, progress: progress)
+        try core.fit(dataset, validation: validation, progress: progress)
     }
 
     public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {
@@ -511,15 +550,26 @@ public class SequenceRecommender: Recommender, Explaining {
         core.scoreBatch(states, into: scores)
     }
 
+    /// Gradient × input attributions.
     public func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution] {
-        core.explain([item], for: state, top: top)[0]
+        core.explain([item], for: state, top: top, method: .gradient)[0]
     }
 
+    /// Gradient × input attributions.
     public func explain(_ items: [Int32], for state: UserState, top: Int) -> [[Attribution]] {
-        core.explain(items, for: state, top: top)
+        core.explain(items, for: state, top: top, method: .gradient)
+    }
+
+    public func explain(
+        _ items: [Int32], for state: UserState, top: Int, method: ExplanationMethod
+    ) -> [[Attribution]] {
+        core.explain(items, for: state, top: top, method: method)
     }
 
     public func save(to directory: URL) throws { try core.save(to: directory) }
+
+    /// The output layer's item rows.
+    public var itemVectors: Tensor? { core.itemVectors }
 }
 
 /// Reads a sequence model's saved configuration and weights.

@@ -163,6 +163,7 @@ extension RecommendationService {
         // Durable first, then visible to recommendations.
         try await store.append(valid)
         try await live.record(valid)
+        scenarios.record(valid)
         metrics.events(accepted: valid.count, rejected: rejected.count)
         let outcome = EventsAccepted(accepted: valid.count, rejected: rejected)
         return JSONResponse.make(outcome, status: rejected.isEmpty ? .ok : .unprocessableContent)
@@ -244,13 +245,17 @@ extension RecommendationService {
     func userRecommendations(_ request: Request, _ context: ServiceContext) async throws -> Response {
         let user = try context.parameters.require("id")
         let model = try activeModel()
-        let query = try recommendationQuery(request, defaultExcludeSeen: true)
+        var query = try recommendationQuery(request, defaultExcludeSeen: true)
         let (history, version) = try await live.snapshot(of: user)
         if history.isEmpty, try await store.user(user) == nil {
             throw APIError(
                 .notFound, "no user '\(user)': post their events first, or use POST /sessions/recommendations")
         }
-        let state = RankingPipeline.state(model, history: history)
+        var state = RankingPipeline.state(model, history: history)
+        if let scenario = request.uri.queryParameters["scenario"].map(String.init) {
+            query.candidates = try await scenarioItems(scenario)
+            state.scenario = scenario
+        }
         let scores: [Float]
         if let cached = scoreCache.scores(user: user, model: model, version: version) {
             scores = cached
@@ -258,10 +263,42 @@ extension RecommendationService {
             scores = model.model.scores(for: state)
             scoreCache.store(scores, user: user, model: model, version: version)
         }
+        // Explanations are cached with the scores: a repeated request explains nothing again.
+        var plain = query
+        plain.explain = false
+        var recommendations = try await rank(model, state: state, scores: scores, query: plain)
+        if query.explain {
+            let items = recommendations.compactMap { model.items.index(of: $0.item) }
+            var known = scoreCache.reasons(
+                user: user, model: model, version: version, method: query.explanationMethod, items: items)
+            let missing = items.filter { known[$0] == nil }
+            if !missing.isEmpty {
+                let computed = RankingPipeline.explanations(model, state: state, items: missing, request: query)
+                let fresh = Dictionary(zip(missing, computed), uniquingKeysWith: { a, _ in a })
+                scoreCache.store(
+                    reasons: fresh, user: user, model: model, version: version, method: query.explanationMethod)
+                known.merge(fresh) { _, new in new }
+            }
+            for k in recommendations.indices {
+                recommendations[k].because = model.items.index(of: recommendations[k].item).flatMap { known[$0] } ?? []
+            }
+        }
         return JSONResponse.make(
-            RecommendationsBody(
-                user: user, model: model.name,
-                recommendations: RankingPipeline.rank(model, state: state, scores: scores, request: query)))
+            RecommendationsBody(user: user, model: model.name, recommendations: recommendations))
+    }
+
+    /// The pipeline's ranking, with the pool's categories read from the store when the request
+    /// diversifies by category.
+    func rank(
+        _ model: ServableModel, state: UserState, scores: [Float], query: RecommendationRequest
+    ) async throws -> [Recommendation] {
+        var categories: [String: [String]] = [:]
+        if query.diversification.isActive {
+            let pool = RankingPipeline.candidatePool(model, state: state, scores: scores, request: query)
+            let stored = try await store.items(withIDs: Set(pool.map { model.items.id(at: $0) }))
+            categories = stored.mapValues(\.categories)
+        }
+        return RankingPipeline.rank(model, state: state, scores: scores, request: query, categories: categories)
     }
 
     func sessionRecommendations(_ request: Request, _ context: ServiceContext) async throws -> Response {
@@ -291,13 +328,36 @@ extension RecommendationService {
         switch object["explain"] {
         case nil: break
         case .bool(let explain): query.explain = explain
-        default: throw APIError(.badRequest, "explain: expected true or false")
+        case .string(let text) where ExplanationMethod(rawValue: text) != nil:
+            query.explain = true
+            query.explanationMethod = ExplanationMethod(rawValue: text)!
+        default: throw APIError(.badRequest, "explain: expected true, false, \"attention\" or \"gradient\"")
+        }
+        switch object["scenario"] {
+        case nil: break
+        case .string(let scenario): query.candidates = try await scenarioItems(scenario)
+        default: throw APIError(.badRequest, "scenario: expected a string")
+        }
+        if case .object(let fields)? = object["options"] {
+            try applyReranking(&query) { name in
+                switch fields[name] {
+                case nil: return nil
+                case .number(let n): return n == n.rounded() && abs(n) < 1e15 ? String(Int(n)) : String(n)
+                case .string(let text): return text
+                case .bool(let flag): return String(flag)
+                default: throw APIError(.badRequest, "options.\(name): expected a number or a string")
+                }
+            }
+        } else if object["options"] != nil {
+            throw APIError(.badRequest, "options: expected an object like {\"diversity\": 0.7}")
         }
         let model = try activeModel()
+        let state = RankingPipeline.state(model, history: history)
         return JSONResponse.make(
             RecommendationsBody(
                 user: nil, model: model.name,
-                recommendations: RankingPipeline.recommend(model, history: history, request: query)))
+                recommendations: try await rank(
+                    model, state: state, scores: model.model.scores(for: state), query: query)))
     }
 
     func startTraining(_ request: Request, _ context: ServiceContext) async throws -> Response {
@@ -381,8 +441,62 @@ extension RecommendationService {
             }
         }
         query.excludeSeen = try flag("exclude_seen") ?? defaultExcludeSeen
-        query.explain = try flag("explain") ?? false
+        try applyReranking(&query) { parameters[Substring($0)].map(String.init) }
+        if let text = parameters["explain"], let method = ExplanationMethod(rawValue: String(text)) {
+            query.explain = true
+            query.explanationMethod = method
+        } else {
+            do {
+                query.explain = try flag("explain") ?? false
+            } catch {
+                throw APIError(
+                    .badRequest, "explain: expected true, false, attention or gradient, got '\(parameters["explain"]!)'"
+                )
+            }
+        }
         return query
+    }
+
+    /// Reads the diversity and exploration options (`diversity`, `category_cap`,
+    /// `diversify_by`, `explore`) through `value`, which returns an option's text or nil.
+    func applyReranking(_ query: inout RecommendationRequest, _ value: (String) throws -> String?) throws {
+        if let text = try value("diversity") {
+            guard let lambda = Double(text), lambda >= 0, lambda <= 1 else {
+                throw APIError(
+                    .badRequest,
+                    "diversity: expected a number from 0 (most varied) to 1 (relevance only), got '\(text)'")
+            }
+            query.diversification.lambda = lambda
+        }
+        if let text = try value("category_cap") {
+            guard let cap = Int(text), (1...limits.maxCount).contains(cap) else {
+                throw APIError(
+                    .badRequest, "category_cap: expected an integer from 1 to \(limits.maxCount), got '\(text)'")
+            }
+            query.diversification.categoryCap = cap
+        }
+        if let text = try value("diversify_by") {
+            guard text == "category" || text == "embedding" else {
+                throw APIError(.badRequest, "diversify_by: expected category or embedding, got '\(text)'")
+            }
+            query.diversifyByVectors = text == "embedding"
+        }
+        if let text = try value("explore") {
+            guard let epsilon = Double(text), epsilon >= 0, epsilon <= 1 else {
+                throw APIError(.badRequest, "explore: expected a probability from 0 to 1, got '\(text)'")
+            }
+            query.exploration = epsilon
+        }
+    }
+
+    /// The items a `scenario` request may recommend.
+    func scenarioItems(_ scenario: String) async throws -> Set<String> {
+        guard !scenario.isEmpty, scenario.count <= limits.maxIDLength else {
+            throw APIError(.badRequest, "scenario: expected 1 to \(limits.maxIDLength) characters")
+        }
+        let items = try await scenarios.items(in: scenario, store: store)
+        guard !items.isEmpty else { throw APIError(.notFound, "scenario: no event carries scenario '\(scenario)'") }
+        return items
     }
 
     func paging(_ request: Request) throws -> (cursor: String?, limit: Int) {

@@ -32,6 +32,8 @@ public final class RecommendationService: Sendable {
     public let training = TrainingJobs()
     /// Users' scores from the active model, reused until their history or the model changes.
     public let scoreCache: ScoreCache
+    /// Items per scenario, for `scenario=` requests.
+    public let scenarios = ScenarioCatalog()
     let metrics = ServiceMetrics()
     private let registry = Mutex<[String: ServableModel]>([:])
 

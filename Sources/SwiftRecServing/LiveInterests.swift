@@ -27,11 +27,9 @@ public actor LiveInterests {
         }
         for user in order { versions[user, default: 0] += 1 }
         for user in order {
-            // A user not yet in memory is loaded: the store already holds these events.
-            guard recent[user] != nil else {
-                _ = try await self.events(of: user)
-                continue
-            }
+            // A user not in memory is read from the store, which already holds these events,
+            // when first asked for; a read under way sees the version change and reads again.
+            guard recent[user] != nil else { continue }
             recent[user]!.append(contentsOf: byUser[user]!)
             if recent[user]!.count > capacity { recent[user]!.removeFirst(recent[user]!.count - capacity) }
         }
@@ -40,11 +38,16 @@ public actor LiveInterests {
     /// The user's newest events, oldest first (from the store on first use).
     public func events(of user: String) async throws -> [Event] {
         if let cached = recent[user] { return cached }
-        let loaded = try await store.recentEvents(ofUser: user, limit: capacity)
-        // Another call may have filled the entry while the store was read.
-        if let cached = recent[user] { return cached }
-        recent[user] = loaded
-        return loaded
+        while true {
+            let before = versions[user, default: 0]
+            let loaded = try await store.recentEvents(ofUser: user, limit: capacity)
+            // Another call may have filled the entry while the store was read.
+            if let cached = recent[user] { return cached }
+            // Events recorded during the read may be missing from it: read again.
+            guard versions[user, default: 0] == before else { continue }
+            recent[user] = loaded
+            return loaded
+        }
     }
 
     /// The user's newest events and the version of that history.

@@ -2,6 +2,7 @@ import Foundation
 import SwiftRecData
 import SwiftRecEvaluation
 import SwiftRecModels
+import SwiftRecTensor
 import Synchronization
 
 /// A trained model with the item ids its scores refer to. Scoring only reads the model, so
@@ -18,6 +19,18 @@ public final class ServableModel: @unchecked Sendable {
         self.name = name
         self.model = model
         self.items = items
+    }
+
+    private let vectorCache = Mutex<Tensor??>(nil)
+
+    /// The model's item vectors ([items, dim]) when it has them, read once.
+    public var itemVectors: Tensor? {
+        vectorCache.withLock { cache in
+            if let cached = cache { return cached }
+            let vectors = (model as? any ItemVectorProviding)?.itemVectors
+            cache = .some(vectors)
+            return vectors
+        }
     }
 }
 
@@ -38,14 +51,30 @@ public struct RecommendationRequest: Sendable {
     public var count: Int
     public var excludeSeen: Bool
     public var explain: Bool
+    /// How explanations are computed when asked for.
+    public var explanationMethod: ExplanationMethod
     /// Items that must not be recommended (unavailable, filtered by the caller).
     public var excluded: Set<String>
+    /// When set, only these items may be recommended (e.g. a scenario's items).
+    public var candidates: Set<String>?
+    /// MMR re-ranking and a per-category cap (inactive by default).
+    public var diversification = Diversification()
+    /// Diversify by shared categories (default) or by the model's item vectors.
+    public var diversifyByVectors = false
+    /// The probability that the last slot goes to an exploration item: one the model ranks
+    /// below the list, drawn at random from the candidate pool.
+    public var exploration: Double = 0
 
-    public init(count: Int = 10, excludeSeen: Bool = true, explain: Bool = false, excluded: Set<String> = []) {
+    public init(
+        count: Int = 10, excludeSeen: Bool = true, explain: Bool = false,
+        explanationMethod: ExplanationMethod = .attention, excluded: Set<String> = [], candidates: Set<String>? = nil
+    ) {
         self.count = count
         self.excludeSeen = excludeSeen
         self.explain = explain
+        self.explanationMethod = explanationMethod
         self.excluded = excluded
+        self.candidates = candidates
     }
 }
 
@@ -55,6 +84,8 @@ public struct Recommendation: Codable, Sendable, Equatable {
     public var score: Float
     /// The history items that drove it, strongest first, when explanations were asked for.
     public var because: [Reason]?
+    /// True when the item fills the exploration slot.
+    public var explore: Bool?
 }
 
 /// A history item's share in a recommendation.
@@ -78,18 +109,73 @@ public enum RankingPipeline {
         return rank(model, state: state, scores: model.model.scores(for: state), request: request)
     }
 
-    /// Filters and orders precomputed `scores` for `state`.
-    public static func rank(
+    /// The three history items that drove each of `items` (empty lists for a model that cannot
+    /// explain).
+    public static func explanations(
+        _ model: ServableModel, state: UserState, items: [Int32], request: RecommendationRequest
+    ) -> [[Reason]] {
+        guard let explainer = model.model as? any Explaining else { return items.map { _ in [] } }
+        return explainer.explain(items, for: state, top: 3, method: request.explanationMethod).map { list in
+            list.map { Reason(item: model.items.id(at: $0.item), weight: $0.weight) }
+        }
+    }
+
+    /// How many candidates re-ranking and exploration choose from.
+    static func poolSize(_ request: RecommendationRequest) -> Int {
+        request.diversification.isActive || request.exploration > 0 ? max(5 * request.count, 50) : request.count
+    }
+
+    /// The best items after the filters, best first: the list itself, or the pool that
+    /// re-ranking and exploration choose from.
+    public static func candidatePool(
         _ model: ServableModel, state: UserState, scores: [Float], request: RecommendationRequest
-    ) -> [Recommendation] {
+    ) -> [Int32] {
         var excluded = request.excludeSeen ? state.items : []
         for id in request.excluded { if let i = model.items.index(of: id) { excluded.append(i) } }
-        let top = TopK.select(request.count, from: scores, excluding: excluded)
-        let explainer = request.explain ? model.model as? any Explaining : nil
-        let explanations = explainer?.explain(top, for: state, top: 3)
+        let size = poolSize(request)
+        guard let candidates = request.candidates else { return TopK.select(size, from: scores, excluding: excluded) }
+        var allowed = [Float](repeating: -.infinity, count: scores.count)
+        for id in candidates { if let i = model.items.index(of: id) { allowed[Int(i)] = scores[Int(i)] } }
+        return TopK.select(size, from: allowed, excluding: excluded).filter { allowed[Int($0)] > -.infinity }
+    }
+
+    /// Filters and orders precomputed `scores` for `state`. `categories` gives the categories
+    /// of the candidate pool's items (by id) when the request diversifies by category.
+    public static func rank(
+        _ model: ServableModel, state: UserState, scores: [Float], request: RecommendationRequest,
+        categories: [String: [String]] = [:]
+    ) -> [Recommendation] {
+        let pool = candidatePool(model, state: state, scores: scores, request: request)
+        var top = Array(pool.prefix(request.count))
+        if request.diversification.isActive {
+            var names: [String: Int32] = [:]
+            func id(_ name: String) -> Int32 {
+                if let known = names[name] { return known }
+                names[name] = Int32(names.count)
+                return Int32(names.count - 1)
+            }
+            var lists = [[Int32]](repeating: [], count: model.items.count)
+            for item in pool { lists[Int(item)] = (categories[model.items.id(at: item)] ?? []).map(id) }
+            let vectors = request.diversifyByVectors ? model.itemVectors : nil
+            top = request.diversification.rerank(
+                pool, scores: scores, count: request.count,
+                similarity: vectors.map(ItemSimilarity.vectors) ?? .categories(lists),
+                category: { lists[Int($0)].first })
+        }
+        var explored: Int32?
+        if request.exploration > 0, !top.isEmpty, Double.random(in: 0..<1) < request.exploration {
+            let rest = pool.filter { !top.contains($0) }
+            if let pick = rest.randomElement() {
+                top[top.count - 1] = pick
+                explored = pick
+            }
+        }
+        let explanations = request.explain ? explanations(model, state: state, items: top, request: request) : nil
         return top.enumerated().map { k, index in
-            let reasons = explanations?[k].map { Reason(item: model.items.id(at: $0.item), weight: $0.weight) }
-            return Recommendation(item: model.items.id(at: index), score: scores[Int(index)], because: reasons)
+            let reasons = explanations?[k]
+            return Recommendation(
+                item: model.items.id(at: index), score: scores[Int(index)], because: reasons,
+                explore: index == explored ? true : nil)
         }
     }
 }
@@ -101,6 +187,8 @@ public final class ScoreCache: Sendable {
         var model: ObjectIdentifier
         var version: Int
         var scores: [Float]
+        /// Explanations computed for these scores, by method and item index.
+        var reasons: [ExplanationMethod: [Int32: [Reason]]] = [:]
     }
     private struct State {
         var entries: [String: Entry] = [:]
@@ -135,7 +223,69 @@ public final class ScoreCache: Sendable {
         }
     }
 
+    /// Explanations already computed for `items` under the current scores, by item.
+    public func reasons(
+        user: String, model: ServableModel, version: Int, method: ExplanationMethod, items: [Int32]
+    ) -> [Int32: [Reason]] {
+        state.withLock { s in
+            guard let entry = s.entries[user], entry.model == ObjectIdentifier(model), entry.version == version,
+                let known = entry.reasons[method]
+            else { return [:] }
+            return items.reduce(into: [:]) { found, item in found[item] = known[item] }
+        }
+    }
+
+    /// Keeps explanations with the user's current scores (dropped when they are).
+    public func store(
+        reasons: [Int32: [Reason]], user: String, model: ServableModel, version: Int, method: ExplanationMethod
+    ) {
+        state.withLock { s in
+            guard var entry = s.entries[user], entry.model == ObjectIdentifier(model), entry.version == version
+            else { return }
+            entry.reasons[method, default: [:]].merge(reasons) { _, new in new }
+            s.entries[user] = entry
+        }
+    }
+
     public func remove(user: String) { _ = state.withLock { $0.entries.removeValue(forKey: user) } }
 
     public var count: Int { state.withLock { $0.entries.count } }
+}
+
+/// Each scenario's items (those with events in it): read from the store once, then kept up to
+/// date as events arrive.
+public final class ScenarioCatalog: Sendable {
+    private struct Entry {
+        var items: Set<String> = []
+        /// Whether `items` holds the store's answer (else only events recorded since start).
+        var loaded = false
+    }
+    private let entries = Mutex<[String: Entry]>([:])
+
+    public init() {}
+
+    /// The items of `scenario`; empty when no event carries it.
+    public func items(in scenario: String, store: any RecommendationStore) async throws -> Set<String> {
+        if let entry = entries.withLock({ $0[scenario] }), entry.loaded { return entry.items }
+        let stored = try await store.items(inScenario: scenario)
+        return entries.withLock { e in
+            var entry = e[scenario] ?? Entry()
+            entry.items.formUnion(stored)
+            // Unknown scenarios are not remembered, so made-up names cannot fill memory.
+            if !entry.items.isEmpty {
+                entry.loaded = true
+                e[scenario] = entry
+            }
+            return entry.items
+        }
+    }
+
+    /// Adds stored events' items to their scenarios.
+    public func record(_ events: [Event]) {
+        entries.withLock { e in
+            for event in events {
+                if let scenario = event.scenario, e[scenario] != nil { e[scenario]!.items.insert(event.item) }
+            }
+        }
+    }
 }

@@ -40,6 +40,10 @@ public final class SQLiteStore: RecommendationStore {
                     CREATE INDEX event_by_user ON event(user, seq);
                     """)
         }
+        migrator.registerMigration("v2: scenario index") { db in
+            try db.execute(
+                sql: "CREATE INDEX event_by_scenario ON event(scenario, item) WHERE scenario IS NOT NULL")
+        }
         return migrator
     }
 
@@ -168,6 +172,14 @@ public final class SQLiteStore: RecommendationStore {
 
     public func eventCount() async throws -> Int {
         try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM event") ?? 0 }
+    }
+
+    public func items(inScenario scenario: String) async throws -> Set<String> {
+        try await pool.read { db in
+            Set(
+                try String.fetchAll(
+                    db, sql: "SELECT DISTINCT item FROM event WHERE scenario = ?", arguments: [scenario]))
+        }
     }
 
     public func snapshot() async throws -> Dataset {

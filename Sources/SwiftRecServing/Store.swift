@@ -36,6 +36,8 @@ public protocol RecommendationStore: Sendable {
     func recentEvents(ofUser id: String, limit: Int) async throws -> [Event]
     /// How many events are stored.
     func eventCount() async throws -> Int
+    /// The items that have events in `scenario`.
+    func items(inScenario scenario: String) async throws -> Set<String>
     /// Everything stored, as a dataset to train on (events in the order they were stored).
     func snapshot() async throws -> Dataset
 }
@@ -86,6 +88,12 @@ public actor InMemoryStore: RecommendationStore {
     public func recentEvents(ofUser id: String, limit: Int) -> [Event] { Array((events[id] ?? []).suffix(limit)) }
 
     public func eventCount() -> Int { count }
+
+    public func items(inScenario scenario: String) -> Set<String> {
+        var found = Set<String>()
+        for list in events.values { for event in list where event.scenario == scenario { found.insert(event.item) } }
+        return found
+    }
 
     public func snapshot() -> Dataset {
         var builder = DatasetBuilder()

@@ -5,7 +5,10 @@ import SwiftRecTensor
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Run a benchmark and print its figures.",
-        subcommands: [GEMMBench.self, TransformerBench.self, InferenceBench.self, InterestSwitchBench.self])
+        subcommands: [
+            GEMMBench.self, TransformerBench.self, InferenceBench.self, InterestSwitchBench.self, EncoderBench.self,
+            DiversityBench.self,
+        ])
 }
 
 struct GEMMBench: ParsableCommand {

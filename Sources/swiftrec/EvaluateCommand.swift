@@ -26,6 +26,12 @@ struct EvaluateCommand: ParsableCommand {
         name: .customLong("set"),
         help: "A model option as key=value (repeatable), e.g. --set neighbors=50 --set similarity=jaccard.")
     var settings: [String] = []
+    @Option(
+        help: """
+            Hold this fraction of items out of training entirely (their events are removed except as \
+            a user's last item) and report test_cold / test_warm metrics by the test target's kind.
+            """)
+    var coldItems: Double?
     @Flag(help: "Print one JSON object as the last line.") var json = false
     @OptionGroup var compute: ComputeOptions
 
@@ -37,16 +43,20 @@ struct EvaluateCommand: ParsableCommand {
         let names = models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         try ModelRunner.check(models: names, options: options)
 
-        let (dataset, split) = try ModelRunner.loadSplit(data: data, format: dataFormat)
+        if let coldItems, !(coldItems > 0 && coldItems < 1) {
+            throw ValidationError("--cold-items: expected a fraction between 0 and 1, got \(coldItems)")
+        }
+        let (dataset, split, cold) = try ModelRunner.loadSplit(data: data, format: dataFormat, coldItems: coldItems)
         var results: [String: Any] = [:]
         var rows: [[String]] = []
         for name in names {
             let model = try ModelCatalog.make(name, options: options)
-            let (result, row) = try ModelRunner.fitAndEvaluate(model, split: split, cutoffs: cutoffs)
+            let (result, row) = try ModelRunner.fitAndEvaluate(
+                model, split: split, cutoffs: cutoffs, label: name, cold: cold)
             results[name] = result
             rows.append(row)
         }
-        ModelRunner.printTable(dataset, split, cutoffs: cutoffs, rows: rows)
+        ModelRunner.printTable(dataset, split, cutoffs: cutoffs, rows: rows, coldColumns: cold != nil)
         if json { try Console.printJSON(["models": results, "protocol": split.name]) }
     }
 }

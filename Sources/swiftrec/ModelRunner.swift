@@ -50,17 +50,27 @@ enum ModelRunner {
     }
 
     /// Reads the data and splits it leave-one-out by time.
-    static func loadSplit(data: String, format: DataFormat) throws -> (Dataset, Split) {
+    /// With `coldItems`, that fraction of items is held out of training entirely (see
+    /// ``Split/leaveOneOutWithColdItems(_:fraction:seed:)``) and the flags are returned.
+    static func loadSplit(data: String, format: DataFormat, coldItems: Double? = nil) throws -> (
+        Dataset, Split, cold: [Bool]?
+    ) {
         let start = ProcessStats.now()
         let (dataset, report) = try Importer.read(format: format, path: URL(fileURLWithPath: data))
         Console.log("imported \(data): \(report)")
-        let split = Split.leaveOneOut(dataset)
+        var cold: [Bool]?
+        let split: Split
+        if let coldItems {
+            (split, cold) = Split.leaveOneOutWithColdItems(dataset, fraction: coldItems, seed: 1)
+        } else {
+            split = Split.leaveOneOut(dataset)
+        }
         Console.log(
             String(
                 format: "%@: %d users, %d items, %d training events; %d validation and %d test users (%.1f s)",
                 split.name, dataset.userCount, dataset.itemCount, split.train.eventCount, split.validation.users.count,
                 split.test.users.count, ProcessStats.now() - start))
-        return (dataset, split)
+        return (dataset, split, cold)
     }
 
     static func columns(_ cutoffs: [Int]) -> [String] {
@@ -69,9 +79,11 @@ enum ModelRunner {
 
     /// Fits `model` on the training part (validation steering early stopping) and scores
     /// validation and test. Returns the JSON entry and a table row.
-    static func fitAndEvaluate(_ model: any Recommender, split: Split, cutoffs: [Int]) throws -> (
-        result: [String: Any], row: [String]
-    ) {
+    /// With `cold` item flags, the test cases are also reported apart by whether their target
+    /// is a cold item (`test_cold`) or not (`test_warm`).
+    static func fitAndEvaluate(
+        _ model: any Recommender, split: Split, cutoffs: [Int], label: String? = nil, cold: [Bool]? = nil
+    ) throws -> (result: [String: Any], row: [String]) {
         let fitStart = ProcessStats.now()
         try model.fit(split.train, validation: split.validation, progress: Console.progress)
         let fitSeconds = ProcessStats.now() - fitStart
@@ -85,21 +97,39 @@ enum ModelRunner {
             String(
                 format: "%@: fit %.2f s, test evaluation %.2f s over %d users", model.name, fitSeconds, test.seconds,
                 test.users))
-        let result: [String: Any] = [
+        var result: [String: Any] = [
             "valid": valid.metrics, "test": test.metrics, "fit_seconds": fitSeconds,
             "epoch_seconds": model.epochSeconds, "test_eval_seconds": test.seconds,
         ]
+        var extra: [String] = []
+        if let cold {
+            for (key, wanted) in [("test_cold", true), ("test_warm", false)] {
+                var part = HeldOut()
+                for (user, items) in zip(split.test.users, split.test.items) where cold[Int(items[0])] == wanted {
+                    part.users.append(user)
+                    part.items.append(items)
+                }
+                let metrics = Evaluator.evaluate(
+                    model, history: split.trainWithValidation, heldOut: part, options: evaluation
+                ).metrics
+                result[key] = metrics
+                result[key + "_users"] = part.users.count
+                extra.append(String(format: "%.4f", metrics["NDCG@\(cutoffs[0])"] ?? .nan))
+            }
+        }
         let row =
-            [model.name] + columns(cutoffs).map { String(format: "%.4f", test.metrics[$0] ?? .nan) } + [
-                String(format: "%.1f", fitSeconds)
-            ]
+            [label ?? model.name] + columns(cutoffs).map { String(format: "%.4f", test.metrics[$0] ?? .nan) } + extra
+            + [String(format: "%.1f", fitSeconds)]
         return (result, row)
     }
 
-    static func printTable(_ dataset: Dataset, _ split: Split, cutoffs: [Int], rows: [[String]]) {
+    static func printTable(
+        _ dataset: Dataset, _ split: Split, cutoffs: [Int], rows: [[String]], coldColumns: Bool = false
+    ) {
         Console.log("")
         Console.log(
             "Test, \(split.name), full ranking over \(dataset.itemCount) items, history excluded, ties pessimistic:")
-        Console.log(Console.table(["model"] + columns(cutoffs) + ["fit s"], rows))
+        let cold = coldColumns ? ["cold NDCG@\(cutoffs[0])", "warm NDCG@\(cutoffs[0])"] : []
+        Console.log(Console.table(["model"] + columns(cutoffs) + cold + ["fit s"], rows))
     }
 }

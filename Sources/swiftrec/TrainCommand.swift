@@ -93,9 +93,9 @@ struct TrainCommand: ParsableCommand {
         let dataFormat = try ModelRunner.format(format)
         let options = try options()
         try ModelRunner.check(models: [model], options: options, source: "option")
-        let (dataset, split) = try ModelRunner.loadSplit(data: data, format: dataFormat)
+        let (dataset, split, _) = try ModelRunner.loadSplit(data: data, format: dataFormat)
         let recommender = try ModelCatalog.make(model, options: options)
-        let (partial, row) = try ModelRunner.fitAndEvaluate(recommender, split: split, cutoffs: cutoffs)
+        let (partial, row) = try ModelRunner.fitAndEvaluate(recommender, split: split, cutoffs: cutoffs, label: model)
         var result = partial
         result["options"] = options
         if let out {

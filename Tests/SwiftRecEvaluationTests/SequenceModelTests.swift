@@ -161,6 +161,43 @@ struct SequenceModelTests {
             #expect(together.map(\.item) == alone.map(\.item))
             #expect(zip(together, alone).allSatisfy { abs($0.weight - $1.weight) < 1e-3 })
         }
+        // The one-pass attention method names the same driving history.
+        let fast = model.explain([2 * per + 5, -1], for: state, top: 3, method: .attention)
+        #expect(fast.count == 2 && fast[1].isEmpty)
+        #expect(fast[0].first?.item == 2 * per + 4 || fast[0].first?.item == 2 * per + 3, "\(fast[0])")
+        #expect(fast[0].allSatisfy { state.items.contains($0.item) && $0.weight > 0 && $0.weight <= 1 })
+        #expect(model.network!.parameters.allSatisfy { $0.grad == nil })
+    }
+
+    @Test func attentionAttributionsDecomposeTheLastBlock() throws {
+        // Without the last block's feed-forward output and attention bias, the score is exactly
+        // the positions' shares plus the final norm's bias term: the decomposition is complete.
+        let model = try SequenceData.sasrec()
+        try model.fit(SequenceData.split.train, validation: nil, progress: nil)
+        let network = model.network!
+        let last = network.blocks[network.blocks.count - 1]
+        for parameter in [
+            last.feedForward.layers[1].weight, last.feedForward.layers[1].bias!, last.attention.output.bias!,
+        ] {
+            parameter.value = .zeros(parameter.shape)
+        }
+        let history: [Int32] = [3, 4, 5, 6, 30]
+        let targets: [Int32] = [7, 40, 61]
+        let shares = try #require(network.attentionAttributions(of: targets, after: history[...]))
+        #expect(shares.count == 3 && shares.allSatisfy { $0.count == history.count })
+        let scores = model.scores(for: UserState(items: history))
+        let beta = network.finalNorm.bias.value.scalars
+        let (table, offset) = network.outputTable
+        let dim = network.config.dim
+        for (target, share) in zip(targets, shares) {
+            let row = table.scalars[(offset + Int(target) * dim)..<(offset + Int(target + 1) * dim)]
+            let biasTerm = zip(row, beta).reduce(0) { $0 + $1.0 * $1.1 }
+            let total = share.reduce(0, +) + biasTerm
+            #expect(
+                abs(total - scores[Int(target)]) < 1e-3 * max(1, abs(scores[Int(target)])),
+                "\(total) vs \(scores[Int(target)])")
+        }
+        #expect(shares[0] != shares[1])
     }
 
     @Test(arguments: [SequenceLoss.sampled, .bce])

@@ -98,6 +98,70 @@ struct HTTPAPITests {
         }
     }
 
+    @Test func scenariosLimitCandidatesAndExplanationMethodsAnswer() async throws {
+        let (service, _) = try await makeService()
+        try await Application(router: service.router()).test(.router) { client async throws in
+            let home = (10..<16).map { #"{"user": "bo", "item": "item-\#($0)", "scenario": "home"}"# }
+            let other = (20..<23).map { #"{"user": "cy", "item": "item-\#($0)", "scenario": "search"}"# }
+            _ = try await client.call(.post, "/events", "[\((home + other).joined(separator: ","))]")
+            let reply = try await client.call(.get, "/users/cy/recommendations?n=10&scenario=home")
+            let items = (reply.object["recommendations"] as? [[String: Any]] ?? []).compactMap { $0["item"] as? String }
+            #expect(reply.status == .ok && items.count == 6, "\(reply.text)")
+            #expect(Set(items) == Set((10..<16).map { "item-\($0)" }))
+            // A new event in the scenario makes its item a candidate at once.
+            _ = try await client.call(.post, "/events", #"{"user": "bo", "item": "item-70", "scenario": "home"}"#)
+            let grown = try await client.call(.get, "/users/cy/recommendations?n=10&scenario=home")
+            #expect((grown.object["recommendations"] as? [Any])?.count == 7)
+            let unknown = try await client.call(.get, "/users/cy/recommendations?scenario=nowhere")
+            #expect(unknown.status == .notFound && unknown.error.hasPrefix("scenario:"))
+            let session = try await client.call(
+                .post, "/sessions/recommendations",
+                #"{"events": [{"item": "item-1"}], "scenario": "search", "explain": "gradient", "n": 5}"#)
+            let listed = session.object["recommendations"] as? [[String: Any]] ?? []
+            #expect(listed.count == 3, "\(session.text)")  // item-20..22, none seen by the session
+            // Explained (an item that no history item raised has an empty list).
+            #expect(listed.allSatisfy { $0["because"] is [Any] })
+            for method in ["attention", "gradient", "true"] {
+                let explained = try await client.call(.get, "/users/bo/recommendations?n=3&explain=\(method)")
+                let list = explained.object["recommendations"] as? [[String: Any]] ?? []
+                #expect(list.count == 3 && list.allSatisfy { ($0["because"] as? [Any])?.isEmpty == false })
+            }
+        }
+    }
+
+    @Test func diversityAndExplorationReshapeTheList() async throws {
+        let (service, data) = try await makeService()
+        try await Application(router: service.router()).test(.router) { client async throws in
+            let history = (0..<6).map { #"{"user": "di", "item": "item-\#($0)"}"# }
+            _ = try await client.call(.post, "/events", "[\(history.joined(separator: ","))]")
+            func categories(_ uri: String) async throws -> [Int] {
+                let reply = try await client.call(.get, uri)
+                #expect(reply.status == .ok, "\(reply.text)")
+                return (reply.object["recommendations"] as? [Any] ?? []).map { category(data, $0) }
+            }
+            let plain = try await categories("/users/di/recommendations?n=10")
+            let capped = try await categories("/users/di/recommendations?n=10&category_cap=2")
+            #expect(capped.count == 10 && Dictionary(grouping: capped, by: { $0 }).values.allSatisfy { $0.count <= 2 })
+            #expect(Dictionary(grouping: plain, by: { $0 }).values.contains { $0.count > 2 })
+            let varied = try await categories("/users/di/recommendations?n=10&diversity=0.2")
+            #expect(Set(varied).count > Set(plain).count, "\(varied) vs \(plain)")
+            let byVectors = try await categories("/users/di/recommendations?n=10&diversity=0.2&diversify_by=embedding")
+            #expect(byVectors.count == 10)
+            let explored = try await client.call(.get, "/users/di/recommendations?n=5&explore=1")
+            let flags = (explored.object["recommendations"] as? [[String: Any]] ?? []).map { $0["explore"] as? Bool }
+            #expect(flags.count == 5 && flags.last == true && flags.dropLast().allSatisfy { $0 == nil })
+            let session = try await client.call(
+                .post, "/sessions/recommendations",
+                #"{"events": [{"item": "item-1"}], "n": 10, "options": {"category_cap": 1}}"#)
+            let listed = (session.object["recommendations"] as? [Any] ?? []).map { category(data, $0) }
+            #expect(listed.count == Set(listed).count && !listed.isEmpty, "\(session.text)")
+            for bad in ["diversity=2", "category_cap=0", "diversify_by=colour", "explore=-1"] {
+                let reply = try await client.call(.get, "/users/di/recommendations?\(bad)")
+                #expect(reply.status == .badRequest && reply.error.hasPrefix(String(bad.prefix { $0 != "=" })))
+            }
+        }
+    }
+
     @Test func badWritesGetClearErrorsAndKeepTheValidPart() async throws {
         let (service, _) = try await makeService(maxBatch: 5)
         try await Application(router: service.router()).test(.router) { client async throws in

@@ -1,0 +1,231 @@
+import Foundation
+import SwiftRecData
+import SwiftRecTensor
+
+/// How ``ContentRecommender`` represents an item's text.
+public enum ItemRepresentation: Sendable, Equatable {
+    /// Sparse keyword vectors.
+    case keywords(TermWeighting)
+    /// Dense vectors from a sentence encoder (e.g. MiniLM).
+    case encoder(any TextEncoder)
+
+    public static func == (a: Self, b: Self) -> Bool {
+        switch (a, b) {
+        case (.keywords(let x), .keywords(let y)): x == y
+        case (.encoder(let x), .encoder(let y)): x === y
+        default: false
+        }
+    }
+
+    var label: String {
+        switch self {
+        case .keywords(let weighting): weighting.rawValue
+        case .encoder: "encoder"
+        }
+    }
+}
+
+/// Recommends items whose text resembles the text of the user's recent items. It needs no
+/// interactions for an item, so a brand-new item with only a title is recommendable.
+public final class ContentRecommender: Recommender, ItemVectorProviding {
+    public let name = "content"
+    public let inputs: Set<ModelInput> = [.text, .sequence]
+    public let representation: ItemRepresentation
+    /// The newest items of a state that form the profile.
+    public let historyLength: Int
+    /// The weight of an item relative to the next newer one.
+    public let recencyDecay: Float
+    public private(set) var itemCount = 0
+
+    /// Keyword rows (sparse) or encoder rows ([items, dim]).
+    private var keywords: KeywordVectors?
+    private var sparseRows: (offsets: [Int], terms: [Int32], weights: [Float])?
+    private(set) var denseRows: Tensor?
+
+    public init(
+        representation: ItemRepresentation = .keywords(.bm25), historyLength: Int = 50, recencyDecay: Float = 0.9
+    )
+        throws
+    {
+        try ParameterCheck.positive(historyLength, "history")
+        guard recencyDecay > 0, recencyDecay <= 1 else {
+            throw ModelError.invalidParameter(name: "decay", reason: "must be in (0, 1], got \(recencyDecay)")
+        }
+        self.representation = representation
+        self.historyLength = historyLength
+        self.recencyDecay = recencyDecay
+    }
+
+    /// Reads only the items' text: interactions do not change the vectors.
+    public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
+        let texts = (0..<dataset.itemCount).map {
+            ItemText.of(dataset.itemInfo.indices.contains($0) ? dataset.itemInfo[$0] : nil)
+        }
+        itemCount = dataset.itemCount
+        switch representation {
+        case .keywords(let weighting):
+            let vectors = KeywordVectors(documents: texts, weighting: weighting)
+            keywords = vectors
+            sparseRows = (vectors.offsets, vectors.terms, vectors.weights)
+        case .encoder(let encoder):
+            guard !(encoder is StoredVectors) else {
+                throw ModelError.invalidParameter(
+                    name: "encoder", reason: "a loaded content model keeps its item vectors; make a new one to refit")
+            }
+            progress?(.message("content: encoding \(texts.count) item texts"))
+            denseRows = encoder.encode(texts)
+        }
+    }
+
+    /// Dense item vectors (encoder representation only).
+    public var itemVectors: Tensor? { denseRows }
+
+    /// The profile weights of the newest items of `state`, newest last.
+    private func profile(_ state: UserState) -> [(item: Int, weight: Float)] {
+        let recent = state.items.filter { $0 >= 0 && Int($0) < itemCount }.suffix(historyLength)
+        var weight: Float = 1
+        var entries: [(item: Int, weight: Float)] = []
+        for item in recent.reversed() {
+            entries.append((Int(item), weight))
+            weight *= recencyDecay
+        }
+        return entries
+    }
+
+    public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {
+        precondition(scores.count >= itemCount, "content: score buffer too small")
+        for i in 0..<itemCount { scores[i] = 0 }
+        let entries = profile(state)
+        guard !entries.isEmpty else { return }
+        if let rows = denseRows {
+            let dim = rows.shape[1]
+            var query = [Float](repeating: 0, count: dim)
+            rows.withUnsafeBufferPointer { r in
+                for (item, weight) in entries { for j in 0..<dim { query[j] += weight * r[item * dim + j] } }
+                query.withUnsafeBufferPointer { q in
+                    GEMM.multiply(
+                        transA: false, transB: true, m: 1, n: itemCount, k: dim, a: q.baseAddress!, lda: dim,
+                        b: r.baseAddress!, ldb: dim, c: scores.baseAddress!, ldc: itemCount)
+                }
+            }
+        } else if let rows = sparseRows {
+            var query: [Int32: Float] = [:]
+            for (item, weight) in entries {
+                for k in rows.offsets[item]..<rows.offsets[item + 1] {
+                    query[rows.terms[k], default: 0] += weight * rows.weights[k]
+                }
+            }
+            keywords?.accumulate(query, into: scores)
+        }
+    }
+
+    public func save(to directory: URL) throws {
+        guard itemCount > 0 else { throw ModelError.notFitted(name) }
+        var tensors: [String: Tensor] = [:]
+        if let denseRows { tensors["item_vectors"] = denseRows }
+        if let rows = sparseRows {
+            tensors["offsets"] = Tensor(shape: [rows.offsets.count], scalars: rows.offsets.map(Float.init))
+            tensors["terms"] = Tensor(
+                shape: [max(rows.terms.count, 1)], scalars: rows.terms.isEmpty ? [0] : rows.terms.map(Float.init))
+            tensors["weights"] = Tensor(
+                shape: [max(rows.weights.count, 1)], scalars: rows.weights.isEmpty ? [0] : rows.weights)
+        }
+        try ModelArtifact.write(
+            manifest: ModelManifest(
+                model: name,
+                parameters: [
+                    "representation": representation.label, "history": "\(historyLength)", "decay": "\(recencyDecay)",
+                ],
+                itemCount: itemCount),
+            tensors: tensors, to: directory)
+    }
+
+    public static func load(from directory: URL) throws -> ContentRecommender {
+        let (manifest, file) = try ModelArtifact.read(from: directory, expecting: "content")
+        let label = manifest.parameters["representation"] ?? ""
+        let history = Int(manifest.parameters["history"] ?? "") ?? 50
+        let decay = Float(manifest.parameters["decay"] ?? "") ?? 0.9
+        let n = manifest.itemCount
+        if label == "encoder" {
+            let rows = try file.tensor("item_vectors")
+            guard rows.rank == 2, rows.shape[0] == n else {
+                throw ModelError.incompatibleArtifact("content: item_vectors \(rows.shape) for \(n) items")
+            }
+            let model = try ContentRecommender(
+                representation: .encoder(StoredVectors(dimension: rows.shape[1])), historyLength: history,
+                recencyDecay: decay)
+            model.denseRows = rows
+            model.itemCount = n
+            return model
+        }
+        guard let weighting = TermWeighting(rawValue: label) else {
+            throw ModelError.incompatibleArtifact("content: unknown representation '\(label)'")
+        }
+        let offsets = try file.tensor("offsets").scalars.map { Int($0) }
+        guard offsets.count == n + 1, let total = offsets.last else {
+            throw ModelError.incompatibleArtifact("content: \(offsets.count) offsets for \(n) items")
+        }
+        let terms = try file.tensor("terms").scalars.prefix(total).map { Int32($0) }
+        let weights = Array(try file.tensor("weights").scalars.prefix(total))
+        guard terms.count == total, weights.count == total else {
+            throw ModelError.incompatibleArtifact(
+                "content: \(terms.count) terms, \(weights.count) weights, \(total) expected")
+        }
+        let model = try ContentRecommender(
+            representation: .keywords(weighting), historyLength: history, recencyDecay: decay)
+        model.sparseRows = (offsets, terms, weights)
+        model.keywords = KeywordVectors(weighting: weighting, offsets: offsets, terms: terms, weights: weights)
+        model.itemCount = n
+        return model
+    }
+}
+
+/// Stands for the encoder of a loaded content model, whose item vectors were saved with it;
+/// such a model scores but cannot be refitted.
+final class StoredVectors: TextEncoder {
+    let dimension: Int
+    init(dimension: Int) { self.dimension = dimension }
+    func encode(_ texts: [String]) -> Tensor {
+        preconditionFailure("content: a loaded model's encoder is not available; load the encoder folder")
+    }
+}
+
+/// Dense text vectors of a dataset's items.
+public enum ItemTextVectors {
+    /// One unit-length row per item, [items, dimension]: the encoder's vectors, or keyword
+    /// vectors projected by a seeded random ±1 matrix (which keeps cosines approximately).
+    public static func dense(
+        _ dataset: Dataset, representation: ItemRepresentation, dimension: Int, seed: UInt64
+    ) throws -> Tensor {
+        let texts = (0..<dataset.itemCount).map {
+            ItemText.of(dataset.itemInfo.indices.contains($0) ? dataset.itemInfo[$0] : nil)
+        }
+        switch representation {
+        case .encoder(let encoder):
+            guard encoder.dimension == dimension else {
+                throw ModelError.invalidParameter(
+                    name: "text-dim", reason: "the encoder gives \(encoder.dimension) values, not \(dimension)")
+            }
+            return encoder.encode(texts)
+        case .keywords(let weighting):
+            let keywords = KeywordVectors(documents: texts, weighting: weighting)
+            var signs = [Float](repeating: 0, count: keywords.vocabulary.count * dimension)
+            var generator = SplitMix64(seed: seed ^ 0x7465_7874)
+            for k in signs.indices { signs[k] = generator.next() & 1 == 0 ? 1 : -1 }
+            var out = Tensor.zeros([texts.count, dimension])
+            out.withUnsafeMutableBufferPointer { o in
+                for d in 0..<texts.count {
+                    let (terms, weights) = keywords.vector(of: d)
+                    for (t, w) in zip(terms, weights) {
+                        for j in 0..<dimension { o[d * dimension + j] += w * signs[Int(t) * dimension + j] }
+                    }
+                    var norm: Float = 0
+                    for j in 0..<dimension { norm += o[d * dimension + j] * o[d * dimension + j] }
+                    let scale = norm > 0 ? 1 / norm.squareRoot() : 0
+                    for j in 0..<dimension { o[d * dimension + j] *= scale }
+                }
+            }
+            return out
+        }
+    }
+}

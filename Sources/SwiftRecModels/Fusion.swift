@@ -1,0 +1,302 @@
+import Foundation
+import SwiftRecData
+import SwiftRecTensor
+
+/// How ``FusionRecommender`` combines its members.
+public enum FusionKind: String, Codable, Sendable, CaseIterable {
+    /// A weighted sum of each member's standardised scores; weights tuned on validation unless given.
+    case blend
+    /// A logistic ranker over each member's standardised score and reciprocal rank, trained on
+    /// the validation users' targets against hard negatives from the members' top lists.
+    case stack
+    /// The first member retrieves its top `candidates`; the second orders them.
+    case cascade
+}
+
+/// Several models combined into one. It is itself a ``Recommender``: it fits, scores, saves,
+/// loads and serves like any member.
+public final class FusionRecommender: Recommender {
+    public let kind: FusionKind
+    public let members: [any Recommender]
+    /// Blend: one weight per member. Stack: two per member (score, reciprocal rank) and a bias.
+    public private(set) var weights: [Float]
+    /// Cascade: items the first member retrieves. Stack: each member's top list for negatives.
+    public let candidates: Int
+    /// Validation users used to tune weights (the first ones, for speed).
+    public let tuningUsers = 2000
+
+    public var name: String { kind.rawValue }
+    public var inputs: Set<ModelInput> { members.reduce(into: []) { $0.formUnion($1.inputs) } }
+    public var itemCount: Int { members.first?.itemCount ?? 0 }
+    public var epochSeconds: [Double] { members.flatMap(\.epochSeconds) }
+
+    public init(kind: FusionKind, members: [any Recommender], weights: [Float] = [], candidates: Int = 100) throws {
+        guard members.count >= 2 else {
+            throw ModelError.invalidParameter(name: "members", reason: "fusion needs at least two models")
+        }
+        guard kind != .cascade || members.count == 2 else {
+            throw ModelError.invalidParameter(name: "members", reason: "a cascade has exactly two models")
+        }
+        guard kind != .blend || weights.isEmpty || weights.count == members.count else {
+            throw ModelError.invalidParameter(
+                name: "weights", reason: "\(weights.count) weights for \(members.count) models")
+        }
+        guard weights.allSatisfy(\.isFinite) else {
+            throw ModelError.invalidParameter(name: "weights", reason: "must be finite numbers")
+        }
+        try ParameterCheck.positive(candidates, "candidates")
+        self.kind = kind
+        self.members = members
+        self.weights = weights
+        self.candidates = candidates
+    }
+
+    public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
+        for member in members { try member.fit(dataset, validation: validation, progress: progress) }
+        guard kind != .cascade, let validation, !validation.isEmpty else {
+            if weights.isEmpty { weights = defaultWeights }
+            return
+        }
+        let count = min(validation.users.count, tuningUsers)
+        let states = validation.users.prefix(count).map { UserState(user: $0, in: dataset) }
+        let targets = validation.items.prefix(count).map { $0[0] }
+        // Every member's standardised scores for the tuning users, computed once.
+        let n = itemCount
+        var standardised: [[Float]] = []
+        for member in members {
+            var scores = [Float](repeating: 0, count: count * n)
+            scores.withUnsafeMutableBufferPointer { member.scoreBatch(states, into: $0) }
+            for u in 0..<count { Self.standardise(&scores, row: u, width: n) }
+            standardised.append(scores)
+        }
+        switch kind {
+        case .blend:
+            if weights.isEmpty {
+                weights = tuneBlend(standardised, states: states, targets: targets, progress: progress)
+            }
+        case .stack:
+            weights = trainStack(standardised, states: states, targets: targets)
+            progress?(.message("stack: weights \(weights.map { String(format: "%.3f", $0) }.joined(separator: ", "))"))
+        case .cascade:
+            break
+        }
+    }
+
+    private var defaultWeights: [Float] {
+        kind == .stack ? members.flatMap { _ in [1, 0] } + [0] : members.map { _ in 1 / Float(members.count) }
+    }
+
+    /// Scores minus their mean over the items, over their standard deviation.
+    static func standardise(_ scores: inout [Float], row: Int, width: Int) {
+        scores.withUnsafeMutableBufferPointer { s in
+            standardise(UnsafeMutableBufferPointer(rebasing: s[(row * width)..<((row + 1) * width)]))
+        }
+    }
+
+    static func standardise(_ s: UnsafeMutableBufferPointer<Float>) {
+        guard !s.isEmpty else { return }
+        var mean = 0.0, square = 0.0
+        for v in s {
+            mean += Double(v)
+            square += Double(v) * Double(v)
+        }
+        mean /= Double(s.count)
+        let deviation = (max(square / Double(s.count) - mean * mean, 0)).squareRoot()
+        let scale = deviation > 1e-12 ? Float(1 / deviation) : 0
+        for i in s.indices { s[i] = (s[i] - Float(mean)) * scale }
+    }
+
+    /// NDCG@10 of `targets` under combined scores, history excluded, ties counted against.
+    private func ndcg(_ combined: (Int, Int) -> Float, states: [UserState], targets: [Int32]) -> Double {
+        var total = 0.0
+        for (u, state) in states.enumerated() {
+            let target = Int(targets[u])
+            let seen = Set(state.items.map(Int.init))
+            let t = combined(u, target)
+            var above = 0
+            for j in 0..<itemCount where j != target && !seen.contains(j) && combined(u, j) >= t {
+                above += 1
+                if above >= 10 { break }
+            }
+            if above < 10 { total += 1 / log2(Double(above) + 2) }
+        }
+        return total / Double(max(states.count, 1))
+    }
+
+    /// Coordinate search over weights in steps of 0.1 (sum kept at 1), best validation NDCG@10.
+    private func tuneBlend(
+        _ scores: [[Float]], states: [UserState], targets: [Int32], progress: TrainingProgress?
+    ) -> [Float] {
+        let n = itemCount
+        func evaluate(_ w: [Float]) -> Double {
+            ndcg(
+                { u, j in
+                    var s: Float = 0
+                    for m in w.indices { s += w[m] * scores[m][u * n + j] }
+                    return s
+                }, states: states, targets: targets)
+        }
+        var best = members.map { _ in 1 / Float(members.count) }
+        var bestValue = evaluate(best)
+        // Each member alone is a candidate, so the blend is never worse than its best member on validation.
+        for m in members.indices {
+            var alone = [Float](repeating: 0, count: members.count)
+            alone[m] = 1
+            let value = evaluate(alone)
+            if value > bestValue { (best, bestValue) = (alone, value) }
+        }
+        for _ in 0..<3 {
+            var improved = false
+            for m in members.indices {
+                for step in stride(from: Float(0), through: 1, by: 0.1) {
+                    var w = best
+                    let rest = best.enumerated().filter { $0.offset != m }.reduce(Float(0)) { $0 + $1.element }
+                    for k in w.indices where k != m {
+                        w[k] = rest > 0 ? best[k] / rest * (1 - step) : (1 - step) / Float(w.count - 1)
+                    }
+                    w[m] = step
+                    let value = evaluate(w)
+                    if value > bestValue + 1e-9 {
+                        (best, bestValue) = (w, value)
+                        improved = true
+                    }
+                }
+            }
+            if !improved { break }
+        }
+        progress?(
+            .message(
+                String(
+                    format: "blend: weights %@ (validation NDCG@10 %.4f on %d users)",
+                    best.map { String(format: "%.2f", $0) }.joined(separator: ", "), bestValue, states.count)))
+        return best
+    }
+
+    /// Features of item j for user row u: each member's standardised score and 1/(1 + rank) in
+    /// its top list (0 outside it).
+    private func features(_ scores: [[Float]], ranks: [[Int: Int]], row u: Int, item j: Int) -> [Float] {
+        var f: [Float] = []
+        for m in members.indices {
+            f.append(scores[m][u * itemCount + j])
+            f.append(ranks[m][j].map { 1 / Float(1 + $0) } ?? 0)
+        }
+        return f
+    }
+
+    private func topRanks(_ row: ArraySlice<Float>, excluding seen: Set<Int>) -> [Int: Int] {
+        let base = row.startIndex
+        let order = row.indices.filter { !seen.contains($0 - base) }.sorted { row[$0] > row[$1] }.prefix(candidates)
+        return Dictionary(uniqueKeysWithValues: order.enumerated().map { ($0.element - base, $0.offset) })
+    }
+
+    /// Logistic regression: each validation target against the other items of the members' top
+    /// lists, by gradient descent with a little L2.
+    private func trainStack(_ scores: [[Float]], states: [UserState], targets: [Int32]) -> [Float] {
+        let n = itemCount
+        var rows: [[Float]] = [], labels: [Float] = []
+        for (u, state) in states.enumerated() {
+            let seen = Set(state.items.map(Int.init))
+            let ranks = members.indices.map { topRanks(scores[$0][(u * n)..<((u + 1) * n)], excluding: seen) }
+            let target = Int(targets[u])
+            rows.append(features(scores, ranks: ranks, row: u, item: target))
+            labels.append(1)
+            var negatives = Set<Int>()
+            for r in ranks { for (j, rank) in r where rank < 20 && j != target { negatives.insert(j) } }
+            for j in negatives.sorted() {
+                rows.append(features(scores, ranks: ranks, row: u, item: j))
+                labels.append(0)
+            }
+        }
+        let width = 2 * members.count
+        var w = [Float](repeating: 0, count: width + 1)
+        let positiveWeight = Float(labels.count) / Float(max(labels.filter { $0 == 1 }.count, 1)) - 1
+        for _ in 0..<300 {
+            var gradient = [Float](repeating: 0, count: width + 1)
+            for (x, y) in zip(rows, labels) {
+                var z = w[width]
+                for k in 0..<width { z += w[k] * x[k] }
+                let p = 1 / (1 + expf(-z))
+                let scale = (p - y) * (y == 1 ? positiveWeight : 1)
+                for k in 0..<width { gradient[k] += scale * x[k] }
+                gradient[width] += scale
+            }
+            for k in 0...width {
+                w[k] -= 0.5 * (gradient[k] / Float(rows.count) + (k < width ? 1e-3 * w[k] : 0))
+            }
+        }
+        return w
+    }
+
+    public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {
+        let n = itemCount
+        var member = [Float](repeating: 0, count: n)
+        switch kind {
+        case .blend:
+            for i in 0..<n { scores[i] = 0 }
+            for (m, model) in members.enumerated() {
+                member.withUnsafeMutableBufferPointer {
+                    model.score(state, into: $0)
+                    Self.standardise($0)
+                }
+                let w = weights[m]
+                for i in 0..<n { scores[i] += w * member[i] }
+            }
+        case .stack:
+            var all: [[Float]] = []
+            var ranks: [[Int: Int]] = []
+            let seen = Set(state.items.map(Int.init))
+            for model in members {
+                member.withUnsafeMutableBufferPointer {
+                    model.score(state, into: $0)
+                    Self.standardise($0)
+                }
+                all.append(member)
+                ranks.append(topRanks(member[...], excluding: seen))
+            }
+            let width = 2 * members.count
+            for j in 0..<n {
+                let x = features(all, ranks: ranks, row: 0, item: j)
+                var z = weights[width]
+                for k in 0..<width { z += weights[k] * x[k] }
+                scores[j] = z
+            }
+        case .cascade:
+            member.withUnsafeMutableBufferPointer { members[0].score(state, into: $0) }
+            let seen = Set(state.items.map(Int.init))
+            let retrieved = topRanks(member[...], excluding: seen)
+            members[1].score(state, into: scores)
+            // Items the first stage did not retrieve rank below every retrieved one.
+            for j in 0..<n where retrieved[j] == nil { scores[j] = -1e30 }
+        }
+    }
+
+    public func save(to directory: URL) throws {
+        for (m, member) in members.enumerated() {
+            try member.save(to: directory.appendingPathComponent("member-\(m)"))
+        }
+        let weightText = weights.map { "\($0)" }.joined(separator: ",")
+        try ModelArtifact.write(
+            manifest: ModelManifest(
+                model: name,
+                parameters: [
+                    "kind": kind.rawValue, "members": "\(members.count)", "weights": weightText,
+                    "candidates": "\(candidates)",
+                ],
+                itemCount: itemCount),
+            tensors: [:], to: directory)
+    }
+
+    public static func load(from directory: URL) throws -> FusionRecommender {
+        let (manifest, _) = try ModelArtifact.read(from: directory)
+        guard let kind = FusionKind(rawValue: manifest.parameters["kind"] ?? ""),
+            let count = Int(manifest.parameters["members"] ?? ""), count >= 2
+        else { throw ModelError.incompatibleArtifact("fusion: the manifest lacks kind or members") }
+        let members = try (0..<count).map {
+            try ModelCatalog.load(from: directory.appendingPathComponent("member-\($0)"))
+        }
+        let weights = (manifest.parameters["weights"] ?? "").split(separator: ",").compactMap { Float($0) }
+        return try FusionRecommender(
+            kind: kind, members: members, weights: weights,
+            candidates: Int(manifest.parameters["candidates"] ?? "") ?? 100)
+    }
+}

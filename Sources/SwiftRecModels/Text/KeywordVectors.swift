@@ -1,0 +1,212 @@
+import Foundation
+import SwiftRecData
+
+/// Splits text into keyword terms for any script: letters and digits make words (lower-cased,
+/// accents removed); CJK, kana and Hangul text has no spaces, so each character and each
+/// pair of neighbouring characters is a term.
+public struct KeywordTokenizer: Sendable {
+    public init() {}
+
+    public func terms(_ text: String) -> [String] {
+        var terms: [String] = []
+        var word = String.UnicodeScalarView()
+        var previousIdeograph: Unicode.Scalar?
+        func flushWord() {
+            if !word.isEmpty { terms.append(String(word)) }
+            word = String.UnicodeScalarView()
+        }
+        let folded = text.lowercased().decomposedStringWithCanonicalMapping
+        for scalar in folded.unicodeScalars {
+            if Self.isUnspaced(scalar) {
+                flushWord()
+                terms.append(String(scalar))
+                if let previous = previousIdeograph { terms.append(String(previous) + String(scalar)) }
+                previousIdeograph = scalar
+                continue
+            }
+            previousIdeograph = nil
+            let properties = scalar.properties
+            if properties.generalCategory == .nonspacingMark { continue }
+            if properties.isAlphabetic || properties.numericType != nil {
+                word.append(scalar)
+            } else {
+                flushWord()
+            }
+        }
+        flushWord()
+        return terms
+    }
+
+    /// Scripts written without spaces between words.
+    static func isUnspaced(_ s: Unicode.Scalar) -> Bool {
+        WordPieceTokenizer.isCJK(s) || (0x3040...0x30FF).contains(s.value) || (0xAC00...0xD7AF).contains(s.value)
+    }
+}
+
+/// How keyword counts become weights.
+public enum TermWeighting: String, Codable, Sendable, CaseIterable {
+    /// (1 + ln tf) · idf with idf = ln((1 + N) / (1 + df)) + 1.
+    case tfidf
+    /// Okapi BM25 document weights: idf · tf·(k1 + 1) / (tf + k1·(1 − b + b·length/average)).
+    case bm25
+}
+
+/// L2-normalised sparse keyword vectors of documents (items' texts), with an inverted index
+/// so one query vector scores every document in time proportional to the postings it touches.
+public struct KeywordVectors: Sendable {
+    public let weighting: TermWeighting
+    /// Term → column.
+    public let vocabulary: [String: Int32]
+    /// Per term: ln-based inverse document frequency as `weighting` defines it.
+    public let inverseFrequency: [Float]
+    public let documentCount: Int
+    let averageLength: Float
+    let k1: Float = 1.2
+    let b: Float = 0.75
+    /// Documents as rows: `terms[offsets[d]..<offsets[d + 1]]` with `weights` alongside.
+    let offsets: [Int]
+    let terms: [Int32]
+    let weights: [Float]
+    /// Terms as rows: the documents containing each term with its weight.
+    let postingOffsets: [Int]
+    let postingDocuments: [Int32]
+    let postingWeights: [Float]
+
+    public init(documents: [String], weighting: TermWeighting, tokenizer: KeywordTokenizer = .init()) {
+        self.weighting = weighting
+        documentCount = documents.count
+        var vocabulary: [String: Int32] = [:]
+        var counted: [[(term: Int32, count: Int)]] = []
+        var frequency: [Int] = []
+        var totalLength = 0
+        for text in documents {
+            var counts: [Int32: Int] = [:]
+            let words = tokenizer.terms(text)
+            totalLength += words.count
+            for word in words {
+                let id: Int32
+                if let known = vocabulary[word] {
+                    id = known
+                } else {
+                    id = Int32(vocabulary.count)
+                    vocabulary[word] = id
+                    frequency.append(0)
+                }
+                counts[id, default: 0] += 1
+            }
+            for term in counts.keys { frequency[Int(term)] += 1 }
+            counted.append(counts.map { ($0.key, $0.value) }.sorted { $0.term < $1.term })
+        }
+        self.vocabulary = vocabulary
+        let average = Float(totalLength) / Float(max(documents.count, 1))
+        averageLength = average
+        let n = Float(documents.count)
+        let idf = frequency.map { df -> Float in
+            switch weighting {
+            case .tfidf: Foundation.log((1 + n) / (1 + Float(df))) + 1
+            case .bm25: Foundation.log(1 + (n - Float(df) + 0.5) / (Float(df) + 0.5))
+            }
+        }
+        inverseFrequency = idf
+        var offsets = [0], terms: [Int32] = [], weights: [Float] = []
+        for counts in counted {
+            let length = Float(counts.reduce(0) { $0 + $1.count })
+            let row = counts.map { entry in
+                Self.weight(
+                    count: Float(entry.count), length: length, idf: idf[Int(entry.term)], weighting: weighting,
+                    average: average, k1: 1.2, b: 0.75)
+            }
+            let norm = row.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            terms += counts.map(\.term)
+            weights += row.map { norm > 0 ? $0 / norm : 0 }
+            offsets.append(terms.count)
+        }
+        self.offsets = offsets
+        self.terms = terms
+        self.weights = weights
+        (postingOffsets, postingDocuments, postingWeights) = Self.invert(
+            offsets: offsets, terms: terms, weights: weights, termCount: vocabulary.count)
+    }
+
+    /// Saved rows: vectors of documents as written by a fitted instance (the vocabulary and
+    /// frequencies are not kept, so ``vector(for:tokenizer:)`` knows no words).
+    init(weighting: TermWeighting, offsets: [Int], terms: [Int32], weights: [Float]) {
+        self.weighting = weighting
+        documentCount = offsets.count - 1
+        let termCount = Int(terms.max() ?? -1) + 1
+        vocabulary = [:]
+        inverseFrequency = [Float](repeating: 0, count: termCount)
+        averageLength = 0
+        self.offsets = offsets
+        self.terms = terms
+        self.weights = weights
+        (postingOffsets, postingDocuments, postingWeights) = Self.invert(
+            offsets: offsets, terms: terms, weights: weights, termCount: termCount)
+    }
+
+    /// Documents per term (the rows' transpose).
+    private static func invert(offsets: [Int], terms: [Int32], weights: [Float], termCount: Int) -> (
+        [Int], [Int32], [Float]
+    ) {
+        let byTerm = BinaryInteractions(userOffsets: offsets, items: terms, counts: weights, itemCount: termCount)
+            .byItem()
+        return (byTerm.offsets, byTerm.users, byTerm.counts)
+    }
+
+    static func weight(
+        count: Float, length: Float, idf: Float, weighting: TermWeighting, average: Float, k1: Float, b: Float
+    ) -> Float {
+        switch weighting {
+        case .tfidf: return (1 + Foundation.log(count)) * idf
+        case .bm25: return idf * count * (k1 + 1) / (count + k1 * (1 - b + b * length / max(average, 1)))
+        }
+    }
+
+    /// Document `d`'s terms and weights.
+    public func vector(of d: Int) -> (terms: ArraySlice<Int32>, weights: ArraySlice<Float>) {
+        (terms[offsets[d]..<offsets[d + 1]], weights[offsets[d]..<offsets[d + 1]])
+    }
+
+    /// A new text's vector over the known vocabulary (unknown words are dropped).
+    public func vector(for text: String, tokenizer: KeywordTokenizer = .init()) -> [Int32: Float] {
+        var counts: [Int32: Float] = [:]
+        let words = tokenizer.terms(text)
+        for word in words { if let t = vocabulary[word] { counts[t, default: 0] += 1 } }
+        var vector = counts.mapValues { $0 }
+        for (t, count) in counts {
+            vector[t] = Self.weight(
+                count: count, length: Float(words.count), idf: inverseFrequency[Int(t)], weighting: weighting,
+                average: averageLength, k1: k1, b: b)
+        }
+        let norm = vector.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return norm > 0 ? vector.mapValues { $0 / norm } : [:]
+    }
+
+    /// Adds `query · document` for every document into `scores` (length `documentCount`).
+    public func accumulate(_ query: [Int32: Float], into scores: UnsafeMutableBufferPointer<Float>) {
+        postingDocuments.withUnsafeBufferPointer { documents in
+            postingWeights.withUnsafeBufferPointer { weights in
+                // In term order, so sums do not depend on the dictionary's (per-process) layout.
+                for (term, q) in query.sorted(by: { $0.key < $1.key })
+                where term >= 0 && Int(term) < postingOffsets.count - 1 {
+                    for k in postingOffsets[Int(term)]..<postingOffsets[Int(term) + 1] {
+                        scores[Int(documents[k])] += q * weights[k]
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The text an item's encoders read: title, brand, categories and description.
+public enum ItemText {
+    public static func of(_ item: Item?) -> String {
+        guard let item else { return "" }
+        var parts: [String] = []
+        if let title = item.title, !title.isEmpty { parts.append(title) }
+        if let brand = item.attributes["brand"], !brand.isEmpty { parts.append(brand) }
+        if !item.categories.isEmpty { parts.append(item.categories.joined(separator: ", ")) }
+        if let description = item.description, !description.isEmpty { parts.append(description) }
+        return parts.joined(separator: ". ")
+    }
+}

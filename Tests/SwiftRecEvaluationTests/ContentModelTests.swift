@@ -1,0 +1,191 @@
+import Foundation
+import SwiftRecData
+import SwiftRecTensor
+import Testing
+
+@testable import SwiftRecEvaluation
+@testable import SwiftRecModels
+
+/// The sequence data with a fifth of the items never seen in training.
+private enum ColdData {
+    static let (split, cold) = Split.leaveOneOutWithColdItems(SequenceData.generated.dataset, fraction: 0.2, seed: 3)
+
+    static func ndcg(_ model: any Recommender, cold wanted: Bool) -> Double {
+        var part = HeldOut()
+        for (user, items) in zip(split.test.users, split.test.items) where cold[Int(items[0])] == wanted {
+            part.users.append(user)
+            part.items.append(items)
+        }
+        return Evaluator.evaluate(model, history: split.trainWithValidation, heldOut: part, options: .init(ks: [10]))
+            .metrics["NDCG@10"]!
+    }
+}
+
+@Suite("Content models and cold items")
+struct ContentModelTests {
+    @Test func keywordTermsHandleAccentsAndUnspacedScripts() {
+        let terms = KeywordTokenizer().terms("Café-Crème, 2 NAÏVE cats! 数字万用表")
+        #expect(Array(terms.prefix(5)) == ["cafe", "creme", "2", "naive", "cats"])
+        #expect(terms.contains("数") && terms.contains("数字") && terms.contains("用表") && !terms.contains("数字万"))
+    }
+
+    @Test(arguments: TermWeighting.allCases)
+    func keywordVectorsAreUnitLengthAndFindTheirOwnText(_ weighting: TermWeighting) {
+        let documents = [
+            "red apple pie", "green apple", "a story about a red fox", "数字万用表 自动量程", "", "apple apple apple",
+        ]
+        let vectors = KeywordVectors(documents: documents, weighting: weighting)
+        for d in documents.indices where !documents[d].isEmpty {
+            let (_, weights) = vectors.vector(of: d)
+            #expect(abs(weights.reduce(0) { $0 + $1 * $1 } - 1) < 1e-5)
+            let query = vectors.vector(for: documents[d])
+            var scores = [Float](repeating: 0, count: documents.count)
+            scores.withUnsafeMutableBufferPointer { vectors.accumulate(query, into: $0) }
+            #expect(scores.indices.max { scores[$0] < scores[$1] } == d, "\(documents[d]): \(scores)")
+            #expect(abs(scores[d] - 1) < 1e-4)
+        }
+        #expect(vectors.vector(of: 4).terms.isEmpty)
+        #expect(vectors.vector(for: "nothing known here").isEmpty)
+    }
+
+    @Test func coldItemSplitKeepsColdItemsOutOfTraining() {
+        let split = ColdData.split, cold = ColdData.cold
+        #expect(cold.filter { $0 }.count == Int((Double(cold.count) * 0.2).rounded()))
+        #expect(!split.train.log.items.contains { cold[Int($0)] })
+        #expect(!split.trainWithValidation.log.items.contains { cold[Int($0)] })
+        #expect(split.validation.items.allSatisfy { !cold[Int($0[0])] })
+        let coldTargets = split.test.items.filter { cold[Int($0[0])] }.count
+        #expect(coldTargets > 10 && coldTargets < split.test.users.count)
+    }
+
+    @Test func contentModelRecommendsColdItemsAndRoundTrips() throws {
+        let pop = try Popularity()
+        try pop.fit(ColdData.split.train, validation: nil, progress: nil)
+        let model = try ContentRecommender(representation: .keywords(.bm25))
+        try model.fit(ColdData.split.train, validation: nil, progress: nil)
+        let coldPop = ColdData.ndcg(pop, cold: true), coldContent = ColdData.ndcg(model, cold: true)
+        #expect(coldContent > 3 * coldPop + 0.05, "content \(coldContent) vs popularity \(coldPop) on cold items")
+        let dir = scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try model.save(to: dir)
+        let loaded = try ModelCatalog.load(from: dir)
+        #expect(loaded.name == "content")
+        #expect(SequenceData.sampleScores(loaded) == SequenceData.sampleScores(model))
+    }
+
+    @Test func contentAwareSASRecScoresColdItemsAndKeepsWarmQuality() throws {
+        var config = try SequenceData.sasrec().config
+        config.training.epochs = 15
+        let plain = try SASRec(config: config)
+        try plain.fit(ColdData.split.train, validation: ColdData.split.validation, progress: nil)
+        config.itemText = ItemTextSettings(representation: "bm25", dimension: 64)
+        let content = try SASRec(config: config)
+        try content.fit(ColdData.split.train, validation: ColdData.split.validation, progress: nil)
+        let pop = try Popularity()
+        try pop.fit(ColdData.split.train, validation: nil, progress: nil)
+        let coldPop = ColdData.ndcg(pop, cold: true)
+        let (coldPlain, coldContent) = (ColdData.ndcg(plain, cold: true), ColdData.ndcg(content, cold: true))
+        let (warmPlain, warmContent) = (ColdData.ndcg(plain, cold: false), ColdData.ndcg(content, cold: false))
+        #expect(
+            coldContent > 3 * coldPop + 0.05 && coldContent > 2 * coldPlain,
+            "cold: content \(coldContent), plain \(coldPlain), pop \(coldPop)")
+        #expect(warmContent > 0.8 * warmPlain, "warm: content \(warmContent), plain \(warmPlain)")
+        let dir = scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try content.save(to: dir)
+        let loaded = try ModelCatalog.load(from: dir)
+        #expect((loaded as? SASRec)?.config.itemText == config.itemText)
+        #expect(SequenceData.sampleScores(loaded) == SequenceData.sampleScores(content))
+    }
+
+    @Test func contentOptionsAreChecked() {
+        #expect(throws: ModelError.self) { try ModelCatalog.make("content", options: ["representation": "word2vec"]) }
+        #expect(throws: ModelError.self) { try ModelCatalog.make("content", options: ["representation": "encoder"]) }
+        #expect(throws: ModelError.self) {
+            try ModelCatalog.make("sasrec-content", options: ["encoder": "/nonexistent/minilm"])
+        }
+        #expect(throws: ModelError.self) { try ContentRecommender(recencyDecay: 0) }
+    }
+}
+
+private func scratchDirectory() -> URL {
+    FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-content-\(UUID().uuidString)")
+}
+
+@Suite("Diversity re-ranking")
+struct DiversityTests {
+    // Items 0–5: categories 0,0,0,1,1,2; scores fall with the index.
+    let similarity = ItemSimilarity.categories([[0], [0], [0], [1], [1], [2]])
+    let scores: [Float] = [1, 0.95, 0.9, 0.6, 0.5, 0.1]
+    let candidates: [Int32] = [0, 1, 2, 3, 4, 5]
+
+    @Test func relevanceOnlyKeepsTheOrder() {
+        #expect(Diversification().rerank(candidates, scores: scores, count: 4, similarity: similarity) == [0, 1, 2, 3])
+    }
+
+    @Test func mmrTradesRelevanceForVariety() {
+        let varied = Diversification(lambda: 0.3).rerank(candidates, scores: scores, count: 3, similarity: similarity)
+        #expect(varied == [0, 3, 5])
+        #expect(
+            Diversification.intraListDiversity(varied, similarity: similarity)
+                > Diversification.intraListDiversity([0, 1, 2], similarity: similarity))
+        // A mild λ only moves an item when the relevance gap is small.
+        #expect(
+            Diversification(lambda: 0.9).rerank(candidates, scores: scores, count: 3, similarity: similarity) == [
+                0, 1, 2,
+            ])
+    }
+
+    @Test func categoryCapLimitsEachCategory() {
+        let categories: [Int32] = [0, 0, 0, 1, 1, 2]
+        let capped = Diversification(categoryCap: 1).rerank(
+            candidates, scores: scores, count: 5, similarity: similarity, category: { categories[Int($0)] })
+        #expect(capped == [0, 3, 5])
+    }
+
+    @Test func vectorSimilarityIsCosine() {
+        let vectors = ItemSimilarity.vectors(Tensor(shape: [3, 2], scalars: [1, 0, 2, 0, 0, 3]))
+        #expect(vectors.similarity(0, 1) == 1 && vectors.similarity(0, 2) == 0)
+    }
+}
+
+@Suite("Fusion")
+struct FusionTests {
+    static func members() throws -> [any Recommender] {
+        [try SequenceData.sasrec(epochs: 8), try ItemKNN(neighbors: 20, similarity: .cosine, shrinkage: 0)]
+    }
+
+    @Test func blendIsAtLeastItsBestMemberAndRoundTrips() throws {
+        let members = try Self.members()
+        let blend = try FusionRecommender(kind: .blend, members: members)
+        try blend.fit(SequenceData.split.train, validation: SequenceData.split.validation, progress: nil)
+        #expect(abs(blend.weights.reduce(0, +) - 1) < 1e-4 && blend.weights.allSatisfy { $0 >= 0 })
+        let fused = SequenceData.ndcg(blend)
+        let best = members.map(SequenceData.ndcg).max()!
+        #expect(fused >= best - 0.02, "blend \(fused) vs best member \(best)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-fusion-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try blend.save(to: dir)
+        let loaded = try ModelCatalog.load(from: dir)
+        #expect(loaded.name == "blend")
+        #expect(SequenceData.sampleScores(loaded) == SequenceData.sampleScores(blend))
+    }
+
+    @Test func stackLearnsAndCascadeKeepsTheFirstStagesItems() throws {
+        let stack = try FusionRecommender(kind: .stack, members: try Self.members())
+        try stack.fit(SequenceData.split.train, validation: SequenceData.split.validation, progress: nil)
+        #expect(SequenceData.ndcg(stack) > 2 * SequenceData.popularity, "stack \(SequenceData.ndcg(stack))")
+        let cascade = try FusionRecommender(kind: .cascade, members: try Self.members().reversed(), candidates: 5)
+        try cascade.fit(SequenceData.split.train, validation: nil, progress: nil)
+        let state = UserState(items: [3, 4, 5])
+        let first = cascade.members[0].scores(for: state)
+        let retrieved = Set(TopK.select(5, from: first, excluding: state.items))
+        let scores = cascade.scores(for: state)
+        let top = TopK.select(5, from: scores, excluding: state.items)
+        #expect(Set(top) == retrieved)
+        #expect(throws: ModelError.self) {
+            try FusionRecommender(kind: .cascade, members: try Self.members() + [try Popularity()])
+        }
+        #expect(throws: ModelError.self) { try ModelCatalog.make("blend", options: ["members": "sasrec,nonsense"]) }
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import SwiftRecTensor
+import Testing
+
+@testable import SwiftRecModels
+
+/// The tiny random BERT written by `Benchmarks/peers/make_tiny_bert.py`, with
+/// sentence-transformers' token ids and embeddings for its sentences.
+private struct TinyBERT {
+    let folder: URL
+    let sentences: [String]
+    let ids: [[Int32]]
+    let embeddings: [[Float]]
+
+    init() throws {
+        let base = try #require(Bundle.module.resourceURL).appendingPathComponent("Fixtures/tiny-bert")
+        folder = base
+        let expected = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: base.appendingPathComponent("expected.json")))
+                as? [String: Any])
+        sentences = try #require(expected["sentences"] as? [String])
+        ids = try #require(expected["ids"] as? [[Int]]).map { $0.map(Int32.init) }
+        embeddings = try #require(expected["embeddings"] as? [[Double]]).map { $0.map(Float.init) }
+    }
+}
+
+@Suite("Text encoders")
+struct TextEncoderTests {
+    @Test func wordPieceMatchesTheReferenceTokenizer() throws {
+        let tiny = try TinyBERT()
+        let encoder = try SentenceEncoder(folder: tiny.folder)
+        #expect(encoder.maxLength == 48)
+        for (sentence, ids) in zip(tiny.sentences, tiny.ids) {
+            #expect(encoder.tokenize(sentence) == ids, "\(sentence)")
+        }
+    }
+
+    @Test func sentenceEmbeddingsMatchSentenceTransformers() throws {
+        let tiny = try TinyBERT()
+        let encoder = try SentenceEncoder(folder: tiny.folder)
+        #expect(encoder.dimension == 32 && encoder.pooling == .mean && encoder.normalize)
+        for batchSize in [1, 3, 32] {
+            encoder.batchSize = batchSize
+            let vectors = encoder.encode(tiny.sentences)
+            #expect(vectors.shape == [tiny.sentences.count, 32])
+            for (row, expected) in tiny.embeddings.enumerated() {
+                let got = Array(vectors.scalars[(row * 32)..<((row + 1) * 32)])
+                let cosine = zip(got, expected).reduce(0) { $0 + $1.0 * $1.1 }
+                let largest = zip(got, expected).map { abs($0 - $1) }.max() ?? 0
+                #expect(cosine > 0.99999 && largest < 1e-4, "sentence \(row), batch \(batchSize): \(cosine) \(largest)")
+            }
+        }
+    }
+
+    @Test func unusableFoldersAreNamed() throws {
+        let missing = URL(fileURLWithPath: "/nonexistent/model")
+        #expect(throws: TextModelError.self) { try SentenceEncoder(folder: missing) }
+        do {
+            _ = try SentenceEncoder(folder: missing)
+        } catch {
+            #expect("\(error)".contains("config.json"))
+        }
+        #expect(throws: TextModelError.invalid("vocab.txt: no [UNK] token")) {
+            try WordPieceTokenizer(tokens: ["[PAD]", "[CLS]", "[SEP]"])
+        }
+    }
+}
