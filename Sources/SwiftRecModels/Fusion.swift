@@ -193,6 +193,7 @@ public final class FusionRecommender: Recommender {
     /// lists, by gradient descent with a little L2.
     private func trainStack(_ scores: [[Float]], states: [UserState], targets: [Int32]) -> [Float] {
         let n = itemCount
+        var generator = SplitMix64(seed: 0x5_7AC4)
         var rows: [[Float]] = [], labels: [Float] = []
         for (u, state) in states.enumerated() {
             let seen = Set(state.items.map(Int.init))
@@ -200,8 +201,14 @@ public final class FusionRecommender: Recommender {
             let target = Int(targets[u])
             rows.append(features(scores, ranks: ranks, row: u, item: target))
             labels.append(1)
+            // Hard negatives from the members' top lists, and random ones so the ranker also
+            // learns how scores order the whole catalogue (hard ones alone invert it).
             var negatives = Set<Int>()
             for r in ranks { for (j, rank) in r where rank < 20 && j != target { negatives.insert(j) } }
+            for _ in 0..<20 {
+                let j = Int(generator.next() % UInt64(n))
+                if j != target, !seen.contains(j) { negatives.insert(j) }
+            }
             for j in negatives.sorted() {
                 rows.append(features(scores, ranks: ranks, row: u, item: j))
                 labels.append(0)

@@ -163,9 +163,18 @@ final class SASRecNetwork: SequenceNetwork {
     let content: ContentItemTable?
     /// The item table at inference, kept until training changes the weights.
     private let inferenceTable = Mutex<Tensor?>(nil)
+    /// The last block's inputs for the newest single-history scorings, so explaining a user's
+    /// recommendations right after scoring them reuses that forward pass.
+    private let recentParts = Mutex<[(history: [Int32], parts: LastPositionParts)]>([])
     /// Switching mode (as training does after restoring its best weights) drops the cached
     /// inference table.
-    var isTraining = true { didSet { inferenceTable.withLock { $0 = nil } } }
+    var isTraining = true {
+        didSet {
+            inferenceTable.withLock { $0 = nil }
+            recentParts.withLock { $0.removeAll() }
+            recentParts.withLock { $0.removeAll() }
+        }
+    }
     private var negativeSampler: SeededGenerator
 
     init(items: Int, config: SASRecConfig) {
@@ -314,7 +323,21 @@ final class SASRecNetwork: SequenceNetwork {
     /// block computes only the last position (its keys and values still span the history), which
     /// equals ``hidden(itemVectors:rows:batch:length:)`` there at a fraction of the work.
     func lastHidden(_ histories: [ArraySlice<Int32>]) -> Tensor {
-        finalNorm(Variable(lastBlockOutput(lastPositionParts(histories)))).value
+        let parts = lastPositionParts(histories)
+        if histories.count == 1, !isTraining {
+            recentParts.withLock { recent in
+                recent.append((Array(histories[0]), parts))
+                if recent.count > 64 { recent.removeFirst(recent.count - 64) }
+            }
+        }
+        return finalNorm(Variable(lastBlockOutput(parts))).value
+    }
+
+    /// The last block's inputs for one history: reused from a recent scoring when there is one.
+    func lastPositionParts(of history: ArraySlice<Int32>) -> LastPositionParts {
+        let key = Array(history)
+        if let found = recentParts.withLock({ recent in recent.last { $0.history == key }?.parts }) { return found }
+        return lastPositionParts([history])
     }
 
     /// What the last block reads at the last position of each history.
@@ -420,7 +443,7 @@ final class SASRecNetwork: SequenceNetwork {
     func attentionAttributions(of items: [Int32], after history: ArraySlice<Int32>) -> [[Float]]? {
         guard !history.isEmpty, !items.isEmpty else { return items.map { _ in [] } }
         return withNoGrad {
-            let parts = lastPositionParts([history])
+            let parts = lastPositionParts(of: history)
             let block = blocks[blocks.count - 1]
             let dim = config.dim, heads = block.attention.heads, headDim = dim / heads
             let length = parts.length

@@ -166,6 +166,9 @@ struct SequenceModelTests {
         #expect(fast.count == 2 && fast[1].isEmpty)
         #expect(fast[0].first?.item == 2 * per + 4 || fast[0].first?.item == 2 * per + 3, "\(fast[0])")
         #expect(fast[0].allSatisfy { state.items.contains($0.item) && $0.weight > 0 && $0.weight <= 1 })
+        // After scoring the same history the explanation reuses that forward pass: same answer.
+        _ = model.scores(for: state)
+        #expect(model.explain([2 * per + 5, -1], for: state, top: 3, method: .attention) == fast)
         #expect(model.network!.parameters.allSatisfy { $0.grad == nil })
     }
 
