@@ -136,11 +136,15 @@ final class ContentItemTable: Layer {
     /// `dropping` > 0 each item's id vector is left out with that probability.
     func table(ids: Variable, dropping: Float = 0, generator: inout SeededGenerator) -> Variable {
         guard dropping > 0 else { return adaptor(text) + ids * warm }
+        // Inverted dropout: kept id vectors are scaled by 1 / (1 − p), so at inference, with
+        // every id vector present, warm items are on the scale training saw.
         var mask = warm.value
         let dim = mask.shape[1], threshold = UInt64(Double(dropping) * Double(UInt64.max))
+        let keep = 1 / (1 - dropping)
         mask.withUnsafeMutableBufferPointer { m in
-            for row in 0..<(m.count / dim) where generator.next() < threshold {
-                for j in 0..<dim { m[row * dim + j] = 0 }
+            for row in 0..<(m.count / dim) {
+                let factor: Float = generator.next() < threshold ? 0 : keep
+                for j in 0..<dim { m[row * dim + j] *= factor }
             }
         }
         return adaptor(text) + ids * Variable(mask)
