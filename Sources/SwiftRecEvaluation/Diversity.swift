@@ -10,21 +10,20 @@ public enum ItemSimilarity: Sendable {
     /// Cosine of item vectors, [items, dim].
     case vectors(Tensor)
 
-    /// The categories of a dataset's items, as ids.
+    /// The categories of a dataset's items, as ids, each item's in its own order (so `first`
+    /// is the item's first category).
     public static func categories(of dataset: Dataset) -> ItemSimilarity {
         var ids: [String: Int32] = [:]
-        let lists = (0..<dataset.itemCount).map { i -> [Int32] in
+        var lists: [[Int32]] = []
+        for i in 0..<dataset.itemCount {
             let names = dataset.itemInfo.indices.contains(i) ? dataset.itemInfo[i]?.categories ?? [] : []
-            return Array(
-                Set(
-                    names.map { name in
-                        ids[name]
-                            ?? {
-                                ids[name] = Int32(ids.count)
-                                return Int32(ids.count - 1)
-                            }()
-                    })
-            ).sorted()
+            var list: [Int32] = []
+            for name in names {
+                let id = ids[name] ?? Int32(ids.count)
+                ids[name] = id
+                if !list.contains(id) { list.append(id) }
+            }
+            lists.append(list)
         }
         return .categories(lists)
     }

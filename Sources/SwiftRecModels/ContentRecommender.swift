@@ -39,7 +39,6 @@ public final class ContentRecommender: Recommender, ItemVectorProviding {
 
     /// Keyword rows (sparse) or encoder rows ([items, dim]).
     private var keywords: KeywordVectors?
-    private var sparseRows: (offsets: [Int], terms: [Int32], weights: [Float])?
     private(set) var denseRows: Tensor?
 
     public init(
@@ -58,15 +57,12 @@ public final class ContentRecommender: Recommender, ItemVectorProviding {
 
     /// Reads only the items' text: interactions do not change the vectors.
     public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
-        let texts = (0..<dataset.itemCount).map {
-            ItemText.of(dataset.itemInfo.indices.contains($0) ? dataset.itemInfo[$0] : nil)
-        }
+        let texts = ItemText.all(of: dataset)
         itemCount = dataset.itemCount
         switch representation {
         case .keywords(let weighting):
             let vectors = KeywordVectors(documents: texts, weighting: weighting)
             keywords = vectors
-            sparseRows = (vectors.offsets, vectors.terms, vectors.weights)
         case .encoder(let encoder):
             guard !(encoder is StoredVectors) else {
                 throw ModelError.invalidParameter(
@@ -108,14 +104,13 @@ public final class ContentRecommender: Recommender, ItemVectorProviding {
                         b: r.baseAddress!, ldb: dim, c: scores.baseAddress!, ldc: itemCount)
                 }
             }
-        } else if let rows = sparseRows {
+        } else if let keywords {
             var query: [Int32: Float] = [:]
             for (item, weight) in entries {
-                for k in rows.offsets[item]..<rows.offsets[item + 1] {
-                    query[rows.terms[k], default: 0] += weight * rows.weights[k]
-                }
+                let (terms, weights) = keywords.vector(of: item)
+                for (term, w) in zip(terms, weights) { query[term, default: 0] += weight * w }
             }
-            keywords?.accumulate(query, into: scores)
+            keywords.accumulate(query, into: scores)
         }
     }
 
@@ -123,12 +118,13 @@ public final class ContentRecommender: Recommender, ItemVectorProviding {
         guard itemCount > 0 else { throw ModelError.notFitted(name) }
         var tensors: [String: Tensor] = [:]
         if let denseRows { tensors["item_vectors"] = denseRows }
-        if let rows = sparseRows {
-            tensors["offsets"] = Tensor(shape: [rows.offsets.count], scalars: rows.offsets.map(Float.init))
-            tensors["terms"] = Tensor(
-                shape: [max(rows.terms.count, 1)], scalars: rows.terms.isEmpty ? [0] : rows.terms.map(Float.init))
-            tensors["weights"] = Tensor(
-                shape: [max(rows.weights.count, 1)], scalars: rows.weights.isEmpty ? [0] : rows.weights)
+        if let keywords {
+            func floats(_ values: [Float]) -> Tensor {
+                Tensor(shape: [max(values.count, 1)], scalars: values.isEmpty ? [0] : values)
+            }
+            tensors["offsets"] = floats(keywords.offsets.map(Float.init))
+            tensors["terms"] = floats(keywords.terms.map(Float.init))
+            tensors["weights"] = floats(keywords.weights)
         }
         try ModelArtifact.write(
             manifest: ModelManifest(
@@ -173,7 +169,6 @@ public final class ContentRecommender: Recommender, ItemVectorProviding {
         }
         let model = try ContentRecommender(
             representation: .keywords(weighting), historyLength: history, recencyDecay: decay)
-        model.sparseRows = (offsets, terms, weights)
         model.keywords = KeywordVectors(weighting: weighting, offsets: offsets, terms: terms, weights: weights)
         model.itemCount = n
         return model
@@ -197,9 +192,7 @@ public enum ItemTextVectors {
     public static func dense(
         _ dataset: Dataset, representation: ItemRepresentation, dimension: Int, seed: UInt64
     ) throws -> Tensor {
-        let texts = (0..<dataset.itemCount).map {
-            ItemText.of(dataset.itemInfo.indices.contains($0) ? dataset.itemInfo[$0] : nil)
-        }
+        let texts = ItemText.all(of: dataset)
         switch representation {
         case .encoder(let encoder):
             guard encoder.dimension == dimension else {

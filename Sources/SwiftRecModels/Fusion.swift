@@ -106,36 +106,36 @@ public final class FusionRecommender: Recommender {
         for i in s.indices { s[i] = (s[i] - Float(mean)) * scale }
     }
 
-    /// NDCG@10 of `targets` under combined scores, history excluded, ties counted against.
-    private func ndcg(_ combined: (Int, Int) -> Float, states: [UserState], targets: [Int32]) -> Double {
+    /// NDCG@10 of `targets` under the members' `scores` weighted by `w`, each user's `seen`
+    /// items excluded, ties counted against.
+    private func ndcg(_ w: [Float], scores: [[Float]], seen: [Set<Int>], targets: [Int32]) -> Double {
+        let n = itemCount
+        var combined = [Float](repeating: 0, count: n)
         var total = 0.0
-        for (u, state) in states.enumerated() {
+        for u in targets.indices {
+            for j in 0..<n { combined[j] = 0 }
+            for m in w.indices where w[m] != 0 {
+                let weight = w[m], row = u * n
+                scores[m].withUnsafeBufferPointer { s in for j in 0..<n { combined[j] += weight * s[row + j] } }
+            }
             let target = Int(targets[u])
-            let seen = Set(state.items.map(Int.init))
-            let t = combined(u, target)
+            let t = combined[target]
             var above = 0
-            for j in 0..<itemCount where j != target && !seen.contains(j) && combined(u, j) >= t {
+            for j in 0..<n where j != target && combined[j] >= t && !seen[u].contains(j) {
                 above += 1
                 if above >= 10 { break }
             }
             if above < 10 { total += 1 / log2(Double(above) + 2) }
         }
-        return total / Double(max(states.count, 1))
+        return total / Double(max(targets.count, 1))
     }
 
     /// Coordinate search over weights in steps of 0.1 (sum kept at 1), best validation NDCG@10.
     private func tuneBlend(
         _ scores: [[Float]], states: [UserState], targets: [Int32], progress: TrainingProgress?
     ) -> [Float] {
-        let n = itemCount
-        func evaluate(_ w: [Float]) -> Double {
-            ndcg(
-                { u, j in
-                    var s: Float = 0
-                    for m in w.indices { s += w[m] * scores[m][u * n + j] }
-                    return s
-                }, states: states, targets: targets)
-        }
+        let seen = states.map { Set($0.items.map(Int.init)) }
+        func evaluate(_ w: [Float]) -> Double { ndcg(w, scores: scores, seen: seen, targets: targets) }
         var best = members.map { _ in 1 / Float(members.count) }
         var bestValue = evaluate(best)
         // Each member alone is a candidate, so the blend is never worse than its best member on validation.

@@ -259,7 +259,8 @@ enum SequenceTrainer {
     ) -> Outcome {
         var outcome = Outcome()
         let optimizer = Adam(
-            parameters: network.parameters, learningRate: options.learningRate, weightDecay: options.weightDecay,
+            parameters: network.parameters.filter(\.requiresGrad), learningRate: options.learningRate,
+            weightDecay: options.weightDecay,
             decoupledWeightDecay: true)
         let window = network.trainingWindow
         let users = (0..<dataset.userCount).filter { dataset.sequences.items(of: $0).count >= 2 }
@@ -464,7 +465,8 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
         let network = makeNetwork(itemCount)
         try prepare?(network, dataset, progress)
         self.network = network
-        progress?(.message("\(name): \(network.parameters.reduce(0) { $0 + $1.value.count }) parameters"))
+        let trainable = network.parameters.filter(\.requiresGrad)
+        progress?(.message("\(name): \(trainable.reduce(0) { $0 + $1.value.count }) parameters"))
         let outcome = SequenceTrainer.fit(
             network, model: name, itemCount: itemCount, dataset: dataset, validation: validation, options: options,
             progress: progress)

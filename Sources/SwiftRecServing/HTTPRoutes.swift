@@ -263,34 +263,19 @@ extension RecommendationService {
             scores = model.model.scores(for: state)
             scoreCache.store(scores, user: user, model: model, version: version)
         }
-        // Explanations are cached with the scores: a repeated request explains nothing again.
-        var plain = query
-        plain.explain = false
-        var recommendations = try await rank(model, state: state, scores: scores, query: plain)
-        if query.explain {
-            let items = recommendations.compactMap { model.items.index(of: $0.item) }
-            var known = scoreCache.reasons(
-                user: user, model: model, version: version, method: query.explanationMethod, items: items)
-            let missing = items.filter { known[$0] == nil }
-            if !missing.isEmpty {
-                let computed = RankingPipeline.explanations(model, state: state, items: missing, request: query)
-                let fresh = Dictionary(zip(missing, computed), uniquingKeysWith: { a, _ in a })
-                scoreCache.store(
-                    reasons: fresh, user: user, model: model, version: version, method: query.explanationMethod)
-                known.merge(fresh) { _, new in new }
-            }
-            for k in recommendations.indices {
-                recommendations[k].because = model.items.index(of: recommendations[k].item).flatMap { known[$0] } ?? []
-            }
-        }
         return JSONResponse.make(
-            RecommendationsBody(user: user, model: model.name, recommendations: recommendations))
+            RecommendationsBody(
+                user: user, model: model.name,
+                recommendations: try await rank(
+                    model, state: state, scores: scores, query: query,
+                    cachedReasons: CachedReasons(cache: scoreCache, user: user, version: version))))
     }
 
     /// The pipeline's ranking, with the pool's categories read from the store when the request
     /// diversifies by category.
     func rank(
-        _ model: ServableModel, state: UserState, scores: [Float], query: RecommendationRequest
+        _ model: ServableModel, state: UserState, scores: [Float], query: RecommendationRequest,
+        cachedReasons: CachedReasons? = nil
     ) async throws -> [Recommendation] {
         var categories: [String: [String]] = [:]
         if query.diversification.isActive {
@@ -298,7 +283,8 @@ extension RecommendationService {
             let stored = try await store.items(withIDs: Set(pool.map { model.items.id(at: $0) }))
             categories = stored.mapValues(\.categories)
         }
-        return RankingPipeline.rank(model, state: state, scores: scores, request: query, categories: categories)
+        return RankingPipeline.rank(
+            model, state: state, scores: scores, request: query, categories: categories, cachedReasons: cachedReasons)
     }
 
     func sessionRecommendations(_ request: Request, _ context: ServiceContext) async throws -> Response {
@@ -389,13 +375,7 @@ extension RecommendationService {
     func interests(_ request: Request, _ context: ServiceContext) async throws -> Response {
         let user = try context.parameters.require("id")
         let parameters = request.uri.queryParameters
-        var window = 10
-        if let text = parameters["window"] {
-            guard let value = Int(text), (1...1_000).contains(value) else {
-                throw APIError(.badRequest, "window: expected events per window from 1 to 1000")
-            }
-            window = value
-        }
+        let window = try integer(parameters["window"], "window", in: 1...1_000) ?? 10
         let history = try await live.events(of: user)
         guard !history.isEmpty else { throw APIError(.notFound, "no events for user '\(user)'") }
         var categories: [String: [String]] = [:]
@@ -426,12 +406,7 @@ extension RecommendationService {
     func recommendationQuery(_ request: Request, defaultExcludeSeen: Bool) throws -> RecommendationRequest {
         let parameters = request.uri.queryParameters
         var query = RecommendationRequest(excludeSeen: defaultExcludeSeen)
-        if let text = parameters["n"] {
-            guard let n = Int(text), (1...limits.maxCount).contains(n) else {
-                throw APIError(.badRequest, "n: expected an integer from 1 to \(limits.maxCount), got '\(text)'")
-            }
-            query.count = n
-        }
+        query.count = try integer(parameters["n"], "n", in: 1...limits.maxCount) ?? query.count
         func flag(_ name: String) throws -> Bool? {
             guard let text = parameters[Substring(name)] else { return nil }
             switch text {
@@ -468,11 +443,7 @@ extension RecommendationService {
             }
             query.diversification.lambda = lambda
         }
-        if let text = try value("category_cap") {
-            guard let cap = Int(text), (1...limits.maxCount).contains(cap) else {
-                throw APIError(
-                    .badRequest, "category_cap: expected an integer from 1 to \(limits.maxCount), got '\(text)'")
-            }
+        if let cap = try integer(try value("category_cap"), "category_cap", in: 1...limits.maxCount) {
             query.diversification.categoryCap = cap
         }
         if let text = try value("diversify_by") {
@@ -501,14 +472,19 @@ extension RecommendationService {
 
     func paging(_ request: Request) throws -> (cursor: String?, limit: Int) {
         let parameters = request.uri.queryParameters
-        var limit = 100
-        if let text = parameters["limit"] {
-            guard let value = Int(text), (1...1_000).contains(value) else {
-                throw APIError(.badRequest, "limit: expected an integer from 1 to 1000, got '\(text)'")
-            }
-            limit = value
-        }
+        let limit = try integer(parameters["limit"], "limit", in: 1...1_000) ?? 100
         return (parameters["cursor"].map(String.init), limit)
+    }
+
+    /// `text` as an integer in `range` (nil when absent), or a 400 naming `field`.
+    func integer(_ text: (some StringProtocol)?, _ field: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let text else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw APIError(
+                .badRequest,
+                "\(field): expected an integer from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
+        }
+        return value
     }
 
     func checkID(_ id: String, _ field: String) throws {

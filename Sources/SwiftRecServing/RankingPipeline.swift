@@ -110,14 +110,30 @@ public enum RankingPipeline {
     }
 
     /// The three history items that drove each of `items` (empty lists for a model that cannot
-    /// explain).
+    /// explain), reusing and filling `cached` when given.
     public static func explanations(
-        _ model: ServableModel, state: UserState, items: [Int32], request: RecommendationRequest
+        _ model: ServableModel, state: UserState, items: [Int32], request: RecommendationRequest,
+        cached: CachedReasons? = nil
     ) -> [[Reason]] {
         guard let explainer = model.model as? any Explaining else { return items.map { _ in [] } }
-        return explainer.explain(items, for: state, top: 3, method: request.explanationMethod).map { list in
-            list.map { Reason(item: model.items.id(at: $0.item), weight: $0.weight) }
+        let method = request.explanationMethod
+        var known =
+            cached.map {
+                $0.cache.reasons(user: $0.user, model: model, version: $0.version, method: method, items: items)
+            } ?? [:]
+        let missing = items.filter { known[$0] == nil }
+        if !missing.isEmpty {
+            let computed = explainer.explain(missing, for: state, top: 3, method: method).map { list in
+                list.map { Reason(item: model.items.id(at: $0.item), weight: $0.weight) }
+            }
+            let fresh = Dictionary(zip(missing, computed), uniquingKeysWith: { a, _ in a })
+            if let cached {
+                cached.cache.store(
+                    reasons: fresh, user: cached.user, model: model, version: cached.version, method: method)
+            }
+            known.merge(fresh) { _, new in new }
         }
+        return items.map { known[$0] ?? [] }
     }
 
     /// How many candidates re-ranking and exploration choose from.
@@ -143,24 +159,35 @@ public enum RankingPipeline {
     /// of the candidate pool's items (by id) when the request diversifies by category.
     public static func rank(
         _ model: ServableModel, state: UserState, scores: [Float], request: RecommendationRequest,
-        categories: [String: [String]] = [:]
+        categories: [String: [String]] = [:], cachedReasons: CachedReasons? = nil
     ) -> [Recommendation] {
         let pool = candidatePool(model, state: state, scores: scores, request: request)
         var top = Array(pool.prefix(request.count))
         if request.diversification.isActive {
+            // Re-rank over pool positions: per-request work stays proportional to the pool.
             var names: [String: Int32] = [:]
-            func id(_ name: String) -> Int32 {
-                if let known = names[name] { return known }
-                names[name] = Int32(names.count)
-                return Int32(names.count - 1)
+            let lists = pool.map { item in
+                (categories[model.items.id(at: item)] ?? []).map { name in
+                    let id = names[name] ?? Int32(names.count)
+                    names[name] = id
+                    return id
+                }
             }
-            var lists = [[Int32]](repeating: [], count: model.items.count)
-            for item in pool { lists[Int(item)] = (categories[model.items.id(at: item)] ?? []).map(id) }
-            let vectors = request.diversifyByVectors ? model.itemVectors : nil
-            top = request.diversification.rerank(
-                pool, scores: scores, count: request.count,
-                similarity: vectors.map(ItemSimilarity.vectors) ?? .categories(lists),
-                category: { lists[Int($0)].first })
+            let similarity: ItemSimilarity
+            if request.diversifyByVectors, let vectors = model.itemVectors {
+                let dim = vectors.shape[1]
+                let rows = vectors.scalars
+                similarity = .vectors(
+                    Tensor(
+                        shape: [pool.count, dim],
+                        scalars: pool.flatMap { rows[(Int($0) * dim)..<(Int($0) * dim + dim)] }))
+            } else {
+                similarity = .categories(lists)
+            }
+            let positions = request.diversification.rerank(
+                (0..<Int32(pool.count)).map { $0 }, scores: pool.map { scores[Int($0)] }, count: request.count,
+                similarity: similarity, category: { lists[Int($0)].first })
+            top = positions.map { pool[Int($0)] }
         }
         var explored: Int32?
         if request.exploration > 0, !top.isEmpty, Double.random(in: 0..<1) < request.exploration {
@@ -170,13 +197,27 @@ public enum RankingPipeline {
                 explored = pick
             }
         }
-        let explanations = request.explain ? explanations(model, state: state, items: top, request: request) : nil
+        let explanations =
+            request.explain
+            ? explanations(model, state: state, items: top, request: request, cached: cachedReasons) : nil
         return top.enumerated().map { k, index in
-            let reasons = explanations?[k]
-            return Recommendation(
-                item: model.items.id(at: index), score: scores[Int(index)], because: reasons,
+            Recommendation(
+                item: model.items.id(at: index), score: scores[Int(index)], because: explanations?[k],
                 explore: index == explored ? true : nil)
         }
+    }
+}
+
+/// A user's explanations kept with their cached scores: a repeated request explains nothing again.
+public struct CachedReasons: Sendable {
+    public let cache: ScoreCache
+    public let user: String
+    public let version: Int
+
+    public init(cache: ScoreCache, user: String, version: Int) {
+        self.cache = cache
+        self.user = user
+        self.version = version
     }
 }
 

@@ -40,13 +40,7 @@ struct DemoCommand: AsyncParsableCommand {
         )
 
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
-        let storeStart = ProcessStats.now()
-        let store = try SQLiteStore(path: db)
-        let written = try await store.load(dataset)
-        Console.log(
-            String(
-                format: "stored %d items and %d events in %@ (%.1f s)", dataset.itemCount, written, db,
-                ProcessStats.now() - storeStart))
+        let store = try await ImportCommand.store(dataset, in: db)
 
         let split = Split.leaveOneOut(dataset)
         var sasrec = SASRecConfig()

@@ -31,9 +31,7 @@ struct EncoderBench: ParsableCommand {
         model.batchSize = batch
         let loadSeconds = ProcessStats.now() - loadStart
         let (dataset, _) = try Importer.read(format: try ModelRunner.format(format), path: URL(fileURLWithPath: data))
-        let texts = (0..<dataset.itemCount).map {
-            ItemText.of(dataset.itemInfo.indices.contains($0) ? dataset.itemInfo[$0] : nil)
-        }
+        let texts = ItemText.all(of: dataset)
         let tokens = texts.reduce(0) { $0 + model.tokenize($1).count }
         _ = model.encode(Array(texts.prefix(batch)))  // warm-up: page in the weights
         let start = ProcessStats.now()

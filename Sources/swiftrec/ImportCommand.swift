@@ -109,14 +109,18 @@ struct ImportCommand: AsyncParsableCommand {
             Console.log("error: no events were imported")
             throw ExitCode.failure
         }
-        if let db {
-            let storeStart = ProcessStats.now()
-            let store = try SQLiteStore(path: db)
-            let written = try await store.load(dataset)
-            Console.log(
-                String(
-                    format: "stored %d items, %d events in %@ (%.1f s)", dataset.itemCount, written, db,
-                    ProcessStats.now() - storeStart))
-        }
+        if let db { _ = try await Self.store(dataset, in: db) }
+    }
+
+    /// Writes `dataset` into the SQLite file `db` and reports it; returns the open store.
+    static func store(_ dataset: Dataset, in db: String) async throws -> SQLiteStore {
+        let start = ProcessStats.now()
+        let store = try SQLiteStore(path: db)
+        let written = try await store.load(dataset)
+        Console.log(
+            String(
+                format: "stored %d items and %d events in %@ (%.1f s)", dataset.itemCount, written, db,
+                ProcessStats.now() - start))
+        return store
     }
 }

@@ -172,12 +172,15 @@ public struct KeywordVectors: Sendable {
         var counts: [Int32: Float] = [:]
         let words = tokenizer.terms(text)
         for word in words { if let t = vocabulary[word] { counts[t, default: 0] += 1 } }
-        var vector = counts.mapValues { $0 }
-        for (t, count) in counts {
-            vector[t] = Self.weight(
-                count: count, length: Float(words.count), idf: inverseFrequency[Int(t)], weighting: weighting,
-                average: averageLength, k1: k1, b: b)
-        }
+        let vector = Dictionary(
+            uniqueKeysWithValues: counts.map { t, count in
+                (
+                    t,
+                    Self.weight(
+                        count: count, length: Float(words.count), idf: inverseFrequency[Int(t)], weighting: weighting,
+                        average: averageLength, k1: k1, b: b)
+                )
+            })
         let norm = vector.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
         return norm > 0 ? vector.mapValues { $0 / norm } : [:]
     }
@@ -200,6 +203,11 @@ public struct KeywordVectors: Sendable {
 
 /// The text an item's encoders read: title, brand, categories and description.
 public enum ItemText {
+    /// The text of every item of `dataset`, by item index (empty for items without information).
+    public static func all(of dataset: Dataset) -> [String] {
+        (0..<dataset.itemCount).map { of(dataset.itemInfo.indices.contains($0) ? dataset.itemInfo[$0] : nil) }
+    }
+
     public static func of(_ item: Item?) -> String {
         guard let item else { return "" }
         var parts: [String] = []
