@@ -32,6 +32,10 @@ struct ModelInfo: Codable, Sendable {
     var type: String
     var items: Int
     var active: Bool
+    /// Whether the model's files are saved, so it survives a restart.
+    var saved: Bool
+    var createdAt: Int64
+    var metrics: [String: Double]
 }
 
 extension RecommendationService {
@@ -53,8 +57,17 @@ extension RecommendationService {
         writes.post("train") { request, context in try await self.startTraining(request, context) }
         writes.post("models/:name/activate") { _, context in
             let name = try context.parameters.require("name")
-            guard self.activate(name) else { throw APIError(.notFound, "no model named '\(name)'") }
+            guard try await self.activate(name) else { throw APIError(.notFound, "no model named '\(name)'") }
             return JSONResponse.make(["active": name])
+        }
+        writes.delete("models/:name") { _, context in
+            let name = try context.parameters.require("name")
+            do {
+                guard try await self.removeModel(name) else { throw APIError(.notFound, "no model named '\(name)'") }
+            } catch let error as ModelRemovalError {
+                throw APIError(.conflict, "name: \(error)")
+            }
+            return JSONResponse.make(["deleted": name])
         }
         return router
     }
@@ -77,7 +90,10 @@ extension RecommendationService {
             let active = self.active.current
             return JSONResponse.make(
                 self.models.map {
-                    ModelInfo(name: $0.name, type: $0.model.name, items: $0.items.count, active: $0 === active)
+                    ModelInfo(
+                        name: $0.record.name, type: $0.record.type, items: $0.record.items,
+                        active: $0.servable === active, saved: $0.record.directory != nil,
+                        createdAt: $0.record.createdAt, metrics: $0.record.metrics)
                 })
         }
         router.get("train") { _, _ in JSONResponse.make(self.training.all) }

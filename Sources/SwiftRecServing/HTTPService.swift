@@ -35,36 +35,21 @@ public final class RecommendationService: Sendable {
     /// Items per scenario, for `scenario=` requests.
     public let scenarios = ScenarioCatalog()
     let metrics = ServiceMetrics()
-    private let registry = Mutex<[String: ServableModel]>([:])
+    let registry = ModelRegistry()
+    /// Where models trained by the service are saved (nil: they live only in this process).
+    public let modelDirectory: URL?
 
     public init(
-        store: any RecommendationStore, limits: ServiceLimits = .init(), liveCapacity: Int = 200,
-        cachedUsers: Int = 20_000
+        store: any RecommendationStore, limits: ServiceLimits = .init(), modelDirectory: URL? = nil,
+        liveCapacity: Int = 200, cachedUsers: Int = 20_000
     ) {
         self.store = store
         self.scoreCache = ScoreCache(capacity: cachedUsers)
         self.live = LiveInterests(store: store, capacity: liveCapacity)
         self.active = ActiveModel()
         self.limits = limits
+        self.modelDirectory = modelDirectory
     }
-
-    /// Makes `model` available by name; the first one registered becomes active.
-    public func register(_ model: ServableModel, activate: Bool = false) {
-        let first = registry.withLock { models -> Bool in
-            models[model.name] = model
-            return models.count == 1
-        }
-        if activate || first { active.activate(model) }
-    }
-
-    /// Activates a registered model; false when no model has that name.
-    public func activate(_ name: String) -> Bool {
-        guard let model = registry.withLock({ $0[name] }) else { return false }
-        active.activate(model)
-        return true
-    }
-
-    public var models: [ServableModel] { registry.withLock { $0.values.sorted { $0.name < $1.name } } }
 }
 
 /// The request context. Bodies are read with ``ServiceLimits/maxBodyBytes`` as their bound.

@@ -7,7 +7,7 @@ import SwiftRecData
 /// Durability: the writer connection runs with `PRAGMA synchronous = FULL`, so a write's
 /// transaction is fsynced to the write-ahead log before the call returns; an acknowledged
 /// write survives a crash of the process or the machine. Readers run concurrently with the
-/// writer (WAL). Events, items and users are stored as given (string ids, JSON for lists and
+/// writer (WAL). Events, items, users and model records are stored as given (string ids, JSON for lists and
 /// attributes); the schema is created and upgraded by migrations on open.
 public final class SQLiteStore: RecommendationStore {
     private let pool: DatabasePool
@@ -43,6 +43,16 @@ public final class SQLiteStore: RecommendationStore {
         migrator.registerMigration("v2: scenario index") { db in
             try db.execute(
                 sql: "CREATE INDEX event_by_scenario ON event(scenario, item) WHERE scenario IS NOT NULL")
+        }
+        migrator.registerMigration("v3: model registry") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE model (
+                        name TEXT PRIMARY KEY NOT NULL, type TEXT NOT NULL, directory TEXT,
+                        items INTEGER NOT NULL, metrics TEXT NOT NULL DEFAULT '{}',
+                        created_at INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 0);
+                    CREATE UNIQUE INDEX one_active_model ON model(active) WHERE active = 1;
+                    """)
         }
         return migrator
     }
@@ -196,6 +206,50 @@ public final class SQLiteStore: RecommendationStore {
                         timestamp: row[4], scenario: row[5]))
             }
             return builder.build()
+        }
+    }
+
+    public func saveModel(_ record: ModelRecord) async throws {
+        let metrics = try Self.json(record.metrics)
+        try await pool.write { db in
+            if record.active { try db.execute(sql: "UPDATE model SET active = 0 WHERE active = 1") }
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO model (name, type, directory, items, metrics, created_at, active)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    record.name, record.type, record.directory, record.items, metrics, record.createdAt, record.active,
+                ])
+        }
+    }
+
+    public func modelRecords() async throws -> [ModelRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM model ORDER BY name").map { row in
+                ModelRecord(
+                    name: row["name"], type: row["type"], directory: row["directory"], items: row["items"],
+                    metrics: try Self.decode([String: Double].self, row["metrics"]), createdAt: row["created_at"],
+                    active: row["active"])
+            }
+        }
+    }
+
+    public func activateModel(_ name: String) async throws -> Bool {
+        try await pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM model WHERE name = ?", arguments: [name]) != nil else {
+                return false
+            }
+            try db.execute(sql: "UPDATE model SET active = 0 WHERE active = 1")
+            try db.execute(sql: "UPDATE model SET active = 1 WHERE name = ?", arguments: [name])
+            return true
+        }
+    }
+
+    public func deleteModel(_ name: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM model WHERE name = ?", arguments: [name])
+            return db.changesCount > 0
         }
     }
 

@@ -12,7 +12,39 @@ public struct Page<Element: Sendable>: Sendable {
     }
 }
 
-/// Where the service keeps events, items and users. Every write has happened durably when
+/// A model the service serves: its type, where its files are, how it scored, and whether it
+/// is the one answering requests. At most one record is active.
+public struct ModelRecord: Codable, Sendable, Equatable {
+    /// The name requests and `POST /models/{name}/activate` use.
+    public var name: String
+    /// The ``ModelCatalog`` type, e.g. `sasrec`.
+    public var type: String
+    /// The saved model's directory (`swiftrec train --out` layout); nil when it lives only in
+    /// the process that trained it.
+    public var directory: String?
+    /// Catalogue size the model scores.
+    public var items: Int
+    /// Figures measured when it was trained, e.g. `valid_NDCG@10`.
+    public var metrics: [String: Double]
+    /// Seconds since 1970 when the record was written.
+    public var createdAt: Int64
+    public var active: Bool
+
+    public init(
+        name: String, type: String, directory: String?, items: Int, metrics: [String: Double] = [:],
+        createdAt: Int64 = Int64(Date().timeIntervalSince1970), active: Bool = false
+    ) {
+        self.name = name
+        self.type = type
+        self.directory = directory
+        self.items = items
+        self.metrics = metrics
+        self.createdAt = createdAt
+        self.active = active
+    }
+}
+
+/// Where the service keeps events, items, users and its model registry. Every write has happened durably when
 /// the call returns, so an acknowledged write is never lost. Implementations: ``InMemoryStore``
 /// (tests, demos); SQLite and PostgreSQL follow the same contract.
 public protocol RecommendationStore: Sendable {
@@ -40,6 +72,14 @@ public protocol RecommendationStore: Sendable {
     func items(inScenario scenario: String) async throws -> Set<String>
     /// Everything stored, as a dataset to train on (events in the order they were stored).
     func snapshot() async throws -> Dataset
+    /// Inserts or replaces a model record by name; an active record deactivates the others.
+    func saveModel(_ record: ModelRecord) async throws
+    /// The registered models by name.
+    func modelRecords() async throws -> [ModelRecord]
+    /// Marks one model active and every other inactive; false when no record has that name.
+    func activateModel(_ name: String) async throws -> Bool
+    /// Removes a model record; false when no record has that name.
+    func deleteModel(_ name: String) async throws -> Bool
 }
 
 /// A store in memory: nothing survives the process. For tests and throw-away demos.
@@ -48,6 +88,7 @@ public actor InMemoryStore: RecommendationStore {
     private var itemTable: [String: Item] = [:]
     private var userTable: [String: User] = [:]
     private var count = 0
+    private var modelTable: [String: ModelRecord] = [:]
 
     public init() {}
 
@@ -102,6 +143,21 @@ public actor InMemoryStore: RecommendationStore {
         for user in events.keys.sorted() { for event in events[user]! { builder.add(event) } }
         return builder.build()
     }
+
+    public func saveModel(_ record: ModelRecord) {
+        if record.active { for name in modelTable.keys { modelTable[name]!.active = false } }
+        modelTable[record.name] = record
+    }
+
+    public func modelRecords() -> [ModelRecord] { modelTable.keys.sorted().map { modelTable[$0]! } }
+
+    public func activateModel(_ name: String) -> Bool {
+        guard modelTable[name] != nil else { return false }
+        for key in modelTable.keys { modelTable[key]!.active = key == name }
+        return true
+    }
+
+    public func deleteModel(_ name: String) -> Bool { modelTable.removeValue(forKey: name) != nil }
 
     private static func page<T: Sendable>(_ table: [String: T], after cursor: String?, limit: Int) -> Page<T> {
         let keys = table.keys.filter { key in cursor.map { key > $0 } ?? true }.sorted()

@@ -22,8 +22,9 @@ public struct TrainingJob: Codable, Sendable, Equatable {
     public var seconds: Double = 0
 }
 
-/// Trains models in the background on a snapshot of the store, one at a time, and swaps
-/// each finished model in atomically. Progress is readable while it runs.
+/// Trains models in the background on a snapshot of the store, one at a time, then saves and
+/// records each finished model in the registry and swaps it in atomically. Progress is
+/// readable while it runs.
 public final class TrainingJobs: Sendable {
     private let jobs = Mutex<[TrainingJob]>([])
     private let queue = DispatchQueue(label: "swiftrec.training")
@@ -51,61 +52,60 @@ public final class TrainingJobs: Sendable {
         }
         let id = job.id
         Task {
+            let started = Date()
             do {
                 let dataset = try await service.store.snapshot()
-                queue.async {
-                    self.run(id, model: model, options: options, dataset: dataset, activate: activate, service: service)
+                let trained = try await withCheckedThrowingContinuation { continuation in
+                    queue.async {
+                        continuation.resume(
+                            with: Result { try self.train(id, model: model, options: options, dataset: dataset) })
+                    }
+                }
+                let metrics = self.job(id)?.validNDCG10.map { ["valid_NDCG@10": $0] } ?? [:]
+                try await service.install(trained, metrics: metrics, activate: activate)
+                self.update(id) {
+                    $0.state = .finished
+                    $0.seconds = Date().timeIntervalSince(started)
                 }
             } catch {
                 self.update(id) {
                     $0.state = .failed
-                    $0.error = "reading the store failed: \(error)"
+                    $0.error = "\(error)"
+                    $0.seconds = Date().timeIntervalSince(started)
                 }
             }
         }
         return job
     }
 
-    private func run(
-        _ id: Int, model: String, options: ModelCatalog.Options, dataset: Dataset, activate: Bool,
-        service: RecommendationService
-    ) {
+    /// Fits the model on `dataset`, reporting progress into the job.
+    private func train(_ id: Int, model: String, options: ModelCatalog.Options, dataset: Dataset) throws
+        -> ServableModel
+    {
         let start = Date()
         update(id) { $0.state = .running }
-        do {
-            guard dataset.eventCount > 0 else {
-                throw ModelError.invalidParameter(name: "data", reason: "the store has no events")
-            }
-            let recommender = try ModelCatalog.make(model, options: options)
-            let split = Split.leaveOneOut(dataset)
-            try recommender.fit(split.train, validation: split.validation) { update in
-                self.update(id) { job in
-                    switch update {
-                    case .message(let line):
-                        job.message = line
-                    case .epoch(let summary):
-                        job.validNDCG10 = summary.validationNDCG ?? job.validNDCG10
-                    case .step(let status):
-                        job.epoch = status.epoch
-                        job.step = status.step
-                        job.steps = status.steps
-                        job.loss = status.loss
-                    }
-                    job.seconds = Date().timeIntervalSince(start)
+        guard dataset.eventCount > 0 else {
+            throw ModelError.invalidParameter(name: "data", reason: "the store has no events")
+        }
+        let recommender = try ModelCatalog.make(model, options: options)
+        let split = Split.leaveOneOut(dataset)
+        try recommender.fit(split.train, validation: split.validation) { update in
+            self.update(id) { job in
+                switch update {
+                case .message(let line):
+                    job.message = line
+                case .epoch(let summary):
+                    job.validNDCG10 = summary.validationNDCG ?? job.validNDCG10
+                case .step(let status):
+                    job.epoch = status.epoch
+                    job.step = status.step
+                    job.steps = status.steps
+                    job.loss = status.loss
                 }
-            }
-            let name = job(id)?.name ?? model
-            service.register(ServableModel(name: name, model: recommender, items: dataset.items), activate: activate)
-            update(id) {
-                $0.state = .finished
-                $0.seconds = Date().timeIntervalSince(start)
-            }
-        } catch {
-            update(id) {
-                $0.state = .failed
-                $0.error = "\(error)"
-                $0.seconds = Date().timeIntervalSince(start)
+                job.seconds = Date().timeIntervalSince(start)
             }
         }
+        update(id) { $0.message = "saving" }
+        return ServableModel(name: job(id)?.name ?? model, model: recommender, items: dataset.items)
     }
 }

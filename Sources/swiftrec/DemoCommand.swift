@@ -39,7 +39,9 @@ struct DemoCommand: AsyncParsableCommand {
             "SwiftRec \(SwiftRecInfo.version) demo: \(dataset.userCount) users, \(dataset.itemCount) items in \(config.categories) categories, \(dataset.eventCount) events; kernels \(GEMM.nativeISA), \(Threading.threadCount) threads"
         )
 
+        let modelDirectory = ServeCommand.defaultModelDirectory(db: db)
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+        try? FileManager.default.removeItem(atPath: modelDirectory)
         let store = try await ImportCommand.store(dataset, in: db)
 
         let split = Split.leaveOneOut(dataset)
@@ -55,20 +57,30 @@ struct DemoCommand: AsyncParsableCommand {
         ]
         var rows: [[String]] = []
         var results: [String: Any] = [:]
+        var figures: [String: [String: Double]] = [:]
         for model in models {
             let (result, row) = try ModelRunner.fitAndEvaluate(model, split: split, cutoffs: [10, 20])
             rows.append(row)
             results[model.name] = result
+            for part in ["valid", "test"] {
+                for (metric, value) in result[part] as? [String: Double] ?? [:]
+                where ["HR@10", "NDCG@10"].contains(metric) {
+                    figures[model.name, default: [:]]["\(part)_\(metric)"] = value
+                }
+            }
         }
         ModelRunner.printTable(dataset, split, cutoffs: [10, 20], rows: rows)
         if json { try Console.printJSON(["models": results, "protocol": split.name]) }
         if noServe { return }
 
-        let service = RecommendationService(store: store)
-        for model in models.reversed() {
-            service.register(ServableModel(name: model.name, model: model, items: dataset.items))
+        // Saved and recorded in the store: `swiftrec serve --db <db>` brings them back.
+        let service = RecommendationService(store: store, modelDirectory: URL(fileURLWithPath: modelDirectory))
+        for model in models {
+            try await service.install(
+                ServableModel(name: model.name, model: model, items: dataset.items),
+                metrics: figures[model.name] ?? [:],
+                activate: model.name == "sasrec")
         }
-        _ = service.activate("sasrec")
         let user = dataset.users.ids[0]
         let next = dataset.items.ids[data.categoryNames.count > 3 ? 3 * config.itemsPerCategory + 5 : 0]
         let base = "http://127.0.0.1:\(port)"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SwiftRecModels
 import SwiftRecTensor
 
 struct InfoCommand: ParsableCommand {
@@ -20,6 +21,7 @@ struct InfoCommand: ParsableCommand {
             "threads": Threading.threadCount,
             "cores": ProcessInfo.processInfo.activeProcessorCount,
             "cpu_features": features,
+            "models": ModelCatalog.names,
         ]
         if json {
             try Console.printJSON(facts)
@@ -33,5 +35,6 @@ struct InfoCommand: ParsableCommand {
         print("OpenBLAS:       \(facts["openblas"]!)")
         print("Threads:        \(Threading.threadCount) of \(ProcessInfo.processInfo.activeProcessorCount) cores")
         print("CPU features:   \(features.isEmpty ? "unknown" : features.joined(separator: " "))")
+        print("Models:         \(ModelCatalog.names.joined(separator: ", "))")
     }
 }

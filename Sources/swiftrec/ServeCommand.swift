@@ -19,28 +19,40 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The SQLite database (created if needed).") var db = "swiftrec.sqlite"
     @Option(help: "The address to listen on.") var host = "127.0.0.1"
     @Option(help: "The port to listen on.") var port = 8080
-    @Option(help: "Saved model directories, comma-separated; the first is active.") var model: String?
+    @Option(help: "Saved model directories to add to the registry, comma-separated; the first becomes active.")
+    var model: String?
+    @Option(
+        name: .customLong("models-dir"),
+        help: "Where models trained through the API are saved (default: <db>-models next to the database).")
+    var modelsDirectory: String?
     @Option(name: .customLong("api-key"), help: "Require this key (X-API-Key header) for writes.")
     var apiKey: String?
     @OptionGroup var compute: ComputeOptions
 
     func run() async throws {
         try compute.apply()
-        let service = RecommendationService(store: try SQLiteStore(path: db), limits: ServiceLimits(apiKey: apiKey))
-        for directory in (model ?? "").split(separator: ",").map(String.init) {
-            let servable = try Self.loadModel(directory)
-            service.register(servable)
+        let service = RecommendationService(
+            store: try SQLiteStore(path: db), limits: ServiceLimits(apiKey: apiKey),
+            modelDirectory: URL(fileURLWithPath: modelsDirectory ?? Self.defaultModelDirectory(db: db)))
+        for failure in try await service.restoreModels() {
+            Console.log("warning: registered model '\(failure.name)' could not be loaded: \(failure.reason)")
+        }
+        for entry in service.models {
+            Console.log("restored '\(entry.record.name)' (\(entry.record.type), \(entry.record.items) items)")
+        }
+        for (k, directory) in (model ?? "").split(separator: ",").map(String.init).enumerated() {
+            let url = URL(fileURLWithPath: directory)
+            let servable = try ServableModel.load(from: url)
+            try await service.install(servable, directory: url, activate: k == 0)
             Console.log(
                 "loaded \(servable.model.name) from \(directory) as '\(servable.name)' (\(servable.items.count) items)")
         }
         try await Self.run(service, host: host, port: port)
     }
 
-    /// Loads a model saved by `swiftrec train --out`, named after its directory.
-    static func loadModel(_ directory: String) throws -> ServableModel {
-        let url = URL(fileURLWithPath: directory)
-        let model = try ModelCatalog.load(from: url)
-        return ServableModel(name: url.lastPathComponent, model: model, items: try ModelArtifact.readItemIDs(from: url))
+    /// `<db without extension>-models` next to the database.
+    static func defaultModelDirectory(db: String) -> String {
+        URL(fileURLWithPath: db).deletingPathExtension().path + "-models"
     }
 
     static func run(_ service: RecommendationService, host: String, port: Int) async throws {

@@ -36,7 +36,7 @@ func makeService(apiKey: String? = nil, maxBatch: Int = 1_000) async throws -> (
     limits.maxBatch = maxBatch
     let service = RecommendationService(store: InMemoryStore(), limits: limits)
     try await service.store.upsert(items: data.dataset.itemInfo.compactMap { $0 })
-    service.register(model)
+    try await service.install(model)
     return (service, data)
 }
 
@@ -286,5 +286,60 @@ struct HTTPAPITests {
             let jobs = try await client.call(.get, "/train").json as? [[String: Any]] ?? []
             #expect(jobs.map { $0["id"] as? Int } == [id] && jobs.first?["name"] as? String == "fresh")
         }
+    }
+
+    @Test func trainedModelsAndTheActiveChoiceSurviveARestart() async throws {
+        let (data, model) = servingModel
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "swiftrec-registry-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let db = root.appendingPathComponent("store.sqlite").path
+        let models = root.appendingPathComponent("models")
+        do {
+            let service = RecommendationService(store: try SQLiteStore(path: db), modelDirectory: models)
+            try await service.store.load(data.dataset)
+            try await service.install(model)
+            try await Application(router: service.router()).test(.router) { client async throws in
+                let body = #"{"model": "pop", "name": "fresh"}"#
+                let id = try #require(try await client.call(.post, "/train", body).object["id"] as? Int)
+                var state = ""
+                for _ in 0..<600 where state != "finished" && state != "failed" {
+                    try await Task.sleep(for: .milliseconds(50))
+                    state = try await client.call(.get, "/train/\(id)").object["state"] as? String ?? ""
+                }
+                #expect(state == "finished")
+                let conflict = try await client.call(.delete, "/models/fresh")
+                #expect(conflict.status == .conflict && conflict.error.contains("active model"))
+            }
+        }
+        #expect(FileManager.default.fileExists(atPath: models.appendingPathComponent("fresh/item_ids.json").path))
+        #expect(FileManager.default.fileExists(atPath: models.appendingPathComponent("sasrec/item_ids.json").path))
+
+        // A new process on the same files: both models come back, the trained one still active.
+        let restarted = RecommendationService(store: try SQLiteStore(path: db), modelDirectory: models)
+        #expect(try await restarted.restoreModels().isEmpty)
+        try await Application(router: restarted.router()).test(.router) { client async throws in
+            let listed = try await client.call(.get, "/models").json as? [[String: Any]] ?? []
+            #expect(listed.map { $0["name"] as? String } == ["fresh", "sasrec"])
+            #expect(listed.map { $0["active"] as? Bool } == [true, false])
+            #expect(listed.allSatisfy { $0["saved"] as? Bool == true })
+            let first = try await client.call(.get, "/users/\(data.dataset.users.ids[0])/recommendations?n=3")
+            #expect(first.object["model"] as? String == "fresh")
+            #expect(try await client.call(.post, "/models/sasrec/activate").status == .ok)
+            #expect(try await client.call(.delete, "/models/nope").status == .notFound)
+            #expect(try await client.call(.delete, "/models/fresh").object["deleted"] as? String == "fresh")
+        }
+        #expect(!FileManager.default.fileExists(atPath: models.appendingPathComponent("fresh").path))
+
+        // The activation and the removal were durable too.
+        let third = RecommendationService(store: try SQLiteStore(path: db), modelDirectory: models)
+        try await third.restoreModels()
+        #expect(third.models.map(\.record.name) == ["sasrec"] && third.active.current?.name == "sasrec")
+        // A model whose files are gone is reported, not fatal.
+        try FileManager.default.removeItem(at: models.appendingPathComponent("sasrec"))
+        let fourth = RecommendationService(store: try SQLiteStore(path: db), modelDirectory: models)
+        let failures = try await fourth.restoreModels()
+        #expect(failures.map(\.name) == ["sasrec"] && fourth.active.current == nil)
     }
 }

@@ -59,6 +59,27 @@ struct ServingCoreTests {
         let scenario = Event(user: "b", item: "x", type: .purchase, value: 4.5, timestamp: 9, scenario: "home")
         try await store.append([scenario])
         #expect(try await store.recentEvents(ofUser: "b", limit: 5).last == scenario)
+        // The model registry: one active record at a time, replaced by name.
+        let a = ModelRecord(
+            name: "a", type: "sasrec", directory: "/m/a", items: 5, metrics: ["valid_NDCG@10": 0.25], createdAt: 7,
+            active: true)
+        let b = ModelRecord(name: "b", type: "pop", directory: nil, items: 5, createdAt: 8, active: true)
+        try await store.saveModel(a)
+        try await store.saveModel(b)
+        var records = try await store.modelRecords()
+        #expect(records.map(\.name) == ["a", "b"] && records.map(\.active) == [false, true])
+        #expect(
+            records[0].metrics == ["valid_NDCG@10": 0.25] && records[0].directory == "/m/a"
+                && records[1].directory == nil)
+        let activated = try await store.activateModel("a")
+        let activatedUnknown = try await store.activateModel("nope")
+        #expect(activated && !activatedUnknown)
+        records = try await store.modelRecords()
+        #expect(records.map(\.active) == [true, false] && records[0].createdAt == 7)
+        let removed = try await store.deleteModel("b")
+        let removedUnknown = try await store.deleteModel("b")
+        #expect(removed && !removedUnknown)
+        #expect(try await store.modelRecords().map(\.name) == ["a"])
     }
 
     @Test func inMemoryStoreKeepsTheContract() async throws {
@@ -80,10 +101,11 @@ struct ServingCoreTests {
         #expect(try await reopened.eventCount() == 2)
         #expect(try await reopened.recentEvents(ofUser: "b", limit: 5).map(\.item) == ["item-2", "x"])
         #expect(try await reopened.items(after: nil, limit: 10).elements.count == 5)
+        #expect(try await reopened.modelRecords().map { "\($0.name) \($0.active)" } == ["a true"])
     }
 
     @Test func liveInterestsLoadOnceFollowNewEventsAndStayBounded() async throws {
-        let store = InMemoryStore()
+        let store: any RecommendationStore = InMemoryStore()
         try await store.append((0..<5).map { event("u", $0, Int64($0)) })
         let live = LiveInterests(store: store, capacity: 4)
         #expect(try await live.events(of: "u").map(\.item) == (1..<5).map { "item-\($0)" })
@@ -173,7 +195,7 @@ struct ServingCoreTests {
     }
 
     @Test func liveVersionsChangeWithEveryNewEvent() async throws {
-        let store = InMemoryStore()
+        let store: any RecommendationStore = InMemoryStore()
         let live = LiveInterests(store: store)
         let first = try await live.snapshot(of: "u").version
         let event = Event(user: "u", item: "item-1", timestamp: 1)

@@ -1,0 +1,213 @@
+import Foundation
+import SwiftRecData
+import SwiftRecModels
+import Synchronization
+
+/// A model the service can answer with, and its record in the store.
+public struct RegisteredModel: Sendable {
+    public let servable: ServableModel
+    public let record: ModelRecord
+}
+
+/// Why a model of the store's registry could not be loaded when the service started.
+public struct ModelLoadFailure: Sendable, Equatable {
+    public let name: String
+    public let reason: String
+}
+
+extension ServableModel {
+    /// Loads a model saved by `swiftrec train --out` (or by the service), named `name`
+    /// (default: the directory's name).
+    public static func load(from directory: URL, name: String? = nil) throws -> ServableModel {
+        let model = try ModelCatalog.load(from: directory)
+        return ServableModel(
+            name: name ?? directory.lastPathComponent, model: model,
+            items: try ModelArtifact.readItemIDs(from: directory))
+    }
+}
+
+/// The registry of models the service answers with. Every change is written to the store
+/// first, so the models and the active choice survive a restart: models trained by the service
+/// are saved under its model directory, models given by path are recorded by path.
+final class ModelRegistry: Sendable {
+    private let loaded = Mutex<[String: RegisteredModel]>([:])
+    /// Serialises registry changes so the store's record and the memory never disagree.
+    private let changes = ChangeLock()
+
+    var all: [RegisteredModel] { loaded.withLock { $0.values.sorted { $0.record.name < $1.record.name } } }
+
+    func model(named name: String) -> RegisteredModel? { loaded.withLock { $0[name] } }
+
+    func withChange<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        await changes.acquire()
+        do {
+            let result = try await body()
+            await changes.release()
+            return result
+        } catch {
+            await changes.release()
+            throw error
+        }
+    }
+
+    func put(_ entry: RegisteredModel) { loaded.withLock { $0[entry.record.name] = entry } }
+
+    func remove(_ name: String) { _ = loaded.withLock { $0.removeValue(forKey: name) } }
+
+    var isEmpty: Bool { loaded.withLock { $0.isEmpty } }
+}
+
+/// A lock held across suspension points (first come, first served).
+actor ChangeLock {
+    private var held = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        if !held {
+            held = true
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty { held = false } else { waiting.removeFirst().resume() }
+    }
+}
+
+extension RecommendationService {
+    /// Adds `model` to the registry: saves it under ``modelDirectory`` unless `directory` says
+    /// where it is already saved, records it in the store, then makes it servable. The first
+    /// model, or any with `activate`, becomes active. A model of the same name is replaced.
+    public func install(
+        _ model: ServableModel, directory: URL? = nil, metrics: [String: Double] = [:], activate: Bool = false
+    ) async throws {
+        try await registry.withChange {
+            var saved = directory?.standardizedFileURL.path
+            if saved == nil, let root = modelDirectory {
+                saved = try Self.save(model, under: root).path
+            }
+            // Replacing the active model keeps the name active with the new instance.
+            let replacesActive = registry.model(named: model.name).map { $0.servable === self.active.current } ?? false
+            let makeActive = activate || registry.isEmpty || replacesActive
+            let record = ModelRecord(
+                name: model.name, type: model.model.name, directory: saved, items: model.items.count,
+                metrics: metrics.filter { $0.value.isFinite }, active: makeActive)
+            try await store.saveModel(record)
+            registry.put(RegisteredModel(servable: model, record: record))
+            if makeActive { self.active.activate(model) }
+        }
+    }
+
+    /// Loads every model the store's registry records and re-activates the one that was active
+    /// (else the first loaded). Models that fail to load stay recorded and are reported; a
+    /// record without saved files (trained by a process with no model directory) is dropped.
+    @discardableResult
+    public func restoreModels() async throws -> [ModelLoadFailure] {
+        var failures: [ModelLoadFailure] = []
+        try await registry.withChange {
+            var first: RegisteredModel?
+            var recordedActive: RegisteredModel?
+            for record in try await store.modelRecords() {
+                guard let directory = record.directory else {
+                    _ = try await store.deleteModel(record.name)
+                    continue
+                }
+                do {
+                    let model = try ServableModel.load(from: URL(fileURLWithPath: directory), name: record.name)
+                    let entry = RegisteredModel(servable: model, record: record)
+                    registry.put(entry)
+                    first = first ?? entry
+                    if record.active { recordedActive = entry }
+                } catch {
+                    failures.append(ModelLoadFailure(name: record.name, reason: "\(directory): \(error)"))
+                }
+            }
+            if let recordedActive {
+                self.active.activate(recordedActive.servable)
+            } else if let first {
+                try await markActive(first)
+            }
+        }
+        return failures
+    }
+
+    /// Makes a registered model the active one, durably; false when no model has that name.
+    public func activate(_ name: String) async throws -> Bool {
+        try await registry.withChange {
+            guard let entry = registry.model(named: name) else { return false }
+            try await markActive(entry)
+            return true
+        }
+    }
+
+    /// Records `entry` as the active model in the store and in memory, then swaps it in.
+    private func markActive(_ entry: RegisteredModel) async throws {
+        guard try await store.activateModel(entry.record.name) else {
+            throw ModelError.incompatibleArtifact("the store has no record of model '\(entry.record.name)'")
+        }
+        for other in registry.all where other.record.active {
+            var record = other.record
+            record.active = false
+            registry.put(RegisteredModel(servable: other.servable, record: record))
+        }
+        var record = entry.record
+        record.active = true
+        registry.put(RegisteredModel(servable: entry.servable, record: record))
+        self.active.activate(entry.servable)
+    }
+
+    /// Removes a model that is not active from the registry, and its files when the service
+    /// saved them. Throws ``ModelRemovalError`` for the active model; false when unknown.
+    public func removeModel(_ name: String) async throws -> Bool {
+        try await registry.withChange {
+            guard let entry = registry.model(named: name) else { return false }
+            guard self.active.current !== entry.servable else { throw ModelRemovalError.active(name) }
+            _ = try await store.deleteModel(name)
+            registry.remove(name)
+            if let directory = entry.record.directory, let root = modelDirectory,
+                URL(fileURLWithPath: directory).deletingLastPathComponent().standardizedFileURL.path
+                    == root.standardizedFileURL.path
+            {
+                try? FileManager.default.removeItem(atPath: directory)
+            }
+            return true
+        }
+    }
+
+    /// The registered models by name.
+    public var models: [RegisteredModel] { registry.all }
+
+    /// Writes the model to `root/name` through a temporary directory, so a crash mid-save never
+    /// leaves a half-written model under its name.
+    static func save(_ model: ServableModel, under root: URL) throws -> URL {
+        let files = FileManager.default
+        try files.createDirectory(at: root, withIntermediateDirectories: true)
+        let target = root.appendingPathComponent(model.name, isDirectory: true)
+        let partial = root.appendingPathComponent(".\(model.name).partial-\(UUID().uuidString)", isDirectory: true)
+        do {
+            try model.model.save(to: partial)
+            try ModelArtifact.writeItemIDs(model.items, to: partial)
+            if files.fileExists(atPath: target.path) {
+                _ = try files.replaceItemAt(target, withItemAt: partial)
+            } else {
+                try files.moveItem(at: partial, to: target)
+            }
+        } catch {
+            try? files.removeItem(at: partial)
+            throw error
+        }
+        return target.standardizedFileURL
+    }
+}
+
+/// Why a model could not be removed.
+public enum ModelRemovalError: Error, CustomStringConvertible {
+    case active(String)
+
+    public var description: String {
+        switch self {
+        case .active(let name): "'\(name)' is the active model; activate another one first"
+        }
+    }
+}
