@@ -134,6 +134,7 @@ public final class ContentRecommender: Recommender, ItemVectorProviding {
                 ],
                 itemCount: itemCount),
             tensors: tensors, to: directory)
+        if let keywords, !keywords.vocabulary.isEmpty { try keywords.savedVocabulary.write(to: directory) }
     }
 
     public static func load(from directory: URL) throws -> ContentRecommender {
@@ -169,8 +170,33 @@ public final class ContentRecommender: Recommender, ItemVectorProviding {
         }
         let model = try ContentRecommender(
             representation: .keywords(weighting), historyLength: history, recencyDecay: decay)
-        model.keywords = KeywordVectors(weighting: weighting, offsets: offsets, terms: terms, weights: weights)
+        model.keywords = KeywordVectors(
+            weighting: weighting, offsets: offsets, terms: terms, weights: weights,
+            vocabulary: try KeywordVocabulary.read(from: directory))
         model.itemCount = n
+        return model
+    }
+}
+
+extension ContentRecommender: CatalogueExtending {
+    public func extended(with items: [Item]) throws -> any Recommender {
+        guard itemCount > 0 else { throw ModelError.notFitted(name) }
+        let texts = items.map(ItemText.of)
+        let model = try ContentRecommender(
+            representation: representation, historyLength: historyLength, recencyDecay: recencyDecay)
+        if let keywords {
+            guard !keywords.vocabulary.isEmpty else {
+                throw ModelError.incompatibleArtifact("content: saved without its vocabulary; retrain it to add items")
+            }
+            model.keywords = keywords.appending(texts)
+        } else if let denseRows {
+            guard case .encoder(let encoder) = representation, !(encoder is StoredVectors) else {
+                throw ModelError.incompatibleArtifact(
+                    "content: a loaded encoder model cannot embed new items; make one with its encoder folder")
+            }
+            model.denseRows = Tensor.concatenate([denseRows, encoder.encode(texts)], axis: 0)
+        }
+        model.itemCount = itemCount + items.count
         return model
     }
 }
@@ -202,23 +228,30 @@ public enum ItemTextVectors {
             return encoder.encode(texts)
         case .keywords(let weighting):
             let keywords = KeywordVectors(documents: texts, weighting: weighting)
-            var signs = [Float](repeating: 0, count: keywords.vocabulary.count * dimension)
-            var generator = SplitMix64(seed: seed ^ 0x7465_7874)
-            for k in signs.indices { signs[k] = generator.next() & 1 == 0 ? 1 : -1 }
-            var out = Tensor.zeros([texts.count, dimension])
-            out.withUnsafeMutableBufferPointer { o in
-                for d in 0..<texts.count {
-                    let (terms, weights) = keywords.vector(of: d)
-                    for (t, w) in zip(terms, weights) {
-                        for j in 0..<dimension { o[d * dimension + j] += w * signs[Int(t) * dimension + j] }
-                    }
-                    var norm: Float = 0
-                    for j in 0..<dimension { norm += o[d * dimension + j] * o[d * dimension + j] }
-                    let scale = norm > 0 ? 1 / norm.squareRoot() : 0
-                    for j in 0..<dimension { o[d * dimension + j] *= scale }
-                }
-            }
-            return out
+            return project(keywords, dimension: dimension, seed: seed)
         }
+    }
+
+    /// Keyword vectors projected to `dimension` by the seeded random ±1 matrix of their
+    /// vocabulary (the same matrix for the same vocabulary size and seed), rows unit length.
+    public static func project(_ keywords: KeywordVectors, dimension: Int, seed: UInt64) -> Tensor {
+        var signs = [Float](repeating: 0, count: keywords.inverseFrequency.count * dimension)
+        var generator = SplitMix64(seed: seed ^ 0x7465_7874)
+        for k in signs.indices { signs[k] = generator.next() & 1 == 0 ? 1 : -1 }
+        let documents = keywords.documentCount
+        var out = Tensor.zeros([documents, dimension])
+        out.withUnsafeMutableBufferPointer { o in
+            for d in 0..<documents {
+                let (terms, weights) = keywords.vector(of: d)
+                for (t, w) in zip(terms, weights) {
+                    for j in 0..<dimension { o[d * dimension + j] += w * signs[Int(t) * dimension + j] }
+                }
+                var norm: Float = 0
+                for j in 0..<dimension { norm += o[d * dimension + j] * o[d * dimension + j] }
+                let scale = norm > 0 ? 1 / norm.squareRoot() : 0
+                for j in 0..<dimension { o[d * dimension + j] *= scale }
+            }
+        }
+        return out
     }
 }

@@ -77,6 +77,15 @@ public protocol Recommender: AnyObject {
     var epochSeconds: [Double] { get }
 }
 
+/// A model that scores items added after it was trained, from their text alone, so a brand-new
+/// item is recommendable before any retraining.
+public protocol CatalogueExtending: Recommender {
+    /// A model scoring this model's items followed by `items`, in that order, with the trained
+    /// weights unchanged. Throws when this model cannot represent new items (for example one
+    /// saved without its text vocabulary).
+    func extended(with items: [Item]) throws -> any Recommender
+}
+
 extension Recommender {
     public var epochSeconds: [Double] { [] }
 

@@ -106,6 +106,11 @@ final class ContentItemTable: Layer {
     let warm: Variable
     let adaptor: Linear
     var isTraining = true
+    /// Items with training interactions, and each item's position among them (−1: cold).
+    /// Training's softmax and negatives range over these only: an item without events is
+    /// unknown to training, as a brand-new item is, instead of a negative in every step.
+    private(set) var warmItems: [Int32] = []
+    private(set) var warmPosition: [Int32] = []
 
     init(items: Int, textDimension: Int, dim: Int, generator: inout SeededGenerator) {
         text = Variable(.zeros([items + 1, textDimension]))
@@ -130,6 +135,18 @@ final class ContentItemTable: Layer {
         }
         text.value = padded
         warm.value = mask
+        self.warmItems = indexWarmItems(warmItems)
+    }
+
+    private func indexWarmItems(_ flags: [Bool]) -> [Int32] {
+        var position = [Int32](repeating: -1, count: flags.count)
+        var items: [Int32] = []
+        for (i, isWarm) in flags.enumerated() where isWarm {
+            position[i] = Int32(items.count)
+            items.append(Int32(i))
+        }
+        warmPosition = position
+        return items
     }
 
     /// All item vectors from the learned id table `ids` ([items + 1, dim]); with
@@ -175,7 +192,6 @@ final class SASRecNetwork: SequenceNetwork {
     var isTraining = true {
         didSet {
             inferenceTable.withLock { $0 = nil }
-            recentParts.withLock { $0.removeAll() }
             recentParts.withLock { $0.removeAll() }
         }
     }
@@ -292,11 +308,24 @@ final class SASRecNetwork: SequenceNetwork {
             itemVectors: table.embeddingLookup(rows, indexShape: [batch, length], paddingIndex: 0), rows: rows,
             batch: batch, length: length)
         let used = h.embeddingLookup(positions)
+        // Content-aware: items without training events take no part (see ContentItemTable).
+        let warm = content.flatMap { $0.warmItems.count < itemCount && !$0.warmItems.isEmpty ? $0 : nil }
+        func sample() -> Int32 {
+            guard let warm else { return Int32(negativeSampler.next() % UInt64(itemCount)) }
+            return warm.warmItems[Int(negativeSampler.next() % UInt64(warm.warmItems.count))]
+        }
         switch config.loss {
         case .ce:
+            if let warm {
+                let positions = targets.map { warm.warmPosition[Int($0)] }
+                return (
+                    used.linearCrossEntropy(weight: catalogue.embeddingLookup(warm.warmItems), targets: positions),
+                    targets.count
+                )
+            }
             return (used.linearCrossEntropy(weight: catalogue, targets: targets), targets.count)
         case .sampled:
-            let negatives = (0..<config.negatives).map { _ in Int32(negativeSampler.next() % UInt64(itemCount)) }
+            let negatives = (0..<config.negatives).map { _ in sample() }
             let positive = (used * catalogue.embeddingLookup(targets)).sum(axes: [1], keepDims: true)
             var clash = Tensor.zeros([targets.count, negatives.count])
             clash.withUnsafeMutableBufferPointer { c in
@@ -311,7 +340,7 @@ final class SASRecNetwork: SequenceNetwork {
         case .bce:
             let negatives = targets.map { t in
                 var n = t
-                while n == t { n = Int32(negativeSampler.next() % UInt64(itemCount)) }
+                while n == t, (warm?.warmItems.count ?? itemCount) > 1 { n = sample() }
                 return n
             }
             let positive = (used * catalogue.embeddingLookup(targets)).sum(axes: [1], keepDims: true)
@@ -521,6 +550,10 @@ final class SASRecNetwork: SequenceNetwork {
 /// the history or, faster, by its last block's attention.
 public final class SASRec: SequenceRecommender {
     public let config: SASRecConfig
+    /// Content-aware: the text representation, and the keyword vocabulary fitted on the
+    /// training catalogue (saved with the model), which embed items added after training.
+    let itemRepresentation: ItemRepresentation?
+    let textVocabulary: VocabularySlot
 
     /// `itemText` supplies the text vectors of content-aware SASRec (`config.itemText`); keyword
     /// representations can be named in the config alone, an encoder must be passed here.
@@ -544,20 +577,37 @@ public final class SASRec: SequenceRecommender {
         }
         try config.check()
         self.config = config
+        self.itemRepresentation = representation
         let seed = config.training.seed
+        let vocabulary = VocabularySlot()
+        textVocabulary = vocabulary
         super.init(
             core: SequenceModelCore(
                 name: "sasrec", historyLength: config.maxLength, config: config, options: config.training,
                 prepare: { network, dataset, progress in
                     guard let content = network.content, let representation else { return }
                     progress?(.message("sasrec: text vectors of \(dataset.itemCount) items (\(representation.label))"))
-                    let vectors = try ItemTextVectors.dense(
-                        dataset, representation: representation, dimension: config.itemText!.dimension, seed: seed)
+                    let vectors: Tensor
+                    if case .keywords(let weighting) = representation {
+                        let keywords = KeywordVectors(documents: ItemText.all(of: dataset), weighting: weighting)
+                        vocabulary.value.withLock { $0 = keywords.savedVocabulary }
+                        vectors = ItemTextVectors.project(keywords, dimension: config.itemText!.dimension, seed: seed)
+                    } else {
+                        vectors = try ItemTextVectors.dense(
+                            dataset, representation: representation, dimension: config.itemText!.dimension, seed: seed)
+                    }
                     var warm = [Bool](repeating: false, count: dataset.itemCount)
                     for item in dataset.log.items { warm[Int(item)] = true }
                     content.set(textVectors: vectors, warmItems: warm)
                 }
             ) { SASRecNetwork(items: $0, config: config) })
+    }
+
+    var fittedVocabulary: KeywordVocabulary? { textVocabulary.value.withLock { $0 } }
+
+    override public func save(to directory: URL) throws {
+        try super.save(to: directory)
+        try fittedVocabulary?.write(to: directory)
     }
 
     var network: SASRecNetwork? { (core as? SequenceModelCore<SASRecNetwork>)?.network }
@@ -567,6 +617,53 @@ public final class SASRec: SequenceRecommender {
             SASRecConfig.self, model: "sasrec", from: directory)
         let model = try SASRec(config: config)
         try (model.core as! SequenceModelCore<SASRecNetwork>).load(itemCount: itemCount, weights: weights)
+        let vocabulary = try KeywordVocabulary.read(from: directory)
+        model.textVocabulary.value.withLock { $0 = vocabulary }
+        return model
+    }
+}
+
+/// Holds the keyword vocabulary a fit produced (filled by the fitting closure, which cannot
+/// reach the model itself) or a load read.
+final class VocabularySlot: Sendable {
+    let value = Mutex<KeywordVocabulary?>(nil)
+}
+
+extension SASRec: CatalogueExtending {
+    /// New items enter with their text vectors through the trained adaptor and no id vector,
+    /// as items without training events do (content-aware SASRec only).
+    public func extended(with items: [Item]) throws -> any Recommender {
+        guard let network else { throw ModelError.notFitted(name) }
+        guard let settings = config.itemText, network.content != nil, config.sharedOutput else {
+            throw ModelError.invalidParameter(
+                name: "model", reason: "only content-aware SASRec (sasrec-content) scores items added after training")
+        }
+        let texts = items.map(ItemText.of)
+        let newText: Tensor
+        if case .encoder(let encoder)? = itemRepresentation {
+            newText = encoder.encode(texts)
+        } else if let vocabulary = fittedVocabulary {
+            let keywords = KeywordVectors(
+                weighting: vocabulary.weighting, offsets: [0], terms: [], weights: [], vocabulary: vocabulary)
+            newText = ItemTextVectors.project(
+                keywords.appending(texts), dimension: settings.dimension, seed: config.training.seed)
+        } else {
+            throw ModelError.incompatibleArtifact(
+                "sasrec: no text vocabulary (saved before it was kept, or an encoder model loaded without its encoder); retrain to add items"
+            )
+        }
+        var state = network.stateDict()
+        func appendRows(_ key: String, _ rows: Tensor) throws {
+            guard let table = state[key] else { throw ModelError.incompatibleArtifact("sasrec: no \(key) to extend") }
+            state[key] = Tensor.concatenate([table, rows], axis: 0)
+        }
+        try appendRows("item_embedding.weight", .zeros([items.count, config.dim]))
+        try appendRows("content.text", newText)
+        try appendRows("content.warm", .zeros([items.count, config.dim]))
+        let model = try SASRec(config: config, itemText: itemRepresentation)
+        try (model.core as! SequenceModelCore<SASRecNetwork>).load(
+            itemCount: network.itemCount + items.count, weights: state)
+        model.textVocabulary.value.withLock { $0 = fittedVocabulary }
         return model
     }
 }

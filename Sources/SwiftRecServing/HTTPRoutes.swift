@@ -91,7 +91,7 @@ extension RecommendationService {
             return JSONResponse.make(
                 self.models.map {
                     ModelInfo(
-                        name: $0.record.name, type: $0.record.type, items: $0.record.items,
+                        name: $0.record.name, type: $0.record.type, items: $0.servable.items.count,
                         active: $0.servable === active, saved: $0.record.directory != nil,
                         createdAt: $0.record.createdAt, metrics: $0.record.metrics)
                 })
@@ -238,6 +238,8 @@ extension RecommendationService {
             id: id, title: body.title, description: body.description, categories: body.categories ?? [],
             attributes: body.attributes ?? [:])
         try await store.upsert(items: [item])
+        // Stored first: a model that cannot take the item in keeps serving without it.
+        try await extendCatalogues(with: [item])
         return JSONResponse.make(item)
     }
 

@@ -9,8 +9,8 @@ public struct RegisteredModel: Sendable {
     public let record: ModelRecord
 }
 
-/// Why a model of the store's registry could not be loaded when the service started.
-public struct ModelLoadFailure: Sendable, Equatable {
+/// A registered model and what went wrong with it (loading at start, taking in new items).
+public struct ModelFailure: Sendable, Equatable {
     public let name: String
     public let reason: String
 }
@@ -103,8 +103,8 @@ extension RecommendationService {
     /// (else the first loaded). Models that fail to load stay recorded and are reported; a
     /// record without saved files (trained by a process with no model directory) is dropped.
     @discardableResult
-    public func restoreModels() async throws -> [ModelLoadFailure] {
-        var failures: [ModelLoadFailure] = []
+    public func restoreModels() async throws -> [ModelFailure] {
+        var failures: [ModelFailure] = []
         try await registry.withChange {
             var first: RegisteredModel?
             var recordedActive: RegisteredModel?
@@ -120,7 +120,7 @@ extension RecommendationService {
                     first = first ?? entry
                     if record.active { recordedActive = entry }
                 } catch {
-                    failures.append(ModelLoadFailure(name: record.name, reason: "\(directory): \(error)"))
+                    failures.append(ModelFailure(name: record.name, reason: "\(directory): \(error)"))
                 }
             }
             if let recordedActive {
@@ -177,6 +177,57 @@ extension RecommendationService {
 
     /// The registered models by name.
     public var models: [RegisteredModel] { registry.all }
+
+    /// Adds the items a registered model does not know to every model that can take them in
+    /// (``CatalogueExtending``: content models, content-aware SASRec), in memory and atomically,
+    /// so a new item is recommendable at once. Other models skip them until retrained. Returns
+    /// the models extended and those that failed (the items stay stored either way).
+    @discardableResult
+    public func extendCatalogues(with items: [Item]) async throws -> (
+        extended: [String], failures: [ModelFailure]
+    ) {
+        try await registry.withChange {
+            var extended: [String] = [], failures: [ModelFailure] = []
+            for entry in registry.all {
+                guard let model = entry.servable.model as? any CatalogueExtending else { continue }
+                var ids = entry.servable.items
+                var fresh: [Item] = []
+                for item in items where ids.index(of: item.id) == nil {
+                    _ = ids.intern(item.id)
+                    fresh.append(item)
+                }
+                guard !fresh.isEmpty else { continue }
+                do {
+                    let servable = ServableModel(
+                        name: entry.record.name, model: try model.extended(with: fresh), items: ids)
+                    registry.put(RegisteredModel(servable: servable, record: entry.record))
+                    if self.active.current === entry.servable { self.active.activate(servable) }
+                    extended.append(entry.record.name)
+                } catch {
+                    failures.append(ModelFailure(name: entry.record.name, reason: "\(error)"))
+                }
+            }
+            return (extended, failures)
+        }
+    }
+
+    /// Extends the registered models with every stored item they do not know (at start: items
+    /// put after a model was trained).
+    @discardableResult
+    public func extendCataloguesFromStore() async throws -> (extended: [String], failures: [ModelFailure]) {
+        let extending = registry.all.filter { $0.servable.model is any CatalogueExtending }
+        guard !extending.isEmpty else { return ([], []) }
+        var unknown: [Item] = []
+        var cursor: String?
+        repeat {
+            let page = try await store.items(after: cursor, limit: 10_000)
+            unknown += page.elements.filter { item in
+                extending.contains { $0.servable.items.index(of: item.id) == nil }
+            }
+            cursor = page.next
+        } while cursor != nil
+        return try await extendCatalogues(with: unknown)
+    }
 
     /// Writes the model to `root/name` through a temporary directory, so a crash mid-save never
     /// leaves a half-written model under its name.

@@ -47,6 +47,11 @@ struct ServeCommand: AsyncParsableCommand {
             Console.log(
                 "loaded \(servable.model.name) from \(directory) as '\(servable.name)' (\(servable.items.count) items)")
         }
+        let (extended, failures) = try await service.extendCataloguesFromStore()
+        for name in extended { Console.log("'\(name)' takes in items stored after it was trained") }
+        for failure in failures {
+            Console.log("warning: '\(failure.name)' cannot take in new items: \(failure.reason)")
+        }
         try await Self.run(service, host: host, port: port)
     }
 

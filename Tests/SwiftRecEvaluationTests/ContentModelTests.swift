@@ -19,6 +19,35 @@ private enum ColdData {
         return Evaluator.evaluate(model, history: split.trainWithValidation, heldOut: part, options: .init(ks: [10]))
             .metrics["NDCG@10"]!
     }
+
+    /// Copies (new ids, same text) of a few items without training events.
+    static var copiesOfColdItems: (originals: [Int], copies: [Item]) {
+        let originals = Array(cold.indices.filter { cold[$0] }.prefix(3))
+        let copies = originals.map { i in
+            let item = split.train.itemInfo[i]!
+            return Item(
+                id: "new-\(i)", title: item.title, description: item.description, categories: item.categories,
+                attributes: item.attributes)
+        }
+        return (originals, copies)
+    }
+
+    /// Extending `model` with copies of cold items keeps every old score and scores each copy
+    /// as its original: a new item is scored exactly as an item that never had events.
+    static func checkExtension(_ model: any Recommender) throws {
+        let (originals, copies) = copiesOfColdItems
+        let extended = try #require(model as? any CatalogueExtending).extended(with: copies)
+        let (n, m) = (model.itemCount, extended.itemCount)
+        #expect(m == n + copies.count)
+        let before = SequenceData.sampleScores(model), after = SequenceData.sampleScores(extended)
+        func close(_ a: Float, _ b: Float) -> Bool { abs(a - b) <= 1e-4 * max(1, abs(a)) }
+        for row in 0..<(before.count / n) {
+            #expect((0..<n).allSatisfy { close(after[row * m + $0], before[row * n + $0]) }, "row \(row): old items")
+            for (k, original) in originals.enumerated() {
+                #expect(close(after[row * m + n + k], after[row * m + original]), "row \(row): copy of \(original)")
+            }
+        }
+    }
 }
 
 @Suite("Content models and cold items")
@@ -71,6 +100,8 @@ struct ContentModelTests {
         let loaded = try ModelCatalog.load(from: dir)
         #expect(loaded.name == "content")
         #expect(SequenceData.sampleScores(loaded) == SequenceData.sampleScores(model))
+        try ColdData.checkExtension(model)
+        try ColdData.checkExtension(loaded)
     }
 
     @Test func contentAwareSASRecScoresColdItemsAndKeepsWarmQuality() throws {
@@ -96,6 +127,10 @@ struct ContentModelTests {
         let loaded = try ModelCatalog.load(from: dir)
         #expect((loaded as? SASRec)?.config.itemText == config.itemText)
         #expect(SequenceData.sampleScores(loaded) == SequenceData.sampleScores(content))
+        // Items added after training, in memory and after loading.
+        try ColdData.checkExtension(content)
+        try ColdData.checkExtension(loaded)
+        #expect(throws: ModelError.self) { try plain.extended(with: ColdData.copiesOfColdItems.copies) }
     }
 
     @Test func contentOptionsAreChecked() {

@@ -342,4 +342,40 @@ struct HTTPAPITests {
         let failures = try await fourth.restoreModels()
         #expect(failures.map(\.name) == ["sasrec"] && fourth.active.current == nil)
     }
+
+    @Test func aNewItemIsRecommendableAtOnceByAContentAwareModel() async throws {
+        let data = servingModel.data
+        var config = (servingModel.model.model as! SASRec).config
+        config.itemText = ItemTextSettings(representation: "bm25", dimension: 32)
+        let model = try SASRec(config: config)
+        try model.fit(data.dataset, validation: nil, progress: nil)
+        let service = RecommendationService(store: InMemoryStore())
+        try await service.store.upsert(items: data.dataset.itemInfo.compactMap { $0 })
+        try await service.install(ServableModel(name: "sasrec-content", model: model, items: data.dataset.items))
+        try await service.install(servingModel.model)  // plain SASRec: cannot take new items in
+        let (liked, other) = (data.categoryNames[2], data.categoryNames[4])
+        @Sendable func newItem(_ name: String) -> String {
+            #"{"title": "New: \#(name.lowercased()) special", "description": "For people into \#(name.lowercased()).", "categories": ["\#(name)"]}"#
+        }
+        try await Application(router: service.router()).test(.router) { client async throws in
+            let events = (0..<6).map { #"{"user": "fan", "item": "item-\#(2 * 16 + $0)"}"# }
+            #expect(try await client.call(.post, "/events", "[\(events.joined(separator: ","))]").status == .ok)
+            #expect(try await client.call(.put, "/items/fresh-liked", newItem(liked)).status == .ok)
+            #expect(try await client.call(.put, "/items/fresh-other", newItem(other)).status == .ok)
+            let models = try await client.call(.get, "/models").json as? [[String: Any]] ?? []
+            let sizes = Dictionary(uniqueKeysWithValues: models.map { ($0["name"] as! String, $0["items"] as! Int) })
+            #expect(sizes == ["sasrec-content": 82, "sasrec": 80], "\(models)")
+            let reply = try await client.call(.get, "/users/fan/recommendations?n=100")
+            let ranked = (reply.object["recommendations"] as? [[String: Any]] ?? []).compactMap {
+                $0["item"] as? String
+            }
+            let (a, b) = (ranked.firstIndex(of: "fresh-liked"), ranked.firstIndex(of: "fresh-other"))
+            #expect(
+                a != nil && b != nil && a! < b!,
+                "fresh-liked at \(a ?? -1), fresh-other at \(b ?? -1) of \(ranked.count)")
+            // A second PUT of a known item does not grow the catalogue.
+            _ = try await client.call(.put, "/items/fresh-liked", newItem(liked))
+            #expect(service.models.first { $0.record.name == "sasrec-content" }?.servable.items.count == 82)
+        }
+    }
 }

@@ -51,6 +51,41 @@ public enum TermWeighting: String, Codable, Sendable, CaseIterable {
     case bm25
 }
 
+/// What a fitted ``KeywordVectors`` needs to vectorise new text the same way: the vocabulary
+/// (term per column) and the term statistics of the documents it was fitted on. Saved with
+/// models, so a trained model can take in items added after training.
+public struct KeywordVocabulary: Codable, Sendable, Equatable {
+    public var weighting: TermWeighting
+    /// Terms in column order.
+    public var terms: [String]
+    public var inverseFrequency: [Float]
+    public var averageLength: Float
+
+    public static let fileName = "text_vocabulary.json"
+
+    public func write(to directory: URL) throws {
+        try JSONEncoder().encode(self).write(to: directory.appendingPathComponent(Self.fileName), options: .atomic)
+    }
+
+    /// The vocabulary saved in `directory`, or nil when there is none (models saved before it existed).
+    public static func read(from directory: URL) throws -> KeywordVocabulary? {
+        let url = directory.appendingPathComponent(fileName)
+        guard let data = try? Data(contentsOf: url) else { return nil }
+        do {
+            let vocabulary = try JSONDecoder().decode(KeywordVocabulary.self, from: data)
+            guard vocabulary.terms.count == vocabulary.inverseFrequency.count else {
+                throw ModelError.incompatibleArtifact(
+                    "\(url.path): \(vocabulary.terms.count) terms, \(vocabulary.inverseFrequency.count) frequencies")
+            }
+            return vocabulary
+        } catch let error as ModelError {
+            throw error
+        } catch {
+            throw ModelError.incompatibleArtifact("\(url.path) is not a keyword vocabulary: \(error)")
+        }
+    }
+}
+
 /// L2-normalised sparse keyword vectors of documents (items' texts), with an inverted index
 /// so one query vector scores every document in time proportional to the postings it touches.
 public struct KeywordVectors: Sendable {
@@ -128,20 +163,47 @@ public struct KeywordVectors: Sendable {
             offsets: offsets, terms: terms, weights: weights, termCount: vocabulary.count)
     }
 
-    /// Saved rows: vectors of documents as written by a fitted instance (the vocabulary and
-    /// frequencies are not kept, so ``vector(for:tokenizer:)`` knows no words).
-    init(weighting: TermWeighting, offsets: [Int], terms: [Int32], weights: [Float]) {
+    /// Saved rows: vectors of documents as written by a fitted instance, with its vocabulary
+    /// when saved (without it, ``vector(for:tokenizer:)`` knows no words).
+    init(
+        weighting: TermWeighting, offsets: [Int], terms: [Int32], weights: [Float],
+        vocabulary saved: KeywordVocabulary? = nil
+    ) {
         self.weighting = weighting
         documentCount = offsets.count - 1
-        let termCount = Int(terms.max() ?? -1) + 1
-        vocabulary = [:]
-        inverseFrequency = [Float](repeating: 0, count: termCount)
-        averageLength = 0
+        let termCount = max(Int(terms.max() ?? -1) + 1, saved?.terms.count ?? 0)
+        vocabulary = Dictionary(
+            (saved?.terms ?? []).enumerated().map { ($0.element, Int32($0.offset)) }, uniquingKeysWith: { a, _ in a })
+        inverseFrequency = saved?.inverseFrequency ?? [Float](repeating: 0, count: termCount)
+        averageLength = saved?.averageLength ?? 0
         self.offsets = offsets
         self.terms = terms
         self.weights = weights
         (postingOffsets, postingDocuments, postingWeights) = Self.invert(
             offsets: offsets, terms: terms, weights: weights, termCount: termCount)
+    }
+
+    /// The vocabulary and statistics that vectorise new text as this instance does.
+    public var savedVocabulary: KeywordVocabulary {
+        var terms = [String](repeating: "", count: vocabulary.count)
+        for (term, column) in vocabulary { terms[Int(column)] = term }
+        return KeywordVocabulary(
+            weighting: weighting, terms: terms, inverseFrequency: inverseFrequency, averageLength: averageLength)
+    }
+
+    /// These documents followed by `texts`, vectorised with the fitted vocabulary and
+    /// statistics (words it does not know are dropped; the existing rows do not change).
+    public func appending(_ texts: [String], tokenizer: KeywordTokenizer = .init()) -> KeywordVectors {
+        var offsets = self.offsets, terms = self.terms, weights = self.weights
+        for text in texts {
+            for (term, weight) in vector(for: text, tokenizer: tokenizer).sorted(by: { $0.key < $1.key }) {
+                terms.append(term)
+                weights.append(weight)
+            }
+            offsets.append(terms.count)
+        }
+        return KeywordVectors(
+            weighting: weighting, offsets: offsets, terms: terms, weights: weights, vocabulary: savedVocabulary)
     }
 
     /// Documents per term (the rows' transpose).
