@@ -307,3 +307,19 @@ public final class FusionRecommender: Recommender {
             candidates: Int(manifest.parameters["candidates"] ?? "") ?? 100)
     }
 }
+
+extension FusionRecommender: CatalogueExtending {
+    /// Extends every member with the same items; the weights stay as tuned. Throws when a member
+    /// cannot take items in after training.
+    public func extended(with items: [Item]) throws -> any Recommender {
+        let grown = try members.map { member -> any Recommender in
+            guard let extending = member as? any CatalogueExtending else {
+                throw ModelError.invalidParameter(
+                    name: "members",
+                    reason: "\(member.name) cannot score items added after training; retrain to add them")
+            }
+            return try extending.extended(with: items)
+        }
+        return try FusionRecommender(kind: kind, members: grown, weights: weights, candidates: candidates)
+    }
+}

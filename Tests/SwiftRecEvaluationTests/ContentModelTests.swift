@@ -206,6 +206,29 @@ struct FusionTests {
         #expect(SequenceData.sampleScores(loaded) == SequenceData.sampleScores(blend))
     }
 
+    @Test func aFusionOfTextModelsTakesInNewItems() throws {
+        let members: [any Recommender] = [
+            try ContentRecommender(representation: .keywords(.bm25)),
+            try ContentRecommender(representation: .keywords(.tfidf)),
+        ]
+        let blend = try FusionRecommender(kind: .blend, members: members, weights: [0.6, 0.4])
+        try blend.fit(ColdData.split.train, validation: nil, progress: nil)
+        let (originals, copies) = ColdData.copiesOfColdItems
+        let extended = try blend.extended(with: copies)
+        let (n, m) = (blend.itemCount, extended.itemCount)
+        #expect(m == n + copies.count)
+        let scores = SequenceData.sampleScores(extended)
+        for row in 0..<(scores.count / m) {
+            for (k, original) in originals.enumerated() {
+                #expect(
+                    abs(scores[row * m + n + k] - scores[row * m + original]) < 1e-4, "row \(row), copy of \(original)")
+            }
+        }
+        let mixed = try FusionRecommender(kind: .blend, members: [members[0], try Popularity()], weights: [0.5, 0.5])
+        try mixed.fit(ColdData.split.train, validation: nil, progress: nil)
+        #expect(throws: ModelError.self) { try mixed.extended(with: copies) }
+    }
+
     @Test func stackLearnsAndCascadeKeepsTheFirstStagesItems() throws {
         let stack = try FusionRecommender(kind: .stack, members: try Self.members())
         try stack.fit(SequenceData.split.train, validation: SequenceData.split.validation, progress: nil)

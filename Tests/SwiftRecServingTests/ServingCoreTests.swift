@@ -207,4 +207,20 @@ struct ServingCoreTests {
         await live.forget("u")
         #expect(try await live.snapshot(of: "u").version != second.version)
     }
+
+    @Test func liveInterestsHoldABoundedNumberOfUsers() async throws {
+        let store: any RecommendationStore = InMemoryStore()
+        try await store.append((0..<6).map { event("user-\($0)", $0, Int64($0)) })
+        let live = LiveInterests(store: store, capacity: 4, maxUsers: 3)
+        var versions: [String: Int] = [:]
+        for u in 0..<3 { versions["user-\(u)"] = try await live.snapshot(of: "user-\(u)").version }
+        _ = try await live.snapshot(of: "user-0")  // used again: user-1 is now the oldest
+        _ = try await live.snapshot(of: "user-3")
+        #expect(await live.userCount == 3)
+        // The dropped user is read again with a history identical to the store's and a new version.
+        let again = try await live.snapshot(of: "user-1")
+        #expect(again.events.map(\.item) == ["item-1"] && again.version != versions["user-1"])
+        #expect(try await live.snapshot(of: "user-0").version == versions["user-0"])
+        #expect(await live.userCount <= 3)
+    }
 }
