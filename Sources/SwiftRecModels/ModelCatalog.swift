@@ -7,7 +7,8 @@ public enum ModelCatalog {
 
     /// Every model name, in the order reports list them.
     public static let names = [
-        "pop", "itemknn", "userknn", "cf-fusion", "ease", "bpr", "ials", "sasrec", "bert4rec", "gru4rec", "lstm",
+        "pop", "segment-pop", "itemknn", "userknn", "cf-fusion", "ease", "bpr", "ials", "sasrec", "bert4rec", "gru4rec",
+        "lstm",
         "content", "sasrec-content", "blend", "stack", "cascade",
     ]
 
@@ -29,6 +30,7 @@ public enum ModelCatalog {
 
     static let memberOptionKeys: [String: Set<String>] = [
         "pop": ["half-life"],
+        "segment-pop": ["smoothing", "attributes"],
         "itemknn": ["neighbors", "similarity", "shrinkage"],
         "userknn": ["neighbors", "similarity", "shrinkage"],
         "cf-fusion": ["neighbors", "similarity", "shrinkage", "item-weight"],
@@ -78,6 +80,10 @@ public enum ModelCatalog {
         switch name {
         case "pop":
             return try Popularity(halfLife: options["half-life"].map { Double($0) ?? .nan })
+        case "segment-pop":
+            return try SegmentPopularity(
+                smoothing: number("smoothing", Float(20)),
+                attributes: options["attributes"].map { Set($0.split(separator: ",").map(String.init)) })
         case "itemknn":
             return try ItemKNN(
                 neighbors: number("neighbors", 100), similarity: similarity(), shrinkage: number("shrinkage", 10))
@@ -196,6 +202,7 @@ public enum ModelCatalog {
         let (manifest, _) = try ModelArtifact.read(from: directory)
         switch manifest.model {
         case "pop": return try Popularity.load(from: directory)
+        case "segment-pop": return try SegmentPopularity.load(from: directory)
         case "itemknn": return try ItemKNN.load(from: directory)
         case "userknn": return try UserKNN.load(from: directory)
         case "cf-fusion": return try CFFusion.load(from: directory)

@@ -249,6 +249,7 @@ extension RecommendationService {
         let body = try await decode(UserBody.self, request, context)
         let user = User(id: id, attributes: body.attributes ?? [:])
         try await store.upsert(users: [user])
+        scoreCache.remove(user: id)  // attributes can change what a user without history is shown
         return JSONResponse.make(user)
     }
 
@@ -262,14 +263,23 @@ extension RecommendationService {
 
     func userRecommendations(_ request: Request, _ context: ServiceContext) async throws -> Response {
         let user = try context.parameters.require("id")
-        let model = try activeModel()
+        var model = try activeModel()
         var query = try recommendationQuery(request, defaultExcludeSeen: true)
         let (history, version) = try await live.snapshot(of: user)
-        if history.isEmpty, try await store.user(user) == nil {
-            throw APIError(
-                .notFound, "no user '\(user)': post their events first, or use POST /sessions/recommendations")
+        var features: [String: String] = [:]
+        if history.isEmpty {
+            guard let stored = try await store.user(user) else {
+                throw APIError(
+                    .notFound, "no user '\(user)': post their events first, or use POST /sessions/recommendations")
+            }
+            // No history yet: popularity among users with the same stated attributes, when registered.
+            if let byAttributes = models.first(where: { $0.record.type == "segment-pop" })?.servable {
+                model = byAttributes
+                features = stored.attributes
+            }
         }
         var state = RankingPipeline.state(model, history: history)
+        state.features = features
         if let scenario = request.uri.queryParameters["scenario"].map(String.init) {
             query.candidates = try await scenarioItems(scenario)
             state.scenario = scenario

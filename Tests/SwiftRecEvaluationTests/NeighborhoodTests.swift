@@ -83,7 +83,7 @@ struct NeighborhoodTests {
             throws: ModelError.invalidParameter(
                 name: "model",
                 reason:
-                    "unknown model 'nope'; known: pop, itemknn, userknn, cf-fusion, ease, bpr, ials, sasrec, bert4rec, gru4rec, lstm, content, sasrec-content, blend, stack, cascade"
+                    "unknown model 'nope'; known: pop, segment-pop, itemknn, userknn, cf-fusion, ease, bpr, ials, sasrec, bert4rec, gru4rec, lstm, content, sasrec-content, blend, stack, cascade"
             )
         ) {
             try ModelCatalog.make("nope")

@@ -378,4 +378,41 @@ struct HTTPAPITests {
             #expect(service.models.first { $0.record.name == "sasrec-content" }?.servable.items.count == 82)
         }
     }
+
+    @Test func aUserWithoutHistoryGetsPopularityAmongTheirPeers() async throws {
+        // Women choose a, men b, everyone c.
+        var builder = DatasetBuilder()
+        for item in ["a", "b", "c"] { builder.add(Item(id: item)) }
+        for u in 0..<40 {
+            let gender = u % 2 == 0 ? "f" : "m"
+            builder.add(User(id: "p\(u)", attributes: ["gender": gender]))
+            builder.add(Event(user: "p\(u)", item: "c", timestamp: Int64(2 * u)))
+            builder.add(Event(user: "p\(u)", item: gender == "f" ? "a" : "b", timestamp: Int64(2 * u + 1)))
+            if u % 4 == 0 { builder.add(Event(user: "p\(u)", item: "c", timestamp: Int64(2 * u + 1))) }
+        }
+        let peers = builder.build()
+        let byAttributes = try SegmentPopularity()
+        try byAttributes.fit(peers, validation: nil, progress: nil)
+        let (service, _) = try await makeService()
+        try await service.store.upsert(items: ["a", "b", "c"].map { Item(id: $0) })
+        try await service.install(ServableModel(name: "peers", model: byAttributes, items: peers.items))
+        try await Application(router: service.router()).test(.router) { client async throws in
+            func top(_ user: String) async throws -> (model: String, items: [String]) {
+                let reply = try await client.call(.get, "/users/\(user)/recommendations?n=2")
+                let items = (reply.object["recommendations"] as? [[String: Any]] ?? []).compactMap {
+                    $0["item"] as? String
+                }
+                return (reply.object["model"] as? String ?? "", items)
+            }
+            _ = try await client.call(.put, "/users/newbie", #"{"attributes": {"gender": "f"}}"#)
+            let first = try await top("newbie")
+            #expect(first.model == "peers" && first.items == ["c", "a"], "\(first)")
+            // Changed attributes count at once.
+            _ = try await client.call(.put, "/users/newbie", #"{"attributes": {"gender": "m"}}"#)
+            #expect(try await top("newbie").items == ["c", "b"])
+            // From the first event on, the active model answers.
+            _ = try await client.call(.post, "/events", #"{"user": "newbie", "item": "item-3"}"#)
+            #expect(try await top("newbie").model == "sasrec")
+        }
+    }
 }

@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import SwiftRecData
+import SwiftRecEvaluation
+import SwiftRecModels
+
+/// How well users with no history yet are served from their stated attributes alone.
+struct NewUserBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "new-users",
+        abstract: "Hold out a share of users entirely; rank each one's first items from their attributes alone.",
+        discussion: """
+            A seeded --fraction of the users lose all their events; the models train on everyone \
+            else (every user's attributes stay known). For each held-out user the targets are the \
+            first --first distinct items they interacted with (by time); every item is ranked, \
+            nothing is excluded. Compares popularity with segment-pop (popularity among users who \
+            share each stated attribute).
+            """)
+
+    @Option(help: "The data file or folder (users need attributes, e.g. ml-1m, ml-100k).") var data: String
+    @Option(help: "The data format.") var format: String
+    @Option(help: "Share of users held out as new.") var fraction = 0.2
+    @Option(help: "Targets per new user: their first N distinct items.") var first = 10
+    @Option(help: "Models, comma-separated.") var models = "pop,segment-pop"
+    @Option(name: .customLong("set"), help: "A model option as key=value (repeatable).") var settings: [String] = []
+    @Option(help: "Random seed of the user split.") var seed: UInt64 = 1
+    @Flag(help: "Print one JSON object as the last line.") var json = false
+
+    func run() throws {
+        guard fraction > 0, fraction < 1 else { throw ValidationError("--fraction: must be between 0 and 1") }
+        guard first >= 1 else { throw ValidationError("--first: must be at least 1") }
+        let names = models.split(separator: ",").map(String.init)
+        let options = try ModelRunner.settings(settings)
+        try ModelRunner.check(models: names, options: options)
+        let (dataset, report) = try Importer.read(
+            format: try ModelRunner.format(format), path: URL(fileURLWithPath: data))
+        Console.log("imported \(data): \(report)")
+        let withAttributes = (0..<dataset.userCount).filter { !(dataset.userInfo[$0]?.attributes.isEmpty ?? true) }
+        guard !withAttributes.isEmpty else { throw ValidationError("--data: no user states any attribute") }
+
+        // Seeded choice of new users among those with events.
+        var generator = SplitMix64(seed: seed)
+        let isNew = (0..<dataset.userCount).map { u in
+            dataset.sequences.items(of: u).count > 0
+                && Double(generator.next() >> 11) / Double(1 << 53) < fraction
+        }
+        var builder = DatasetBuilder()
+        for i in 0..<dataset.itemCount { builder.add(dataset.itemInfo[i] ?? Item(id: dataset.items.ids[i])) }
+        for u in 0..<dataset.userCount { builder.add(dataset.userInfo[u] ?? User(id: dataset.users.ids[u])) }
+        for u in 0..<dataset.userCount where !isNew[u] {
+            for (item, time) in zip(dataset.sequences.items(of: u), dataset.sequences.timestamps(of: u)) {
+                builder.add(Event(user: dataset.users.ids[u], item: dataset.items.ids[Int(item)], timestamp: time))
+            }
+        }
+        let training = builder.build()
+        var heldOut = HeldOut()
+        for u in 0..<dataset.userCount where isNew[u] {
+            var targets: [Int32] = []
+            for item in dataset.sequences.items(of: u) where targets.count < first && !targets.contains(item) {
+                targets.append(training.items.index(of: dataset.items.ids[Int(item)])!)
+            }
+            heldOut.users.append(training.users.index(of: dataset.users.ids[u])!)
+            heldOut.items.append(targets)
+        }
+        Console.log(
+            "\(heldOut.users.count) new users (attributes known, no events), \(training.eventCount) training events")
+
+        var rows: [[String: Any]] = []
+        var table: [[String]] = []
+        for name in names {
+            let model = try ModelCatalog.make(name, options: options)
+            try model.fit(training, validation: nil, progress: Console.progress)
+            let result = Evaluator.evaluate(
+                model, history: training, heldOut: heldOut, options: EvaluationOptions(ks: [10, 20]))
+            let m = result.metrics
+            rows.append([
+                "model": name, "users": result.users, "HR@10": m["HR@10"] ?? 0, "NDCG@10": m["NDCG@10"] ?? 0,
+                "Recall@10": m["Recall@10"] ?? 0, "NDCG@20": m["NDCG@20"] ?? 0, "Recall@20": m["Recall@20"] ?? 0,
+            ])
+            table.append(
+                [name]
+                    + ["HR@10", "NDCG@10", "Recall@10", "NDCG@20", "Recall@20"].map {
+                        String(format: "%.4f", m[$0] ?? 0)
+                    })
+        }
+        Console.log(Console.table(["model", "HR@10", "NDCG@10", "Recall@10", "NDCG@20", "Recall@20"], table))
+        Console.log(
+            "command: swiftrec bench new-users --data \(data) --format \(format) --fraction \(fraction) --first \(first) --models \(models)\(settings.map { " --set \($0)" }.joined())\(json ? " --json" : "")"
+        )
+        if json { try Console.printJSON(["results": rows]) }
+    }
+}
