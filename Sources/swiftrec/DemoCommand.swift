@@ -52,7 +52,7 @@ struct DemoCommand: AsyncParsableCommand {
         sasrec.training.timeBudget = seconds
         sasrec.training.patience = 5
         let models: [any Recommender] = [
-            try Popularity(), try ItemKNN(neighbors: 100, similarity: .cosine, shrinkage: 10),
+            try Popularity(), try SegmentPopularity(), try ItemKNN(neighbors: 100, similarity: .cosine, shrinkage: 10),
             try SASRec(config: sasrec),
         ]
         var rows: [[String]] = []
@@ -92,6 +92,8 @@ struct DemoCommand: AsyncParsableCommand {
               curl -X POST \(base)/events -H 'Content-Type: application/json' -d '{"user": "\(user)", "item": "\(next)", "type": "click"}'
               curl '\(base)/users/\(user)/recommendations?n=5'
               curl '\(base)/users/\(user)/interests?window=10'
+              curl -X PUT \(base)/users/newcomer -d '{"attributes": {"gender": "female", "location": "\(dataset.userInfo[0]?.attributes["location"] ?? "")"}}'
+              curl '\(base)/users/newcomer/recommendations?n=5'
               curl -X POST \(base)/sessions/recommendations -d '{"events": [{"item": "\(next)"}], "n": 5}'
               curl '\(base)/items/\(next)/similar?n=5'
               curl \(base)/models
