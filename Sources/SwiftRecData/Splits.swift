@@ -172,6 +172,13 @@ extension Split {
             let range = dataset.sequences.offsets[u]..<dataset.sequences.offsets[u + 1]
             for p in range.dropLast() where cold[Int(dataset.sequences.items[p])] { keep[sequenceOrder[p]] = false }
         }
+        // A user left with fewer than 3 events is not held out, so a cold last event of theirs
+        // would stay in training: drop it too.
+        for u in 0..<dataset.userCount {
+            let range = dataset.sequences.offsets[u]..<dataset.sequences.offsets[u + 1]
+            guard let last = range.last, cold[Int(dataset.sequences.items[last])] else { continue }
+            if range.dropLast().filter({ keep[sequenceOrder[$0]] }).count < 2 { keep[sequenceOrder[last]] = false }
+        }
         let filtered = dataset.sharingMaps(keeping: keep)
         let eligible = (0..<filtered.userCount).map { filtered.sequences.items(of: $0).count >= 3 }
         let split = holdingOutLastTwo(

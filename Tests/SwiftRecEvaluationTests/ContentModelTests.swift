@@ -87,6 +87,17 @@ struct ContentModelTests {
         #expect(coldTargets > 10 && coldTargets < split.test.users.count)
     }
 
+    @Test func coldItemsStayOutOfTrainingForUsersTooShortToHoldOut() {
+        // Every user has two events: none is held out, so no cold event may remain at all.
+        var builder = DatasetBuilder()
+        for u in 0..<50 {
+            for k in 0..<2 { builder.add(Event(user: "u\(u)", item: "i\((u + k) % 20)", timestamp: Int64(k))) }
+        }
+        let (split, cold) = Split.leaveOneOutWithColdItems(builder.build(), fraction: 0.3, seed: 5)
+        #expect(cold.contains(true) && split.test.users.isEmpty)
+        #expect(!split.train.log.items.contains { cold[Int($0)] })
+    }
+
     @Test func contentModelRecommendsColdItemsAndRoundTrips() throws {
         let pop = try Popularity()
         try pop.fit(ColdData.split.train, validation: nil, progress: nil)
