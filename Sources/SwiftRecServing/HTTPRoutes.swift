@@ -161,24 +161,30 @@ extension RecommendationService {
                 .contentTooLarge,
                 "events: \(elements.count) events in one batch; at most \(limits.maxBatch) are accepted")
         }
-        var valid: [Event] = []
+        var parsed: [(index: Int, event: Event)] = []
         var rejected: [EventsAccepted.Rejection] = []
         let now = Int64(Date().timeIntervalSince1970)
         for (index, element) in elements.enumerated() {
             do {
-                let event = try parseEvent(element, now: now)
-                guard try await store.item(event.item) != nil else {
-                    throw APIError(
-                        .unprocessableContent, "item: unknown item '\(event.item)'; add it with PUT /items/{id}")
-                }
-                valid.append(event)
+                parsed.append((index, try parseEvent(element, now: now)))
             } catch let error as APIError {
                 rejected.append(.init(index: index, error: error.message))
             }
         }
+        // One store read for the whole batch's items.
+        let known = try await store.items(withIDs: Set(parsed.map(\.event.item)))
+        var valid: [Event] = []
+        for (index, event) in parsed {
+            if known[event.item] != nil {
+                valid.append(event)
+            } else {
+                rejected.append(
+                    .init(index: index, error: "item: unknown item '\(event.item)'; add it with PUT /items/{id}"))
+            }
+        }
+        rejected.sort { $0.index < $1.index }
         // Durable first, then visible to recommendations.
-        try await store.append(valid)
-        try await live.record(valid)
+        try await live.append(valid)
         scenarios.record(valid)
         metrics.events(accepted: valid.count, rejected: rejected.count)
         let outcome = EventsAccepted(accepted: valid.count, rejected: rejected)

@@ -24,6 +24,8 @@ public actor LiveInterests {
     /// Users whose history is being read from the store: how many reads are under way and
     /// how often the history changed since the first began.
     private var reads: [String: (readers: Int, changes: Int)] = [:]
+    /// Users with a write under way (store first, then memory), and how many.
+    private var writing: [String: Int] = [:]
 
     public init(store: any RecommendationStore, capacity: Int = 200, maxUsers: Int = 100_000) {
         self.store = store
@@ -36,25 +38,35 @@ public actor LiveInterests {
         return clock
     }
 
-    /// Adds events the store has already made durable.
-    public func record(_ events: [Event]) async throws {
+    /// Stores events durably, then adds them to the users held in memory, so the next
+    /// recommendation counts them. A user first read while the write is under way is not kept
+    /// from that read (it may or may not hold the new events); the next request reads again.
+    public func append(_ events: [Event]) async throws {
         var order: [String] = []
         var byUser: [String: [Event]] = [:]
         for event in events {
             if byUser[event.user] == nil { order.append(event.user) }
             byUser[event.user, default: []].append(event)
         }
+        for user in order { writing[user, default: 0] += 1 }
+        defer {
+            for user in order {
+                writing[user]! -= 1
+                if writing[user] == 0 { writing[user] = nil }
+            }
+        }
+        try await store.append(events)
         for user in order {
-            // A user not in memory is read from the store, which already holds these events,
-            // when first asked for; a read under way is told to read again.
-            guard var entry = entries[user] else {
+            // A user not in memory is read from the store, which now holds these events, when
+            // first asked for; a read under way is told to read again.
+            guard entries[user] != nil else {
                 reads[user]?.changes += 1
                 continue
             }
-            entry.events.append(contentsOf: byUser[user]!)
-            if entry.events.count > capacity { entry.events.removeFirst(entry.events.count - capacity) }
-            entry.version = tick()
-            entries[user] = entry
+            entries[user]!.events.append(contentsOf: byUser[user]!)
+            let excess = entries[user]!.events.count - capacity
+            if excess > 0 { entries[user]!.events.removeFirst(excess) }
+            entries[user]!.version = tick()
         }
     }
 
@@ -82,6 +94,8 @@ public actor LiveInterests {
             if let entry = entries[user] { return (entry.events, entry.version) }
             // Events recorded during the read may be missing from it: read again.
             guard reads[user]!.changes == before else { continue }
+            // A write under way may or may not be in the read: answer from it, keep nothing.
+            guard writing[user] == nil else { return (loaded, tick()) }
             let entry = Entry(events: loaded, version: tick(), lastUse: clock)
             entries[user] = entry
             evictIfFull()

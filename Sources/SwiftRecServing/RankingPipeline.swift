@@ -13,12 +13,19 @@ public final class ServableModel: @unchecked Sendable {
     /// Item index ↔ id of the data the model was trained on.
     public let items: IDMap
 
+    /// Distinct for every instance ever made: results computed from one are never taken for
+    /// another's, even when a freed instance's memory is reused.
+    public let serial: Int
+
+    private static let instances = Atomic<Int>(0)
+
     public init(name: String, model: any Recommender, items: IDMap) {
         precondition(
             model.itemCount == items.count, "ServableModel: \(model.itemCount) scores for \(items.count) items")
         self.name = name
         self.model = model
         self.items = items
+        serial = Self.instances.add(1, ordering: .relaxed).newValue
     }
 
     private let vectorCache = Mutex<Tensor??>(nil)
@@ -225,7 +232,7 @@ public struct CachedReasons: Sendable {
 /// model are unchanged: a repeated request skips the model, a new event or model swap does not.
 public final class ScoreCache: Sendable {
     private struct Entry {
-        var model: ObjectIdentifier
+        var model: Int
         var version: Int
         var scores: [Float]
         /// Explanations computed for these scores, by method and item index.
@@ -243,7 +250,7 @@ public final class ScoreCache: Sendable {
 
     public func scores(user: String, model: ServableModel, version: Int) -> [Float]? {
         state.withLock { s in
-            guard let entry = s.entries[user], entry.model == ObjectIdentifier(model), entry.version == version
+            guard let entry = s.entries[user], entry.model == model.serial, entry.version == version
             else { return nil }
             return entry.scores
         }
@@ -253,7 +260,7 @@ public final class ScoreCache: Sendable {
         guard capacity > 0 else { return }
         state.withLock { s in
             if s.entries.updateValue(
-                Entry(model: ObjectIdentifier(model), version: version, scores: scores), forKey: user) == nil
+                Entry(model: model.serial, version: version, scores: scores), forKey: user) == nil
             {
                 s.order.append(user)
             }
@@ -269,7 +276,7 @@ public final class ScoreCache: Sendable {
         user: String, model: ServableModel, version: Int, method: ExplanationMethod, items: [Int32]
     ) -> [Int32: [Reason]] {
         state.withLock { s in
-            guard let entry = s.entries[user], entry.model == ObjectIdentifier(model), entry.version == version,
+            guard let entry = s.entries[user], entry.model == model.serial, entry.version == version,
                 let known = entry.reasons[method]
             else { return [:] }
             return items.reduce(into: [:]) { found, item in found[item] = known[item] }
@@ -281,7 +288,7 @@ public final class ScoreCache: Sendable {
         reasons: [Int32: [Reason]], user: String, model: ServableModel, version: Int, method: ExplanationMethod
     ) {
         state.withLock { s in
-            guard var entry = s.entries[user], entry.model == ObjectIdentifier(model), entry.version == version
+            guard var entry = s.entries[user], entry.model == model.serial, entry.version == version
             else { return }
             entry.reasons[method, default: [:]].merge(reasons) { _, new in new }
             s.entries[user] = entry
@@ -321,11 +328,12 @@ public final class ScenarioCatalog: Sendable {
         }
     }
 
-    /// Adds stored events' items to their scenarios.
+    /// Adds stored events' items to their scenarios (also to one whose store read is under way,
+    /// which merges them; the names come from stored events, so they are bounded by the store).
     public func record(_ events: [Event]) {
         entries.withLock { e in
             for event in events {
-                if let scenario = event.scenario, e[scenario] != nil { e[scenario]!.items.insert(event.item) }
+                if let scenario = event.scenario { e[scenario, default: Entry()].items.insert(event.item) }
             }
         }
     }

@@ -30,6 +30,42 @@ private func event(_ user: String, _ item: Int, _ time: Int64) -> Event {
     Event(user: user, item: "item-\(item)", type: .click, timestamp: time)
 }
 
+/// A store whose appends are durable at once but return only when the test opens the gate:
+/// the window between a write reaching the store and the caller hearing of it.
+final class GatedStore: RecommendationStore {
+    let inner = InMemoryStore()
+    private let gate = AsyncStream<Void>.makeStream()
+
+    func open() { gate.continuation.yield() }
+
+    func append(_ events: [Event]) async throws {
+        await inner.append(events)
+        for await _ in gate.stream { break }
+    }
+    func upsert(items: [Item]) async throws { await inner.upsert(items: items) }
+    func upsert(users: [User]) async throws { await inner.upsert(users: users) }
+    func deleteUser(_ id: String) async throws -> Bool { await inner.deleteUser(id) }
+    func item(_ id: String) async throws -> Item? { await inner.item(id) }
+    func items(withIDs ids: Set<String>) async throws -> [String: Item] { await inner.items(withIDs: ids) }
+    func user(_ id: String) async throws -> User? { await inner.user(id) }
+    func items(after cursor: String?, limit: Int) async throws -> Page<Item> {
+        await inner.items(after: cursor, limit: limit)
+    }
+    func users(after cursor: String?, limit: Int) async throws -> Page<User> {
+        await inner.users(after: cursor, limit: limit)
+    }
+    func recentEvents(ofUser id: String, limit: Int) async throws -> [Event] {
+        await inner.recentEvents(ofUser: id, limit: limit)
+    }
+    func eventCount() async throws -> Int { await inner.eventCount() }
+    func items(inScenario scenario: String) async throws -> Set<String> { await inner.items(inScenario: scenario) }
+    func snapshot() async throws -> Dataset { await inner.snapshot() }
+    func saveModel(_ record: ModelRecord) async throws { await inner.saveModel(record) }
+    func modelRecords() async throws -> [ModelRecord] { await inner.modelRecords() }
+    func activateModel(_ name: String) async throws -> Bool { await inner.activateModel(name) }
+    func deleteModel(_ name: String) async throws -> Bool { await inner.deleteModel(name) }
+}
+
 @Suite("Serving core")
 struct ServingCoreTests {
     /// The contract every store keeps.
@@ -109,10 +145,10 @@ struct ServingCoreTests {
         try await store.append((0..<5).map { event("u", $0, Int64($0)) })
         let live = LiveInterests(store: store, capacity: 4)
         #expect(try await live.events(of: "u").map(\.item) == (1..<5).map { "item-\($0)" })
-        // Durable first, then recorded; the live history follows at once.
+        // Stored, then recorded; the live history follows at once.
         let new = [event("u", 9, 10), event("u", 8, 11), event("v", 7, 12)]
-        try await store.append(new)
-        try await live.record(new)
+        try await live.append(new)
+        #expect(try await store.recentEvents(ofUser: "u", limit: 10).count == 7)
         #expect(try await live.events(of: "u").map(\.item) == ["item-3", "item-4", "item-9", "item-8"])
         // A user first seen in this batch gets their stored history once, not twice.
         #expect(try await live.events(of: "v").map(\.item) == ["item-7"])
@@ -187,6 +223,9 @@ struct ServingCoreTests {
         #expect(cache.scores(user: "a", model: model, version: 3) == [1, 2])
         #expect(cache.scores(user: "a", model: model, version: 4) == nil)
         #expect(cache.scores(user: "a", model: other, version: 3) == nil)
+        // Another instance of the same model (as a catalogue extension makes) is another model.
+        let again = ServableModel(name: model.name, model: model.model, items: model.items)
+        #expect(cache.scores(user: "a", model: again, version: 3) == nil)
         cache.store([3], user: "b", model: model, version: 0)
         cache.store([4], user: "c", model: model, version: 0)
         #expect(cache.count == 2 && cache.scores(user: "a", model: model, version: 3) == nil)
@@ -199,13 +238,25 @@ struct ServingCoreTests {
         let live = LiveInterests(store: store)
         let first = try await live.snapshot(of: "u").version
         let event = Event(user: "u", item: "item-1", timestamp: 1)
-        try await store.append([event])
-        try await live.record([event])
+        try await live.append([event])
         let second = try await live.snapshot(of: "u")
         #expect(second.version != first && second.events == [event])
         #expect(try await live.snapshot(of: "u").version == second.version)
         await live.forget("u")
         #expect(try await live.snapshot(of: "u").version != second.version)
+    }
+
+    @Test func aFirstReadDuringAWriteNeverCountsAnEventTwice() async throws {
+        let store = GatedStore()
+        let live = LiveInterests(store: store)
+        let new = event("u", 1, 1)
+        let writing = Task { try await live.append([new]) }
+        while try await store.recentEvents(ofUser: "u", limit: 5).isEmpty { await Task.yield() }
+        // The event is durable, the write not yet finished: a first read sees it in the store.
+        #expect(try await live.events(of: "u") == [new])
+        store.open()
+        try await writing.value
+        #expect(try await live.events(of: "u") == [new])
     }
 
     @Test func liveInterestsHoldABoundedNumberOfUsers() async throws {
