@@ -87,12 +87,11 @@ extension RecommendationService {
                 body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         router.get("models") { _, _ in
-            let active = self.active.current
-            return JSONResponse.make(
+            JSONResponse.make(
                 self.models.map {
                     ModelInfo(
                         name: $0.record.name, type: $0.record.type, items: $0.servable.items.count,
-                        active: $0.servable === active, saved: $0.record.directory != nil,
+                        active: $0.record.active, saved: $0.record.directory != nil,
                         createdAt: $0.record.createdAt, metrics: $0.record.metrics)
                 })
         }
@@ -279,7 +278,7 @@ extension RecommendationService {
                     .notFound, "no user '\(user)': post their events first, or use POST /sessions/recommendations")
             }
             // No history yet: popularity among users with the same stated attributes, when registered.
-            if let byAttributes = models.first(where: { $0.record.type == "segment-pop" })?.servable {
+            if let byAttributes = modelForUsersWithoutHistory {
                 model = byAttributes
                 features = stored.attributes
             }

@@ -82,11 +82,13 @@ extension RecommendationService {
     public func install(
         _ model: ServableModel, directory: URL? = nil, metrics: [String: Double] = [:], activate: Bool = false
     ) async throws {
+        // Written before the registry is locked: saving a large model must not hold up other
+        // registry changes (or every PUT /items).
+        var saved = directory?.standardizedFileURL.path
+        if saved == nil, let root = modelDirectory {
+            saved = try Self.save(model, under: root).path
+        }
         try await registry.withChange {
-            var saved = directory?.standardizedFileURL.path
-            if saved == nil, let root = modelDirectory {
-                saved = try Self.save(model, under: root).path
-            }
             // Replacing the active model keeps the name active with the new instance.
             let replacesActive = registry.model(named: model.name).map { $0.servable === self.active.current } ?? false
             let makeActive = activate || registry.isEmpty || replacesActive
@@ -97,6 +99,8 @@ extension RecommendationService {
             registry.put(RegisteredModel(servable: model, record: record))
             if makeActive { self.active.activate(model) }
         }
+        // Items stored while it trained (or since it was saved) are taken in now.
+        if model.model is any CatalogueExtending { try await extendCataloguesFromStore() }
     }
 
     /// Loads every model the store's registry records and re-activates the one that was active
@@ -123,11 +127,9 @@ extension RecommendationService {
                     failures.append(ModelFailure(name: record.name, reason: "\(directory): \(error)"))
                 }
             }
-            if let recordedActive {
-                self.active.activate(recordedActive.servable)
-            } else if let first {
-                try await markActive(first)
-            }
+            // When the recorded choice did not load, serve the first model without recording it:
+            // the operator's choice stands for when its files are back.
+            if let chosen = recordedActive ?? first { self.active.activate(chosen.servable) }
         }
         return failures
     }
@@ -141,19 +143,11 @@ extension RecommendationService {
         }
     }
 
-    /// Records `entry` as the active model in the store and in memory, then swaps it in.
+    /// Records `entry` as the active model in the store, then swaps it in.
     private func markActive(_ entry: RegisteredModel) async throws {
         guard try await store.activateModel(entry.record.name) else {
             throw ModelError.incompatibleArtifact("the store has no record of model '\(entry.record.name)'")
         }
-        for other in registry.all where other.record.active {
-            var record = other.record
-            record.active = false
-            registry.put(RegisteredModel(servable: other.servable, record: record))
-        }
-        var record = entry.record
-        record.active = true
-        registry.put(RegisteredModel(servable: entry.servable, record: record))
         self.active.activate(entry.servable)
     }
 
@@ -175,8 +169,21 @@ extension RecommendationService {
         }
     }
 
-    /// The registered models by name.
-    public var models: [RegisteredModel] { registry.all }
+    /// The registered models by name; `record.active` tells the one answering requests.
+    public var models: [RegisteredModel] {
+        let current = active.current
+        return registry.all.map { entry in
+            var record = entry.record
+            record.active = entry.servable === current
+            return RegisteredModel(servable: entry.servable, record: record)
+        }
+    }
+
+    /// The model for users with no events yet: a registered model that reads only user
+    /// attributes (popularity among peers), the first by name; nil when none is registered.
+    public var modelForUsersWithoutHistory: ServableModel? {
+        registry.all.first { $0.servable.model.inputs == [.features] }?.servable
+    }
 
     /// Adds the items a registered model does not know to every model that can take them in
     /// (``CatalogueExtending``: content models, content-aware SASRec), in memory and atomically,
@@ -186,7 +193,13 @@ extension RecommendationService {
     public func extendCatalogues(with items: [Item]) async throws -> (
         extended: [String], failures: [ModelFailure]
     ) {
-        try await registry.withChange {
+        // Most puts change an item every model knows: no lock, no work.
+        let needed = registry.all.contains { entry in
+            entry.servable.model is any CatalogueExtending
+                && items.contains { entry.servable.items.index(of: $0.id) == nil }
+        }
+        guard needed else { return ([], []) }
+        return try await registry.withChange {
             var extended: [String] = [], failures: [ModelFailure] = []
             for entry in registry.all {
                 guard let model = entry.servable.model as? any CatalogueExtending else { continue }

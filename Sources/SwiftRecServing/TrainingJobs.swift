@@ -61,6 +61,7 @@ public final class TrainingJobs: Sendable {
                             with: Result { try self.train(id, model: model, options: options, dataset: dataset) })
                     }
                 }
+                self.update(id) { $0.message = "saving and registering" }
                 let metrics = self.job(id)?.validNDCG10.map { ["valid_NDCG@10": $0] } ?? [:]
                 try await service.install(trained, metrics: metrics, activate: activate)
                 self.update(id) {
@@ -105,7 +106,6 @@ public final class TrainingJobs: Sendable {
                 job.seconds = Date().timeIntervalSince(start)
             }
         }
-        update(id) { $0.message = "saving" }
         return ServableModel(name: job(id)?.name ?? model, model: recommender, items: dataset.items)
     }
 }

@@ -38,7 +38,7 @@ struct ServeCommand: AsyncParsableCommand {
             Console.log("warning: registered model '\(failure.name)' could not be loaded: \(failure.reason)")
         }
         for entry in service.models {
-            Console.log("restored '\(entry.record.name)' (\(entry.record.type), \(entry.record.items) items)")
+            Console.log("restored '\(entry.record.name)' (\(entry.record.type), \(entry.servable.items.count) items)")
         }
         for (k, directory) in (model ?? "").split(separator: ",").map(String.init).enumerated() {
             let url = URL(fileURLWithPath: directory)
