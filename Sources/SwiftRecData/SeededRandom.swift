@@ -12,6 +12,10 @@ public struct SplitMix64: RandomNumberGenerator, Sendable, Equatable {
 
     public init(seed: UInt64) { state = seed }
 
+    /// The generator `SplitMix64(seed:)` becomes after `draws` calls of `next()`, reached at
+    /// once: any stretch of the stream can be read without the values before it.
+    public init(seed: UInt64, skipping draws: UInt64) { state = seed &+ draws &* 0x9E37_79B9_7F4A_7C15 }
+
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

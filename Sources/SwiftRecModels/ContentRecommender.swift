@@ -211,40 +211,30 @@ final class StoredVectors: TextEncoder {
     }
 }
 
-/// Dense text vectors of a dataset's items.
+/// Dense text vectors of items.
 public enum ItemTextVectors {
-    /// One unit-length row per item, [items, dimension]: the encoder's vectors, or keyword
-    /// vectors projected by a seeded random ±1 matrix (which keeps cosines approximately).
-    public static func dense(
-        _ dataset: Dataset, representation: ItemRepresentation, dimension: Int, seed: UInt64
-    ) throws -> Tensor {
-        let texts = ItemText.all(of: dataset)
-        switch representation {
-        case .encoder(let encoder):
-            guard encoder.dimension == dimension else {
-                throw ModelError.invalidParameter(
-                    name: "text-dim", reason: "the encoder gives \(encoder.dimension) values, not \(dimension)")
-            }
-            return encoder.encode(texts)
-        case .keywords(let weighting):
-            let keywords = KeywordVectors(documents: texts, weighting: weighting)
-            return project(keywords, dimension: dimension, seed: seed)
-        }
-    }
-
-    /// Keyword vectors projected to `dimension` by the seeded random ±1 matrix of their
-    /// vocabulary (the same matrix for the same vocabulary size and seed), rows unit length.
+    /// Keyword vectors projected to `dimension` by a seeded random ±1 matrix (which keeps
+    /// cosines approximately), rows unit length. A term's row of the matrix depends only on the
+    /// seed and the term's column, so new texts are projected as the fitted ones were; only the
+    /// rows of terms that occur are drawn.
     public static func project(_ keywords: KeywordVectors, dimension: Int, seed: UInt64) -> Tensor {
-        var signs = [Float](repeating: 0, count: keywords.inverseFrequency.count * dimension)
-        var generator = SplitMix64(seed: seed ^ 0x7465_7874)
-        for k in signs.indices { signs[k] = generator.next() & 1 == 0 ? 1 : -1 }
+        let base = seed ^ 0x7465_7874
+        var signs: [Int32: [Float]] = [:]
         let documents = keywords.documentCount
         var out = Tensor.zeros([documents, dimension])
         out.withUnsafeMutableBufferPointer { o in
             for d in 0..<documents {
                 let (terms, weights) = keywords.vector(of: d)
                 for (t, w) in zip(terms, weights) {
-                    for j in 0..<dimension { o[d * dimension + j] += w * signs[Int(t) * dimension + j] }
+                    let row =
+                        signs[t]
+                        ?? {
+                            var generator = SplitMix64(seed: base, skipping: UInt64(Int(t) * dimension))
+                            let row = (0..<dimension).map { _ in Float(generator.next() & 1 == 0 ? 1 : -1) }
+                            signs[t] = row
+                            return row
+                        }()
+                    for j in 0..<dimension { o[d * dimension + j] += w * row[j] }
                 }
                 var norm: Float = 0
                 for j in 0..<dimension { norm += o[d * dimension + j] * o[d * dimension + j] }

@@ -111,6 +111,9 @@ final class ContentItemTable: Layer {
     /// unknown to training, as a brand-new item is, instead of a negative in every step.
     private(set) var warmItems: [Int32] = []
     private(set) var warmPosition: [Int32] = []
+    /// The keyword vocabulary the text vectors came from (nil for encoder vectors): saved with
+    /// the model, it embeds items added after training.
+    var vocabulary: KeywordVocabulary?
 
     init(items: Int, textDimension: Int, dim: Int, generator: inout SeededGenerator) {
         text = Variable(.zeros([items + 1, textDimension]))
@@ -149,10 +152,11 @@ final class ContentItemTable: Layer {
         return items
     }
 
-    /// All item vectors from the learned id table `ids` ([items + 1, dim]); with
-    /// `dropping` > 0 each item's id vector is left out with that probability.
-    func table(ids: Variable, dropping: Float = 0, generator: inout SeededGenerator) -> Variable {
-        guard dropping > 0 else { return adaptor(text) + ids * warm }
+    /// All item vectors from the learned id table `ids` ([items + 1, dim]).
+    func table(ids: Variable) -> Variable { adaptor(text) + ids * warm }
+
+    /// ``table(ids:)`` with each item's id vector left out with probability `dropping`.
+    func table(ids: Variable, dropping: Float, generator: inout SeededGenerator) -> Variable {
         // Inverted dropout: kept id vectors are scaled by 1 / (1 − p), so at inference, with
         // every id vector present, warm items are on the scale training saw.
         var mask = warm.value
@@ -229,11 +233,20 @@ final class SASRecNetwork: SequenceNetwork {
     /// Every item's input vector, row 0 = padding.
     func itemTable() -> Variable {
         guard let content else { return itemEmbedding.weight }
-        if !GradMode.isEnabled, let table = inferenceTable.withLock({ $0 }) { return Variable(table) }
-        let dropping = isTraining && GradMode.isEnabled ? config.itemText?.idDropout ?? 0 : 0
-        let table = content.table(ids: itemEmbedding.weight, dropping: dropping, generator: &negativeSampler)
-        if !GradMode.isEnabled, !isTraining { inferenceTable.withLock { $0 = table.value } }
-        return table
+        guard isTraining else {
+            // Constant outside training: computed once, for scoring and explanations alike
+            // (explanations take it as a leaf).
+            return Variable(
+                inferenceTable.withLock { cached in
+                    if let cached { return cached }
+                    let table = withNoGrad { content.table(ids: itemEmbedding.weight).value }
+                    cached = table
+                    return table
+                })
+        }
+        let dropping = GradMode.isEnabled ? config.itemText?.idDropout ?? 0 : 0
+        guard dropping > 0 else { return content.table(ids: itemEmbedding.weight) }
+        return content.table(ids: itemEmbedding.weight, dropping: dropping, generator: &negativeSampler)
     }
 
     func embed(_ rows: [Int32], batch: Int, length: Int) -> Variable {
@@ -553,17 +566,16 @@ public final class SASRec: SequenceRecommender {
     /// Content-aware: the text representation, and the keyword vocabulary fitted on the
     /// training catalogue (saved with the model), which embed items added after training.
     let itemRepresentation: ItemRepresentation?
-    let textVocabulary: VocabularySlot
 
     /// `itemText` supplies the text vectors of content-aware SASRec (`config.itemText`); keyword
     /// representations can be named in the config alone, an encoder must be passed here.
     public init(config: SASRecConfig = .init(), itemText: ItemRepresentation? = nil) throws {
         var config = config
         var representation = itemText
-        if let settings = config.itemText, representation == nil {
+        if let settings = config.itemText, representation == nil, settings.representation != "encoder" {
             guard let weighting = TermWeighting(rawValue: settings.representation) else {
                 throw ModelError.invalidParameter(
-                    name: "representation", reason: "'\(settings.representation)' needs an encoder; pass one")
+                    name: "representation", reason: "'\(settings.representation)' is not bm25, tfidf or encoder")
             }
             representation = .keywords(weighting)
         }
@@ -579,22 +591,28 @@ public final class SASRec: SequenceRecommender {
         self.config = config
         self.itemRepresentation = representation
         let seed = config.training.seed
-        let vocabulary = VocabularySlot()
-        textVocabulary = vocabulary
         super.init(
             core: SequenceModelCore(
                 name: "sasrec", historyLength: config.maxLength, config: config, options: config.training,
                 prepare: { network, dataset, progress in
-                    guard let content = network.content, let representation else { return }
+                    guard let content = network.content else { return }
+                    // A model loaded with encoder vectors scores from its saved table; fitting
+                    // again needs the encoder.
+                    guard let representation else {
+                        throw ModelError.invalidParameter(
+                            name: "encoder",
+                            reason: "fitting content-aware SASRec with encoder vectors needs encoder=FOLDER")
+                    }
                     progress?(.message("sasrec: text vectors of \(dataset.itemCount) items (\(representation.label))"))
+                    let texts = ItemText.all(of: dataset)
                     let vectors: Tensor
-                    if case .keywords(let weighting) = representation {
-                        let keywords = KeywordVectors(documents: ItemText.all(of: dataset), weighting: weighting)
-                        vocabulary.value.withLock { $0 = keywords.savedVocabulary }
+                    switch representation {
+                    case .keywords(let weighting):
+                        let keywords = KeywordVectors(documents: texts, weighting: weighting)
+                        content.vocabulary = keywords.savedVocabulary
                         vectors = ItemTextVectors.project(keywords, dimension: config.itemText!.dimension, seed: seed)
-                    } else {
-                        vectors = try ItemTextVectors.dense(
-                            dataset, representation: representation, dimension: config.itemText!.dimension, seed: seed)
+                    case .encoder(let encoder):
+                        vectors = encoder.encode(texts)
                     }
                     var warm = [Bool](repeating: false, count: dataset.itemCount)
                     for item in dataset.log.items { warm[Int(item)] = true }
@@ -603,11 +621,9 @@ public final class SASRec: SequenceRecommender {
             ) { SASRecNetwork(items: $0, config: config) })
     }
 
-    var fittedVocabulary: KeywordVocabulary? { textVocabulary.value.withLock { $0 } }
-
     override public func save(to directory: URL) throws {
         try super.save(to: directory)
-        try fittedVocabulary?.write(to: directory)
+        try network?.content?.vocabulary?.write(to: directory)
     }
 
     var network: SASRecNetwork? { (core as? SequenceModelCore<SASRecNetwork>)?.network }
@@ -617,16 +633,9 @@ public final class SASRec: SequenceRecommender {
             SASRecConfig.self, model: "sasrec", from: directory)
         let model = try SASRec(config: config)
         try (model.core as! SequenceModelCore<SASRecNetwork>).load(itemCount: itemCount, weights: weights)
-        let vocabulary = try KeywordVocabulary.read(from: directory)
-        model.textVocabulary.value.withLock { $0 = vocabulary }
+        model.network?.content?.vocabulary = try KeywordVocabulary.read(from: directory)
         return model
     }
-}
-
-/// Holds the keyword vocabulary a fit produced (filled by the fitting closure, which cannot
-/// reach the model itself) or a load read.
-final class VocabularySlot: Sendable {
-    let value = Mutex<KeywordVocabulary?>(nil)
 }
 
 extension SASRec: CatalogueExtending {
@@ -642,11 +651,10 @@ extension SASRec: CatalogueExtending {
         let newText: Tensor
         if case .encoder(let encoder)? = itemRepresentation {
             newText = encoder.encode(texts)
-        } else if let vocabulary = fittedVocabulary {
-            let keywords = KeywordVectors(
-                weighting: vocabulary.weighting, offsets: [0], terms: [], weights: [], vocabulary: vocabulary)
+        } else if let vocabulary = network.content?.vocabulary {
             newText = ItemTextVectors.project(
-                keywords.appending(texts), dimension: settings.dimension, seed: config.training.seed)
+                KeywordVectors(vocabulary: vocabulary).appending(texts), dimension: settings.dimension,
+                seed: config.training.seed)
         } else {
             throw ModelError.incompatibleArtifact(
                 "sasrec: no text vocabulary (saved before it was kept, or an encoder model loaded without its encoder); retrain to add items"
@@ -663,7 +671,7 @@ extension SASRec: CatalogueExtending {
         let model = try SASRec(config: config, itemText: itemRepresentation)
         try (model.core as! SequenceModelCore<SASRecNetwork>).load(
             itemCount: network.itemCount + items.count, weights: state)
-        model.textVocabulary.value.withLock { $0 = fittedVocabulary }
+        model.network?.content?.vocabulary = network.content?.vocabulary
         return model
     }
 }

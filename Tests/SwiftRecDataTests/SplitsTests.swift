@@ -50,6 +50,15 @@ private func checkInvariants(_ split: Split, _ full: Dataset) {
 
 @Suite("Splits")
 struct SplitsTests {
+    @Test func aSeededGeneratorCanStartAnywhereInItsStream() {
+        var stream = SplitMix64(seed: 42)
+        let values = (0..<20).map { _ in stream.next() }
+        for start in [0, 1, 7, 19] {
+            var jumped = SplitMix64(seed: 42, skipping: UInt64(start))
+            #expect(jumped.next() == values[start])
+        }
+    }
+
     @Test func leaveOneOutHoldsOutTheLastTwoByTime() {
         let d = randomDataset()
         let split = Split.leaveOneOut(d)

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftRecData
 import SwiftRecTensor
 import Testing
 
@@ -63,5 +64,32 @@ struct TextEncoderTests {
         #expect(throws: TextModelError.invalid("vocab.txt: no [UNK] token")) {
             try WordPieceTokenizer(tokens: ["[PAD]", "[CLS]", "[SEP]"])
         }
+    }
+
+    @Test func contentAwareSASRecWithEncoderVectorsSavesAndLoads() throws {
+        let encoder = try SentenceEncoder(folder: try TinyBERT().folder)
+        let data = SyntheticGenerator.generate(
+            SyntheticConfig(users: 40, categories: 3, itemsPerCategory: 6, eventsPerUser: 6...10, seed: 4)
+        ).dataset
+        var config = SASRecConfig()
+        config.dim = 16
+        config.blocks = 1
+        config.heads = 1
+        config.maxLength = 10
+        config.training.epochs = 1
+        config.itemText = ItemTextSettings(representation: "encoder")
+        let model = try SASRec(config: config, itemText: .encoder(encoder))
+        try model.fit(data, validation: nil, progress: nil)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-enc-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try model.save(to: dir)
+        // Loaded without the encoder: it scores from its saved text vectors, and says what a
+        // refit or a new item would need.
+        let loaded = try #require(try ModelCatalog.load(from: dir) as? SASRec)
+        let state = UserState(items: [0, 1, 2])
+        #expect(loaded.scores(for: state) == model.scores(for: state))
+        #expect(throws: ModelError.self) { try loaded.fit(data, validation: nil, progress: nil) }
+        #expect(throws: ModelError.self) { try loaded.extended(with: [Item(id: "new", title: "a new thing")]) }
+        #expect(try model.extended(with: [Item(id: "new", title: "a new thing")]).itemCount == data.itemCount + 1)
     }
 }

@@ -96,8 +96,8 @@ public struct KeywordVectors: Sendable {
     public let inverseFrequency: [Float]
     public let documentCount: Int
     let averageLength: Float
-    let k1: Float = 1.2
-    let b: Float = 0.75
+    static let k1: Float = 1.2
+    static let b: Float = 0.75
     /// Documents as rows: `terms[offsets[d]..<offsets[d + 1]]` with `weights` alongside.
     let offsets: [Int]
     let terms: [Int32]
@@ -149,7 +149,7 @@ public struct KeywordVectors: Sendable {
             let row = counts.map { entry in
                 Self.weight(
                     count: Float(entry.count), length: length, idf: idf[Int(entry.term)], weighting: weighting,
-                    average: average, k1: 1.2, b: 0.75)
+                    average: average)
             }
             let norm = row.reduce(0) { $0 + $1 * $1 }.squareRoot()
             terms += counts.map(\.term)
@@ -169,18 +169,35 @@ public struct KeywordVectors: Sendable {
         weighting: TermWeighting, offsets: [Int], terms: [Int32], weights: [Float],
         vocabulary saved: KeywordVocabulary? = nil
     ) {
+        let columns = Dictionary(
+            (saved?.terms ?? []).enumerated().map { ($0.element, Int32($0.offset)) }, uniquingKeysWith: { a, _ in a })
+        let termCount = max(Int(terms.max() ?? -1) + 1, saved?.terms.count ?? 0)
+        self.init(
+            weighting: weighting, columns: columns,
+            inverseFrequency: saved?.inverseFrequency ?? [Float](repeating: 0, count: termCount),
+            averageLength: saved?.averageLength ?? 0, offsets: offsets, terms: terms, weights: weights)
+    }
+
+    /// No documents yet: a fitted vocabulary, ready to vectorise new texts with ``appending(_:tokenizer:)``.
+    public init(vocabulary: KeywordVocabulary) {
+        self.init(weighting: vocabulary.weighting, offsets: [0], terms: [], weights: [], vocabulary: vocabulary)
+    }
+
+    private init(
+        weighting: TermWeighting, columns: [String: Int32], inverseFrequency: [Float], averageLength: Float,
+        offsets: [Int], terms: [Int32], weights: [Float]
+    ) {
         self.weighting = weighting
         documentCount = offsets.count - 1
-        let termCount = max(Int(terms.max() ?? -1) + 1, saved?.terms.count ?? 0)
-        vocabulary = Dictionary(
-            (saved?.terms ?? []).enumerated().map { ($0.element, Int32($0.offset)) }, uniquingKeysWith: { a, _ in a })
-        inverseFrequency = saved?.inverseFrequency ?? [Float](repeating: 0, count: termCount)
-        averageLength = saved?.averageLength ?? 0
+        vocabulary = columns
+        self.inverseFrequency = inverseFrequency
+        self.averageLength = averageLength
         self.offsets = offsets
         self.terms = terms
         self.weights = weights
         (postingOffsets, postingDocuments, postingWeights) = Self.invert(
-            offsets: offsets, terms: terms, weights: weights, termCount: termCount)
+            offsets: offsets, terms: terms, weights: weights,
+            termCount: max(inverseFrequency.count, Int(terms.max() ?? -1) + 1))
     }
 
     /// The vocabulary and statistics that vectorise new text as this instance does.
@@ -203,7 +220,8 @@ public struct KeywordVectors: Sendable {
             offsets.append(terms.count)
         }
         return KeywordVectors(
-            weighting: weighting, offsets: offsets, terms: terms, weights: weights, vocabulary: savedVocabulary)
+            weighting: weighting, columns: vocabulary, inverseFrequency: inverseFrequency,
+            averageLength: averageLength, offsets: offsets, terms: terms, weights: weights)
     }
 
     /// Documents per term (the rows' transpose).
@@ -216,11 +234,13 @@ public struct KeywordVectors: Sendable {
     }
 
     static func weight(
-        count: Float, length: Float, idf: Float, weighting: TermWeighting, average: Float, k1: Float, b: Float
+        count: Float, length: Float, idf: Float, weighting: TermWeighting, average: Float
     ) -> Float {
         switch weighting {
         case .tfidf: return (1 + Foundation.log(count)) * idf
-        case .bm25: return idf * count * (k1 + 1) / (count + k1 * (1 - b + b * length / max(average, 1)))
+        case .bm25:
+            let (k1, b) = (Self.k1, Self.b)
+            return idf * count * (k1 + 1) / (count + k1 * (1 - b + b * length / max(average, 1)))
         }
     }
 
@@ -240,7 +260,7 @@ public struct KeywordVectors: Sendable {
                     t,
                     Self.weight(
                         count: count, length: Float(words.count), idf: inverseFrequency[Int(t)], weighting: weighting,
-                        average: averageLength, k1: k1, b: b)
+                        average: averageLength)
                 )
             })
         let norm = vector.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
