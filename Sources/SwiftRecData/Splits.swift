@@ -186,6 +186,33 @@ extension Split {
         return (split, cold)
     }
 
+    /// New users: a seeded `fraction` of the users with events loses all of them; the test
+    /// targets of each are their first `first` distinct items by time, and `train` holds every
+    /// other user's events (every user's attributes stay in the maps). No validation.
+    public static func newUsers(_ dataset: Dataset, fraction: Double, first: Int, seed: UInt64) -> Split {
+        precondition(fraction > 0 && fraction < 1, "new users: the fraction must be in 0<..<1, got \(fraction)")
+        precondition(first >= 1, "new users: at least one target per user, got \(first)")
+        var rng = SplitMix64(seed: seed)
+        let order = dataset.sequenceOrder()
+        var keep = [Bool](repeating: true, count: dataset.eventCount)
+        var test = HeldOutBuilder(dataset: dataset)
+        for u in 0..<dataset.userCount {
+            let range = dataset.sequences.offsets[u]..<dataset.sequences.offsets[u + 1]
+            guard !range.isEmpty, rng.nextDouble() < fraction else { continue }
+            for p in range { keep[order[p]] = false }
+            var positions: [Int] = []
+            var seen = Set<Int32>()
+            for p in range where seen.count < first && seen.insert(dataset.sequences.items[p]).inserted {
+                positions.append(p)
+            }
+            test.add(user: u, positions: positions)
+        }
+        let train = dataset.sharingMaps(keeping: keep)
+        return Split(
+            name: "new users (\(Int(fraction * 100))% held out, first \(first) items)", train: train,
+            validation: HeldOut(), test: test.heldOut, trainWithValidation: train)
+    }
+
     /// Holds out the last (test) and second last (validation) event of each eligible user.
     private static func holdingOutLastTwo(_ dataset: Dataset, eligible: [Bool], name: String) -> Split {
         let order = dataset.sequenceOrder()

@@ -41,6 +41,13 @@ public final class FusionRecommender: Recommender {
             throw ModelError.invalidParameter(
                 name: "weights", reason: "\(weights.count) weights for \(members.count) models")
         }
+        // A stack's weights are its ranker: two features per member and a bias.
+        guard kind != .stack || weights.isEmpty || weights.count == 2 * members.count + 1 else {
+            throw ModelError.invalidParameter(
+                name: "weights",
+                reason:
+                    "a stack of \(members.count) models takes \(2 * members.count + 1) weights, got \(weights.count)")
+        }
         guard weights.allSatisfy(\.isFinite) else {
             throw ModelError.invalidParameter(name: "weights", reason: "must be finite numbers")
         }

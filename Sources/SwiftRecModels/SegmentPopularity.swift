@@ -45,12 +45,14 @@ public final class SegmentPopularity: Recommender {
     public var itemCount: Int { overall.count }
 
     public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
+        // Only users with events say anything about tastes (a split may keep the others' attributes).
+        let active = (0..<dataset.userCount).filter { !dataset.sequences.items(of: $0).isEmpty }
         if let attributes {
             readAttributes = attributes
         } else {
             var values: [String: Set<String>] = [:], users: [String: Int] = [:]
-            for user in dataset.userInfo.compactMap({ $0 }) {
-                for (key, value) in user.attributes {
+            for u in active {
+                for (key, value) in dataset.userInfo[u]?.attributes ?? [:] {
                     values[key, default: []].insert(value)
                     users[key, default: 0] += 1
                 }
@@ -58,26 +60,35 @@ public final class SegmentPopularity: Recommender {
             readAttributes = Set(
                 values.keys.filter { users[$0]! >= Self.minimumUsersPerValue * values[$0]!.count })
         }
+        // Each segment's counts (sparse: a catalogue can be large), found once per user.
         var counts = [Float](repeating: 0, count: dataset.itemCount)
-        var bySegment: [String: [Int32: Float]] = [:]
-        for u in 0..<dataset.userCount {
+        var segmentIndex: [String: Int] = [:]
+        var rows: [[Int32: Float]] = []
+        for u in active {
             let items = dataset.sequences.items(of: u)
             for item in items { counts[Int(item)] += 1 }
             for key in segmentKeys(dataset.userInfo[u]?.attributes ?? [:]) {
-                for item in items { bySegment[key, default: [:]][item, default: 0] += 1 }
+                let k =
+                    segmentIndex[key]
+                    ?? {
+                        rows.append([:])
+                        segmentIndex[key] = rows.count - 1
+                        return rows.count - 1
+                    }()
+                for item in items { rows[k][item, default: 0] += 1 }
             }
         }
         let total = max(counts.reduce(0, +), 1)
         overall = counts.map { $0 / total }
-        eventsPerUser = total / Float(max(dataset.userCount, 1))
-        segments = bySegment.mapValues { table in
-            let items = table.keys.sorted()
-            let counts = items.map { table[$0]! }
+        eventsPerUser = total / Float(max(active.count, 1))
+        segments = segmentIndex.mapValues { k in
+            let items = rows[k].keys.sorted()
+            let counts = items.map { rows[k][$0]! }
             return Segment(items: items, counts: counts, total: counts.reduce(0, +))
         }
         progress?(
             .message(
-                "segment-pop: \(segments.count) values of \(readAttributes.sorted().joined(separator: ", ")) over \(dataset.userCount) users"
+                "segment-pop: \(segments.count) values of \(readAttributes.sorted().joined(separator: ", ")) over \(active.count) users with events"
             ))
     }
 

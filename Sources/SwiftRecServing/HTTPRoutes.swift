@@ -411,8 +411,7 @@ extension RecommendationService {
         let window = try integer(parameters["window"], "window", in: 1...1_000) ?? 10
         let history = try await live.events(of: user)
         guard !history.isEmpty else { throw APIError(.notFound, "no events for user '\(user)'") }
-        var categories: [String: [String]] = [:]
-        for item in Set(history.map(\.item)) { categories[item] = try await store.item(item)?.categories ?? [] }
+        let categories = try await store.items(withIDs: Set(history.map(\.item))).mapValues(\.categories)
         var windows: [InterestWindow] = []
         for start in stride(from: 0, to: history.count, by: window) {
             let part = history[start..<min(history.count, start + window)]

@@ -30,7 +30,7 @@ struct EncoderBench: ParsableCommand {
         let model = try SentenceEncoder(folder: URL(fileURLWithPath: encoder))
         model.batchSize = batch
         let loadSeconds = ProcessStats.now() - loadStart
-        let (dataset, _) = try Importer.read(format: try ModelRunner.format(format), path: URL(fileURLWithPath: data))
+        let dataset = try ModelRunner.load(data: data, format: try ModelRunner.format(format))
         let texts = ItemText.all(of: dataset)
         let tokens = texts.reduce(0) { $0 + model.tokenize($1).count }
         _ = model.encode(Array(texts.prefix(batch)))  // warm-up: page in the weights

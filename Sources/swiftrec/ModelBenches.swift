@@ -102,7 +102,7 @@ struct InferenceBench: ParsableCommand {
 
     func run() throws {
         let model = try ModelCatalog.load(from: URL(fileURLWithPath: modelDirectory))
-        let (dataset, _) = try Importer.read(format: try ModelRunner.format(format), path: URL(fileURLWithPath: data))
+        let dataset = try ModelRunner.load(data: data, format: try ModelRunner.format(format))
         guard dataset.itemCount == model.itemCount else {
             throw ValidationError("--data has \(dataset.itemCount) items, the model \(model.itemCount)")
         }

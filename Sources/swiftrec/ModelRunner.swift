@@ -49,6 +49,13 @@ enum ModelRunner {
         }
     }
 
+    /// Reads the data and logs what the importer kept.
+    static func load(data: String, format: DataFormat) throws -> Dataset {
+        let (dataset, report) = try Importer.read(format: format, path: URL(fileURLWithPath: data))
+        Console.log("imported \(data): \(report)")
+        return dataset
+    }
+
     /// Reads the data and splits it leave-one-out by time.
     /// With `coldItems`, that fraction of items is held out of training entirely (see
     /// ``Split/leaveOneOutWithColdItems(_:fraction:seed:)``) and the flags are returned.
@@ -56,8 +63,7 @@ enum ModelRunner {
         Dataset, Split, cold: [Bool]?
     ) {
         let start = ProcessStats.now()
-        let (dataset, report) = try Importer.read(format: format, path: URL(fileURLWithPath: data))
-        Console.log("imported \(data): \(report)")
+        let dataset = try load(data: data, format: format)
         var cold: [Bool]?
         let split: Split
         if let coldItems {

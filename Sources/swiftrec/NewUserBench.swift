@@ -32,36 +32,12 @@ struct NewUserBench: ParsableCommand {
         let names = models.split(separator: ",").map(String.init)
         let options = try ModelRunner.settings(settings)
         try ModelRunner.check(models: names, options: options)
-        let (dataset, report) = try Importer.read(
-            format: try ModelRunner.format(format), path: URL(fileURLWithPath: data))
-        Console.log("imported \(data): \(report)")
-        let withAttributes = (0..<dataset.userCount).filter { !(dataset.userInfo[$0]?.attributes.isEmpty ?? true) }
-        guard !withAttributes.isEmpty else { throw ValidationError("--data: no user states any attribute") }
-
-        // Seeded choice of new users among those with events.
-        var generator = SplitMix64(seed: seed)
-        let isNew = (0..<dataset.userCount).map { u in
-            dataset.sequences.items(of: u).count > 0
-                && Double(generator.next() >> 11) / Double(1 << 53) < fraction
+        let dataset = try ModelRunner.load(data: data, format: try ModelRunner.format(format))
+        guard dataset.userInfo.contains(where: { !($0?.attributes.isEmpty ?? true) }) else {
+            throw ValidationError("--data: no user states any attribute")
         }
-        var builder = DatasetBuilder()
-        for i in 0..<dataset.itemCount { builder.add(dataset.itemInfo[i] ?? Item(id: dataset.items.ids[i])) }
-        for u in 0..<dataset.userCount { builder.add(dataset.userInfo[u] ?? User(id: dataset.users.ids[u])) }
-        for u in 0..<dataset.userCount where !isNew[u] {
-            for (item, time) in zip(dataset.sequences.items(of: u), dataset.sequences.timestamps(of: u)) {
-                builder.add(Event(user: dataset.users.ids[u], item: dataset.items.ids[Int(item)], timestamp: time))
-            }
-        }
-        let training = builder.build()
-        var heldOut = HeldOut()
-        for u in 0..<dataset.userCount where isNew[u] {
-            var targets: [Int32] = []
-            for item in dataset.sequences.items(of: u) where targets.count < first && !targets.contains(item) {
-                targets.append(training.items.index(of: dataset.items.ids[Int(item)])!)
-            }
-            heldOut.users.append(training.users.index(of: dataset.users.ids[u])!)
-            heldOut.items.append(targets)
-        }
+        let split = Split.newUsers(dataset, fraction: fraction, first: first, seed: seed)
+        let (training, heldOut) = (split.train, split.test)
         Console.log(
             "\(heldOut.users.count) new users (attributes known, no events), \(training.eventCount) training events")
 
@@ -85,7 +61,7 @@ struct NewUserBench: ParsableCommand {
         }
         Console.log(Console.table(["model", "HR@10", "NDCG@10", "Recall@10", "NDCG@20", "Recall@20"], table))
         Console.log(
-            "command: swiftrec bench new-users --data \(data) --format \(format) --fraction \(fraction) --first \(first) --models \(models)\(settings.map { " --set \($0)" }.joined())\(json ? " --json" : "")"
+            "command: swiftrec bench new-users --data \(data) --format \(format) --fraction \(fraction) --first \(first) --seed \(seed) --models \(models)\(settings.map { " --set \($0)" }.joined())\(json ? " --json" : "")"
         )
         if json { try Console.printJSON(["results": rows]) }
     }

@@ -50,6 +50,24 @@ private func checkInvariants(_ split: Split, _ full: Dataset) {
 
 @Suite("Splits")
 struct SplitsTests {
+    @Test func newUsersLoseAllTheirEventsAndKeepTheirFirstItemsAsTargets() {
+        let full = randomDataset()
+        let split = Split.newUsers(full, fraction: 0.3, first: 3, seed: 2)
+        checkInvariants(split, full)
+        #expect(split.validation.users.isEmpty && split.test.users.count > 5)
+        for (u, items) in zip(split.test.users, split.test.items) {
+            #expect(split.train.sequences.items(of: Int(u)).isEmpty)
+            #expect(items == Array(full.sequences.items(of: Int(u)).prefix(3)))
+        }
+        let heldOut = Set(split.test.users)
+        #expect(
+            split.train.eventCount
+                == (0..<full.userCount).filter { !heldOut.contains(Int32($0)) }.map {
+                    full.sequences.items(of: $0).count
+                }.reduce(0, +))
+        #expect(Split.newUsers(full, fraction: 0.3, first: 3, seed: 2).test == split.test)
+    }
+
     @Test func aSeededGeneratorCanStartAnywhereInItsStream() {
         var stream = SplitMix64(seed: 42)
         let values = (0..<20).map { _ in stream.next() }

@@ -240,6 +240,13 @@ struct FusionTests {
         #expect(throws: ModelError.self) { try mixed.extended(with: copies) }
     }
 
+    @Test func fusionWeightsMustFitTheKind() throws {
+        let members = try Self.members()
+        #expect(throws: ModelError.self) { try FusionRecommender(kind: .blend, members: members, weights: [1]) }
+        #expect(throws: ModelError.self) { try FusionRecommender(kind: .stack, members: members, weights: [1, 2]) }
+        #expect(try FusionRecommender(kind: .stack, members: members, weights: [1, 2, 3, 4, 0]).weights.count == 5)
+    }
+
     @Test func stackLearnsAndCascadeKeepsTheFirstStagesItems() throws {
         let stack = try FusionRecommender(kind: .stack, members: try Self.members())
         try stack.fit(SequenceData.split.train, validation: SequenceData.split.validation, progress: nil)
