@@ -305,19 +305,25 @@ extension RecommendationService {
     }
 
     /// The pipeline's ranking, with the pool's categories read from the store when the request
-    /// diversifies by category.
+    /// diversifies by category or caps categories.
     func rank(
         _ model: ServableModel, state: UserState, scores: [Float], query: RecommendationRequest,
         cachedReasons: CachedReasons? = nil
     ) async throws -> [Recommendation] {
+        guard query.diversification.isActive else {
+            return RankingPipeline.rank(
+                model, state: state, scores: scores, request: query, cachedReasons: cachedReasons)
+        }
+        let pool = RankingPipeline.candidatePool(model, state: state, scores: scores, request: query)
         var categories: [String: [String]] = [:]
-        if query.diversification.isActive {
-            let pool = RankingPipeline.candidatePool(model, state: state, scores: scores, request: query)
+        let byVectors = query.diversifyByVectors && model.itemVectors != nil
+        if !byVectors || query.diversification.categoryCap != nil {
             let stored = try await store.items(withIDs: Set(pool.map { model.items.id(at: $0) }))
             categories = stored.mapValues(\.categories)
         }
         return RankingPipeline.rank(
-            model, state: state, scores: scores, request: query, categories: categories, cachedReasons: cachedReasons)
+            model, state: state, scores: scores, request: query, categories: categories, pool: pool,
+            cachedReasons: cachedReasons)
     }
 
     func sessionRecommendations(_ request: Request, _ context: ServiceContext) async throws -> Response {

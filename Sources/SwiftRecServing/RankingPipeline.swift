@@ -163,12 +163,13 @@ public enum RankingPipeline {
     }
 
     /// Filters and orders precomputed `scores` for `state`. `categories` gives the categories
-    /// of the candidate pool's items (by id) when the request diversifies by category.
+    /// of the candidate pool's items (by id) when the request diversifies by category; `pool`
+    /// is ``candidatePool(_:state:scores:request:)`` when the caller has it already.
     public static func rank(
         _ model: ServableModel, state: UserState, scores: [Float], request: RecommendationRequest,
-        categories: [String: [String]] = [:], cachedReasons: CachedReasons? = nil
+        categories: [String: [String]] = [:], pool: [Int32]? = nil, cachedReasons: CachedReasons? = nil
     ) -> [Recommendation] {
-        let pool = candidatePool(model, state: state, scores: scores, request: request)
+        let pool = pool ?? candidatePool(model, state: state, scores: scores, request: request)
         var top = Array(pool.prefix(request.count))
         if request.diversification.isActive {
             // Re-rank over pool positions: per-request work stays proportional to the pool.
@@ -182,12 +183,14 @@ public enum RankingPipeline {
             }
             let similarity: ItemSimilarity
             if request.diversifyByVectors, let vectors = model.itemVectors {
+                // The pool's rows only: the whole table is not copied per request.
                 let dim = vectors.shape[1]
-                let rows = vectors.scalars
-                similarity = .vectors(
-                    Tensor(
-                        shape: [pool.count, dim],
-                        scalars: pool.flatMap { rows[(Int($0) * dim)..<(Int($0) * dim + dim)] }))
+                var rows = [Float]()
+                rows.reserveCapacity(pool.count * dim)
+                vectors.withUnsafeBufferPointer { table in
+                    for item in pool { rows += table[(Int(item) * dim)..<(Int(item) * dim + dim)] }
+                }
+                similarity = .vectors(Tensor(shape: [pool.count, dim], scalars: rows))
             } else {
                 similarity = .categories(lists)
             }
