@@ -467,12 +467,18 @@ final class SASRecNetwork: SequenceNetwork {
         var attended = Tensor.zeros([batch, dim])
         attended.withUnsafeMutableBufferPointer { a in
             parts.values.withUnsafeBufferPointer { v in
-                for b in 0..<batch {
-                    for h in 0..<heads {
-                        let row = b * dim + h * headDim, out = (b * heads + h) * length
-                        for j in 0..<length {
-                            let p = parts.weights[out + j], vRow = (b * length + j) * dim + h * headDim
-                            for c in 0..<headDim { a[row + c] += p * v[vRow + c] }
+                parts.weights.withUnsafeBufferPointer { w in
+                    nonisolated(unsafe) let (a, v, w) = (a, v, w)
+                    // Rows of different histories are independent.
+                    parallelRanges(batch, costPerItem: 2 * length * dim) { range in
+                        for b in range {
+                            for h in 0..<heads {
+                                let row = b * dim + h * headDim, out = (b * heads + h) * length
+                                for j in 0..<length {
+                                    let p = w[out + j], vRow = (b * length + j) * dim + h * headDim
+                                    for c in 0..<headDim { a[row + c] += p * v[vRow + c] }
+                                }
+                            }
                         }
                     }
                 }
