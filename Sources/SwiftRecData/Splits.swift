@@ -151,7 +151,8 @@ extension Split {
     }
 
     /// Leave-one-out with cold items: a seeded `fraction` of the items loses every event except
-    /// where it is a user's last item, so those items are never seen in training and some test
+    /// where it is the test item (the last) of a held-out user, so those items are never seen in
+    /// training and some test
     /// targets are items no model has interactions for. Returns the split and the cold items
     /// (a flag per item). Validation targets are always warm.
     public static func leaveOneOutWithColdItems(
