@@ -7,6 +7,8 @@
 Runs `swiftrec bench encoder --out DIR` (texts + vectors), then encodes the same texts with
 sentence-transformers at the same thread count and batch size, and prints both throughputs,
 their ratio and the cosine between the two vectors of every item (min, mean, how many < 0.999).
+With --pytorch-processes N it also times sentence-transformers' multi-process pool (N CPU
+workers of one thread each), the way to run whole batches side by side in PyTorch.
 """
 import argparse
 import json
@@ -28,6 +30,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--swiftrec", default=".build/release/swiftrec")
+    ap.add_argument("--pytorch-processes", type=int, default=0)
     args = ap.parse_args()
 
     out = tempfile.mkdtemp()
@@ -46,6 +49,24 @@ def main():
     seconds = time.perf_counter() - start
     rate = len(texts) / seconds
 
+    pool_rate = None
+    if args.pytorch_processes > 0:
+        # Workers inherit the environment: one thread each, so N workers use N threads.
+        saved = {key: os.environ.get(key) for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        pool = model.start_multi_process_pool(target_devices=["cpu"] * args.pytorch_processes)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        model.encode(texts[: args.batch * args.pytorch_processes], batch_size=args.batch, pool=pool)  # warm-up
+        start = time.perf_counter()
+        pooled = model.encode(texts, batch_size=args.batch, pool=pool, convert_to_numpy=True)
+        pool_rate = len(texts) / (time.perf_counter() - start)
+        model.stop_multi_process_pool(pool)
+        assert np.allclose(pooled, theirs, atol=1e-4)
+
     cosine = (ours * theirs).sum(1) / (np.linalg.norm(ours, axis=1) * np.linalg.norm(theirs, axis=1))
     result = {
         "texts": len(texts), "threads": args.threads, "batch": args.batch,
@@ -56,6 +77,12 @@ def main():
         "items_below_0.999": int((cosine < 0.999).sum()),
         "max_seq_length": model.max_seq_length, "torch": torch.__version__,
     }
+    if pool_rate is not None:
+        result["pytorch_processes"] = args.pytorch_processes
+        result["pytorch_pool_sentences_per_second"] = round(pool_rate, 1)
+        result["speed_ratio_swiftrec_over_pytorch_pool"] = round(swift["sentences_per_second"] / pool_rate, 3)
+        print(f"sentence-transformers pool of {args.pytorch_processes} one-thread processes: {round(pool_rate, 1)} "
+              f"sentences/s (ratio {result['speed_ratio_swiftrec_over_pytorch_pool']})")
     print(f"swiftrec {result['swiftrec_sentences_per_second']} sentences/s, sentence-transformers {result['pytorch_sentences_per_second']} "
           f"(ratio {result['speed_ratio_swiftrec_over_pytorch']}); cosine min {result['cosine_min']:.6f}, "
           f"mean {result['cosine_mean']:.6f}, {result['items_below_0.999']} items below 0.999")

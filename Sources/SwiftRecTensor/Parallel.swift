@@ -8,9 +8,13 @@ import Synchronization
 /// ``setThreadCount(_:)`` override it.
 public enum Threading {
     private static let configured = Atomic<Int>(0)
+    /// A limit set by ``withThreadCount(_:_:)`` for the calls made inside it; 0 = none.
+    @TaskLocal private static var scoped = 0
 
     /// The number of threads kernels split work over.
     public static var threadCount: Int {
+        let limit = scoped
+        if limit > 0 { return limit }
         let n = configured.load(ordering: .relaxed)
         if n > 0 { return n }
         let fromEnvironment = ProcessInfo.processInfo.environment["SWIFTREC_THREADS"].flatMap { Int($0) }
@@ -24,6 +28,13 @@ public enum Threading {
         precondition(n >= 1, "thread count must be at least 1, got \(n)")
         configured.store(n, ordering: .relaxed)
         OpenBLAS.shared?.setThreads(n)
+    }
+
+    /// Runs `body` with kernels called inside it (on this thread or task) using `n` threads,
+    /// so independent pieces of work can run side by side, each on one thread.
+    public static func withThreadCount<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
+        precondition(n >= 1, "thread count must be at least 1, got \(n)")
+        return try $scoped.withValue(n, operation: body)
     }
 }
 

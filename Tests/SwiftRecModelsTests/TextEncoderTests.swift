@@ -53,6 +53,21 @@ struct TextEncoderTests {
         }
     }
 
+    @Test func batchesEncodedSideBySideMatchOneThread() throws {
+        let tiny = try TinyBERT()
+        let encoder = try SentenceEncoder(folder: tiny.folder)
+        encoder.batchSize = 2
+        let texts = tiny.sentences + tiny.sentences.reversed()
+        let outside = Threading.threadCount
+        let alone = Threading.withThreadCount(1) { encoder.encode(texts) }
+        // Three threads with more than six batches: whole batches run side by side.
+        #expect(texts.count > 12)
+        let sideBySide = Threading.withThreadCount(3) { encoder.encode(texts) }
+        #expect(sideBySide.scalars == alone.scalars)
+        #expect(Threading.withThreadCount(3) { Threading.threadCount } == 3)
+        #expect(Threading.threadCount == outside)
+    }
+
     @Test func unusableFoldersAreNamed() throws {
         let missing = URL(fileURLWithPath: "/nonexistent/model")
         #expect(throws: TextModelError.self) { try SentenceEncoder(folder: missing) }

@@ -1,5 +1,7 @@
+import Dispatch
 import Foundation
 import SwiftRecTensor
+import Synchronization
 
 /// Turns texts into fixed-size vectors.
 public protocol TextEncoder: AnyObject, Sendable {
@@ -188,18 +190,35 @@ public final class SentenceEncoder: TextEncoder, @unchecked Sendable {
         let tokens = texts.map(tokenize)
         // Longest first, as sentence-transformers does: batches hold similar lengths.
         let order = tokens.indices.sorted { tokens[$0].count > tokens[$1].count }
-        var start = 0
-        while start < order.count {
-            let members = Array(order[start..<min(start + max(batchSize, 1), order.count)])
-            let vectors = withNoGrad { encodeBatch(members.map { tokens[$0] }) }
-            out.withUnsafeMutableBufferPointer { o in
+        let size = max(batchSize, 1)
+        let batches = stride(from: 0, to: order.count, by: size).map { Array(order[$0..<min($0 + size, order.count)]) }
+        let threads = Threading.threadCount
+        out.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let o = buffer.baseAddress!
+            let encode: @Sendable ([Int]) -> Void = { members in
+                let vectors = withNoGrad { self.encodeBatch(members.map { tokens[$0] }) }
                 vectors.withUnsafeBufferPointer { v in
                     for (row, index) in members.enumerated() {
-                        for j in 0..<d { o[index * d + j] = v[row * d + j] }
+                        (o + index * d).update(from: v.baseAddress! + row * d, count: d)
                     }
                 }
             }
-            start += members.count
+            if threads == 1 || batches.count < 2 * threads {
+                for members in batches { encode(members) }
+                return
+            }
+            // Whole batches side by side, one thread each: no hand-over between threads
+            // inside a batch, and the element-wise steps run in parallel too.
+            let next = Atomic<Int>(0)
+            DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                Threading.withThreadCount(1) {
+                    while true {
+                        let i = next.add(1, ordering: .relaxed).oldValue
+                        guard i < batches.count else { return }
+                        encode(batches[i])
+                    }
+                }
+            }
         }
         return out
     }
