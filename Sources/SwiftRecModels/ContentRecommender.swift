@@ -179,6 +179,8 @@ public final class ContentRecommender: Recommender, ItemVectorProviding {
 }
 
 extension ContentRecommender: CatalogueExtending {
+    public var canExtendCatalogue: Bool { true }
+
     public func extended(with items: [Item]) throws -> any Recommender {
         guard itemCount > 0 else { throw ModelError.notFitted(name) }
         let texts = items.map(ItemText.of)

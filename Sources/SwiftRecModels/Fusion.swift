@@ -318,6 +318,10 @@ public final class FusionRecommender: Recommender {
 extension FusionRecommender: CatalogueExtending {
     /// Extends every member with the same items; the weights stay as tuned. Throws when a member
     /// cannot take items in after training.
+    public var canExtendCatalogue: Bool {
+        members.allSatisfy { ($0 as? any CatalogueExtending)?.canExtendCatalogue == true }
+    }
+
     public func extended(with items: [Item]) throws -> any Recommender {
         let grown = try members.map { member -> any Recommender in
             guard let extending = member as? any CatalogueExtending else {

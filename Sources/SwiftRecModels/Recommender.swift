@@ -80,6 +80,10 @@ public protocol Recommender: AnyObject {
 /// A model that scores items added after it was trained, from their text alone, so a brand-new
 /// item is recommendable before any retraining.
 public protocol CatalogueExtending: Recommender {
+    /// Whether this model, as configured, can take items in after training at all (plain SASRec
+    /// shares the type of content-aware SASRec but cannot). Models that cannot are skipped.
+    var canExtendCatalogue: Bool { get }
+
     /// A model scoring this model's items followed by `items`, in that order, with the trained
     /// weights unchanged. Throws when this model cannot represent new items (for example one
     /// saved without its text vocabulary).

@@ -645,6 +645,8 @@ public final class SASRec: SequenceRecommender {
 }
 
 extension SASRec: CatalogueExtending {
+    public var canExtendCatalogue: Bool { config.itemText != nil && config.sharedOutput }
+
     /// New items enter with their text vectors through the trained adaptor and no id vector,
     /// as items without training events do (content-aware SASRec only).
     public func extended(with items: [Item]) throws -> any Recommender {

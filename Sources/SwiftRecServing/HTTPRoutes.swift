@@ -244,8 +244,8 @@ extension RecommendationService {
             attributes: body.attributes ?? [:])
         try await store.upsert(items: [item])
         // Stored first: a model that cannot take the item in keeps serving without it.
-        try await extendCatalogues(with: [item])
-        return JSONResponse.make(item)
+        let (extended, failures) = try await extendCatalogues(with: [item])
+        return JSONResponse.make(PutItemReply(item: item, extended: extended, failures: failures))
     }
 
     func putUser(_ request: Request, _ context: ServiceContext) async throws -> Response {
@@ -622,4 +622,25 @@ struct AnyEncodable: Encodable {
     let value: any Encodable
     init(_ value: any Encodable) { self.value = value }
     func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+}
+
+/// The stored item, plus which registered models took it in just now (a new item) and which
+/// could not, with the reason; both are empty when every model already knew the item.
+private struct PutItemReply: Encodable {
+    let item: Item
+    let extended: [String]
+    let failures: [ModelFailure]
+
+    private enum Keys: String, CodingKey { case extendedModels, failedModels }
+    private struct Failure: Encodable {
+        let model: String
+        let error: String
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try item.encode(to: encoder)
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(extended, forKey: .extendedModels)
+        try container.encode(failures.map { Failure(model: $0.name, error: $0.reason) }, forKey: .failedModels)
+    }
 }

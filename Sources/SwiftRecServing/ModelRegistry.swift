@@ -100,7 +100,9 @@ extension RecommendationService {
             if makeActive { self.active.activate(model) }
         }
         // Items stored while it trained (or since it was saved) are taken in now.
-        if model.model is any CatalogueExtending { try await extendCataloguesFromStore() }
+        if (model.model as? any CatalogueExtending)?.canExtendCatalogue == true {
+            try await extendCataloguesFromStore()
+        }
     }
 
     /// Loads every model the store's registry records and re-activates the one that was active
@@ -195,14 +197,16 @@ extension RecommendationService {
     ) {
         // Most puts change an item every model knows: no lock, no work.
         let needed = registry.all.contains { entry in
-            entry.servable.model is any CatalogueExtending
+            (entry.servable.model as? any CatalogueExtending)?.canExtendCatalogue == true
                 && items.contains { entry.servable.items.index(of: $0.id) == nil }
         }
         guard needed else { return ([], []) }
         return try await registry.withChange {
             var extended: [String] = [], failures: [ModelFailure] = []
             for entry in registry.all {
-                guard let model = entry.servable.model as? any CatalogueExtending else { continue }
+                guard let model = entry.servable.model as? any CatalogueExtending, model.canExtendCatalogue else {
+                    continue
+                }
                 var ids = entry.servable.items
                 var fresh: [Item] = []
                 for item in items where ids.index(of: item.id) == nil {
@@ -228,7 +232,9 @@ extension RecommendationService {
     /// put after a model was trained).
     @discardableResult
     public func extendCataloguesFromStore() async throws -> (extended: [String], failures: [ModelFailure]) {
-        let extending = registry.all.filter { $0.servable.model is any CatalogueExtending }
+        let extending = registry.all.filter {
+            ($0.servable.model as? any CatalogueExtending)?.canExtendCatalogue == true
+        }
         guard !extending.isEmpty else { return ([], []) }
         var unknown: [Item] = []
         var cursor: String?

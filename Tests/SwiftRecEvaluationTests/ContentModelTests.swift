@@ -142,6 +142,8 @@ struct ContentModelTests {
         try ColdData.checkExtension(content)
         try ColdData.checkExtension(loaded)
         #expect(throws: ModelError.self) { try plain.extended(with: ColdData.copiesOfColdItems.copies) }
+        #expect(
+            content.canExtendCatalogue && (loaded as? SASRec)?.canExtendCatalogue == true && !plain.canExtendCatalogue)
     }
 
     @Test func contentOptionsAreChecked() {
@@ -238,6 +240,7 @@ struct FusionTests {
         let mixed = try FusionRecommender(kind: .blend, members: [members[0], try Popularity()], weights: [0.5, 0.5])
         try mixed.fit(ColdData.split.train, validation: nil, progress: nil)
         #expect(throws: ModelError.self) { try mixed.extended(with: copies) }
+        #expect(blend.canExtendCatalogue && !mixed.canExtendCatalogue)
     }
 
     @Test func fusionWeightsMustFitTheKind() throws {

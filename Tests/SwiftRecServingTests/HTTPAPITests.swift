@@ -360,7 +360,11 @@ struct HTTPAPITests {
         try await Application(router: service.router()).test(.router) { client async throws in
             let events = (0..<6).map { #"{"user": "fan", "item": "item-\#(2 * 16 + $0)"}"# }
             #expect(try await client.call(.post, "/events", "[\(events.joined(separator: ","))]").status == .ok)
-            #expect(try await client.call(.put, "/items/fresh-liked", newItem(liked)).status == .ok)
+            let put = try await client.call(.put, "/items/fresh-liked", newItem(liked))
+            #expect(put.status == .ok && put.object["id"] as? String == "fresh-liked")
+            // Says which models took the new item in; plain SASRec cannot and is not a failure.
+            #expect(put.object["extendedModels"] as? [String] == ["sasrec-content"], "\(put.object)")
+            #expect((put.object["failedModels"] as? [Any])?.isEmpty == true, "\(put.object)")
             #expect(try await client.call(.put, "/items/fresh-other", newItem(other)).status == .ok)
             let models = try await client.call(.get, "/models").json as? [[String: Any]] ?? []
             let sizes = Dictionary(uniqueKeysWithValues: models.map { ($0["name"] as! String, $0["items"] as! Int) })
@@ -374,7 +378,8 @@ struct HTTPAPITests {
                 a != nil && b != nil && a! < b!,
                 "fresh-liked at \(a ?? -1), fresh-other at \(b ?? -1) of \(ranked.count)")
             // A second PUT of a known item does not grow the catalogue.
-            _ = try await client.call(.put, "/items/fresh-liked", newItem(liked))
+            let again = try await client.call(.put, "/items/fresh-liked", newItem(liked))
+            #expect(again.object["extendedModels"] as? [String] == [])
             #expect(service.models.first { $0.record.name == "sasrec-content" }?.servable.items.count == 82)
         }
     }
