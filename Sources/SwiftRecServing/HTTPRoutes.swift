@@ -285,12 +285,24 @@ extension RecommendationService {
         }
         var state = RankingPipeline.state(model, history: history)
         state.features = features
+        var scenarioCounts: [String: Int]?
         if let scenario = request.uri.queryParameters["scenario"].map(String.init) {
-            query.candidates = try await scenarioItems(scenario)
+            let counts = try await scenarioItemCounts(scenario)
+            query.candidates = Set(counts.keys)
             state.scenario = scenario
+            if history.isEmpty && features.isEmpty { scenarioCounts = counts }
         }
         let scores: [Float]
-        if let cached = scoreCache.scores(user: user, model: model, version: version) {
+        var answeredBy = model.name
+        if let scenarioCounts {
+            // No history and no attributes to go by: what is most popular in this scenario.
+            var counts = [Float](repeating: 0, count: model.items.count)
+            for (item, count) in scenarioCounts {
+                if let index = model.items.index(of: item) { counts[Int(index)] = Float(count) }
+            }
+            scores = counts
+            answeredBy = Self.scenarioPopularity
+        } else if let cached = scoreCache.scores(user: user, model: model, version: version) {
             scores = cached
         } else {
             scores = model.model.scores(for: state)
@@ -298,10 +310,11 @@ extension RecommendationService {
         }
         return JSONResponse.make(
             RecommendationsBody(
-                user: user, model: model.name,
+                user: user, model: answeredBy,
                 recommendations: try await rank(
                     model, state: state, scores: scores, query: query,
-                    cachedReasons: CachedReasons(cache: scoreCache, user: user, version: version))))
+                    cachedReasons: scenarioCounts == nil
+                        ? CachedReasons(cache: scoreCache, user: user, version: version) : nil)))
     }
 
     /// The pipeline's ranking, with the pool's categories read from the store when the request
@@ -500,13 +513,21 @@ extension RecommendationService {
 
     /// The items a `scenario` request may recommend.
     func scenarioItems(_ scenario: String) async throws -> Set<String> {
+        Set(try await scenarioItemCounts(scenario).keys)
+    }
+
+    /// The items with events in `scenario` and how many each; 404 for a scenario no event carries.
+    func scenarioItemCounts(_ scenario: String) async throws -> [String: Int] {
         guard !scenario.isEmpty, scenario.count <= limits.maxIDLength else {
             throw APIError(.badRequest, "scenario: expected 1 to \(limits.maxIDLength) characters")
         }
-        let items = try await scenarios.items(in: scenario, store: store)
-        guard !items.isEmpty else { throw APIError(.notFound, "scenario: no event carries scenario '\(scenario)'") }
-        return items
+        let counts = try await scenarios.itemCounts(in: scenario, store: store)
+        guard !counts.isEmpty else { throw APIError(.notFound, "scenario: no event carries scenario '\(scenario)'") }
+        return counts
     }
+
+    /// The `model` a reply names when it ranked by popularity within the requested scenario.
+    static let scenarioPopularity = "scenario-popularity"
 
     func paging(_ request: Request) throws -> (cursor: String?, limit: Int) {
         let parameters = request.uri.queryParameters

@@ -303,40 +303,48 @@ public final class ScoreCache: Sendable {
     public var count: Int { state.withLock { $0.entries.count } }
 }
 
-/// Each scenario's items (those with events in it): read from the store once, then kept up to
-/// date as events arrive.
+/// Each scenario's items (those with events in it) and their event counts: read from the store
+/// once, then kept up to date as events arrive.
 public final class ScenarioCatalog: Sendable {
     private struct Entry {
-        var items: Set<String> = []
-        /// Whether `items` holds the store's answer (else only events recorded since start).
+        /// Events per item: the store's counts once loaded, plus events recorded since.
+        var counts: [String: Int] = [:]
+        /// Whether `counts` holds the store's answer (else only events recorded since start).
         var loaded = false
     }
     private let entries = Mutex<[String: Entry]>([:])
 
     public init() {}
 
-    /// The items of `scenario`; empty when no event carries it.
-    public func items(in scenario: String, store: any RecommendationStore) async throws -> Set<String> {
-        if let entry = entries.withLock({ $0[scenario] }), entry.loaded { return entry.items }
-        let stored = try await store.items(inScenario: scenario)
+    /// The items of `scenario` with their event counts; empty when no event carries it. An event
+    /// stored while the scenario is first read from the store may be counted twice.
+    public func itemCounts(in scenario: String, store: any RecommendationStore) async throws -> [String: Int] {
+        if let entry = entries.withLock({ $0[scenario] }), entry.loaded { return entry.counts }
+        let before = entries.withLock { $0[scenario]?.counts ?? [:] }
+        let stored = try await store.itemCounts(inScenario: scenario)
         return entries.withLock { e in
             var entry = e[scenario] ?? Entry()
-            entry.items.formUnion(stored)
+            if !entry.loaded {
+                // The store has what was recorded before the read; add only what came since.
+                var merged = stored
+                for (item, count) in entry.counts { merged[item, default: 0] += count - (before[item] ?? 0) }
+                entry.counts = merged
+            }
             // Unknown scenarios are not remembered, so made-up names cannot fill memory.
-            if !entry.items.isEmpty {
+            if !entry.counts.isEmpty {
                 entry.loaded = true
                 e[scenario] = entry
             }
-            return entry.items
+            return entry.counts
         }
     }
 
-    /// Adds stored events' items to their scenarios (also to one whose store read is under way,
-    /// which merges them; the names come from stored events, so they are bounded by the store).
+    /// Counts stored events in their scenarios (also in one whose store read is under way, which
+    /// merges them; the names come from stored events, so they are bounded by the store).
     public func record(_ events: [Event]) {
         entries.withLock { e in
             for event in events {
-                if let scenario = event.scenario { e[scenario, default: Entry()].items.insert(event.item) }
+                if let scenario = event.scenario { e[scenario, default: Entry()].counts[event.item, default: 0] += 1 }
             }
         }
     }

@@ -184,11 +184,13 @@ public final class SQLiteStore: RecommendationStore {
         try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM event") ?? 0 }
     }
 
-    public func items(inScenario scenario: String) async throws -> Set<String> {
+    public func itemCounts(inScenario scenario: String) async throws -> [String: Int] {
         try await pool.read { db in
-            Set(
-                try String.fetchAll(
-                    db, sql: "SELECT DISTINCT item FROM event WHERE scenario = ?", arguments: [scenario]))
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT item, COUNT(*) FROM event WHERE scenario = ? GROUP BY item", arguments: [scenario])
+            var counts: [String: Int] = [:]
+            while let row = try rows.next() { counts[row[0]] = row[1] }
+            return counts
         }
     }
 

@@ -68,8 +68,8 @@ public protocol RecommendationStore: Sendable {
     func recentEvents(ofUser id: String, limit: Int) async throws -> [Event]
     /// How many events are stored.
     func eventCount() async throws -> Int
-    /// The items that have events in `scenario`.
-    func items(inScenario scenario: String) async throws -> Set<String>
+    /// The items that have events in `scenario`, with how many events each.
+    func itemCounts(inScenario scenario: String) async throws -> [String: Int]
     /// Everything stored, as a dataset to train on (events in the order they were stored).
     func snapshot() async throws -> Dataset
     /// Inserts or replaces a model record by name; an active record deactivates the others.
@@ -130,10 +130,12 @@ public actor InMemoryStore: RecommendationStore {
 
     public func eventCount() -> Int { count }
 
-    public func items(inScenario scenario: String) -> Set<String> {
-        var found = Set<String>()
-        for list in events.values { for event in list where event.scenario == scenario { found.insert(event.item) } }
-        return found
+    public func itemCounts(inScenario scenario: String) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for list in events.values {
+            for event in list where event.scenario == scenario { counts[event.item, default: 0] += 1 }
+        }
+        return counts
     }
 
     public func snapshot() -> Dataset {

@@ -112,6 +112,23 @@ struct HTTPAPITests {
             _ = try await client.call(.post, "/events", #"{"user": "bo", "item": "item-70", "scenario": "home"}"#)
             let grown = try await client.call(.get, "/users/cy/recommendations?n=10&scenario=home")
             #expect((grown.object["recommendations"] as? [Any])?.count == 7)
+            // A user with no events and no attributes: the scenario's most popular items, in order.
+            let popular =
+                (0..<3).map { #"{"user": "u\#($0)", "item": "item-13", "scenario": "home"}"# } + [
+                    #"{"user": "u9", "item": "item-11", "scenario": "home"}"#,
+                    #"{"user": "u8", "item": "item-11", "scenario": "home"}"#,
+                ]
+            _ = try await client.call(.post, "/events", "[\(popular.joined(separator: ","))]")
+            #expect(try await client.call(.put, "/users/newcomer", "{}").status == .ok)
+            let first = try await client.call(.get, "/users/newcomer/recommendations?n=3&scenario=home")
+            let firstItems = (first.object["recommendations"] as? [[String: Any]] ?? []).compactMap {
+                $0["item"] as? String
+            }
+            #expect(first.object["model"] as? String == "scenario-popularity", "\(first.text)")
+            #expect(firstItems.count == 3 && Array(firstItems.prefix(2)) == ["item-13", "item-11"], "\(first.text)")
+            // Without a scenario, the active model answers as before.
+            let plain = try await client.call(.get, "/users/newcomer/recommendations?n=3")
+            #expect(plain.status == .ok && plain.object["model"] as? String != "scenario-popularity")
             let unknown = try await client.call(.get, "/users/cy/recommendations?scenario=nowhere")
             #expect(unknown.status == .notFound && unknown.error.hasPrefix("scenario:"))
             let session = try await client.call(

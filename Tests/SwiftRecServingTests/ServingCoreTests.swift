@@ -58,7 +58,9 @@ final class GatedStore: RecommendationStore {
         await inner.recentEvents(ofUser: id, limit: limit)
     }
     func eventCount() async throws -> Int { await inner.eventCount() }
-    func items(inScenario scenario: String) async throws -> Set<String> { await inner.items(inScenario: scenario) }
+    func itemCounts(inScenario scenario: String) async throws -> [String: Int] {
+        await inner.itemCounts(inScenario: scenario)
+    }
     func snapshot() async throws -> Dataset { await inner.snapshot() }
     func saveModel(_ record: ModelRecord) async throws { await inner.saveModel(record) }
     func modelRecords() async throws -> [ModelRecord] { await inner.modelRecords() }
@@ -95,6 +97,8 @@ struct ServingCoreTests {
         let scenario = Event(user: "b", item: "x", type: .purchase, value: 4.5, timestamp: 9, scenario: "home")
         try await store.append([scenario])
         #expect(try await store.recentEvents(ofUser: "b", limit: 5).last == scenario)
+        #expect(try await store.itemCounts(inScenario: "home") == ["x": 1])
+        #expect(try await store.itemCounts(inScenario: "away").isEmpty)
         // The model registry: one active record at a time, replaced by name.
         let a = ModelRecord(
             name: "a", type: "sasrec", directory: "/m/a", items: 5, metrics: ["valid_NDCG@10": 0.25], createdAt: 7,
@@ -244,6 +248,27 @@ struct ServingCoreTests {
         #expect(try await live.snapshot(of: "u").version == second.version)
         await live.forget("u")
         #expect(try await live.snapshot(of: "u").version != second.version)
+    }
+
+    @Test func scenarioCountsAreTheStoresPlusWhatArrivesLater() async throws {
+        let store = InMemoryStore()
+        let stored = [
+            Event(user: "a", item: "x", timestamp: 1, scenario: "home"),
+            Event(user: "b", item: "x", timestamp: 2, scenario: "home"),
+            Event(user: "b", item: "y", timestamp: 3, scenario: "home"),
+            Event(user: "b", item: "z", timestamp: 4, scenario: "search"),
+        ]
+        try await store.append(stored)
+        let catalog = ScenarioCatalog()
+        // Recorded after being stored, before the first read: counted once, not twice.
+        catalog.record(Array(stored.suffix(2)))
+        #expect(try await catalog.itemCounts(in: "home", store: store) == ["x": 2, "y": 1])
+        let later = Event(user: "c", item: "y", timestamp: 5, scenario: "home")
+        try await store.append([later])
+        catalog.record([later])
+        #expect(try await catalog.itemCounts(in: "home", store: store) == ["x": 2, "y": 2])
+        #expect(try await catalog.itemCounts(in: "nowhere", store: store).isEmpty)
+        #expect(try await store.itemCounts(inScenario: "search") == ["z": 1])
     }
 
     @Test func aFirstReadDuringAWriteNeverCountsAnEventTwice() async throws {
