@@ -14,7 +14,8 @@ struct DemoCommand: AsyncParsableCommand {
         abstract: "Generate a catalogue and users with drifting interests, train and evaluate models, then serve them.",
         discussion: """
             Runs unattended: the data goes into a fresh SQLite file (--db), SASRec trains for \
-            --seconds of wall time next to popularity and item-kNN, an evaluation table is printed \
+            --seconds of wall time next to popularity, segment popularity, item-kNN and the text model, \
+            an evaluation table is printed \
             (leave-one-out, full ranking), and the service starts on --port with SASRec active. \
             --no-serve stops after the table.
             """)
@@ -53,7 +54,7 @@ struct DemoCommand: AsyncParsableCommand {
         sasrec.training.patience = 5
         let models: [any Recommender] = [
             try Popularity(), try SegmentPopularity(), try ItemKNN(neighbors: 100, similarity: .cosine, shrinkage: 10),
-            try SASRec(config: sasrec),
+            try ContentRecommender(), try SASRec(config: sasrec),
         ]
         var rows: [[String]] = []
         var results: [String: Any] = [:]
@@ -84,6 +85,10 @@ struct DemoCommand: AsyncParsableCommand {
         let user = dataset.users.ids[0]
         let next = dataset.items.ids[data.categoryNames.count > 3 ? 3 * config.itemsPerCategory + 5 : 0]
         let base = "http://127.0.0.1:\(port)"
+        // A brand-new item in the clicked item's category: only its text is known.
+        let nextCategory = dataset.itemInfo[Int(dataset.items.index(of: next) ?? 0)]?.categories.first ?? "Misc"
+        let newItem =
+            #"{"title": "Just in: \#(nextCategory.lowercased()) starter kit", "description": "Everything for people into \#(nextCategory.lowercased()).", "categories": ["\#(nextCategory)"]}"#
         Console.log(
             """
 
@@ -98,6 +103,9 @@ struct DemoCommand: AsyncParsableCommand {
               curl '\(base)/items/\(next)/similar?n=5'
               curl \(base)/models
               curl -X POST \(base)/models/itemknn/activate
+              curl -X PUT \(base)/items/new-kit -d '\(newItem)'
+              curl -X POST \(base)/models/content/activate
+              curl -X POST \(base)/sessions/recommendations -d '{"events": [{"item": "\(next)"}], "n": 5}'
               curl \(base)/metrics
             Ctrl-C stops the server.
             """)
