@@ -76,16 +76,48 @@ public final class ContentRecommender: Recommender, ItemVectorProviding {
     /// Dense item vectors (encoder representation only).
     public var itemVectors: Tensor? { denseRows }
 
-    /// The profile weights of the newest items of `state`, newest last.
-    private func profile(_ state: UserState) -> [(item: Int, weight: Float)] {
-        let recent = state.items.filter { $0 >= 0 && Int($0) < itemCount }.suffix(historyLength)
+    /// The profile weights of the newest items of `state`, newest first, with their positions
+    /// in `state.items`.
+    private func profile(_ state: UserState) -> [(item: Int, weight: Float, position: Int)] {
+        let recent = state.items.enumerated().filter { $0.element >= 0 && Int($0.element) < itemCount }
+            .suffix(historyLength)
         var weight: Float = 1
-        var entries: [(item: Int, weight: Float)] = []
-        for item in recent.reversed() {
-            entries.append((Int(item), weight))
+        var entries: [(item: Int, weight: Float, position: Int)] = []
+        for (position, item) in recent.reversed() {
+            entries.append((Int(item), weight, position))
             weight *= recencyDecay
         }
         return entries
+    }
+
+    /// The dot product of two items' text vectors (what one history item adds to a score).
+    private func similarity(_ a: Int, _ b: Int) -> Float {
+        if let rows = denseRows {
+            let dim = rows.shape[1]
+            return rows.withUnsafeBufferPointer { r in
+                var sum: Float = 0
+                for j in 0..<dim { sum += r[a * dim + j] * r[b * dim + j] }
+                return sum
+            }
+        }
+        guard let keywords else { return 0 }
+        // Both term lists are sorted: one merge.
+        let (termsA, weightsA) = keywords.vector(of: a)
+        let (termsB, weightsB) = keywords.vector(of: b)
+        var i = termsA.startIndex, j = termsB.startIndex
+        var sum: Float = 0
+        while i < termsA.endIndex && j < termsB.endIndex {
+            if termsA[i] == termsB[j] {
+                sum += weightsA[i] * weightsB[j]
+                i += 1
+                j += 1
+            } else if termsA[i] < termsB[j] {
+                i += 1
+            } else {
+                j += 1
+            }
+        }
+        return sum
     }
 
     public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {
@@ -97,7 +129,7 @@ public final class ContentRecommender: Recommender, ItemVectorProviding {
             let dim = rows.shape[1]
             var query = [Float](repeating: 0, count: dim)
             rows.withUnsafeBufferPointer { r in
-                for (item, weight) in entries { for j in 0..<dim { query[j] += weight * r[item * dim + j] } }
+                for (item, weight, _) in entries { for j in 0..<dim { query[j] += weight * r[item * dim + j] } }
                 query.withUnsafeBufferPointer { q in
                     GEMM.multiply(
                         transA: false, transB: true, m: 1, n: itemCount, k: dim, a: q.baseAddress!, lda: dim,
@@ -106,7 +138,7 @@ public final class ContentRecommender: Recommender, ItemVectorProviding {
             }
         } else if let keywords {
             var query: [Int32: Float] = [:]
-            for (item, weight) in entries {
+            for (item, weight, _) in entries {
                 let (terms, weights) = keywords.vector(of: item)
                 for (term, w) in zip(terms, weights) { query[term, default: 0] += weight * w }
             }
@@ -175,6 +207,26 @@ public final class ContentRecommender: Recommender, ItemVectorProviding {
             vocabulary: try KeywordVocabulary.read(from: directory))
         model.itemCount = n
         return model
+    }
+}
+
+extension ContentRecommender: Explaining {
+    /// The history items whose text is closest to `item`'s, each weighted by recency as in the
+    /// score, which is exactly the sum of these parts (a repeated item's parts are added).
+    public func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution] {
+        guard item >= 0, Int(item) < itemCount, top > 0 else { return [] }
+        var parts: [Int32: (position: Int, value: Float)] = [:]
+        for entry in profile(state) {
+            let value = entry.weight * similarity(Int(item), entry.item)
+            // Newest first: a repeated item keeps its newest position.
+            parts[Int32(entry.item), default: (entry.position, 0)].value += value
+        }
+        let total = parts.values.reduce(Float(0)) { $0 + abs($1.value) }
+        guard total > 0 else { return [] }
+        return parts.filter { $0.value.value > 0 }
+            .sorted { ($0.value.value, $1.key) > ($1.value.value, $0.key) }
+            .prefix(top)
+            .map { Attribution(item: $0.key, position: $0.value.position, weight: $0.value.value / total) }
     }
 }
 

@@ -146,6 +146,26 @@ struct ContentModelTests {
             content.canExtendCatalogue && (loaded as? SASRec)?.canExtendCatalogue == true && !plain.canExtendCatalogue)
     }
 
+    @Test func contentExplanationsAreTheScoresParts() throws {
+        let data = SequenceData.generated
+        let model = try ContentRecommender()
+        try model.fit(data.dataset, validation: nil, progress: nil)
+        let inCategory = { (c: Int) in
+            (0..<data.dataset.itemCount).filter { data.itemCategory[$0] == c }.map(Int32.init)
+        }
+        let (a, b) = (inCategory(0), inCategory(1))
+        let target = a[0]
+        let (older, newer) = (a[1], b[0])
+        // The score is Σ recency weight × text similarity, so the parts follow from one-item scores.
+        let alone = { (item: Int32) in model.scores(for: UserState(items: [item]))[Int(target)] }
+        let (s1, s2) = (model.recencyDecay * alone(older), alone(newer))
+        let reasons = model.explain(target, for: UserState(items: [older, newer]), top: 5)
+        #expect(reasons.first?.item == older && reasons.first?.position == 0, "\(reasons)")
+        #expect(abs((reasons.first?.weight ?? 0) - s1 / (s1 + s2)) < 1e-5, "\(reasons) \(s1) \(s2)")
+        #expect(abs(reasons.map(\.weight).reduce(0, +) - 1) < 1e-5)
+        #expect(model.explain(target, for: UserState(items: []), top: 3).isEmpty)
+    }
+
     @Test func contentOptionsAreChecked() {
         #expect(throws: ModelError.self) { try ModelCatalog.make("content", options: ["representation": "word2vec"]) }
         #expect(throws: ModelError.self) { try ModelCatalog.make("content", options: ["representation": "encoder"]) }
