@@ -183,6 +183,34 @@ public final class ItemKNN: Recommender {
     }
 }
 
+extension ItemKNN: Explaining {
+    /// The history items whose neighbour lists hold `item`, by similarity: the score is exactly
+    /// the sum of these similarities. Positions are each item's newest in the history.
+    public func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution] {
+        guard item >= 0, Int(item) < itemCount, top > 0 else { return [] }
+        var newest: [Int32: Int] = [:]
+        for (position, i) in state.items.enumerated() { newest[i] = position }
+        var parts: [(item: Int32, weight: Float)] = []
+        for i in distinctItems(state, itemCount: itemCount) {
+            let base = Int(i) * neighbors
+            for slot in 0..<neighbors {
+                let j = neighborItems[base + slot]
+                if j < 0 { break }
+                if j == item {
+                    parts.append((i, neighborWeights[base + slot]))
+                    break
+                }
+            }
+        }
+        let total = parts.reduce(Float(0)) { $0 + abs($1.weight) }
+        guard total > 0 else { return [] }
+        return parts.filter { $0.weight > 0 }
+            .sorted { ($0.weight, $1.item) > ($1.weight, $0.item) }
+            .prefix(top)
+            .map { Attribution(item: $0.item, position: newest[$0.item] ?? 0, weight: $0.weight / total) }
+    }
+}
+
 /// User-based collaborative filtering: the state is compared with every training user by
 /// the items they share; the `neighbors` most similar users vote for their items.
 /// Works for new users and fresh events: similarities are computed from the state.

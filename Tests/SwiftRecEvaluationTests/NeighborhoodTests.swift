@@ -39,6 +39,25 @@ struct NeighborhoodTests {
         }
     }
 
+    @Test func itemKNNExplanationsAreTheScoresParts() throws {
+        let model = try ItemKNN(neighbors: 30, similarity: .cosine, shrinkage: 10)
+        try model.fit(data.train, validation: nil, progress: nil)
+        for u in data.heldOut.users.prefix(10) {
+            let state = UserState(user: u, in: data.train)
+            let scores = model.scores(for: state)
+            let best = Int32(scores.indices.max { scores[$0] < scores[$1] }!)
+            let reasons = model.explain(best, for: state, top: 1000)
+            // Each part is one history item's similarity; one-item states score exactly that part.
+            #expect(!reasons.isEmpty && abs(reasons.map(\.weight).reduce(0, +) - 1) < 1e-5)
+            for reason in reasons.prefix(3) {
+                let part = model.scores(for: UserState(items: [reason.item]))[Int(best)]
+                #expect(abs(part / scores[Int(best)] - reason.weight) < 1e-4, "\(reason) \(part)")
+                #expect(state.items[reason.position] == reason.item)
+            }
+            #expect(zip(reasons, reasons.dropFirst()).allSatisfy { $0.weight >= $1.weight })
+        }
+    }
+
     @Test(arguments: ["itemknn", "userknn", "cf-fusion"])
     func scoresFollowTheState(name: String) throws {
         let model = try ModelCatalog.make(name, options: ["neighbors": "30"])
