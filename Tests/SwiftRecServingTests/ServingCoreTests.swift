@@ -251,7 +251,7 @@ struct ServingCoreTests {
     }
 
     @Test func scenarioCountsAreTheStoresPlusWhatArrivesLater() async throws {
-        let store = InMemoryStore()
+        let store: any RecommendationStore = InMemoryStore()
         let stored = [
             Event(user: "a", item: "x", timestamp: 1, scenario: "home"),
             Event(user: "b", item: "x", timestamp: 2, scenario: "home"),
