@@ -100,24 +100,7 @@ public final class ContentRecommender: Recommender, ItemVectorProviding {
                 return sum
             }
         }
-        guard let keywords else { return 0 }
-        // Both term lists are sorted: one merge.
-        let (termsA, weightsA) = keywords.vector(of: a)
-        let (termsB, weightsB) = keywords.vector(of: b)
-        var i = termsA.startIndex, j = termsB.startIndex
-        var sum: Float = 0
-        while i < termsA.endIndex && j < termsB.endIndex {
-            if termsA[i] == termsB[j] {
-                sum += weightsA[i] * weightsB[j]
-                i += 1
-                j += 1
-            } else if termsA[i] < termsB[j] {
-                i += 1
-            } else {
-                j += 1
-            }
-        }
-        return sum
+        return keywords?.dot(a, b) ?? 0
     }
 
     public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {

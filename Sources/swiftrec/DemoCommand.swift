@@ -83,10 +83,11 @@ struct DemoCommand: AsyncParsableCommand {
                 activate: model.name == "sasrec")
         }
         let user = dataset.users.ids[0]
-        let next = dataset.items.ids[data.categoryNames.count > 3 ? 3 * config.itemsPerCategory + 5 : 0]
+        let clicked = data.categoryNames.count > 3 ? 3 * config.itemsPerCategory + 5 : 0
+        let next = dataset.items.ids[clicked]
         let base = "http://127.0.0.1:\(port)"
         // A brand-new item in the clicked item's category: only its text is known.
-        let nextCategory = dataset.itemInfo[Int(dataset.items.index(of: next) ?? 0)]?.categories.first ?? "Misc"
+        let nextCategory = data.categoryNames[data.itemCategory[clicked]]
         let newItem =
             #"{"title": "Just in: \#(nextCategory.lowercased()) starter kit", "description": "Everything for people into \#(nextCategory.lowercased()).", "categories": ["\#(nextCategory)"]}"#
         Console.log(

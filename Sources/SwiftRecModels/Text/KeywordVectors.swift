@@ -249,6 +249,26 @@ public struct KeywordVectors: Sendable {
         (terms[offsets[d]..<offsets[d + 1]], weights[offsets[d]..<offsets[d + 1]])
     }
 
+    /// The dot product of documents `a` and `b` (their term lists are sorted: one merge).
+    public func dot(_ a: Int, _ b: Int) -> Float {
+        let (termsA, weightsA) = vector(of: a)
+        let (termsB, weightsB) = vector(of: b)
+        var i = termsA.startIndex, j = termsB.startIndex
+        var sum: Float = 0
+        while i < termsA.endIndex && j < termsB.endIndex {
+            if termsA[i] == termsB[j] {
+                sum += weightsA[i] * weightsB[j]
+                i += 1
+                j += 1
+            } else if termsA[i] < termsB[j] {
+                i += 1
+            } else {
+                j += 1
+            }
+        }
+        return sum
+    }
+
     /// A new text's vector over the known vocabulary (unknown words are dropped).
     public func vector(for text: String, tokenizer: KeywordTokenizer = .init()) -> [Int32: Float] {
         var counts: [Int32: Float] = [:]
