@@ -131,4 +131,33 @@ public enum ModelArtifact {
         }
         return map
     }
+
+    public static let userIDsFile = "user_ids.json"
+
+    /// Saves the user ids a model's user indices refer to (index order), so a server serves a
+    /// trained user with the state the evaluator gave them.
+    public static func writeUserIDs(_ ids: IDMap, to directory: URL) throws {
+        try JSONEncoder().encode(ids.ids).write(to: directory.appendingPathComponent(userIDsFile), options: .atomic)
+    }
+
+    /// The user ids saved with a model, checked against its manifest (count and fingerprint when
+    /// it records them); nil when the model was saved without them.
+    public static func readUserIDs(from directory: URL) throws -> IDMap? {
+        let url = directory.appendingPathComponent(userIDsFile)
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let (manifest, _) = try read(from: directory)
+        guard let data = try? Data(contentsOf: url), let ids = try? JSONDecoder().decode([String].self, from: data)
+        else {
+            throw ModelError.incompatibleArtifact("\(url.path) is not a JSON array of user ids")
+        }
+        let map = IDMap(ids)
+        if manifest.userCount > 0 && manifest.userCount != map.count {
+            throw ModelError.incompatibleArtifact(
+                "\(url.path) has \(map.count) ids for a model of \(manifest.userCount) users")
+        }
+        if !manifest.userFingerprint.isEmpty && manifest.userFingerprint != map.fingerprint {
+            throw ModelError.incompatibleArtifact("\(url.path) does not match the user ids the model was trained on")
+        }
+        return map
+    }
 }

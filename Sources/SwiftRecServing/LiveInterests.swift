@@ -1,25 +1,27 @@
 import Foundation
 import SwiftRecData
 
-/// The newest events of each active user, in memory and backed by the store: an event
-/// recorded here counts in the user's next recommendation, without retraining. At most
-/// `maxUsers` users are held; the least recently used are dropped and read again from the
-/// store when next asked for.
+/// Each active user's whole history, in memory and backed by the store: an event recorded here
+/// counts in the user's next recommendation, without retraining, and every item the user ever
+/// had counts as seen. Memory is bounded in bytes: beyond ``maxBytes`` the least recently used
+/// users are dropped and read again from the store when next asked for. A user with no events
+/// is never held, so asking for unknown users allocates nothing.
 public actor LiveInterests {
     public let store: any RecommendationStore
-    /// Events kept per user (the longest history a model reads is enough).
-    public let capacity: Int
-    /// Users held in memory at most.
-    public let maxUsers: Int
+    /// The most events read and held for one user: longer histories keep their newest events.
+    public let historyLimit: Int
+    /// Memory the held histories may take, estimated by ``UserHistory/bytes``.
+    public let maxBytes: Int
 
     private struct Entry {
-        var events: [Event]
+        var history: UserHistory
         /// Changes whenever the history changes; a number is never given out twice, so a result
         /// computed from a history that was dropped and read again is never taken for current.
         var version: Int
         var lastUse: Int
     }
     private var entries: [String: Entry] = [:]
+    private var heldBytes = 0
     private var clock = 0
     /// Users whose history is being read from the store: how many reads are under way and
     /// how often the history changed since the first began.
@@ -27,10 +29,10 @@ public actor LiveInterests {
     /// Users with a write under way (store first, then memory), and how many.
     private var writing: [String: Int] = [:]
 
-    public init(store: any RecommendationStore, capacity: Int = 200, maxUsers: Int = 100_000) {
+    public init(store: any RecommendationStore, historyLimit: Int = 1_000_000, maxBytes: Int = 512 << 20) {
         self.store = store
-        self.capacity = max(capacity, 1)
-        self.maxUsers = max(maxUsers, 1)
+        self.historyLimit = max(historyLimit, 1)
+        self.maxBytes = max(maxBytes, 1)
     }
 
     private func tick() -> Int {
@@ -59,28 +61,31 @@ public actor LiveInterests {
         for user in order {
             // A user not in memory is read from the store, which now holds these events, when
             // first asked for; a read under way is told to read again.
-            guard entries[user] != nil else {
+            guard var entry = entries[user] else {
                 reads[user]?.changes += 1
                 continue
             }
-            entries[user]!.events.append(contentsOf: byUser[user]!)
-            let excess = entries[user]!.events.count - capacity
-            if excess > 0 { entries[user]!.events.removeFirst(excess) }
-            entries[user]!.version = tick()
+            heldBytes -= entry.history.bytes
+            entry.history.append(contentsOf: byUser[user]!)
+            entry.history.keepNewest(historyLimit)
+            entry.version = tick()
+            heldBytes += entry.history.bytes
+            entries[user] = entry
         }
+        evictIfFull(keeping: nil)
     }
 
-    /// The user's newest events, oldest first (from the store on first use).
-    public func events(of user: String) async throws -> [Event] {
-        try await snapshot(of: user).events
+    /// The user's history, oldest first (from the store on first use).
+    public func history(of user: String) async throws -> UserHistory {
+        try await snapshot(of: user).history
     }
 
-    /// The user's newest events and the version of that history.
-    public func snapshot(of user: String) async throws -> (events: [Event], version: Int) {
+    /// The user's history and the version of that history.
+    public func snapshot(of user: String) async throws -> (history: UserHistory, version: Int) {
         if var entry = entries[user] {
             entry.lastUse = tick()
             entries[user] = entry
-            return (entry.events, entry.version)
+            return (entry.history, entry.version)
         }
         reads[user, default: (0, 0)].readers += 1
         defer {
@@ -89,35 +94,44 @@ public actor LiveInterests {
         }
         while true {
             let before = reads[user]!.changes
-            let loaded = try await store.recentEvents(ofUser: user, limit: capacity)
+            let loaded = UserHistory(try await store.recentEvents(ofUser: user, limit: historyLimit))
             // Another call may have filled the entry while the store was read.
-            if let entry = entries[user] { return (entry.events, entry.version) }
+            if let entry = entries[user] { return (entry.history, entry.version) }
             // Events recorded during the read may be missing from it: read again.
             guard reads[user]!.changes == before else { continue }
-            // A write under way may or may not be in the read: answer from it, keep nothing.
-            guard writing[user] == nil else { return (loaded, tick()) }
-            let entry = Entry(events: loaded, version: tick(), lastUse: clock)
+            // A write under way may or may not be in the read, and an unknown user has nothing
+            // worth holding: answer from the read, keep nothing.
+            guard writing[user] == nil, !loaded.isEmpty else { return (loaded, tick()) }
+            let entry = Entry(history: loaded, version: tick(), lastUse: clock)
             entries[user] = entry
-            evictIfFull()
-            return (entry.events, entry.version)
+            heldBytes += loaded.bytes
+            evictIfFull(keeping: user)
+            return (entry.history, entry.version)
         }
     }
 
     /// Drops what is known of the user (after they are deleted from the store).
     public func forget(_ user: String) {
-        entries.removeValue(forKey: user)
+        if let entry = entries.removeValue(forKey: user) { heldBytes -= entry.history.bytes }
         reads[user]?.changes += 1
     }
 
     /// Users held in memory.
     public var userCount: Int { entries.count }
 
-    /// Beyond `maxUsers`, drops the least recently used tenth (at least one), so the sort is
-    /// paid once per many insertions.
-    private func evictIfFull() {
-        guard entries.count > maxUsers else { return }
-        let excess = entries.count - maxUsers + max(maxUsers / 10, 1) - 1
-        let oldest = entries.sorted { $0.value.lastUse < $1.value.lastUse }.prefix(excess)
-        for (user, _) in oldest { entries.removeValue(forKey: user) }
+    /// Bytes the held histories take (estimated).
+    public var bytesHeld: Int { heldBytes }
+
+    /// Beyond ``maxBytes``, drops the least recently used users until a tenth of the budget is
+    /// free, so the sort is paid once per many insertions; `keeping` (just read) stays.
+    private func evictIfFull(keeping kept: String?) {
+        guard heldBytes > maxBytes else { return }
+        let target = maxBytes - maxBytes / 10
+        for (user, entry) in entries.sorted(by: { $0.value.lastUse < $1.value.lastUse }) {
+            guard heldBytes > target else { break }
+            if user == kept { continue }
+            entries.removeValue(forKey: user)
+            heldBytes -= entry.history.bytes
+        }
     }
 }

@@ -22,7 +22,8 @@ extension ServableModel {
         let model = try ModelCatalog.load(from: directory)
         return ServableModel(
             name: name ?? directory.lastPathComponent, model: model,
-            items: try ModelArtifact.readItemIDs(from: directory))
+            items: try ModelArtifact.readItemIDs(from: directory), users: try ModelArtifact.readUserIDs(from: directory)
+        )
     }
 }
 
@@ -181,12 +182,6 @@ extension RecommendationService {
         }
     }
 
-    /// The model for users with no events yet: a registered model that reads only user
-    /// attributes (popularity among peers), the first by name; nil when none is registered.
-    public var modelForUsersWithoutHistory: ServableModel? {
-        registry.all.first { $0.servable.model.inputs == [.features] }?.servable
-    }
-
     /// Adds the items a registered model does not know to every model that can take them in
     /// (``CatalogueExtending``: content models, content-aware SASRec), in memory and atomically,
     /// so a new item is recommendable at once. Other models skip them until retrained. Returns
@@ -216,7 +211,8 @@ extension RecommendationService {
                 guard !fresh.isEmpty else { continue }
                 do {
                     let servable = ServableModel(
-                        name: entry.record.name, model: try model.extended(with: fresh), items: ids)
+                        name: entry.record.name, model: try model.extended(with: fresh), items: ids,
+                        users: entry.servable.users)
                     registry.put(RegisteredModel(servable: servable, record: entry.record))
                     if self.active.current === entry.servable { self.active.activate(servable) }
                     extended.append(entry.record.name)
@@ -258,6 +254,7 @@ extension RecommendationService {
         do {
             try model.model.save(to: partial)
             try ModelArtifact.writeItemIDs(model.items, to: partial)
+            if let users = model.users { try ModelArtifact.writeUserIDs(users, to: partial) }
             if files.fileExists(atPath: target.path) {
                 _ = try files.replaceItemAt(target, withItemAt: partial)
             } else {

@@ -106,6 +106,7 @@ public final class TrainingJobs: Sendable {
                 job.seconds = Date().timeIntervalSince(start)
             }
         }
-        return ServableModel(name: job(id)?.name ?? model, model: recommender, items: dataset.items)
+        return ServableModel(
+            name: job(id)?.name ?? model, model: recommender, items: dataset.items, users: dataset.users)
     }
 }

@@ -78,7 +78,7 @@ struct DemoCommand: AsyncParsableCommand {
         let service = RecommendationService(store: store, modelDirectory: URL(fileURLWithPath: modelDirectory))
         for model in models {
             try await service.install(
-                ServableModel(name: model.name, model: model, items: dataset.items),
+                ServableModel(name: model.name, model: model, items: dataset.items, users: dataset.users),
                 metrics: figures[model.name] ?? [:],
                 activate: model.name == "sasrec")
         }

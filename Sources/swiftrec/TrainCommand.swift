@@ -101,6 +101,7 @@ struct TrainCommand: ParsableCommand {
         if let out {
             try recommender.save(to: URL(fileURLWithPath: out))
             try ModelArtifact.writeItemIDs(dataset.items, to: URL(fileURLWithPath: out))
+            try ModelArtifact.writeUserIDs(dataset.users, to: URL(fileURLWithPath: out))
             result["saved_to"] = out
             Console.log("saved \(model) to \(out)")
         }

@@ -73,6 +73,25 @@ struct HTTPAPITests {
         }
     }
 
+    @Test func aUserWithAHistoryLongerThanAnyWindowIsNeverShownASeenItem() async throws {
+        let (service, data) = try await makeService()
+        try await Application(router: service.router()).test(.router) { client async throws in
+            // 60 distinct items, then 240 events on ten more: the newest 200 events hold only those ten.
+            let items = (0..<60).map { $0 } + (0..<240).map { 60 + $0 % 10 }
+            let events = items.enumerated().map { #"{"user": "long", "item": "item-\#($1)", "timestamp": \#($0)}"# }
+            let posted = try await client.call(.post, "/events", "[" + events.joined(separator: ",") + "]")
+            #expect(posted.status == .ok)
+            let reply = try await client.call(.get, "/users/long/recommendations?n=100")
+            let listed = (reply.object["recommendations"] as? [[String: Any]] ?? []).compactMap {
+                $0["item"] as? String
+            }
+            // Every unseen item, and only those.
+            #expect(Set(listed) == Set((70..<data.dataset.itemCount).map { "item-\($0)" }))
+            let all = try await client.call(.get, "/users/long/recommendations?n=100&exclude_seen=false")
+            #expect((all.object["recommendations"] as? [Any])?.count == data.dataset.itemCount)
+        }
+    }
+
     @Test func aPostedEventChangesTheNextRecommendation() async throws {
         let (service, data) = try await makeService()
         let per = data.config.itemsPerCategory

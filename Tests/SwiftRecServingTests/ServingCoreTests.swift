@@ -144,32 +144,49 @@ struct ServingCoreTests {
         #expect(try await reopened.modelRecords().map { "\($0.name) \($0.active)" } == ["a true"])
     }
 
-    @Test func liveInterestsLoadOnceFollowNewEventsAndStayBounded() async throws {
+    @Test func liveInterestsHoldTheWholeHistoryAndFollowNewEvents() async throws {
         let store: any RecommendationStore = InMemoryStore()
-        try await store.append((0..<5).map { event("u", $0, Int64($0)) })
-        let live = LiveInterests(store: store, capacity: 4)
-        #expect(try await live.events(of: "u").map(\.item) == (1..<5).map { "item-\($0)" })
+        try await store.append((0..<300).map { event("u", $0, Int64($0)) })
+        let live = LiveInterests(store: store)
+        // The whole history, not a window of the newest events.
+        #expect(try await live.history(of: "u").items == (0..<300).map { "item-\($0)" })
         // Stored, then recorded; the live history follows at once.
-        let new = [event("u", 9, 10), event("u", 8, 11), event("v", 7, 12)]
+        let new = [event("u", 9, 310), event("u", 8, 311), event("v", 7, 312)]
         try await live.append(new)
-        #expect(try await store.recentEvents(ofUser: "u", limit: 10).count == 7)
-        #expect(try await live.events(of: "u").map(\.item) == ["item-3", "item-4", "item-9", "item-8"])
+        #expect(try await store.recentEvents(ofUser: "u", limit: 1_000).count == 302)
+        let history = try await live.history(of: "u")
+        #expect(history.count == 302 && history.items.suffix(2) == ["item-9", "item-8"])
+        #expect(history.timestamps.suffix(2) == [310, 311])
         // A user first seen in this batch gets their stored history once, not twice.
-        #expect(try await live.events(of: "v").map(\.item) == ["item-7"])
+        #expect(try await live.history(of: "v").items == ["item-7"])
         await live.forget("u")
         _ = try await store.deleteUser("u")
-        #expect(try await live.events(of: "u").isEmpty)
+        #expect(try await live.history(of: "u").isEmpty)
+    }
+
+    @Test func aLongHistoryIsReadUpToItsLimitAndUnknownUsersAreNotHeld() async throws {
+        let store: any RecommendationStore = InMemoryStore()
+        try await store.append((0..<10).map { event("u", $0, Int64($0)) })
+        let live = LiveInterests(store: store, historyLimit: 4)
+        #expect(try await live.history(of: "u").items == (6..<10).map { "item-\($0)" })
+        try await live.append([event("u", 42, 42)])
+        #expect(try await live.history(of: "u").items == ["item-7", "item-8", "item-9", "item-42"])
+        let held = await live.bytesHeld
+        // Asking for users without events keeps nothing of them.
+        for k in 0..<100 { #expect(try await live.history(of: "nobody-\(k)").isEmpty) }
+        #expect(await live.userCount == 1)
+        #expect(await live.bytesHeld == held)
     }
 
     @Test func aNewEventChangesTheNextRecommendation() async throws {
         let (data, model) = servingModel
         let per = data.config.itemsPerCategory
         let history = (0..<6).map { event("new", $0, Int64($0)) }
-        let before = RankingPipeline.recommend(model, history: history, request: .init(count: 10))
+        let before = recommend(model, history: history, request: .init(count: 10))
         #expect(before.count == 10 && before.allSatisfy { !history.map(\.item).contains($0.item) })
         #expect(before.filter { data.itemCategory[Int($0.item.dropFirst(5))!] == 0 }.count >= 6)
         // Three clicks in category 3: the next list follows them.
-        let after = RankingPipeline.recommend(
+        let after = recommend(
             model, history: history + (0..<3).map { event("new", 3 * per + 4 + $0, Int64(10 + $0)) },
             request: .init(count: 10))
         let share = after.filter { data.itemCategory[Int($0.item.dropFirst(5))!] == 3 }.count
@@ -181,16 +198,16 @@ struct ServingCoreTests {
     @Test func filtersAndExplanations() {
         let (data, model) = servingModel
         let history = [event("x", 20, 1), event("x", 21, 2), event("x", 22, 3), event("x", 999_999, 4)]
-        let plain = RankingPipeline.recommend(model, history: history, request: .init(count: 5))
+        let plain = recommend(model, history: history, request: .init(count: 5))
         let excluded = Set(plain.prefix(2).map(\.item))
-        let filtered = RankingPipeline.recommend(
+        let filtered = recommend(
             model, history: history, request: .init(count: 5, excluded: excluded.union(["no-such-item"])))
         #expect(filtered.allSatisfy { !excluded.contains($0.item) } && filtered.count == 5)
         #expect(filtered.first?.item == plain[2].item)
-        let withSeen = RankingPipeline.recommend(
+        let withSeen = recommend(
             model, history: history, request: .init(count: data.dataset.itemCount, excludeSeen: false))
         #expect(withSeen.count == data.dataset.itemCount)
-        let explained = RankingPipeline.recommend(model, history: history, request: .init(count: 3, explain: true))
+        let explained = recommend(model, history: history, request: .init(count: 3, explain: true))
         for recommendation in explained {
             let reasons = try! #require(recommendation.because)
             #expect(!reasons.isEmpty && reasons.allSatisfy { ["item-20", "item-21", "item-22"].contains($0.item) })
@@ -244,7 +261,7 @@ struct ServingCoreTests {
         let event = Event(user: "u", item: "item-1", timestamp: 1)
         try await live.append([event])
         let second = try await live.snapshot(of: "u")
-        #expect(second.version != first && second.events == [event])
+        #expect(second.version != first && second.history == UserHistory([event]))
         #expect(try await live.snapshot(of: "u").version == second.version)
         await live.forget("u")
         #expect(try await live.snapshot(of: "u").version != second.version)
@@ -278,16 +295,18 @@ struct ServingCoreTests {
         let writing = Task { try await live.append([new]) }
         while try await store.recentEvents(ofUser: "u", limit: 5).isEmpty { await Task.yield() }
         // The event is durable, the write not yet finished: a first read sees it in the store.
-        #expect(try await live.events(of: "u") == [new])
+        #expect(try await live.history(of: "u") == UserHistory([new]))
         store.open()
         try await writing.value
-        #expect(try await live.events(of: "u") == [new])
+        #expect(try await live.history(of: "u") == UserHistory([new]))
     }
 
-    @Test func liveInterestsHoldABoundedNumberOfUsers() async throws {
+    @Test func liveInterestsHoldABoundedNumberOfBytes() async throws {
         let store: any RecommendationStore = InMemoryStore()
         try await store.append((0..<6).map { event("user-\($0)", $0, Int64($0)) })
-        let live = LiveInterests(store: store, capacity: 4, maxUsers: 3)
+        // Room for three one-event histories and a half.
+        let one = UserHistory([event("user-0", 0, 0)]).bytes
+        let live = LiveInterests(store: store, maxBytes: 3 * one + one / 2)
         var versions: [String: Int] = [:]
         for u in 0..<3 { versions["user-\(u)"] = try await live.snapshot(of: "user-\(u)").version }
         _ = try await live.snapshot(of: "user-0")  // used again: user-1 is now the oldest
@@ -295,8 +314,14 @@ struct ServingCoreTests {
         #expect(await live.userCount == 3)
         // The dropped user is read again with a history identical to the store's and a new version.
         let again = try await live.snapshot(of: "user-1")
-        #expect(again.events.map(\.item) == ["item-1"] && again.version != versions["user-1"])
+        #expect(again.history.items == ["item-1"] && again.version != versions["user-1"])
         #expect(try await live.snapshot(of: "user-0").version == versions["user-0"])
         #expect(await live.userCount <= 3)
     }
+}
+
+/// The pipeline's ranking steps for a session of `history` (no stored user).
+func recommend(_ model: ServableModel, history: [Event], request: RecommendationRequest) -> [Recommendation] {
+    let state = model.state(user: nil, history: UserHistory(history))
+    return RecommendationPipeline.rank(model, state: state, scores: model.model.scores(for: state), request: request)
 }

@@ -1,0 +1,129 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SwiftRecData
+import SwiftRecModels
+
+/// `POST /events`: behaviour events, one, an array or `{"events": [...]}`. Each is checked on
+/// its own (a bad one is rejected by index, the others kept), stored durably, then counted in
+/// the user's next recommendation.
+struct EventsController {
+    let service: RecommendationService
+    var store: any RecommendationStore { service.store }
+    var limits: ServiceLimits { service.limits }
+
+    func addRoutes(to routes: ServiceRoutes) {
+        routes.keyed.post("events") { request, context in try await postEvents(request, context) }
+    }
+
+    func postEvents(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let elements: [JSONValue]
+        switch try await limits.jsonBody(request, context) {
+        case .array(let list): elements = list
+        case .object(let object):
+            if let events = object["events"] {
+                guard case .array(let list) = events else {
+                    throw APIError(.badRequest, "events: expected an array of events")
+                }
+                elements = list
+            } else {
+                elements = [.object(object)]
+            }
+        default: throw APIError(.badRequest, "expected an event object, an array of events or {\"events\": [...]}")
+        }
+        guard !elements.isEmpty else { throw APIError(.badRequest, "events: the batch is empty") }
+        guard elements.count <= limits.maxBatch else {
+            throw APIError(
+                .contentTooLarge,
+                "events: \(elements.count) events in one batch; at most \(limits.maxBatch) are accepted")
+        }
+        var parsed: [(index: Int, event: Event)] = []
+        var rejected: [EventsAccepted.Rejection] = []
+        let now = Int64(Date().timeIntervalSince1970)
+        for (index, element) in elements.enumerated() {
+            do {
+                parsed.append((index, try EventParser(limits: limits).parseEvent(element, now: now)))
+            } catch let error as APIError {
+                rejected.append(.init(index: index, error: error.message))
+            }
+        }
+        // One store read for the whole batch's items.
+        let known = try await store.items(withIDs: Set(parsed.map(\.event.item)))
+        var valid: [Event] = []
+        for (index, event) in parsed {
+            if known[event.item] != nil {
+                valid.append(event)
+            } else {
+                rejected.append(
+                    .init(index: index, error: "item: unknown item '\(event.item)'; add it with PUT /items/{id}"))
+            }
+        }
+        rejected.sort { $0.index < $1.index }
+        // Durable first, then visible to recommendations.
+        try await service.live.append(valid)
+        service.pipeline.scenarios.record(valid)
+        service.metrics.events(accepted: valid.count, rejected: rejected.count)
+        let outcome = EventsAccepted(accepted: valid.count, rejected: rejected)
+        return JSONResponse.make(outcome, status: rejected.isEmpty ? .ok : .unprocessableContent)
+    }
+}
+
+/// The outcome of `POST /events`.
+struct EventsAccepted: Codable, Sendable {
+    struct Rejection: Codable, Sendable {
+        var index: Int
+        var error: String
+    }
+    var accepted: Int
+    var rejected: [Rejection]
+}
+
+/// Reads one event object strictly: known fields only, typed, ids within the limits.
+struct EventParser {
+    let limits: ServiceLimits
+
+    func parseEvent(_ element: JSONValue, now: Int64) throws -> Event {
+        guard case .object(let object) = element else { throw APIError(.badRequest, "expected an event object") }
+        func id(_ field: String) throws -> String {
+            guard let value = object[field] else { throw APIError(.badRequest, "\(field): missing") }
+            guard case .string(let text) = value, !text.isEmpty, text.count <= limits.maxIDLength else {
+                throw APIError(
+                    .badRequest, "\(field): expected a non-empty string of at most \(limits.maxIDLength) characters")
+            }
+            return text
+        }
+        let user = try id("user"), item = try id("item")
+        var type = EventType.view
+        if let raw = object["type"] {
+            guard case .string(let text) = raw, let known = EventType(rawValue: text) else {
+                throw APIError(
+                    .badRequest, "type: expected one of \(EventType.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            type = known
+        }
+        var value: Double?
+        switch object["value"] {
+        case nil, .null: break
+        case .number(let number) where number.isFinite: value = number
+        default: throw APIError(.badRequest, "value: expected a finite number")
+        }
+        var timestamp = now
+        switch object["timestamp"] {
+        case nil, .null: break
+        case .number(let number) where number.isFinite && abs(number) < 1e13: timestamp = Int64(number)
+        default: throw APIError(.badRequest, "timestamp: expected seconds since 1970 as a number")
+        }
+        var scenario: String?
+        switch object["scenario"] {
+        case nil, .null: break
+        case .string(let text) where text.count <= limits.maxIDLength: scenario = text
+        default: throw APIError(.badRequest, "scenario: expected a string")
+        }
+        let known: Set<String> = ["user", "item", "type", "value", "timestamp", "scenario"]
+        if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
+            throw APIError(
+                .badRequest, "\(unknown): unknown field; events have \(known.sorted().joined(separator: ", "))")
+        }
+        return Event(user: user, item: item, type: type, value: value, timestamp: timestamp, scenario: scenario)
+    }
+}

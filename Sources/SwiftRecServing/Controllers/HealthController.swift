@@ -1,0 +1,27 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SwiftRecData
+import SwiftRecModels
+
+/// `GET /health` (status, active model, stored events) and `GET /metrics` (Prometheus text).
+struct HealthController {
+    let service: RecommendationService
+
+    func addRoutes(to routes: ServiceRoutes) {
+        routes.open.get("health") { _, _ in
+            JSONResponse.make(
+                [
+                    "status": "ok", "model": service.active.current?.name ?? "",
+                    "events": String(try await service.store.eventCount()),
+                ])
+        }
+        routes.open.get("metrics") { _, _ in
+            let text = service.metrics.prometheus(
+                model: service.active.current?.name, liveUsers: await service.live.userCount)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SwiftRecData
+import SwiftRecModels
+
+/// The catalogue: `PUT /items/{id}` (stored, then taken in by the models that can), `GET /items`,
+/// `GET /items/{id}`.
+struct ItemsController {
+    let service: RecommendationService
+    var store: any RecommendationStore { service.store }
+    var limits: ServiceLimits { service.limits }
+
+    func addRoutes(to routes: ServiceRoutes) {
+        routes.keyed.put("items/:id") { request, context in try await putItem(request, context) }
+        routes.open.get("items") { request, _ in
+            let (cursor, limit) = try limits.paging(request)
+            let page = try await store.items(after: cursor, limit: limit)
+            return JSONResponse.make(ItemsPage(items: page.elements, next: page.next))
+        }
+        routes.open.get("items/:id") { _, context in
+            let id = try context.parameters.require("id")
+            guard let item = try await store.item(id) else { throw APIError(.notFound, "no item '\(id)'") }
+            return JSONResponse.make(item)
+        }
+    }
+
+    func putItem(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        try limits.checkID(id, "id")
+        let body = try await limits.decode(ItemBody.self, request, context)
+        let item = Item(
+            id: id, title: body.title, description: body.description, categories: body.categories ?? [],
+            attributes: body.attributes ?? [:])
+        try await store.upsert(items: [item])
+        // Stored first: a model that cannot take the item in keeps serving without it.
+        let (extended, failures) = try await service.extendCatalogues(with: [item])
+        return JSONResponse.make(PutItemReply(item: item, extended: extended, failures: failures))
+    }
+}
+
+struct ItemBody: Decodable {
+    var title: String?
+    var description: String?
+    var categories: [String]?
+    var attributes: [String: String]?
+}
+
+struct ItemsPage: Encodable {
+    var items: [Item]
+    var next: String?
+}
+
+/// The stored item, plus which registered models took it in just now (a new item) and which
+/// could not, with the reason; both are empty when every model already knew the item.
+private struct PutItemReply: Encodable {
+    let item: Item
+    let extended: [String]
+    let failures: [ModelFailure]
+
+    private enum Keys: String, CodingKey { case extendedModels, failedModels }
+    private struct Failure: Encodable {
+        let model: String
+        let error: String
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try item.encode(to: encoder)
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(extended, forKey: .extendedModels)
+        try container.encode(failures.map { Failure(model: $0.name, error: $0.reason) }, forKey: .failedModels)
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SwiftRecData
+import SwiftRecModels
+
+/// Background training: `POST /train` starts a job on the store's data, `GET /train` lists the
+/// jobs, `GET /train/{job}` reports one.
+struct TrainingController {
+    let service: RecommendationService
+    var store: any RecommendationStore { service.store }
+    var limits: ServiceLimits { service.limits }
+
+    func addRoutes(to routes: ServiceRoutes) {
+        routes.keyed.post("train") { request, context in try await startTraining(request, context) }
+        routes.open.get("train") { _, _ in JSONResponse.make(service.training.all) }
+        routes.open.get("train/:job") { _, context in
+            let id = try context.parameters.require("job", as: Int.self)
+            guard let job = service.training.job(id) else { throw APIError(.notFound, "no training job \(id)") }
+            return JSONResponse.make(job)
+        }
+    }
+
+    func startTraining(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let body = try await limits.decode(TrainBody.self, request, context)
+        guard ModelCatalog.names.contains(body.model) else {
+            throw APIError(
+                .badRequest,
+                "model: unknown model '\(body.model)'; known: \(ModelCatalog.names.joined(separator: ", "))")
+        }
+        let name = body.name ?? body.model
+        try limits.checkID(name, "name")
+        let options = body.options ?? [:]
+        let keys = ModelCatalog.optionKeys[body.model] ?? []
+        if let unknown = options.keys.sorted().first(where: { !keys.contains($0) }) {
+            throw APIError(
+                .badRequest,
+                "options.\(unknown): \(body.model) has no such option; it reads \(keys.sorted().joined(separator: ", "))"
+            )
+        }
+        do {
+            let job = try service.training.start(
+                model: body.model, options: options, name: name, activate: body.activate ?? true, service: service)
+            return JSONResponse.make(job, status: .accepted)
+        } catch let error as ModelError {
+            throw APIError(.badRequest, "options: \(error)")
+        }
+    }
+}
+
+struct TrainBody: Decodable {
+    var model: String
+    var name: String?
+    var activate: Bool?
+    /// Model options as strings, e.g. {"epochs": "5", "dim": "32"}.
+    var options: [String: String]?
+}

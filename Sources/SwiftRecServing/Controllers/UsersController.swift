@@ -1,0 +1,81 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SwiftRecData
+import SwiftRecModels
+
+/// Users: `PUT /users/{id}` (attributes), `DELETE /users/{id}` (with all their events),
+/// `GET /users`, and `GET /users/{id}/interests` (category shares over windows of their history).
+struct UsersController {
+    let service: RecommendationService
+    var store: any RecommendationStore { service.store }
+    var limits: ServiceLimits { service.limits }
+
+    func addRoutes(to routes: ServiceRoutes) {
+        routes.keyed.put("users/:id") { request, context in try await putUser(request, context) }
+        routes.keyed.delete("users/:id") { _, context in try await deleteUser(context) }
+        routes.open.get("users") { request, _ in
+            let (cursor, limit) = try limits.paging(request)
+            let page = try await store.users(after: cursor, limit: limit)
+            return JSONResponse.make(UsersPage(users: page.elements, next: page.next))
+        }
+        routes.open.get("users/:id/interests") { request, context in try await interests(request, context) }
+    }
+
+    func putUser(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        try limits.checkID(id, "id")
+        let body = try await limits.decode(UserBody.self, request, context)
+        let user = User(id: id, attributes: body.attributes ?? [:])
+        try await store.upsert(users: [user])
+        service.pipeline.scoreCache.remove(user: id)  // attributes can change what a user without history is shown
+        return JSONResponse.make(user)
+    }
+
+    func deleteUser(_ context: ServiceContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        guard try await store.deleteUser(id) else { throw APIError(.notFound, "no user '\(id)'") }
+        await service.live.forget(id)
+        service.pipeline.scoreCache.remove(user: id)
+        return JSONResponse.make(["deleted": id])
+    }
+
+    func interests(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let user = try context.parameters.require("id")
+        let parameters = request.uri.queryParameters
+        let window = try limits.integer(parameters["window"], "window", in: 1...1_000) ?? 10
+        let history = try await service.live.history(of: user)
+        guard !history.isEmpty else { throw APIError(.notFound, "no events for user '\(user)'") }
+        let categories = try await store.items(withIDs: Set(history.items)).mapValues(\.categories)
+        var windows: [InterestWindow] = []
+        for start in stride(from: 0, to: history.count, by: window) {
+            let part = start..<min(history.count, start + window)
+            var counts: [String: Double] = [:]
+            for item in history.items[part] {
+                let cats = categories[item] ?? []
+                for c in cats.isEmpty ? ["(none)"] : cats { counts[c, default: 0] += 1 / Double(max(cats.count, 1)) }
+            }
+            windows.append(
+                InterestWindow(
+                    from: history.timestamps[part.lowerBound], to: history.timestamps[part.upperBound - 1],
+                    events: part.count, shares: counts.mapValues { $0 / Double(part.count) }))
+        }
+        return JSONResponse.make(["user": AnyEncodable(user), "windows": AnyEncodable(windows)])
+    }
+}
+
+struct UserBody: Decodable {
+    var attributes: [String: String]?
+}
+
+struct UsersPage: Encodable {
+    var users: [User]
+    var next: String?
+}
+
+struct InterestWindow: Codable, Sendable {
+    var from: Int64
+    var to: Int64
+    var events: Int
+    var shares: [String: Double]
+}

@@ -1,0 +1,60 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SwiftRecData
+import SwiftRecModels
+
+/// Reading requests within the service's limits; every failure is a 4xx naming the field.
+extension ServiceLimits {
+    func paging(_ request: Request) throws -> (cursor: String?, limit: Int) {
+        let parameters = request.uri.queryParameters
+        let limit = try integer(parameters["limit"], "limit", in: 1...1_000) ?? 100
+        return (parameters["cursor"].map(String.init), limit)
+    }
+
+    /// `text` as an integer in `range` (nil when absent), or a 400 naming `field`.
+    func integer(_ text: (some StringProtocol)?, _ field: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let text else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw APIError(
+                .badRequest,
+                "\(field): expected an integer from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
+        }
+        return value
+    }
+
+    func checkID(_ id: String, _ field: String) throws {
+        guard !id.isEmpty, id.count <= maxIDLength else {
+            throw APIError(.badRequest, "\(field): expected 1 to \(maxIDLength) characters")
+        }
+    }
+
+    func body(_ request: Request, _ context: ServiceContext) async throws -> Data {
+        do {
+            let buffer = try await request.body.collect(upTo: maxBodyBytes)
+            return Data(buffer.readableBytesView)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, "the request body is larger than \(maxBodyBytes) bytes")
+        }
+    }
+
+    func jsonBody(_ request: Request, _ context: ServiceContext) async throws -> JSONValue {
+        let data = try await self.body(request, context)
+        do {
+            return try JSONDecoder().decode(JSONValue.self, from: data)
+        } catch {
+            throw APIError(.badRequest, "the body is not valid JSON")
+        }
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: ServiceContext) async throws -> T {
+        let data = try await self.body(request, context)
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c) {
+            throw APIError(.badRequest, "\(c.codingPath.map(\.stringValue).joined(separator: ".")): wrong type")
+        } catch {
+            throw APIError(.badRequest, "the body is not a valid \(T.self): \(error)")
+        }
+    }
+}

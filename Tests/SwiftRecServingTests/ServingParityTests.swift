@@ -1,0 +1,117 @@
+import Foundation
+import SwiftRecData
+import SwiftRecEvaluation
+import SwiftRecModels
+import Testing
+
+@testable import SwiftRecServing
+
+/// Generated users whose histories are longer than the sequence models' window, with text and
+/// attributes, each item at most once per user (a held-out item the user already had is ranked
+/// by the evaluator but never served with `exclude_seen`), split leave-one-out as `swiftrec
+/// train` splits.
+private let parityData: (dataset: Dataset, split: Split) = {
+    let generated = SyntheticGenerator.generate(
+        SyntheticConfig(
+            users: 48, categories: 4, itemsPerCategory: 10, eventsPerUser: 14...24, switches: .probability(0.05),
+            popularityExponent: 0.5, sequentialProbability: 0.6, seed: 5)
+    ).dataset
+    var log = InteractionLog()
+    var had = Set<Int64>()
+    let all = generated.log
+    for k in 0..<all.count where had.insert(Int64(all.users[k]) << 32 | Int64(all.items[k])).inserted {
+        log.append(
+            user: all.users[k], item: all.items[k], timestamp: all.timestamps[k], value: all.values[k],
+            type: all.types[k])
+    }
+    let dataset = Dataset(
+        users: generated.users, items: generated.items, log: log, itemInfo: generated.itemInfo,
+        userInfo: generated.userInfo)
+    return (dataset, Split.leaveOneOut(dataset))
+}()
+
+/// Small settings, so every model trains in a moment; `max-len` 8 makes the window matter.
+private let smallOptions: [String: ModelCatalog.Options] = {
+    let sequence: ModelCatalog.Options = ["epochs": "2", "dim": "8", "max-len": "8", "batch": "16"]
+    var options: [String: ModelCatalog.Options] = [
+        "bpr": ["epochs": "5", "factors": "8"], "ials": ["factors": "8", "iterations": "3"],
+        "sasrec-content": sequence.merging(["text-dim": "16"]) { $1 },
+    ]
+    for name in ["sasrec", "bert4rec", "gru4rec", "lstm", "blend", "stack", "cascade"] { options[name] = sequence }
+    return options
+}()
+
+/// A store holding exactly the offline test state (train + validation) of every user, serving
+/// `model`: the served list of a user must be the evaluator's ranking of the same state.
+private func serviceServingTestState(_ model: ServableModel) async throws -> RecommendationService {
+    let (dataset, split) = parityData
+    let history = split.trainWithValidation
+    let service = RecommendationService(store: InMemoryStore())
+    try await service.store.upsert(items: dataset.itemInfo.compactMap { $0 })
+    try await service.store.upsert(users: dataset.userInfo.compactMap { $0 })
+    var events: [Event] = []
+    for u in 0..<history.userCount {
+        for (item, time) in zip(history.sequences.items(of: u), history.sequences.timestamps(of: u)) {
+            events.append(
+                Event(user: history.users.id(at: Int32(u)), item: history.items.id(at: item), timestamp: time))
+        }
+    }
+    try await service.store.append(events)
+    try await service.install(model)
+    return service
+}
+
+@Suite("Served = evaluated")
+struct ServingParityTests {
+    /// For every registered model: the pipeline's top 10 for each test user is the evaluator's
+    /// ranking of the same state (index, whole history, features), and the served HR@10 and
+    /// NDCG@10 are the evaluator's (popularity has ties, which the evaluator counts against it).
+    @Test(arguments: ModelCatalog.names)
+    func theServedListIsTheEvaluatedRanking(_ name: String) async throws {
+        let (dataset, split) = parityData
+        let model = try ModelCatalog.make(name, options: smallOptions[name] ?? [:])
+        try model.fit(split.train, validation: split.validation, progress: nil)
+        let servable = ServableModel(name: name, model: model, items: dataset.items, users: dataset.users)
+        let service = try await serviceServingTestState(servable)
+        let history = split.trainWithValidation
+        var hits = 0.0, ndcg = 0.0
+        for (user, targets) in zip(split.test.users, split.test.items) {
+            let id = history.users.id(at: user)
+            let served = try await service.pipeline.recommend(.user(id), RecommendationRequest(count: 10))
+            let state = UserState(user: user, in: history)
+            let expected = TopK.select(10, from: model.scores(for: state), excluding: state.items)
+            #expect(served.model == name)
+            #expect(served.recommendations.map(\.item) == expected.map { history.items.id(at: $0) }, "user \(id)")
+            let seen = Set(state.items.map { history.items.id(at: $0) })
+            #expect(served.recommendations.allSatisfy { !seen.contains($0.item) })
+            if let rank = served.recommendations.firstIndex(where: { $0.item == history.items.id(at: targets[0]) }) {
+                hits += 1
+                ndcg += 1 / log2(Double(rank) + 2)
+            }
+        }
+        let offline = Evaluator.evaluate(model, history: history, heldOut: split.test, options: .init(ks: [10]))
+        let users = Double(split.test.users.count)
+        if name == "pop" || name == "segment-pop" {
+            #expect(hits / users >= offline.metrics["HR@10"]! - 1e-9)
+        } else {
+            #expect(abs(hits / users - offline.metrics["HR@10"]!) < 1e-9)
+            #expect(abs(ndcg / users - offline.metrics["NDCG@10"]!) < 1e-6)
+        }
+    }
+
+    /// A served user is the trained user: a model saved with its user ids serves them by index.
+    @Test func aSavedModelKeepsItsUserIDs() throws {
+        let (dataset, split) = parityData
+        let bpr = try ModelCatalog.make("bpr", options: smallOptions["bpr"]!)
+        try bpr.fit(split.train, validation: nil, progress: nil)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parity-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let servable = ServableModel(name: "bpr", model: bpr, items: dataset.items, users: dataset.users)
+        let saved = try RecommendationService.save(servable, under: directory)
+        let loaded = try ServableModel.load(from: saved)
+        #expect(loaded.users == dataset.users)
+        let history = UserHistory([Event(user: "x", item: dataset.items.id(at: 3), timestamp: 1)])
+        #expect(loaded.state(user: dataset.users.id(at: 7), history: history).user == 7)
+        #expect(loaded.state(user: "someone-new", history: history).user == nil)
+    }
+}
