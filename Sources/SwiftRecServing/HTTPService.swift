@@ -31,7 +31,7 @@ public final class RecommendationService: Sendable {
     public let training = TrainingJobs()
     /// Every recommendation the service gives comes from here.
     public let pipeline: RecommendationPipeline
-    let metrics = ServiceMetrics()
+    let metrics: ServiceMetrics
     let registry: ModelRegistry
     /// Where models trained by the service are saved (nil: they live only in this process).
     public let modelDirectory: URL?
@@ -52,10 +52,12 @@ public final class RecommendationService: Sendable {
         self.modelDirectory = modelDirectory
         let registry = ModelRegistry()
         self.registry = registry
+        let metrics = ServiceMetrics()
+        self.metrics = metrics
         pipeline = RecommendationPipeline(
             store: store, live: LiveInterests(store: store, maxBytes: liveBytes),
             scoreCache: ScoreCache(capacity: cachedUsers), scenarios: ScenarioCatalog(), active: active,
-            registry: registry)
+            registry: registry, metrics: metrics)
     }
 }
 

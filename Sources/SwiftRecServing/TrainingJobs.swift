@@ -5,7 +5,7 @@ import Synchronization
 
 /// Where a background training stands.
 public struct TrainingJob: Codable, Sendable, Equatable {
-    public enum State: String, Codable, Sendable { case queued, running, finished, failed }
+    public enum State: String, Codable, Sendable, CaseIterable { case queued, running, finished, failed }
     public var id: Int
     public var model: String
     /// The name the trained model is registered under.

@@ -70,6 +70,19 @@ struct HTTPAPITests {
             #expect(
                 metrics.text.contains("swiftrec_http_requests_total{route=\"/health\",method=\"GET\",status=\"200\"} 1")
             )
+            // Latency histograms per route (for p50/p99), the score cache, live state, the model.
+            _ = try await client.call(.get, "/users/u1/recommendations")
+            _ = try await client.call(.get, "/users/u1/recommendations")
+            let after = try await client.call(.get, "/metrics").text
+            #expect(
+                after.contains(
+                    #"swiftrec_http_request_duration_seconds_bucket{route="/users/{id}/recommendations",method="GET",le="+Inf"} 2"#
+                ))
+            #expect(after.contains(#"swiftrec_score_cache_total{result="hit"} 1"#))
+            #expect(after.contains(#"swiftrec_score_cache_total{result="miss"} 1"#))
+            #expect(after.contains("swiftrec_live_users 1.0"))
+            #expect(after.contains(#"swiftrec_active_model{name="sasrec"} 1.0"#))
+            #expect(after.contains(#"swiftrec_training_jobs{state="running"} 0.0"#))
         }
     }
 

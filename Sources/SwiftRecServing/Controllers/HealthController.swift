@@ -18,7 +18,8 @@ struct HealthController {
         }
         routes.open.get("metrics") { _, _ in
             let text = service.metrics.prometheus(
-                model: service.active.current?.name, liveUsers: await service.live.userCount)
+                model: service.active.current?.name, liveUsers: await service.live.userCount,
+                liveBytes: await service.live.bytesHeld, training: service.training.all)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: .init(byteBuffer: ByteBuffer(string: text)))

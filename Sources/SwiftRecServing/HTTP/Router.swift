@@ -11,7 +11,7 @@ extension RecommendationService {
     /// The HTTP API, one controller per resource; `docs/openapi.yaml` describes it.
     public func router() -> Router<ServiceContext> {
         let router = Router(context: ServiceContext.self)
-        router.add(middleware: MetricsMiddleware(metrics: metrics))
+        router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         let keyed = router.group()
         if let key = limits.apiKey { keyed.add(middleware: APIKeyMiddleware(key: key)) }
         let routes = ServiceRoutes(open: router.group(), keyed: keyed)

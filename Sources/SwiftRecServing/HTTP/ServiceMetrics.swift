@@ -1,51 +1,109 @@
 import Foundation
+import Metrics
+import Prometheus
 import Synchronization
 
-/// Counters for `GET /metrics` (Prometheus text format).
+/// The service's figures for `GET /metrics`, kept with swift-metrics and written out by
+/// swift-prometheus (which escapes label values) from a registry of this service's own, so two
+/// services in one process never mix their counts.
+///
+/// - `swiftrec_http_requests_total{route,method,status}` and the latency histogram
+///   `swiftrec_http_request_duration_seconds{route,method}` (p50/p99 via `histogram_quantile`);
+///   routes are the matched patterns (`/users/{id}/recommendations`), unmatched paths `unmatched`,
+///   so label values stay few.
+/// - `swiftrec_events_total{outcome}` (accepted, rejected);
+/// - `swiftrec_score_cache_total{result}` (hit, miss);
+/// - gauges read at each scrape: `swiftrec_live_users`, `swiftrec_live_bytes`,
+///   `swiftrec_active_model{name}` (1 for the active model), `swiftrec_training_jobs{state}`.
 final class ServiceMetrics: Sendable {
-    private struct State {
-        var requests: [String: Int] = [:]
-        var seconds: [String: Double] = [:]
-        var eventsAccepted = 0
-        var eventsRejected = 0
-    }
-    private let state = Mutex(State())
+    private let registry = PrometheusCollectorRegistry()
+    private let factory: PrometheusMetricsFactory
+    private let eventsAccepted: Metrics.Counter
+    private let eventsRejected: Metrics.Counter
+    private let cacheHits: Metrics.Counter
+    private let cacheMisses: Metrics.Counter
+    private let liveUsers: Metrics.Gauge
+    private let liveBytes: Metrics.Gauge
+    /// Counters and timers by route, method and status, made once each.
+    private let requestMetrics = Mutex<[String: (count: Metrics.Counter, timer: Metrics.Timer)]>([:])
+    /// One gauge per model name ever active, so a swapped-out model reads 0, not its last value.
+    private let modelGauges = Mutex<[String: Metrics.Gauge]>([:])
+    private let trainingGauges: [TrainingJob.State: Metrics.Gauge]
 
-    func request(route: String, method: String, status: Int, seconds: Double) {
-        state.withLock {
-            $0.requests["route=\"\(route)\",method=\"\(method)\",status=\"\(status)\"", default: 0] += 1
-            $0.seconds["route=\"\(route)\",method=\"\(method)\"", default: 0] += seconds
+    init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+            .seconds(1), .milliseconds(2500), .seconds(10),
+        ]
+        self.factory = factory
+        eventsAccepted = Metrics.Counter(
+            label: "swiftrec_events_total", dimensions: [("outcome", "accepted")], factory: factory)
+        eventsRejected = Metrics.Counter(
+            label: "swiftrec_events_total", dimensions: [("outcome", "rejected")], factory: factory)
+        cacheHits = Metrics.Counter(
+            label: "swiftrec_score_cache_total", dimensions: [("result", "hit")], factory: factory)
+        cacheMisses = Metrics.Counter(
+            label: "swiftrec_score_cache_total", dimensions: [("result", "miss")], factory: factory)
+        liveUsers = Metrics.Gauge(label: "swiftrec_live_users", factory: factory)
+        liveBytes = Metrics.Gauge(label: "swiftrec_live_bytes", factory: factory)
+        var training: [TrainingJob.State: Metrics.Gauge] = [:]
+        for state in TrainingJob.State.allCases {
+            training[state] = Metrics.Gauge(
+                label: "swiftrec_training_jobs", dimensions: [("state", state.rawValue)], factory: factory)
         }
+        trainingGauges = training
+    }
+
+    func request(route: String, method: String, status: Int, duration: Duration) {
+        let key = "\(route) \(method) \(status)"
+        let metrics = requestMetrics.withLock { known in
+            if let found = known[key] { return found }
+            let made = (
+                count: Metrics.Counter(
+                    label: "swiftrec_http_requests_total",
+                    dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory),
+                timer: Metrics.Timer(
+                    label: "swiftrec_http_request_duration_seconds",
+                    dimensions: [("route", route), ("method", method)],
+                    factory: factory)
+            )
+            known[key] = made
+            return made
+        }
+        metrics.count.increment()
+        metrics.timer.recordNanoseconds(duration.nanoseconds)
     }
 
     func events(accepted: Int, rejected: Int) {
-        state.withLock {
-            $0.eventsAccepted += accepted
-            $0.eventsRejected += rejected
-        }
+        if accepted > 0 { eventsAccepted.increment(by: accepted) }
+        if rejected > 0 { eventsRejected.increment(by: rejected) }
     }
 
-    func prometheus(model: String?, liveUsers: Int) -> String {
-        let s = state.withLock { $0 }
-        var lines = [
-            "# HELP swiftrec_http_requests_total HTTP requests by route, method and status.",
-            "# TYPE swiftrec_http_requests_total counter",
-        ]
-        lines += s.requests.keys.sorted().map { "swiftrec_http_requests_total{\($0)} \(s.requests[$0]!)" }
-        lines += [
-            "# HELP swiftrec_http_request_seconds_total Time spent answering, by route and method.",
-            "# TYPE swiftrec_http_request_seconds_total counter",
-        ]
-        lines += s.seconds.keys.sorted().map { "swiftrec_http_request_seconds_total{\($0)} \(s.seconds[$0]!)" }
-        lines += [
-            "# HELP swiftrec_events_total Events posted, by outcome.", "# TYPE swiftrec_events_total counter",
-            "swiftrec_events_total{outcome=\"accepted\"} \(s.eventsAccepted)",
-            "swiftrec_events_total{outcome=\"rejected\"} \(s.eventsRejected)",
-            "# HELP swiftrec_live_users Users whose newest events are held in memory.",
-            "# TYPE swiftrec_live_users gauge", "swiftrec_live_users \(liveUsers)",
-            "# HELP swiftrec_active_model The model answering requests.", "# TYPE swiftrec_active_model gauge",
-            "swiftrec_active_model{name=\"\(model ?? "")\"} \(model == nil ? 0 : 1)",
-        ]
-        return lines.joined(separator: "\n") + "\n"
+    func scoreCache(hit: Bool) { (hit ? cacheHits : cacheMisses).increment() }
+
+    /// The Prometheus text, after setting the gauges read at scrape time.
+    func prometheus(model: String?, liveUsers users: Int, liveBytes bytes: Int, training: [TrainingJob]) -> String {
+        liveUsers.record(users)
+        liveBytes.record(bytes)
+        modelGauges.withLock { gauges in
+            if let model, gauges[model] == nil {
+                gauges[model] = Metrics.Gauge(
+                    label: "swiftrec_active_model", dimensions: [("name", model)], factory: factory)
+            }
+            for (name, gauge) in gauges { gauge.record(name == model ? 1 : 0) }
+        }
+        for state in TrainingJob.State.allCases {
+            trainingGauges[state]!.record(training.filter { $0.state == state }.count)
+        }
+        return registry.emitToString()
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

@@ -62,13 +62,14 @@ public final class RecommendationPipeline: Sendable {
     public let scenarios: ScenarioCatalog
     let active: ActiveModel
     let registry: ModelRegistry
+    let metrics: ServiceMetrics
 
     /// The `model` a list names when it ranked by popularity within the requested scenario.
     public static let scenarioPopularity = "scenario-popularity"
 
     init(
         store: any RecommendationStore, live: LiveInterests, scoreCache: ScoreCache, scenarios: ScenarioCatalog,
-        active: ActiveModel, registry: ModelRegistry
+        active: ActiveModel, registry: ModelRegistry, metrics: ServiceMetrics
     ) {
         self.store = store
         self.live = live
@@ -76,6 +77,7 @@ public final class RecommendationPipeline: Sendable {
         self.scenarios = scenarios
         self.active = active
         self.registry = registry
+        self.metrics = metrics
     }
 
     /// The model for users with no events yet: a registered model that reads only user
@@ -134,7 +136,9 @@ public final class RecommendationPipeline: Sendable {
             // A user without history gets a new version at every read: nothing to cache.
             let cacheable = !history.isEmpty
             let scores: [Float]
-            if cacheable, let cached = scoreCache.scores(user: user, model: model, version: version) {
+            let cached = cacheable ? scoreCache.scores(user: user, model: model, version: version) : nil
+            if cacheable { metrics.scoreCache(hit: cached != nil) }
+            if let cached {
                 scores = cached
             } else {
                 scores = model.model.scores(for: state)
