@@ -16,8 +16,7 @@ struct DiversityBench: ParsableCommand {
             and catalogue coverage.
             """)
 
-    @Option(help: "The data file or folder (items need categories).") var data: String
-    @Option(help: "The data format.") var format: String
+    @OptionGroup var source: DataOptions
     @Option(help: "The model.") var model = "itemknn"
     @Option(name: .customLong("set"), help: "A model option as key=value (repeatable).") var settings: [String] = []
     @Option(help: "Comma-separated λ values (1 = no MMR).") var lambdas = "1,0.9,0.8,0.7,0.5,0.3"
@@ -40,7 +39,7 @@ struct DiversityBench: ParsableCommand {
         guard by == "category" || by == "embedding" else { throw ValidationError("--by: category or embedding") }
         let options = try ModelRunner.settings(settings)
         try ModelRunner.check(models: [model], options: options)
-        let (dataset, split, _) = try ModelRunner.loadSplit(data: data, format: try ModelRunner.format(format))
+        let (dataset, split, _) = try ModelRunner.loadSplit(source)
         let recommender = try ModelCatalog.make(model, options: options)
         try recommender.fit(split.train, validation: split.validation, progress: Console.progress)
         let similarity: ItemSimilarity
@@ -70,7 +69,7 @@ struct DiversityBench: ParsableCommand {
                     ]
                 }))
         Console.log(
-            "command: swiftrec bench diversity --data \(data) --format \(format) --model \(model) --lambdas \(lambdas) --caps \(caps) --by \(by) --pool \(pool)"
+            "command: swiftrec bench diversity --data \(source.data) --format \(source.format.rawValue) --model \(model) --lambdas \(lambdas) --caps \(caps) --by \(by) --pool \(pool)"
         )
         if json {
             try Console.printJSON([

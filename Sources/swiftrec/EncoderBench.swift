@@ -16,8 +16,7 @@ struct EncoderBench: ParsableCommand {
             """)
 
     @Option(help: "A sentence-transformers folder (config.json, vocab.txt, model.safetensors).") var encoder: String
-    @Option(help: "The data file or folder.") var data: String
-    @Option(help: "The data format.") var format: String
+    @OptionGroup var source: DataOptions
     @Option(help: "Texts per batch.") var batch = 32
     @Option(help: "Kernel threads.") var threads = 2
     @Option(help: "Folder for texts.jsonl and embeddings.f32.") var out: String?
@@ -30,7 +29,7 @@ struct EncoderBench: ParsableCommand {
         let model = try SentenceEncoder(folder: URL(fileURLWithPath: encoder))
         model.batchSize = batch
         let loadSeconds = ProcessStats.now() - loadStart
-        let dataset = try ModelRunner.load(data: data, format: try ModelRunner.format(format))
+        let dataset = try ModelRunner.load(source)
         let texts = ItemText.all(of: dataset)
         let tokens = texts.reduce(0) { $0 + model.tokenize($1).count }
         _ = model.encode(Array(texts.prefix(batch)))  // warm-up: page in the weights
@@ -54,7 +53,7 @@ struct EncoderBench: ParsableCommand {
             Console.log("wrote \(out)/texts.jsonl and embeddings.f32 (\(texts.count) × \(model.dimension))")
         }
         Console.log(
-            "command: swiftrec bench encoder --encoder \(encoder) --data \(data) --format \(format) --batch \(batch) --threads \(threads)"
+            "command: swiftrec bench encoder --encoder \(encoder) --data \(source.data) --format \(source.format.rawValue) --batch \(batch) --threads \(threads)"
         )
         if json {
             try Console.printJSON([

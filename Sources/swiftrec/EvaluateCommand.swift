@@ -16,9 +16,7 @@ struct EvaluateCommand: ParsableCommand {
             is a candidate except the user's known history; ties count against the target.
             """)
 
-    @Option(help: "The data file or folder.") var data: String
-    @Option(help: "The data format (\(DataFormat.allCases.map(\.rawValue).joined(separator: ", "))).")
-    var format: String
+    @OptionGroup var source: DataOptions
     @Option(help: "Comma-separated model names (\(ModelCatalog.names.joined(separator: ", "))).")
     var models = "pop,itemknn"
     @Option(help: "Comma-separated cutoffs for the @K metrics.") var k = "10,20"
@@ -38,7 +36,6 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         try compute.apply()
         let cutoffs = try ModelRunner.cutoffs(k)
-        let dataFormat = try ModelRunner.format(format)
         let options = try ModelRunner.settings(settings)
         let names = models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         try ModelRunner.check(models: names, options: options)
@@ -46,11 +43,11 @@ struct EvaluateCommand: ParsableCommand {
         if let coldItems, !(coldItems > 0 && coldItems < 1) {
             throw ValidationError("--cold-items: expected a fraction between 0 and 1, got \(coldItems)")
         }
-        let (dataset, split, cold) = try ModelRunner.loadSplit(data: data, format: dataFormat, coldItems: coldItems)
+        let (dataset, split, cold) = try ModelRunner.loadSplit(source, coldItems: coldItems)
         var results: [String: Any] = [:]
         var rows: [[String]] = []
         for name in names {
-            let model = try ModelCatalog.make(name, options: options)
+            let model = try ModelCatalog.make(name, options: options, ignoringUnknown: names.count > 1)
             let (result, row) = try ModelRunner.fitAndEvaluate(
                 model, split: split, cutoffs: cutoffs, label: name, cold: cold)
             results[name] = result

@@ -12,77 +12,18 @@ struct ImportCommand: AsyncParsableCommand {
             + "amazon read a directory (ml-1m also takes its ratings file); ml-1m-seq, csv, tsv and jsonl read a "
             + "file. Malformed lines are reported with file, line and reason; every good line is kept.")
 
-    @Option(help: "The data format (\(DataFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var format: String
-
-    @Option(help: "The dataset's directory or file.")
-    var data: String
+    @OptionGroup var source: DataOptions
 
     @Option(help: "Also store the import in this SQLite database (created if needed) for `swiftrec serve`.")
     var db: String?
 
     @Flag(help: "Print one JSON object as the last line.") var json = false
 
-    @Option(help: "csv/tsv/jsonl: the user id column (a header name or 0-based index).")
-    var userColumn: String?
-    @Option(help: "csv/tsv/jsonl: the item id column.") var itemColumn: String?
-    @Option(help: "csv/tsv/jsonl: the timestamp column (default: 'timestamp' if present, else the line number).")
-    var timestampColumn: String?
-    @Option(help: "csv/tsv/jsonl: the value (rating) column.") var valueColumn: String?
-    @Option(help: "csv/tsv/jsonl: the event type column (view, click, cart, purchase, rating, …).")
-    var typeColumn: String?
-    @Option(help: "csv/tsv/jsonl: the scenario column.") var scenarioColumn: String?
-    @Option(help: "csv/tsv: the field separator: one character, or 'tab'.") var delimiter: String?
-    @Flag(help: "csv/tsv: the first line is data, not column names.") var noHeader = false
-    @Option(
-        help:
-            "How timestamps are written: \(ImportOptions.TimestampFormat.allCases.map(\.rawValue).joined(separator: ", "))."
-    )
-    var timestampFormat = ImportOptions.TimestampFormat.unixSeconds.rawValue
-    @Option(help: "How many problems to list by file and line (all are counted).") var maxProblems = 100
-
-    func validate() throws {
-        guard DataFormat(rawValue: format) != nil else {
-            throw ValidationError(
-                "--format: unknown format '\(format)'; use one of \(DataFormat.allCases.map(\.rawValue).joined(separator: ", "))"
-            )
-        }
-        guard ImportOptions.TimestampFormat(rawValue: timestampFormat) != nil else {
-            throw ValidationError(
-                "--timestamp-format: '\(timestampFormat)' is not one of "
-                    + ImportOptions.TimestampFormat.allCases.map(\.rawValue).joined(separator: ", "))
-        }
-        guard maxProblems >= 0 else { throw ValidationError("--max-problems must be at least 0") }
-        _ = try delimiterByte()
-    }
-
-    private func delimiterByte() throws -> UInt8? {
-        guard let delimiter else { return nil }
-        switch delimiter {
-        case "tab", "\\t", "\t": return 0x09
-        default:
-            guard delimiter.utf8.count == 1, let byte = delimiter.utf8.first, byte != 0x22, byte != 0x0A else {
-                throw ValidationError("--delimiter: '\(delimiter)' is not one ASCII character (or 'tab')")
-            }
-            return byte
-        }
-    }
-
     func run() async throws {
-        let dataFormat = DataFormat(rawValue: format)!
-        let options = ImportOptions(
-            user: userColumn.map(ImportOptions.Column.init(parsing:)),
-            item: itemColumn.map(ImportOptions.Column.init(parsing:)),
-            timestamp: timestampColumn.map(ImportOptions.Column.init(parsing:)),
-            value: valueColumn.map(ImportOptions.Column.init(parsing:)),
-            type: typeColumn.map(ImportOptions.Column.init(parsing:)),
-            scenario: scenarioColumn.map(ImportOptions.Column.init(parsing:)), header: !noHeader,
-            delimiter: try delimiterByte(), timestampFormat: ImportOptions.TimestampFormat(rawValue: timestampFormat)!,
-            maximumProblems: maxProblems)
+        let dataFormat = source.format, data = source.data
         let start = ProcessStats.now()
         // An ImportError (unreadable required file, unusable mapping) prints as "Error: cannot read …".
-        let (dataset, report) = try Importer.read(
-            format: dataFormat, path: URL(fileURLWithPath: data), options: options)
+        let (dataset, report) = try source.read()
         let seconds = ProcessStats.now() - start
         let rss = ProcessStats.peakRSSMegabytes()
         Console.log(

@@ -50,14 +50,10 @@ struct InterestSwitchBench: ParsableCommand {
         var table: [[String]] = []
         for name in names {
             var modelOptions = options
-            if ModelCatalog.optionKeys[name]?.contains("epochs") == true, modelOptions["epochs"] == nil {
-                modelOptions["epochs"] = String(epochs)
+            if ModelCatalog.acceptedKeys(name).contains("epochs"), modelOptions["epochs"] == nil {
+                modelOptions["epochs"] = .number(Double(epochs))
             }
-            let model = try ModelCatalog.make(
-                name,
-                options: modelOptions.filter {
-                    ModelCatalog.optionKeys[name]?.contains($0.key) == true
-                })
+            let model = try ModelCatalog.make(name, options: modelOptions, ignoringUnknown: true)
             let start = ProcessStats.now()
             try model.fit(train, validation: nil, progress: Console.progress)
             let fitSeconds = ProcessStats.now() - start
@@ -93,8 +89,7 @@ struct InferenceBench: ParsableCommand {
 
     @Option(name: .customLong("model-dir"), help: "A saved model directory (swiftrec train --out).")
     var modelDirectory: String
-    @Option(help: "The data the model was trained on (user histories).") var data: String
-    @Option(help: "The data format.") var format: String
+    @OptionGroup var source: DataOptions
     @Option(help: "Users in the batch measurement.") var batch = 256
     @Option(help: "Threads for the batch measurement.") var threads = 2
     @Option(help: "Seconds of repeats per measurement.") var seconds = 2.0
@@ -102,7 +97,7 @@ struct InferenceBench: ParsableCommand {
 
     func run() throws {
         let model = try ModelCatalog.load(from: URL(fileURLWithPath: modelDirectory))
-        let dataset = try ModelRunner.load(data: data, format: try ModelRunner.format(format))
+        let dataset = try ModelRunner.load(source)
         guard dataset.itemCount == model.itemCount else {
             throw ValidationError("--data has \(dataset.itemCount) items, the model \(model.itemCount)")
         }
@@ -130,7 +125,7 @@ struct InferenceBench: ParsableCommand {
                 model.name, history, model.itemCount, one * 1e3, states.count, many * 1e3, threads,
                 many * 1e3 / Double(states.count)))
         Console.log(
-            "command: swiftrec bench inference --model-dir \(modelDirectory) --data \(data) --format \(format) --batch \(batch) --threads \(threads)"
+            "command: swiftrec bench inference --model-dir \(modelDirectory) --data \(source.data) --format \(source.format.rawValue) --batch \(batch) --threads \(threads)"
         )
         if json {
             try Console.printJSON([

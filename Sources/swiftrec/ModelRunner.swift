@@ -16,15 +16,6 @@ enum ModelRunner {
         }
     }
 
-    static func format(_ text: String) throws -> DataFormat {
-        guard let format = DataFormat(rawValue: text) else {
-            throw ValidationError(
-                "--format: unknown format '\(text)'; known: \(DataFormat.allCases.map(\.rawValue).joined(separator: ", "))"
-            )
-        }
-        return format
-    }
-
     /// Parses repeated `--set key=value`.
     static func settings(_ settings: [String]) throws -> ModelCatalog.Options {
         var options: ModelCatalog.Options = [:]
@@ -33,37 +24,47 @@ enum ModelRunner {
             guard parts.count == 2, !parts[0].isEmpty else {
                 throw ValidationError("--set: '\(setting)' is not key=value")
             }
-            options[parts[0]] = parts[1]
+            options[parts[0]] = .string(parts[1])
         }
         return options
     }
 
-    /// Fails on an unknown model or an option none of the models reads, before any data is read.
+    /// Fails on an unknown model, an option none of the models reads (naming the closest one) or
+    /// a value outside its range, before any data is read.
     static func check(models names: [String], options: ModelCatalog.Options, source: String = "--set") throws {
-        for name in names { _ = try ModelCatalog.make(name, options: options) }
-        let known = names.reduce(into: Set<String>()) { $0.formUnion(ModelCatalog.optionKeys[$1] ?? []) }
+        for name in names where ModelCatalog.entry(name) == nil {
+            do { _ = try ModelCatalog.require(name) } catch { throw ValidationError("--model: \(error)") }
+        }
+        let known = Array(Set(names.flatMap(ModelCatalog.acceptedKeys)))
         for key in options.keys.sorted() where !known.contains(key) {
             throw ValidationError(
-                "\(source) \(key): none of \(names.joined(separator: ", ")) has this option; they read \(known.sorted().joined(separator: ", "))"
-            )
+                "\(source) \(key): "
+                    + (names.count == 1
+                        ? "\(names[0]) has no such option" : "none of \(names.joined(separator: ", ")) has it")
+                    + "; " + ConfigKeys.hint(key, known: known))
+        }
+        for name in names {
+            do { _ = try ModelCatalog.make(name, options: options, ignoringUnknown: names.count > 1) } catch {
+                throw ValidationError("\(source): \(name): \(error)")
+            }
         }
     }
 
     /// Reads the data and logs what the importer kept.
-    static func load(data: String, format: DataFormat) throws -> Dataset {
-        let (dataset, report) = try Importer.read(format: format, path: URL(fileURLWithPath: data))
-        Console.log("imported \(data): \(report)")
+    static func load(_ source: DataOptions) throws -> Dataset {
+        let (dataset, report) = try source.read()
+        Console.log("imported \(source.data): \(report)")
         return dataset
     }
 
     /// Reads the data and splits it leave-one-out by time.
     /// With `coldItems`, that fraction of items is held out of training entirely (see
     /// ``Split/leaveOneOutWithColdItems(_:fraction:seed:)``) and the flags are returned.
-    static func loadSplit(data: String, format: DataFormat, coldItems: Double? = nil) throws -> (
+    static func loadSplit(_ source: DataOptions, coldItems: Double? = nil) throws -> (
         Dataset, Split, cold: [Bool]?
     ) {
         let start = ProcessStats.now()
-        let dataset = try load(data: data, format: format)
+        let dataset = try load(source)
         var cold: [Bool]?
         let split: Split
         if let coldItems {

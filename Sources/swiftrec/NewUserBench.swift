@@ -17,8 +17,7 @@ struct NewUserBench: ParsableCommand {
             share each stated attribute).
             """)
 
-    @Option(help: "The data file or folder (users need attributes, e.g. ml-1m, ml-100k).") var data: String
-    @Option(help: "The data format.") var format: String
+    @OptionGroup var source: DataOptions
     @Option(help: "Share of users held out as new.") var fraction = 0.2
     @Option(help: "Targets per new user: their first N distinct items.") var first = 10
     @Option(help: "Models, comma-separated.") var models = "pop,segment-pop"
@@ -32,7 +31,7 @@ struct NewUserBench: ParsableCommand {
         let names = models.split(separator: ",").map(String.init)
         let options = try ModelRunner.settings(settings)
         try ModelRunner.check(models: names, options: options)
-        let dataset = try ModelRunner.load(data: data, format: try ModelRunner.format(format))
+        let dataset = try ModelRunner.load(source)
         guard dataset.userInfo.contains(where: { !($0?.attributes.isEmpty ?? true) }) else {
             throw ValidationError("--data: no user states any attribute")
         }
@@ -44,7 +43,7 @@ struct NewUserBench: ParsableCommand {
         var rows: [[String: Any]] = []
         var table: [[String]] = []
         for name in names {
-            let model = try ModelCatalog.make(name, options: options)
+            let model = try ModelCatalog.make(name, options: options, ignoringUnknown: names.count > 1)
             try model.fit(training, validation: nil, progress: Console.progress)
             let result = Evaluator.evaluate(
                 model, history: training, heldOut: heldOut, options: EvaluationOptions(ks: [10, 20]))
@@ -61,7 +60,7 @@ struct NewUserBench: ParsableCommand {
         }
         Console.log(Console.table(["model", "HR@10", "NDCG@10", "Recall@10", "NDCG@20", "Recall@20"], table))
         Console.log(
-            "command: swiftrec bench new-users --data \(data) --format \(format) --fraction \(fraction) --first \(first) --seed \(seed) --models \(models)\(settings.map { " --set \($0)" }.joined())\(json ? " --json" : "")"
+            "command: swiftrec bench new-users --data \(source.data) --format \(source.format.rawValue) --fraction \(fraction) --first \(first) --seed \(seed) --models \(models)\(settings.map { " --set \($0)" }.joined())\(json ? " --json" : "")"
         )
         if json { try Console.printJSON(["results": rows]) }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SwiftRecData
 import SwiftRecTensor
 
 @main
@@ -69,5 +70,19 @@ enum ProcessStats {
 
     static func now() -> Double {
         Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+    }
+}
+
+extension JSONValue {
+    /// The value as `JSONSerialization` takes it, for the command's JSON reports.
+    var foundationValue: Any {
+        switch self {
+        case .null: return NSNull()
+        case .bool(let b): return b
+        case .number(let n): return Int64(exactly: n).map { $0 as Any } ?? n
+        case .string(let s): return s
+        case .array(let a): return a.map(\.foundationValue)
+        case .object(let o): return o.mapValues(\.foundationValue)
+        }
     }
 }

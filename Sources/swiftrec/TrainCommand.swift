@@ -16,9 +16,7 @@ struct TrainCommand: ParsableCommand {
             """)
 
     @Option(help: "The model (\(ModelCatalog.names.joined(separator: ", "))).") var model: String
-    @Option(help: "The data file or folder.") var data: String
-    @Option(help: "The data format (\(DataFormat.allCases.map(\.rawValue).joined(separator: ", "))).")
-    var format: String
+    @OptionGroup var source: DataOptions
     @Option(help: "Save the trained model into this directory (manifest.json + weights.safetensors).")
     var out: String?
     @Option(help: "A JSON file of model options, e.g. {\"dim\": 64, \"blocks\": 2}.") var config: String?
@@ -50,23 +48,17 @@ struct TrainCommand: ParsableCommand {
             guard let data = FileManager.default.contents(atPath: config) else {
                 throw ValidationError("--config: cannot read \(config)")
             }
-            guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            guard let object = try? JSONDecoder().decode(ModelCatalog.Options.self, from: data) else {
                 throw ValidationError("--config: \(config) is not a JSON object of option names to values")
             }
-            for (key, value) in object {
-                switch value {
-                case let text as String: options[key] = text
-                case let number as NSNumber: options[key] = number.stringValue
-                default: throw ValidationError("--config: option '\(key)' must be a string or a number")
-                }
-            }
+            options = object
         }
-        let flags: [(String, String?)] = [
-            ("loss", loss), ("epochs", epochs.map(String.init)), ("batch", batch.map(String.init)),
-            ("dim", dim.map(String.init)), ("blocks", blocks.map(String.init)), ("heads", heads.map(String.init)),
-            ("max-len", maxLength.map(String.init)), ("lr", lr.map { String($0) }),
-            ("dropout", dropout.map { String($0) }), ("patience", patience.map(String.init)),
-            ("time-budget", try timeBudget.map { String(try Self.seconds($0)) }), ("seed", seed.map(String.init)),
+        let flags: [(String, JSONValue?)] = [
+            ("loss", loss.map(JSONValue.string)), ("epochs", epochs.map(\.json)), ("batch", batch.map(\.json)),
+            ("dim", dim.map(\.json)), ("blocks", blocks.map(\.json)), ("heads", heads.map(\.json)),
+            ("max-len", maxLength.map(\.json)), ("lr", lr.map(\.json)), ("dropout", dropout.map(\.json)),
+            ("patience", patience.map(\.json)), ("time-budget", try timeBudget.map { try Self.seconds($0).json }),
+            ("seed", seed.map(\.json)),
         ]
         for case (let key, let value?) in flags { options[key] = value }
         options.merge(try ModelRunner.settings(settings)) { $1 }
@@ -90,14 +82,13 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         try compute.apply()
         let cutoffs = try ModelRunner.cutoffs(k)
-        let dataFormat = try ModelRunner.format(format)
         let options = try options()
         try ModelRunner.check(models: [model], options: options, source: "option")
-        let (dataset, split, _) = try ModelRunner.loadSplit(data: data, format: dataFormat)
+        let (dataset, split, _) = try ModelRunner.loadSplit(source)
         let recommender = try ModelCatalog.make(model, options: options)
         let (partial, row) = try ModelRunner.fitAndEvaluate(recommender, split: split, cutoffs: cutoffs, label: model)
         var result = partial
-        result["options"] = options
+        result["options"] = try ModelCatalog.resolve(model, options: options).mapValues(\.foundationValue)
         if let out {
             try recommender.save(to: URL(fileURLWithPath: out))
             try ModelArtifact.writeItemIDs(dataset.items, to: URL(fileURLWithPath: out))

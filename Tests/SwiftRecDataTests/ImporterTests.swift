@@ -370,7 +370,7 @@ struct ImporterTests {
         #expect {
             try Importer.read(format: .csv, path: url)
         } throws: { error in
-            "\(error)".contains("the header has no 'user' column (it has who, what)")
+            "\(error)".contains("the header has no user column (it has who, what; recognised names: user, user_id")
         }
         #expect(throws: ImportError.self) {
             try Importer.read(format: .csv, path: url, options: ImportOptions(user: "who", item: "missing"))

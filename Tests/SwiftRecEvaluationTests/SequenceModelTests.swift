@@ -297,7 +297,7 @@ struct SequenceModelTests {
         #expect(throws: ModelError.self) { try ModelCatalog.make("bert4rec", options: ["mask-ratio": "1.5"]) }
         #expect(throws: ModelError.self) { try ModelCatalog.make("gru4rec", options: ["dropout": "nan"]) }
         #expect(throws: ModelError.self) { try ModelCatalog.make("lstm", options: ["time-budget": "-3"]) }
-        #expect(ModelCatalog.optionKeys["sasrec"]?.contains("loss") == true)
+        #expect(ModelCatalog.entry("sasrec")?.optionKeys.contains("loss") == true)
     }
 }
 

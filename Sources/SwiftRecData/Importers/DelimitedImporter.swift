@@ -3,8 +3,9 @@ import Foundation
 /// Reads a generic CSV or TSV event file (RFC 4180 quoting) with a column mapping from
 /// ``ImportOptions``: one event per row.
 ///
-/// With a header, columns are found by name (default names `user`, `item`, `timestamp`,
-/// `value`, `type`, `scenario`; the last four are optional) or by index, and each row must have
+/// With a header, columns are found by name (by default the usual spellings of
+/// ``ImportOptions/commonNames``: `user`/`user_id`/`userId`, `item`/`item_id`/`movieId`,
+/// `timestamp`/`ts`/`time`, `value`/`rating`, `type`, `scenario`; the last four are optional) or by index, and each row must have
 /// as many fields as the header. Without a header, columns are indices (user 0 and item 1 by
 /// default) and a row needs at least enough fields for them.
 public enum DelimitedImporter {
@@ -118,7 +119,10 @@ public enum DelimitedImporter {
                     }
                     return i
                 case nil:
-                    if let lowered { return lowered.firstIndex(of: defaultName) }
+                    if let lowered {
+                        let names = ImportOptions.commonNames[role] ?? [defaultName]
+                        return names.lazy.compactMap { lowered.firstIndex(of: $0) }.first
+                    }
                     return defaultIndex
                 }
             }
@@ -127,7 +131,8 @@ public enum DelimitedImporter {
                     throw ImportError.unreadable(
                         path: path,
                         reason:
-                            "the header has no '\(role)' column (it has \(header?.joined(separator: ", ") ?? "")); "
+                            "the header has no \(role) column (it has \(header?.joined(separator: ", ") ?? ""); "
+                            + "recognised names: \((ImportOptions.commonNames[role] ?? [role]).joined(separator: ", "))); "
                             + "name it with ImportOptions.\(role) (--\(role)-column)")
                 }
                 return i

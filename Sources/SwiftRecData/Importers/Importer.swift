@@ -26,6 +26,18 @@ public enum DataFormat: String, CaseIterable, Sendable {
 /// and how many problems the report keeps. MovieLens, Amazon and the sequence format ignore
 /// the mapping.
 public struct ImportOptions: Sendable, Equatable {
+    /// Header names a column is found by when no mapping names it, per role, lowercased; the
+    /// first present wins (`user_id,item_id,timestamp` and MovieLens's `userId,movieId,rating`
+    /// need no mapping).
+    public static let commonNames: [String: [String]] = [
+        "user": ["user", "user_id", "userid", "uid", "customer_id", "visitor_id", "visitorid", "reviewer_id"],
+        "item": ["item", "item_id", "itemid", "iid", "movieid", "movie_id", "product_id", "productid", "asin"],
+        "timestamp": ["timestamp", "ts", "time", "event_time", "unix_time"],
+        "value": ["value", "rating", "score"],
+        "type": ["type", "event_type", "event", "action", "behavior"],
+        "scenario": ["scenario"],
+    ]
+
     /// A column, by header name or by 0-based index.
     public enum Column: Sendable, Equatable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral,
         ExpressibleByIntegerLiteral

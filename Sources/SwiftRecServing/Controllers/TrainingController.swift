@@ -23,27 +23,19 @@ struct TrainingController {
 
     func startTraining(_ request: Request, _ context: ServiceContext) async throws -> Response {
         let body = try await limits.decode(TrainBody.self, request, context)
-        guard ModelCatalog.names.contains(body.model) else {
-            throw APIError(
-                .badRequest,
-                "model: unknown model '\(body.model)'; known: \(ModelCatalog.names.joined(separator: ", "))")
-        }
         let name = body.name ?? body.model
         try limits.checkID(name, "name")
         let options = body.options ?? [:]
-        let keys = ModelCatalog.optionKeys[body.model] ?? []
-        if let unknown = options.keys.sorted().first(where: { !keys.contains($0) }) {
-            throw APIError(
-                .badRequest,
-                "options.\(unknown): \(body.model) has no such option; it reads \(keys.sorted().joined(separator: ", "))"
-            )
-        }
         do {
             let job = try service.training.start(
                 model: body.model, options: options, name: name, activate: body.activate ?? true, service: service)
             return JSONResponse.make(job, status: .accepted)
         } catch let error as ModelError {
-            throw APIError(.badRequest, "options: \(error)")
+            // The model's config names the bad key or value, and the closest valid key.
+            if case .invalidParameter(let key, let reason) = error {
+                throw APIError(.badRequest, "\(key == "model" ? "model" : "options.\(key)"): \(reason)")
+            }
+            throw APIError(.badRequest, "\(error)")
         }
     }
 }
@@ -52,6 +44,6 @@ struct TrainBody: Decodable {
     var model: String
     var name: String?
     var activate: Bool?
-    /// Model options as strings, e.g. {"epochs": "5", "dim": "32"}.
-    var options: [String: String]?
+    /// Model options, JSON-typed or as text: {"epochs": 5, "dim": "32"} (the keys of `swiftrec train --set`).
+    var options: ModelCatalog.Options?
 }

@@ -2,6 +2,27 @@ import Foundation
 import SwiftRecData
 import SwiftRecTensor
 
+/// Options of ``ImplicitALS``.
+public struct ImplicitALSConfig: ModelConfig {
+    public var factors = 64
+    public var regularization: Float = 0.1
+    public var alpha: Float = 1
+    public var iterations = 15
+    public var cgSteps = 3
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    public static let options: [ConfigOption<Self>] = [
+        .value("factors", \.factors, in: 1...4096, "Latent dimensions of users and items."),
+        .value("regularization", \.regularization, in: 0...1e6, "λ, the L2 penalty on both factor matrices."),
+        .value("alpha", \.alpha, in: 0...1e6, "α in the confidence 1 + α·r."),
+        .value("iterations", \.iterations, in: 0...1000, "Alternating rounds (users, then items)."),
+        .value("cg-steps", \.cgSteps, in: 1...100, "Conjugate-gradient steps per row and round."),
+        .value("seed", \.seed, in: 0...UInt64.max, "Random seed."),
+    ]
+}
+
 /// Implicit-feedback matrix factorisation by alternating least squares (Hu, Koren & Volinsky
 /// 2008), solved with the conjugate-gradient method (Takács, Pilászy & Tikk 2011) as in the
 /// `implicit` package.
@@ -66,6 +87,23 @@ public final class ImplicitALS: Recommender {
         self.iterations = iterations
         self.cgSteps = cgSteps
         self.seed = seed
+    }
+
+    public convenience init(config: ImplicitALSConfig) throws {
+        try self.init(
+            factors: config.factors, regularization: config.regularization, alpha: config.alpha,
+            iterations: config.iterations, cgSteps: config.cgSteps, seed: config.seed)
+    }
+
+    public var config: ImplicitALSConfig {
+        var config = ImplicitALSConfig()
+        config.factors = factors
+        config.regularization = regularization
+        config.alpha = alpha
+        config.iterations = iterations
+        config.cgSteps = cgSteps
+        config.seed = seed
+        return config
     }
 
     public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
@@ -306,10 +344,7 @@ public final class ImplicitALS: Recommender {
         try ModelArtifact.write(
             manifest: ModelManifest(
                 model: name,
-                parameters: [
-                    "factors": "\(factors)", "regularization": "\(regularization)", "alpha": "\(alpha)",
-                    "iterations": "\(iterations)", "cg_steps": "\(cgSteps)", "seed": "\(seed)",
-                ], userCount: userCount, itemCount: itemCount),
+                config: config.values, userCount: userCount, itemCount: itemCount),
             tensors: [
                 "user_factors": Tensor(shape: [userCount, factors], scalars: userFactors),
                 "item_factors": Tensor(shape: [itemCount, factors], scalars: itemFactors),
@@ -318,10 +353,7 @@ public final class ImplicitALS: Recommender {
 
     public static func load(from directory: URL) throws -> ImplicitALS {
         let (manifest, file) = try ModelArtifact.read(from: directory, expecting: "ials")
-        let model = try ImplicitALS(
-            factors: manifest.parameter("factors"), regularization: manifest.parameter("regularization"),
-            alpha: manifest.parameter("alpha"), iterations: manifest.parameter("iterations"),
-            cgSteps: manifest.parameter("cg_steps"), seed: manifest.parameter("seed"))
+        let model = try ImplicitALS(config: manifest.config(ImplicitALSConfig.self))
         let users = try file.tensor("user_factors"), items = try file.tensor("item_factors")
         guard users.shape == [manifest.userCount, model.factors], items.shape == [manifest.itemCount, model.factors]
         else {

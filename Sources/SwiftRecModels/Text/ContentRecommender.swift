@@ -25,6 +25,21 @@ public enum ItemRepresentation: Sendable, Equatable {
     }
 }
 
+/// Options of ``ContentRecommender``.
+public struct ContentConfig: ModelConfig {
+    public var text = ItemTextSource()
+    public var history = 50
+    public var decay: Float = 0.9
+
+    public init() {}
+
+    public static let options: [ConfigOption<Self>] =
+        ItemTextSource.options.map { $0.lifted(\.text) } + [
+            .value("history", \.history, in: 1...10_000, "The newest items of a user that form the profile."),
+            .value("decay", \.decay, in: 1e-3...1, "An item's weight relative to the next newer one."),
+        ]
+}
+
 /// Recommends items whose text resembles the text of the user's recent items. It needs no
 /// interactions for an item, so a brand-new item with only a title is recommendable.
 public final class ContentRecommender: Recommender, ItemVectorProviding {
@@ -53,6 +68,18 @@ public final class ContentRecommender: Recommender, ItemVectorProviding {
         self.representation = representation
         self.historyLength = historyLength
         self.recencyDecay = recencyDecay
+    }
+
+    public convenience init(config: ContentConfig) throws {
+        try self.init(representation: config.text.make(), historyLength: config.history, recencyDecay: config.decay)
+    }
+
+    public var config: ContentConfig {
+        var config = ContentConfig()
+        config.text.representation = TextRepresentationKind(rawValue: representation.label)
+        config.history = historyLength
+        config.decay = recencyDecay
+        return config
     }
 
     /// Reads only the items' text: interactions do not change the vectors.
@@ -143,20 +170,15 @@ public final class ContentRecommender: Recommender, ItemVectorProviding {
         }
         try ModelArtifact.write(
             manifest: ModelManifest(
-                model: name,
-                parameters: [
-                    "representation": representation.label, "history": "\(historyLength)", "decay": "\(recencyDecay)",
-                ],
-                itemCount: itemCount),
+                model: name, config: config.values, itemCount: itemCount),
             tensors: tensors, to: directory)
         if let keywords, !keywords.vocabulary.isEmpty { try keywords.savedVocabulary.write(to: directory) }
     }
 
     public static func load(from directory: URL) throws -> ContentRecommender {
         let (manifest, file) = try ModelArtifact.read(from: directory, expecting: "content")
-        let label = manifest.parameters["representation"] ?? ""
-        let history = Int(manifest.parameters["history"] ?? "") ?? 50
-        let decay = Float(manifest.parameters["decay"] ?? "") ?? 0.9
+        let config = try manifest.config(ContentConfig.self)
+        let label = config.text.kind.rawValue, history = config.history, decay = config.decay
         let n = manifest.itemCount
         if label == "encoder" {
             let rows = try file.tensor("item_vectors")

@@ -3,8 +3,8 @@ import SwiftRecData
 import SwiftRecTensor
 
 /// Hyper-parameters of ``GRU4Rec``.
-public struct GRU4RecConfig: Codable, Sendable, Equatable {
-    /// `gru` (GRU4Rec) or `lstm`.
+public struct GRU4RecConfig: ModelConfig {
+    /// `gru` (GRU4Rec) or `lstm`; not an option: the model's name (`gru4rec`, `lstm`) picks it.
     public var cell = RecurrentCell.gru
     public var dim = 64
     public var maxLength = 200
@@ -12,6 +12,15 @@ public struct GRU4RecConfig: Codable, Sendable, Equatable {
     public var training = SequenceTrainingOptions()
 
     public init() {}
+
+    public static let options: [ConfigOption<Self>] =
+        [
+            .value("dim", \.dim, in: 1...4096, "Embedding and hidden size."),
+            .value("max-len", \.maxLength, in: 1...10_000, "Longest history read."),
+            .value("dropout", \.dropout, in: 0...0.95, "Dropout probability."),
+        ] + SequenceTrainingOptions.options.map { $0.lifted(\.training) }
+
+    public func validate() throws { try check() }
 
     func check() throws {
         try ParameterCheck.positive(dim, "dim")
@@ -110,8 +119,8 @@ public final class GRU4Rec: SequenceRecommender {
         self.config = config
         super.init(
             core: SequenceModelCore(
-                name: config.cell == .gru ? "gru4rec" : "lstm", historyLength: config.maxLength, config: config,
-                options: config.training
+                name: config.cell == .gru ? "gru4rec" : "lstm", historyLength: config.maxLength,
+                config: config.values, options: config.training
             ) { RecurrentSequenceNetwork(items: $0, config: config) })
     }
 
@@ -119,8 +128,9 @@ public final class GRU4Rec: SequenceRecommender {
 
     public static func load(from directory: URL) throws -> GRU4Rec {
         let (manifest, _) = try ModelArtifact.read(from: directory)
-        let (config, itemCount, weights) = try SequenceArtifact.load(
+        var (config, itemCount, weights) = try SequenceArtifact.load(
             GRU4RecConfig.self, model: manifest.model, from: directory)
+        config.cell = manifest.model == "lstm" ? .lstm : .gru
         let model = try GRU4Rec(config: config)
         try (model.core as! SequenceModelCore<RecurrentSequenceNetwork>).load(itemCount: itemCount, weights: weights)
         return model

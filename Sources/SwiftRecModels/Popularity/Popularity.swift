@@ -2,21 +2,35 @@ import Foundation
 import SwiftRecData
 import SwiftRecTensor
 
+/// Options of ``Popularity``.
+public struct PopularityConfig: ModelConfig {
+    /// Seconds for an event's weight to halve; nil counts every event fully.
+    public var halfLife: Double?
+
+    public init() {}
+
+    public static let options: [ConfigOption<Self>] = [
+        .value(
+            "half-life", \.halfLife, in: 1e-3...1e12, "Seconds for an event's weight to halve (none: count all alike).")
+    ]
+}
+
 /// Recommends what most users interacted with, optionally favouring recent events:
 /// with a half-life h, an event t seconds older than the newest one weighs 2^(−t/h).
 public final class Popularity: Recommender {
     public let name = "pop"
     public let inputs: Set<ModelInput> = []
-    /// Seconds for an event's weight to halve; nil counts every event fully.
-    public let halfLife: Double?
+    public let config: PopularityConfig
+    public var halfLife: Double? { config.halfLife }
     public private(set) var counts: [Float] = []
 
-    public init(halfLife: Double? = nil) throws {
-        if let halfLife, !(halfLife > 0) {
-            throw ModelError.invalidParameter(
-                name: "halfLife", reason: "must be a positive number of seconds, got \(halfLife)")
-        }
-        self.halfLife = halfLife
+    public init(config: PopularityConfig = .init()) { self.config = config }
+
+    /// Popularity with events halving in weight every `halfLife` seconds.
+    public convenience init(halfLife: Double?) throws {
+        var config = PopularityConfig()
+        config.halfLife = halfLife
+        self.init(config: try PopularityConfig(values: config.values))
     }
 
     public var itemCount: Int { counts.count }
@@ -41,14 +55,13 @@ public final class Popularity: Recommender {
         guard !counts.isEmpty else { throw ModelError.notFitted(name) }
         try ModelArtifact.write(
             manifest: ModelManifest(
-                model: name, parameters: ["half_life": halfLife.map { String($0) } ?? "none"], itemCount: counts.count),
+                model: name, config: config.values, itemCount: counts.count),
             tensors: ["counts": Tensor(counts)], to: directory)
     }
 
     public static func load(from directory: URL) throws -> Popularity {
         let (manifest, weights) = try ModelArtifact.read(from: directory, expecting: "pop")
-        let halfLife = manifest.parameters["half_life"].flatMap(Double.init)
-        let model = try Popularity(halfLife: halfLife)
+        let model = Popularity(config: try manifest.config(PopularityConfig.self))
         model.counts = try weights.tensor("counts").scalars
         return model
     }

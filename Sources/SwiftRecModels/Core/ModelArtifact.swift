@@ -8,7 +8,10 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     /// The model's command-line name, e.g. `ease`.
     public var model: String
     public var formatVersion: Int
-    /// Hyper-parameters as strings, so every model can store its own.
+    /// The model's ``ModelConfig``, every option under its one spelling (what `--set`,
+    /// `--config` and `POST /train` take).
+    public var config: [String: JSONValue]
+    /// What the model derived while fitting and needs to load (not options), e.g. BPR's strata.
     public var parameters: [String: String]
     public var userCount: Int
     public var itemCount: Int
@@ -20,23 +23,26 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     public var createdAt: Date
 
     public init(
-        model: String, parameters: [String: String], dataset: Dataset, metrics: [String: Double] = [:],
-        createdAt: Date = Date()
+        model: String, config: [String: JSONValue], parameters: [String: String] = [:], dataset: Dataset,
+        metrics: [String: Double] = [:], createdAt: Date = Date()
     ) {
         self.init(
-            model: model, parameters: parameters, userCount: dataset.userCount, itemCount: dataset.itemCount,
+            model: model, config: config, parameters: parameters, userCount: dataset.userCount,
+            itemCount: dataset.itemCount,
             itemFingerprint: dataset.items.fingerprint, userFingerprint: dataset.users.fingerprint, metrics: metrics,
             createdAt: createdAt)
     }
 
     /// A manifest for a model that keeps sizes (and optionally fingerprints) itself.
     public init(
-        model: String, parameters: [String: String], userCount: Int = 0, itemCount: Int,
+        model: String, config: [String: JSONValue], parameters: [String: String] = [:], userCount: Int = 0,
+        itemCount: Int,
         itemFingerprint: String = "", userFingerprint: String = "", metrics: [String: Double] = [:],
         createdAt: Date = Date()
     ) {
         self.model = model
         self.formatVersion = ModelArtifact.formatVersion
+        self.config = config
         self.parameters = parameters
         self.userCount = userCount
         self.itemCount = itemCount
@@ -46,7 +52,16 @@ public struct ModelManifest: Codable, Sendable, Equatable {
         self.createdAt = createdAt
     }
 
-    /// The named hyper-parameter, or a clear error.
+    /// The saved config, read by the same code that reads `--set` and `--config`.
+    public func config<Config: ModelConfig>(_ type: Config.Type) throws -> Config {
+        do {
+            return try Config(values: config)
+        } catch {
+            throw ModelError.incompatibleArtifact("manifest of '\(model)': \(error)")
+        }
+    }
+
+    /// The named derived value, or a clear error.
     public func parameter<T: LosslessStringConvertible>(_ name: String, as type: T.Type = T.self) throws -> T {
         guard let text = parameters[name] else {
             throw ModelError.incompatibleArtifact("manifest of '\(model)' lacks parameter '\(name)'")
@@ -61,7 +76,8 @@ public struct ModelManifest: Codable, Sendable, Equatable {
 
 /// Reads and writes model directories.
 public enum ModelArtifact {
-    public static let formatVersion = 1
+    /// 2: options moved from `parameters` (mixed spellings) to `config` (the options' own keys).
+    public static let formatVersion = 2
     public static let manifestFile = "manifest.json"
     public static let weightsFile = "weights.safetensors"
 
@@ -86,6 +102,19 @@ public enum ModelArtifact {
         }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
+        // The version first, so an old manifest gets "train it again", not a decoding error.
+        struct Version: Decodable { let formatVersion: Int }
+        guard let version = try? decoder.decode(Version.self, from: data).formatVersion else {
+            throw ModelError.incompatibleArtifact("\(manifestURL.path) is not a valid manifest (no formatVersion)")
+        }
+        guard version <= formatVersion else {
+            throw ModelError.incompatibleArtifact("format version \(version) is newer than this SwiftRec reads")
+        }
+        guard version == formatVersion else {
+            throw ModelError.incompatibleArtifact(
+                "\(directory.path) was saved in format \(version) by an older SwiftRec, which kept options "
+                    + "under other names; train it again")
+        }
         let manifest: ModelManifest
         do {
             manifest = try decoder.decode(ModelManifest.self, from: data)
@@ -94,10 +123,6 @@ public enum ModelArtifact {
         }
         if let model, manifest.model != model {
             throw ModelError.incompatibleArtifact("\(directory.path) holds a '\(manifest.model)' model, not '\(model)'")
-        }
-        guard manifest.formatVersion <= formatVersion else {
-            throw ModelError.incompatibleArtifact(
-                "format version \(manifest.formatVersion) is newer than this SwiftRec reads")
         }
         let weights = try SafeTensors(contentsOf: directory.appendingPathComponent(weightsFile))
         return (manifest, weights)

@@ -4,7 +4,7 @@ import SwiftRecTensor
 import Synchronization
 
 /// How SASRec learns the next item.
-public enum SequenceLoss: String, Codable, Sendable, CaseIterable {
+public enum SequenceLoss: String, Codable, Sendable, CaseIterable, OptionChoice {
     /// Softmax cross-entropy over the whole catalogue (the strongest, and the default).
     case ce
     /// Softmax over the target and `negatives` uniformly sampled items shared by the batch.
@@ -14,7 +14,7 @@ public enum SequenceLoss: String, Codable, Sendable, CaseIterable {
 }
 
 /// Hyper-parameters of ``SASRec``.
-public struct SASRecConfig: Codable, Sendable, Equatable {
+public struct SASRecConfig: ModelConfig {
     public var dim = 64
     public var blocks = 2
     public var heads = 1
@@ -32,21 +32,22 @@ public struct SASRecConfig: Codable, Sendable, Equatable {
 
     public init() {}
 
-    /// Reads a saved configuration; keys written by older versions may be missing and take defaults.
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = SASRecConfig()
-        dim = try c.decodeIfPresent(Int.self, forKey: .dim) ?? d.dim
-        blocks = try c.decodeIfPresent(Int.self, forKey: .blocks) ?? d.blocks
-        heads = try c.decodeIfPresent(Int.self, forKey: .heads) ?? d.heads
-        maxLength = try c.decodeIfPresent(Int.self, forKey: .maxLength) ?? d.maxLength
-        dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? d.dropout
-        loss = try c.decodeIfPresent(SequenceLoss.self, forKey: .loss) ?? d.loss
-        negatives = try c.decodeIfPresent(Int.self, forKey: .negatives) ?? d.negatives
-        sharedOutput = try c.decodeIfPresent(Bool.self, forKey: .sharedOutput) ?? d.sharedOutput
-        itemText = try c.decodeIfPresent(ItemTextSettings.self, forKey: .itemText)
-        training = try c.decodeIfPresent(SequenceTrainingOptions.self, forKey: .training) ?? d.training
-    }
+    /// The options of plain SASRec; content-aware SASRec adds its text options (``ContentSASRecConfig``).
+    public static let options: [ConfigOption<Self>] =
+        [
+            .value("dim", \.dim, in: 1...4096, "Embedding and hidden size."),
+            .value("blocks", \.blocks, in: 1...64, "Transformer blocks."),
+            .value("heads", \.heads, in: 1...64, "Attention heads (must divide dim)."),
+            .value("max-len", \.maxLength, in: 1...10_000, "Longest history read."),
+            .value("dropout", \.dropout, in: 0...0.95, "Dropout probability."),
+            .choice("loss", \.loss, "ce (full softmax), sampled (softmax over sampled items), bce (the paper's)."),
+            .value("negatives", \.negatives, in: 1...1_000_000, "Sampled items per batch for the sampled loss."),
+            .checked(
+                "shared-output", \.sharedOutput, range: "true or false",
+                "Whether the item embedding doubles as the output layer."),
+        ] + SequenceTrainingOptions.options.map { $0.lifted(\.training) }
+
+    public func validate() throws { try check() }
 
     func check() throws {
         try ParameterCheck.positive(dim, "dim")
@@ -71,6 +72,43 @@ public struct SASRecConfig: Codable, Sendable, Equatable {
         }
         try training.check()
     }
+}
+
+/// Options of content-aware SASRec (`sasrec-content`): SASRec's, plus where the item text
+/// vectors come from. Its manifest saves these keys, so a loaded model knows it reads text.
+public struct ContentSASRecConfig: ModelConfig {
+    public var sasrec = SASRecConfig()
+    public var text = ItemTextSource()
+    public var textDim = 256
+    public var idDropout: Float = 0.5
+
+    public init() {}
+
+    /// The text options of a content-aware SASRec config.
+    public init(_ config: SASRecConfig) {
+        sasrec = config
+        sasrec.itemText = nil
+        if let settings = config.itemText {
+            text.representation = TextRepresentationKind(rawValue: settings.representation)
+            textDim = settings.dimension
+            idDropout = settings.idDropout
+        }
+    }
+
+    public static let options: [ConfigOption<Self>] =
+        SASRecConfig.options.map { $0.lifted(\.sasrec) } + ItemTextSource.options.map { $0.lifted(\.text) } + [
+            .value("text-dim", \.textDim, in: 1...4096, "Keyword vectors are projected to this size."),
+            .value("id-dropout", \.idDropout, in: 0...0.95, "Share of items whose id vector is dropped per batch."),
+        ]
+
+    /// SASRec's config with its `itemText` set.
+    public var withText: SASRecConfig {
+        var config = sasrec
+        config.itemText = ItemTextSettings(representation: text.kind.rawValue, dimension: textDim, idDropout: idDropout)
+        return config
+    }
+
+    public func validate() throws { try withText.check() }
 }
 
 /// Where content-aware SASRec's item text vectors come from.
@@ -599,7 +637,9 @@ public final class SASRec: SequenceRecommender {
         let seed = config.training.seed
         super.init(
             core: SequenceModelCore(
-                name: "sasrec", historyLength: config.maxLength, config: config, options: config.training,
+                name: "sasrec", historyLength: config.maxLength,
+                config: config.itemText == nil ? config.values : ContentSASRecConfig(config).values,
+                options: config.training,
                 prepare: { network, dataset, progress in
                     guard let content = network.content else { return }
                     // A model loaded with encoder vectors scores from its saved table; fitting
@@ -635,8 +675,11 @@ public final class SASRec: SequenceRecommender {
     var network: SASRecNetwork? { (core as? SequenceModelCore<SASRecNetwork>)?.network }
 
     public static func load(from directory: URL) throws -> SASRec {
-        let (config, itemCount, weights) = try SequenceArtifact.load(
-            SASRecConfig.self, model: "sasrec", from: directory)
+        let (manifest, file) = try ModelArtifact.read(from: directory, expecting: "sasrec")
+        let config =
+            manifest.config["text-dim"] != nil
+            ? try manifest.config(ContentSASRecConfig.self).withText : try manifest.config(SASRecConfig.self)
+        let (itemCount, weights) = (manifest.itemCount, try file.allTensors())
         let model = try SASRec(config: config)
         try (model.core as! SequenceModelCore<SASRecNetwork>).load(itemCount: itemCount, weights: weights)
         model.network?.content?.vocabulary = try KeywordVocabulary.read(from: directory)

@@ -3,7 +3,7 @@ import SwiftRecData
 import SwiftRecTensor
 
 /// Hyper-parameters of ``BERT4Rec``.
-public struct BERT4RecConfig: Codable, Sendable, Equatable {
+public struct BERT4RecConfig: ModelConfig {
     public var dim = 64
     public var blocks = 2
     public var heads = 2
@@ -14,6 +14,18 @@ public struct BERT4RecConfig: Codable, Sendable, Equatable {
     public var training = SequenceTrainingOptions()
 
     public init() {}
+
+    public static let options: [ConfigOption<Self>] =
+        [
+            .value("dim", \.dim, in: 1...4096, "Embedding and hidden size."),
+            .value("blocks", \.blocks, in: 1...64, "Transformer blocks."),
+            .value("heads", \.heads, in: 1...64, "Attention heads (must divide dim)."),
+            .value("max-len", \.maxLength, in: 2...10_000, "Longest history read, the mask position included."),
+            .value("dropout", \.dropout, in: 0...0.95, "Dropout probability."),
+            .value("mask-ratio", \.maskRatio, in: 0.01...0.99, "Share of positions masked in training."),
+        ] + SequenceTrainingOptions.options.map { $0.lifted(\.training) }
+
+    public func validate() throws { try check() }
 
     func check() throws {
         try ParameterCheck.positive(dim, "dim")
@@ -145,7 +157,7 @@ public final class BERT4Rec: SequenceRecommender {
         self.config = config
         super.init(
             core: SequenceModelCore(
-                name: "bert4rec", historyLength: config.maxLength - 1, config: config, options: config.training
+                name: "bert4rec", historyLength: config.maxLength - 1, config: config.values, options: config.training
             ) { BERT4RecNetwork(items: $0, config: config) })
     }
 

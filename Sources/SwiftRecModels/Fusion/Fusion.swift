@@ -3,7 +3,7 @@ import SwiftRecData
 import SwiftRecTensor
 
 /// How ``FusionRecommender`` combines its members.
-public enum FusionKind: String, Codable, Sendable, CaseIterable {
+public enum FusionKind: String, Codable, Sendable, CaseIterable, OptionChoice {
     /// A weighted sum of each member's standardised scores; weights tuned on validation unless given.
     case blend
     /// A logistic ranker over each member's standardised score and reciprocal rank, trained on
@@ -11,6 +11,37 @@ public enum FusionKind: String, Codable, Sendable, CaseIterable {
     case stack
     /// The first member retrieves its top `candidates`; the second orders them.
     case cascade
+}
+
+/// Options of ``FusionRecommender`` (a fusion also takes its members' options, which the
+/// catalogue passes on to each member that has them).
+public struct FusionConfig: ModelConfig {
+    /// Member model names; empty: `sasrec,ease` (a cascade: `ease,sasrec`).
+    public var members: [String] = []
+    /// Blend: one per member; stack: two per member and a bias; empty: tuned on validation.
+    public var weights: [Float] = []
+    public var candidates = 100
+
+    public init() {}
+
+    public static let options: [ConfigOption<Self>] = [
+        .checked(
+            "members", \.members, range: "2 or more model names, comma-separated",
+            "The models combined (default sasrec,ease; a cascade's ease,sasrec retrieves with ease)."
+        ) {
+            $0.isEmpty || $0.count >= 2
+        },
+        .checked(
+            "weights", \.weights, range: "finite numbers, comma-separated",
+            "Fixed weights (default: tuned on validation)."
+        ) { $0.allSatisfy(\.isFinite) },
+        .value("candidates", \.candidates, in: 1...100_000, "Items the cascade's first member retrieves."),
+    ]
+
+    /// The members named, or the default for `kind`.
+    public func memberNames(for kind: FusionKind) -> [String] {
+        members.isEmpty ? (kind == .cascade ? ["ease", "sasrec"] : ["sasrec", "ease"]) : members
+    }
 }
 
 /// Several models combined into one. It is itself a ``Recommender``: it fits, scores, saves,
@@ -26,6 +57,15 @@ public final class FusionRecommender: Recommender {
     public let tuningUsers = 2000
 
     public var name: String { kind.rawValue }
+
+    /// What the manifest saves: the members' names, the weights in effect and the candidates.
+    public var config: FusionConfig {
+        var config = FusionConfig()
+        config.members = members.map(\.name)
+        config.weights = weights
+        config.candidates = candidates
+        return config
+    }
     public var inputs: Set<ModelInput> { members.reduce(into: []) { $0.formUnion($1.inputs) } }
     public var itemCount: Int { members.first?.itemCount ?? 0 }
     public var epochSeconds: [Double] { members.flatMap(\.epochSeconds) }
@@ -288,30 +328,22 @@ public final class FusionRecommender: Recommender {
         for (m, member) in members.enumerated() {
             try member.save(to: directory.appendingPathComponent("member-\(m)"))
         }
-        let weightText = weights.map { "\($0)" }.joined(separator: ",")
         try ModelArtifact.write(
-            manifest: ModelManifest(
-                model: name,
-                parameters: [
-                    "kind": kind.rawValue, "members": "\(members.count)", "weights": weightText,
-                    "candidates": "\(candidates)",
-                ],
-                itemCount: itemCount),
+            manifest: ModelManifest(model: name, config: config.values, itemCount: itemCount),
             tensors: [:], to: directory)
     }
 
     public static func load(from directory: URL) throws -> FusionRecommender {
         let (manifest, _) = try ModelArtifact.read(from: directory)
-        guard let kind = FusionKind(rawValue: manifest.parameters["kind"] ?? ""),
-            let count = Int(manifest.parameters["members"] ?? ""), count >= 2
-        else { throw ModelError.incompatibleArtifact("fusion: the manifest lacks kind or members") }
-        let members = try (0..<count).map {
+        guard let kind = FusionKind(rawValue: manifest.model) else {
+            throw ModelError.incompatibleArtifact("fusion: '\(manifest.model)' is not a fusion")
+        }
+        let config = try manifest.config(FusionConfig.self)
+        let members = try config.members.indices.map {
             try ModelCatalog.load(from: directory.appendingPathComponent("member-\($0)"))
         }
-        let weights = (manifest.parameters["weights"] ?? "").split(separator: ",").compactMap { Float($0) }
         return try FusionRecommender(
-            kind: kind, members: members, weights: weights,
-            candidates: Int(manifest.parameters["candidates"] ?? "") ?? 100)
+            kind: kind, members: members, weights: config.weights, candidates: config.candidates)
     }
 }
 

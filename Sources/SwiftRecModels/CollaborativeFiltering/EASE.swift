@@ -2,6 +2,17 @@ import Foundation
 import SwiftRecData
 import SwiftRecTensor
 
+/// Options of ``EASE``.
+public struct EASEConfig: ModelConfig {
+    public var lambda: Float = 500
+
+    public init() {}
+
+    public static let options: [ConfigOption<Self>] = [
+        .value("lambda", \.lambda, in: 1e-3...1e9, "The L2 penalty added to the Gram matrix's diagonal.")
+    ]
+}
+
 /// EASE (Steck 2019, "Embarrassingly Shallow Autoencoders for Sparse Data"): a linear item-to-item
 /// model with a closed-form solution.
 ///
@@ -27,6 +38,14 @@ public final class EASE: Recommender {
     public init(lambda: Float = 500) throws {
         try ParameterCheck.positive(lambda, "lambda")
         self.lambda = lambda
+    }
+
+    public convenience init(config: EASEConfig) throws { try self.init(lambda: config.lambda) }
+
+    public var config: EASEConfig {
+        var config = EASEConfig()
+        config.lambda = lambda
+        return config
     }
 
     public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
@@ -95,13 +114,13 @@ public final class EASE: Recommender {
     public func save(to directory: URL) throws {
         guard itemCount > 0 else { throw ModelError.notFitted(name) }
         try ModelArtifact.write(
-            manifest: ModelManifest(model: name, parameters: ["lambda": "\(lambda)"], itemCount: itemCount),
+            manifest: ModelManifest(model: name, config: config.values, itemCount: itemCount),
             tensors: ["weights": Tensor(shape: [itemCount, itemCount], scalars: weights)], to: directory)
     }
 
     public static func load(from directory: URL) throws -> EASE {
         let (manifest, file) = try ModelArtifact.read(from: directory, expecting: "ease")
-        let model = try EASE(lambda: manifest.parameter("lambda"))
+        let model = try EASE(config: manifest.config(EASEConfig.self))
         let weights = try file.tensor("weights")
         let n = manifest.itemCount
         guard weights.shape == [n, n] else {

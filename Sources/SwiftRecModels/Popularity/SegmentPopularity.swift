@@ -2,6 +2,22 @@ import Foundation
 import SwiftRecData
 import SwiftRecTensor
 
+/// Options of ``SegmentPopularity``.
+public struct SegmentPopularityConfig: ModelConfig {
+    public var smoothing: Float = 20
+    /// The attributes read; nil: those with enough users per value.
+    public var attributes: [String]?
+
+    public init() {}
+
+    public static let options: [ConfigOption<Self>] = [
+        .value("smoothing", \.smoothing, in: 1e-3...1e6, "Average users of overall popularity added to every segment."),
+        .checked(
+            "attributes", \.attributes, range: "attribute names, comma-separated, or none",
+            "The user attributes read (none: those with at least 20 users per value)."),
+    ]
+}
+
 /// Recommends what users who share the user's stated attributes (age, gender, location,
 /// occupation, …) interacted with most — for a user with no history yet. For each attribute
 /// the user states, the item's share of the events of users with that value is smoothed toward
@@ -40,6 +56,17 @@ public final class SegmentPopularity: Recommender {
         }
         self.smoothing = smoothing
         self.attributes = attributes
+    }
+
+    public convenience init(config: SegmentPopularityConfig) throws {
+        try self.init(smoothing: config.smoothing, attributes: config.attributes.map(Set.init))
+    }
+
+    public var config: SegmentPopularityConfig {
+        var config = SegmentPopularityConfig()
+        config.smoothing = smoothing
+        config.attributes = attributes?.sorted()
+        return config
     }
 
     public var itemCount: Int { overall.count }
@@ -114,11 +141,11 @@ public final class SegmentPopularity: Recommender {
 
     public func save(to directory: URL) throws {
         guard !overall.isEmpty else { throw ModelError.notFitted(name) }
-        var parameters = ["smoothing": "\(smoothing)", "events_per_user": "\(eventsPerUser)"]
-        if let attributes { parameters["attributes"] = attributes.sorted().joined(separator: ",") }
-        parameters["read_attributes"] = readAttributes.sorted().joined(separator: ",")
+        let parameters = [
+            "events_per_user": "\(eventsPerUser)", "read_attributes": readAttributes.sorted().joined(separator: ","),
+        ]
         try ModelArtifact.write(
-            manifest: ModelManifest(model: name, parameters: parameters, itemCount: itemCount),
+            manifest: ModelManifest(model: name, config: config.values, parameters: parameters, itemCount: itemCount),
             tensors: ["overall": Tensor(overall)], to: directory)
         try JSONEncoder().encode(segments).write(
             to: directory.appendingPathComponent(Self.segmentsFile), options: .atomic)
@@ -126,11 +153,9 @@ public final class SegmentPopularity: Recommender {
 
     public static func load(from directory: URL) throws -> SegmentPopularity {
         let (manifest, weights) = try ModelArtifact.read(from: directory, expecting: "segment-pop")
-        let model = try SegmentPopularity(
-            smoothing: Float(manifest.parameters["smoothing"] ?? "") ?? 20,
-            attributes: manifest.parameters["attributes"].map { Set($0.split(separator: ",").map(String.init)) })
+        let model = try SegmentPopularity(config: manifest.config(SegmentPopularityConfig.self))
         model.overall = try weights.tensor("overall").scalars
-        model.eventsPerUser = Float(manifest.parameters["events_per_user"] ?? "") ?? 1
+        model.eventsPerUser = try manifest.parameter("events_per_user")
         model.readAttributes = Set(
             (manifest.parameters["read_attributes"] ?? "").split(separator: ",").map(String.init))
         let url = directory.appendingPathComponent(segmentsFile)

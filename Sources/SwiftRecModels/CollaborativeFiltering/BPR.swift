@@ -2,6 +2,28 @@ import Foundation
 import SwiftRecData
 import SwiftRecTensor
 
+/// Options of ``BPR``.
+public struct BPRConfig: ModelConfig {
+    public var factors = 64
+    public var learningRate: Float = 0.05
+    public var regularization: Float = 0.01
+    public var epochs = 50
+    public var foldInSteps = 500
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    public static let options: [ConfigOption<Self>] = [
+        .value("factors", \.factors, in: 1...4096, "Latent dimensions of users and items."),
+        .value("lr", \.learningRate, in: 1e-6...10, "SGD learning rate."),
+        .value("regularization", \.regularization, in: 0...100, "L2 penalty on the factors and biases."),
+        .value("epochs", \.epochs, in: 0...10_000, "Passes over the training events."),
+        .value(
+            "fold-in-steps", \.foldInSteps, in: 0...100_000, "SGD steps that fit a new user's factors at request time."),
+        .value("seed", \.seed, in: 0...UInt64.max, "Random seed."),
+    ]
+}
+
 /// Bayesian personalised ranking (Rendle et al. 2009) with a matrix-factorisation scorer:
 /// x̂ᵤᵢ = xᵤ·yᵢ + bᵢ, trained by SGD on sampled triples (u, i, j) — i an item of u, j a uniform
 /// random item u does not have — maximising ln σ(x̂ᵤᵢ − x̂ᵤⱼ) with L2 regularisation.
@@ -62,6 +84,23 @@ public final class BPR: Recommender {
         self.foldInSteps = foldInSteps
         self.strata = strata
         self.seed = seed
+    }
+
+    public convenience init(config: BPRConfig, strata: Int = 8) throws {
+        try self.init(
+            factors: config.factors, learningRate: config.learningRate, regularization: config.regularization,
+            epochs: config.epochs, foldInSteps: config.foldInSteps, strata: strata, seed: config.seed)
+    }
+
+    public var config: BPRConfig {
+        var config = BPRConfig()
+        config.factors = factors
+        config.learningRate = learningRate
+        config.regularization = regularization
+        config.epochs = epochs
+        config.foldInSteps = foldInSteps
+        config.seed = seed
+        return config
     }
 
     public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
@@ -356,10 +395,8 @@ public final class BPR: Recommender {
         try ModelArtifact.write(
             manifest: ModelManifest(
                 model: name,
-                parameters: [
-                    "factors": "\(factors)", "learning_rate": "\(learningRate)", "regularization": "\(regularization)",
-                    "epochs": "\(epochs)", "fold_in_steps": "\(foldInSteps)", "strata": "\(strata)", "seed": "\(seed)",
-                ], userCount: userCount, itemCount: itemCount),
+                config: config.values, parameters: ["strata": "\(strata)"], userCount: userCount, itemCount: itemCount
+            ),
             tensors: [
                 "user_factors": Tensor(shape: [userCount, factors], scalars: userFactors),
                 "item_factors": Tensor(shape: [itemCount, factors], scalars: itemFactors),
@@ -369,11 +406,7 @@ public final class BPR: Recommender {
 
     public static func load(from directory: URL) throws -> BPR {
         let (manifest, file) = try ModelArtifact.read(from: directory, expecting: "bpr")
-        let model = try BPR(
-            factors: manifest.parameter("factors"), learningRate: manifest.parameter("learning_rate"),
-            regularization: manifest.parameter("regularization"), epochs: manifest.parameter("epochs"),
-            foldInSteps: manifest.parameter("fold_in_steps"), strata: manifest.parameter("strata"),
-            seed: manifest.parameter("seed"))
+        let model = try BPR(config: manifest.config(BPRConfig.self), strata: manifest.parameter("strata"))
         let users = try file.tensor("user_factors"), items = try file.tensor("item_factors")
         let biases = try file.tensor("item_biases")
         guard users.shape == [manifest.userCount, model.factors], items.shape == [manifest.itemCount, model.factors],

@@ -43,7 +43,7 @@ public struct TrainingStatus: Sendable {
 public typealias TrainingProgress = @Sendable (TrainingUpdate) -> Void
 
 /// Settings every sequence model trains with.
-public struct SequenceTrainingOptions: Codable, Sendable, Equatable {
+public struct SequenceTrainingOptions: ModelConfig {
     /// The most epochs to run.
     public var epochs = 200
     public var batchSize = 128
@@ -63,20 +63,20 @@ public struct SequenceTrainingOptions: Codable, Sendable, Equatable {
 
     public init() {}
 
-    /// Reads saved options; keys written by older versions may be missing and take defaults.
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = SequenceTrainingOptions()
-        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? d.epochs
-        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
-        learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
-        weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
-        patience = try c.decodeIfPresent(Int.self, forKey: .patience) ?? d.patience
-        timeBudget = try c.decodeIfPresent(Double.self, forKey: .timeBudget)
-        validateEvery = try c.decodeIfPresent(Int.self, forKey: .validateEvery) ?? d.validateEvery
-        lengthBuckets = try c.decodeIfPresent(Bool.self, forKey: .lengthBuckets) ?? d.lengthBuckets
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
-    }
+    public static let options: [ConfigOption<Self>] = [
+        .value("epochs", \.epochs, in: 0...10_000, "The most epochs to run."),
+        .value("batch", \.batchSize, in: 1...65_536, "Sequences per batch."),
+        .value("lr", \.learningRate, in: 1e-7...10, "Adam(W) learning rate."),
+        .value("weight-decay", \.weightDecay, in: 0...10, "Decoupled weight decay (0: Adam)."),
+        .value("patience", \.patience, in: 0...1000, "Validation rounds without a better NDCG@10 before stopping."),
+        .value(
+            "time-budget", \.timeBudget, in: 1e-3...1e7, "Stop after this many seconds of training (none: no limit)."),
+        .value("validate-every", \.validateEvery, in: 1...1000, "Validate after every this many epochs."),
+        .checked("length-buckets", \.lengthBuckets, range: "true or false", "Batch users of similar history length."),
+        .value("seed", \.seed, in: 0...UInt64.max, "Random seed."),
+    ]
+
+    public func validate() throws { try check() }
 
     func check() throws {
         try ParameterCheck.nonNegative(epochs, "epochs")
@@ -438,7 +438,8 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
     private let makeNetwork: (Int) -> Network
     /// Gives a new network what it needs from the training data beyond the sequences.
     private let prepare: ((Network, Dataset, TrainingProgress?) throws -> Void)?
-    private let encodeConfig: () throws -> Data
+    /// The model's config as its manifest saves it.
+    private let config: [String: JSONValue]
     var network: Network?
     var itemCount = 0
     var epochSeconds: [Double] = []
@@ -446,8 +447,8 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
     private var itemFingerprint = ""
     private var trainingMetrics: [String: Double] = [:]
 
-    init<Config: Encodable>(
-        name: String, historyLength: Int, config: Config, options: SequenceTrainingOptions,
+    init(
+        name: String, historyLength: Int, config: [String: JSONValue], options: SequenceTrainingOptions,
         prepare: ((Network, Dataset, TrainingProgress?) throws -> Void)? = nil,
         makeNetwork: @escaping (Int) -> Network
     ) {
@@ -456,7 +457,7 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
         self.options = options
         self.makeNetwork = makeNetwork
         self.prepare = prepare
-        encodeConfig = { try JSONEncoder().encode(config) }
+        self.config = config
     }
 
     func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
@@ -510,8 +511,8 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
         guard let network else { throw ModelError.notFitted(name) }
         try ModelArtifact.write(
             manifest: ModelManifest(
-                model: name, parameters: ["config": String(decoding: try encodeConfig(), as: UTF8.self)],
-                itemCount: itemCount, itemFingerprint: itemFingerprint, metrics: trainingMetrics),
+                model: name, config: config, itemCount: itemCount, itemFingerprint: itemFingerprint,
+                metrics: trainingMetrics),
             tensors: network.stateDict(), to: directory)
     }
 
@@ -576,18 +577,10 @@ public class SequenceRecommender: Recommender, Explaining, ItemVectorProviding {
 
 /// Reads a sequence model's saved configuration and weights.
 enum SequenceArtifact {
-    static func load<Config: Decodable>(
+    static func load<Config: ModelConfig>(
         _ type: Config.Type, model: String, from directory: URL
     ) throws -> (config: Config, itemCount: Int, weights: [String: Tensor]) {
         let (manifest, weights) = try ModelArtifact.read(from: directory, expecting: model)
-        guard let text = manifest.parameters["config"] else {
-            throw ModelError.incompatibleArtifact("\(model): the manifest has no config")
-        }
-        do {
-            let config = try JSONDecoder().decode(Config.self, from: Data(text.utf8))
-            return (config, manifest.itemCount, try weights.allTensors())
-        } catch {
-            throw ModelError.incompatibleArtifact("\(model): the manifest's config is not valid: \(error)")
-        }
+        return (try manifest.config(Config.self), manifest.itemCount, try weights.allTensors())
     }
 }
