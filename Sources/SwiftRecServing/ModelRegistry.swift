@@ -247,16 +247,30 @@ extension RecommendationService {
     /// Writes the model to `root/name` through a temporary directory, so a crash mid-save never
     /// leaves a half-written model under its name.
     static func save(_ model: ServableModel, under root: URL) throws -> URL {
+        try ModelName.check(model.name)
         let files = FileManager.default
         try files.createDirectory(at: root, withIntermediateDirectories: true)
-        let target = root.appendingPathComponent(model.name, isDirectory: true)
-        let partial = root.appendingPathComponent(".\(model.name).partial-\(UUID().uuidString)", isDirectory: true)
+        let base = root.standardizedFileURL.resolvingSymlinksInPath()
+        let target = base.appendingPathComponent(model.name, isDirectory: true).standardizedFileURL
+        // The name's rules already keep it to one path component; this says so of the result.
+        guard target.deletingLastPathComponent().path == base.path else {
+            throw ModelName.Invalid(name: model.name, reason: "it would be saved outside \(base.path)")
+        }
+        let partial = base.appendingPathComponent(".\(model.name).partial-\(UUID().uuidString)", isDirectory: true)
+        let previous = base.appendingPathComponent(".\(model.name).previous-\(UUID().uuidString)", isDirectory: true)
         do {
             try model.model.save(to: partial)
             try ModelArtifact.writeItemIDs(model.items, to: partial)
             if let users = model.users { try ModelArtifact.writeUserIDs(users, to: partial) }
+            // Re-training a name: the old files step aside, the new ones take their place, the
+            // old ones go (a rename of a non-empty directory onto another fails on Linux).
             if files.fileExists(atPath: target.path) {
-                _ = try files.replaceItemAt(target, withItemAt: partial)
+                try files.moveItem(at: target, to: previous)
+                do { try files.moveItem(at: partial, to: target) } catch {
+                    try? files.moveItem(at: previous, to: target)
+                    throw error
+                }
+                try? files.removeItem(at: previous)
             } else {
                 try files.moveItem(at: partial, to: target)
             }
@@ -264,7 +278,30 @@ extension RecommendationService {
             try? files.removeItem(at: partial)
             throw error
         }
-        return target.standardizedFileURL
+        return target
+    }
+}
+
+/// What a model name may be: 1 to 64 of `A–Z a–z 0–9 . _ -`, not starting with a dot, so a name
+/// is one directory below the models directory and a clean metrics label.
+public enum ModelName {
+    public static let maxLength = 64
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let name: String
+        public let reason: String
+        public var description: String { "model name '\(name.prefix(80))': \(reason)" }
+    }
+
+    public static func check(_ name: String) throws {
+        let allowed = name.utf8.allSatisfy { byte in
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                || byte == 0x2E || byte == 0x5F || byte == 0x2D
+        }
+        guard !name.isEmpty, name.utf8.count <= maxLength, allowed, !name.hasPrefix(".") else {
+            throw Invalid(
+                name: name, reason: "expected 1 to \(maxLength) of A-Z a-z 0-9 . _ - (not starting with a dot)")
+        }
     }
 }
 

@@ -170,13 +170,22 @@ public final class SQLiteStore: RecommendationStore {
 
     public func recentEvents(ofUser id: String, limit: Int) async throws -> [Event] {
         try await pool.read { db in
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT * FROM event WHERE user = ? ORDER BY seq DESC LIMIT ?", arguments: [id, limit])
-            return rows.reversed().map { row in
-                Event(
-                    user: row["user"], item: row["item"], type: EventType(rawValue: row["type"]) ?? .other,
-                    value: row["value"], timestamp: row["timestamp"], scenario: row["scenario"])
+            // Columns by position through a cursor: a whole history is read per first request of
+            // a user, and decoding rows by column name (case-folded per access) cost more than the query.
+            let rows = try Row.fetchCursor(
+                db,
+                sql:
+                    "SELECT item, type, value, timestamp, scenario FROM event WHERE user = ? ORDER BY seq DESC LIMIT ?",
+                arguments: [id, limit])
+            var events: [Event] = []
+            while let row = try rows.next() {
+                events.append(
+                    Event(
+                        user: id, item: row[0], type: EventType(rawValue: row[1]) ?? .other, value: row[2],
+                        timestamp: row[3], scenario: row[4]))
             }
+            events.reverse()
+            return events
         }
     }
 

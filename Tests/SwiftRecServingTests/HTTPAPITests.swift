@@ -337,6 +337,28 @@ struct HTTPAPITests {
         }
     }
 
+    @Test func modelNamesStayBelowTheModelsDirectoryAndCanBeTrainedAgain() async throws {
+        let (service, _) = try await makeService()
+        try await Application(router: service.router()).test(.router) { client async throws in
+            for name in ["../escaped", "/tmp/absolute", "a b", "", ".hidden", String(repeating: "x", count: 65)] {
+                let body = #"{"model": "pop", "name": "\#(name)"}"#
+                let reply = try await client.call(.post, "/train", body)
+                #expect(reply.status == .badRequest && reply.error.hasPrefix("name:"), "\(name): \(reply.error)")
+            }
+        }
+        let (_, model) = servingModel
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-names-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let saving = RecommendationService(store: InMemoryStore(), modelDirectory: root)
+        // The same name twice: the second replaces the first (it used to fail, "Directory not empty").
+        try await saving.install(model)
+        try await saving.install(model)
+        let entries = try FileManager.default.contentsOfDirectory(atPath: root.path)
+        #expect(entries == [model.name], "\(entries)")
+        #expect(throws: ModelName.Invalid.self) { try ModelName.check("../x") }
+        #expect(throws: Never.self) { try ModelName.check("sasrec-v2.1_final") }
+    }
+
     @Test func trainedModelsAndTheActiveChoiceSurviveARestart() async throws {
         let (data, model) = servingModel
         let root = FileManager.default.temporaryDirectory.appendingPathComponent(

@@ -24,7 +24,9 @@ struct TrainingController {
     func startTraining(_ request: Request, _ context: ServiceContext) async throws -> Response {
         let body = try await limits.decode(TrainBody.self, request, context)
         let name = body.name ?? body.model
-        try limits.checkID(name, "name")
+        do { try ModelName.check(name) } catch let error as ModelName.Invalid {
+            throw APIError(.badRequest, "name: \(error.reason)")
+        }
         let options = body.options ?? [:]
         do {
             let job = try service.training.start(
