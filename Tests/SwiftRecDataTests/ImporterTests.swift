@@ -37,6 +37,28 @@ private let sharedDatasets = URL(fileURLWithPath: #filePath).deletingLastPathCom
 
 @Suite("Importers")
 struct ImporterTests {
+    // MARK: Usual column names
+
+    @Test func csvAndJSONLinesFindTheUsualColumnNamesWithoutAMapping() throws {
+        let dir = try temporaryDirectory([
+            "a.csv": utf8("user_id,item_id,timestamp\nu1,i1,10\nu1,i2,20\n"),
+            "b.csv": utf8("userId,movieId,rating,ts\nu2,m1,4.5,30\n"),
+            "c.jsonl": utf8(#"{"user_id": "u3", "item_id": "i9", "ts": 40, "rating": 2}"# + "\n"),
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (a, _) = try Importer.read(format: .csv, path: dir.appendingPathComponent("a.csv"))
+        #expect(events(a) == ["u1 i1 10 - view", "u1 i2 20 - view"])
+        let (b, _) = try Importer.read(format: .csv, path: dir.appendingPathComponent("b.csv"))
+        #expect(events(b) == ["u2 m1 30 4.5 rating"])
+        let (c, _) = try Importer.read(format: .jsonl, path: dir.appendingPathComponent("c.jsonl"))
+        #expect(events(c) == ["u3 i9 40 2.0 rating"])
+        // A mapping still wins over the usual names.
+        let (mapped, _) = try Importer.read(
+            format: .csv, path: dir.appendingPathComponent("a.csv"),
+            options: ImportOptions(user: "item_id", item: "user_id"))
+        #expect(events(mapped).first == "i1 u1 10 - view")
+    }
+
     // MARK: MovieLens 100K
 
     static let flags = Array(repeating: "0", count: 19)

@@ -21,12 +21,14 @@ public enum JSONLinesImporter {
             case nil: return nil
             }
         }
-        let userKey = try key(options.user, role: "user") ?? "user"
-        let itemKey = try key(options.item, role: "item") ?? "item"
+        // Keys a mapping does not name are found in the first object by their usual names
+        // (ImportOptions.commonNames: `user_id`, `userId`, `item_id`, `ts`, `rating`, …).
+        var userKey = try key(options.user, role: "user")
+        var itemKey = try key(options.item, role: "item")
         let explicitTimestamp = try key(options.timestamp, role: "timestamp")
-        let valueKey = try key(options.value, role: "value") ?? "value"
-        let typeKey = try key(options.type, role: "type") ?? "type"
-        let scenarioKey = try key(options.scenario, role: "scenario") ?? "scenario"
+        var valueKey = try key(options.value, role: "value")
+        var typeKey = try key(options.type, role: "type")
+        var scenarioKey = try key(options.scenario, role: "scenario")
 
         let file = url.lastPathComponent
         var sink = ImportSink(options: options)
@@ -60,8 +62,17 @@ public enum JSONLinesImporter {
                 fields = object.mapValues(JSONField.init)
             }
             if checker == nil {
-                // The first object decides whether the file has timestamps.
-                if timestampKey == nil && fields["timestamp"] != nil { timestampKey = "timestamp" }
+                // The first object decides which keys are read and whether the file has timestamps.
+                let byLowercased = Dictionary(fields.keys.map { ($0.lowercased(), $0) }) { first, _ in first }
+                func common(_ role: String) -> String? {
+                    (ImportOptions.commonNames[role] ?? [role]).lazy.compactMap { byLowercased[$0] }.first
+                }
+                userKey = userKey ?? common("user") ?? "user"
+                itemKey = itemKey ?? common("item") ?? "item"
+                valueKey = valueKey ?? common("value")
+                typeKey = typeKey ?? common("type")
+                scenarioKey = scenarioKey ?? common("scenario")
+                if timestampKey == nil { timestampKey = common("timestamp") }
                 checker = EventRecordChecker(options: options, hasTimestamp: timestampKey != nil)
             }
             var wrong: String?
@@ -89,7 +100,8 @@ public enum JSONLinesImporter {
         }
         if let checker {
             checker.addNotes(
-                to: &sink.report, scenarioColumn: options.scenario != nil || sawScenario ? "'\(scenarioKey)'" : nil,
+                to: &sink.report,
+                scenarioColumn: options.scenario != nil || sawScenario ? "'\(scenarioKey ?? "scenario")'" : nil,
                 timestampColumn: timestampKey)
         }
         return sink.finish()
