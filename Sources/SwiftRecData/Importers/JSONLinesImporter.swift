@@ -69,9 +69,9 @@ public enum JSONLinesImporter {
                 }
                 userKey = userKey ?? common("user") ?? "user"
                 itemKey = itemKey ?? common("item") ?? "item"
-                valueKey = valueKey ?? common("value")
-                typeKey = typeKey ?? common("type")
-                scenarioKey = scenarioKey ?? common("scenario")
+                valueKey = valueKey ?? common("value") ?? "value"
+                typeKey = typeKey ?? common("type") ?? "type"
+                scenarioKey = scenarioKey ?? common("scenario") ?? "scenario"
                 if timestampKey == nil { timestampKey = common("timestamp") }
                 checker = EventRecordChecker(options: options, hasTimestamp: timestampKey != nil)
             }
