@@ -48,16 +48,18 @@ public struct BPRConfig: ModelConfig {
 public final class BPR: Recommender {
     public let name = "bpr"
     public let inputs: Set<ModelInput> = [.history]
-    public let factors: Int
-    public let learningRate: Float
+    /// The options, checked against their ranges.
+    public let config: BPRConfig
+    public var factors: Int { config.factors }
+    public var learningRate: Float { config.learningRate }
     /// The L2 penalty on the user and item factors and item biases.
-    public let regularization: Float
-    public let epochs: Int
+    public var regularization: Float { config.regularization }
+    public var epochs: Int { config.epochs }
     /// SGD steps when folding in a state's user vector.
-    public let foldInSteps: Int
+    public var foldInSteps: Int { config.foldInSteps }
     /// Blocks per side in the stratified schedule (thread-count independent).
     public let strata: Int
-    public let seed: UInt64
+    public var seed: UInt64 { config.seed }
     /// [userCount, factors], row-major.
     public private(set) var userFactors: [Float] = []
     /// [itemCount, factors], row-major.
@@ -67,40 +69,20 @@ public final class BPR: Recommender {
     public private(set) var userCount = 0
     public private(set) var epochSeconds: [Double] = []
 
-    public init(
+    public init(config: BPRConfig = .init(), strata: Int = 8) throws {
+        self.config = try config.checked()
+        try ParameterCheck.positive(strata, "strata")
+        self.strata = strata
+    }
+
+    public convenience init(
         factors: Int = 64, learningRate: Float = 0.05, regularization: Float = 0.01, epochs: Int = 50,
         foldInSteps: Int = 500, strata: Int = 8, seed: UInt64 = 0
     ) throws {
-        try ParameterCheck.positive(factors, "factors")
-        try ParameterCheck.positive(learningRate, "learningRate")
-        try ParameterCheck.nonNegative(regularization, "regularization")
-        try ParameterCheck.nonNegative(epochs, "epochs")
-        try ParameterCheck.nonNegative(foldInSteps, "foldInSteps")
-        try ParameterCheck.positive(strata, "strata")
-        self.factors = factors
-        self.learningRate = learningRate
-        self.regularization = regularization
-        self.epochs = epochs
-        self.foldInSteps = foldInSteps
-        self.strata = strata
-        self.seed = seed
-    }
-
-    public convenience init(config: BPRConfig, strata: Int = 8) throws {
-        try self.init(
-            factors: config.factors, learningRate: config.learningRate, regularization: config.regularization,
-            epochs: config.epochs, foldInSteps: config.foldInSteps, strata: strata, seed: config.seed)
-    }
-
-    public var config: BPRConfig {
         var config = BPRConfig()
-        config.factors = factors
-        config.learningRate = learningRate
-        config.regularization = regularization
-        config.epochs = epochs
-        config.foldInSteps = foldInSteps
-        config.seed = seed
-        return config
+        (config.factors, config.learningRate, config.regularization) = (factors, learningRate, regularization)
+        (config.epochs, config.foldInSteps, config.seed) = (epochs, foldInSteps, seed)
+        try self.init(config: config, strata: strata)
     }
 
     public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {

@@ -29,23 +29,20 @@ public struct EASEConfig: ModelConfig {
 public final class EASE: Recommender {
     public let name = "ease"
     public let inputs: Set<ModelInput> = [.history]
+    /// The options, checked against their ranges.
+    public let config: EASEConfig
     /// The L2 penalty λ added to the Gram matrix's diagonal.
-    public let lambda: Float
+    public var lambda: Float { config.lambda }
     /// The item-to-item weights B, row-major [itemCount, itemCount], zero diagonal.
     public private(set) var weights: [Float] = []
     public private(set) var itemCount = 0
 
-    public init(lambda: Float = 500) throws {
-        try ParameterCheck.positive(lambda, "lambda")
-        self.lambda = lambda
-    }
+    public init(config: EASEConfig = .init()) throws { self.config = try config.checked() }
 
-    public convenience init(config: EASEConfig) throws { try self.init(lambda: config.lambda) }
-
-    public var config: EASEConfig {
+    public convenience init(lambda: Float) throws {
         var config = EASEConfig()
         config.lambda = lambda
-        return config
+        try self.init(config: config)
     }
 
     public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {

@@ -43,15 +43,17 @@ public struct ImplicitALSConfig: ModelConfig {
 public final class ImplicitALS: Recommender {
     public let name = "ials"
     public let inputs: Set<ModelInput> = [.history]
-    public let factors: Int
+    /// The options, checked against their ranges.
+    public let config: ImplicitALSConfig
+    public var factors: Int { config.factors }
     /// λ, the L2 penalty on both factor matrices.
-    public let regularization: Float
+    public var regularization: Float { config.regularization }
     /// α in the confidence 1 + α·r.
-    public let alpha: Float
-    public let iterations: Int
+    public var alpha: Float { config.alpha }
+    public var iterations: Int { config.iterations }
     /// Conjugate-gradient steps per row and iteration.
-    public let cgSteps: Int
-    public let seed: UInt64
+    public var cgSteps: Int { config.cgSteps }
+    public var seed: UInt64 { config.seed }
     /// [userCount, factors], row-major.
     public private(set) var userFactors: [Float] = []
     /// [itemCount, factors], row-major.
@@ -62,48 +64,16 @@ public final class ImplicitALS: Recommender {
     public private(set) var userCount = 0
     public private(set) var epochSeconds: [Double] = []
 
-    public init(
+    public init(config: ImplicitALSConfig = .init()) throws { self.config = try config.checked() }
+
+    public convenience init(
         factors: Int = 64, regularization: Float = 0.1, alpha: Float = 1, iterations: Int = 15, cgSteps: Int = 3,
         seed: UInt64 = 0
     ) throws {
-        guard factors > 0 else {
-            throw ModelError.invalidParameter(name: "factors", reason: "must be positive, got \(factors)")
-        }
-        guard regularization >= 0, regularization.isFinite else {
-            throw ModelError.invalidParameter(name: "regularization", reason: "must be ≥ 0, got \(regularization)")
-        }
-        guard alpha >= 0, alpha.isFinite else {
-            throw ModelError.invalidParameter(name: "alpha", reason: "must be ≥ 0, got \(alpha)")
-        }
-        guard iterations >= 0 else {
-            throw ModelError.invalidParameter(name: "iterations", reason: "must be ≥ 0, got \(iterations)")
-        }
-        guard cgSteps > 0 else {
-            throw ModelError.invalidParameter(name: "cgSteps", reason: "must be positive, got \(cgSteps)")
-        }
-        self.factors = factors
-        self.regularization = regularization
-        self.alpha = alpha
-        self.iterations = iterations
-        self.cgSteps = cgSteps
-        self.seed = seed
-    }
-
-    public convenience init(config: ImplicitALSConfig) throws {
-        try self.init(
-            factors: config.factors, regularization: config.regularization, alpha: config.alpha,
-            iterations: config.iterations, cgSteps: config.cgSteps, seed: config.seed)
-    }
-
-    public var config: ImplicitALSConfig {
         var config = ImplicitALSConfig()
-        config.factors = factors
-        config.regularization = regularization
-        config.alpha = alpha
-        config.iterations = iterations
-        config.cgSteps = cgSteps
-        config.seed = seed
-        return config
+        (config.factors, config.regularization, config.alpha) = (factors, regularization, alpha)
+        (config.iterations, config.cgSteps, config.seed) = (iterations, cgSteps, seed)
+        try self.init(config: config)
     }
 
     public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {

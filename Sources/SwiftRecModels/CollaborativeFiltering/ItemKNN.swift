@@ -7,31 +7,22 @@ import SwiftRecTensor
 public final class ItemKNN: Recommender {
     public let name = "itemknn"
     public let inputs: Set<ModelInput> = [.history]
-    public let neighbors: Int
-    public let similarity: Similarity
-    public let shrinkage: Float
+    /// The options, checked against their ranges.
+    public let config: NeighborhoodConfig
+    public var neighbors: Int { config.neighbors }
+    public var similarity: Similarity { config.similarity }
+    public var shrinkage: Float { config.shrinkage }
     /// For item i: its neighbours `neighborItems[i*neighbors ..< (i+1)*neighbors]` (−1 = none).
     private(set) var neighborItems: [Int32] = []
     private(set) var neighborWeights: [Float] = []
     public private(set) var itemCount = 0
 
-    public init(neighbors: Int = 100, similarity: Similarity = .cosine, shrinkage: Float = 10) throws {
-        try validateNeighborhood(neighbors: neighbors, shrinkage: shrinkage)
-        self.neighbors = neighbors
-        self.similarity = similarity
-        self.shrinkage = shrinkage
-    }
+    public init(config: NeighborhoodConfig = .init()) throws { self.config = try config.checked() }
 
-    public convenience init(config: NeighborhoodConfig) throws {
-        try self.init(neighbors: config.neighbors, similarity: config.similarity, shrinkage: config.shrinkage)
-    }
-
-    public var config: NeighborhoodConfig {
+    public convenience init(neighbors: Int = 100, similarity: Similarity = .cosine, shrinkage: Float = 10) throws {
         var config = NeighborhoodConfig()
-        config.neighbors = neighbors
-        config.similarity = similarity
-        config.shrinkage = shrinkage
-        return config
+        (config.neighbors, config.similarity, config.shrinkage) = (neighbors, similarity, shrinkage)
+        try self.init(config: config)
     }
 
     public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {

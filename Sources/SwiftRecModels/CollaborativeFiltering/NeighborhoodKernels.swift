@@ -18,14 +18,6 @@ public enum Similarity: String, Sendable, Codable, CaseIterable, OptionChoice {
     }
 }
 
-/// Checks the settings the neighbourhood models share.
-func validateNeighborhood(neighbors: Int, shrinkage: Float) throws {
-    var config = NeighborhoodConfig()
-    config.neighbors = neighbors
-    config.shrinkage = shrinkage
-    _ = try NeighborhoodConfig(values: config.values)
-}
-
 /// Options of the neighbourhood models, ``ItemKNN`` and ``UserKNN``.
 public struct NeighborhoodConfig: ModelConfig {
     public var neighbors = 100

@@ -8,32 +8,23 @@ import SwiftRecTensor
 public final class UserKNN: Recommender {
     public let name = "userknn"
     public let inputs: Set<ModelInput> = [.history]
-    public let neighbors: Int
-    public let similarity: Similarity
-    public let shrinkage: Float
+    /// The options, checked against their ranges.
+    public let config: NeighborhoodConfig
+    public var neighbors: Int { config.neighbors }
+    public var similarity: Similarity { config.similarity }
+    public var shrinkage: Float { config.shrinkage }
     private var userItems = UserItemSets(offsets: [0], items: [])
     /// For each item, the training users who have it (CSR).
     private var itemUserOffsets: [Int] = [0]
     private var itemUsers: [Int32] = []
     public private(set) var itemCount = 0
 
-    public init(neighbors: Int = 100, similarity: Similarity = .cosine, shrinkage: Float = 10) throws {
-        try validateNeighborhood(neighbors: neighbors, shrinkage: shrinkage)
-        self.neighbors = neighbors
-        self.similarity = similarity
-        self.shrinkage = shrinkage
-    }
+    public init(config: NeighborhoodConfig = .init()) throws { self.config = try config.checked() }
 
-    public convenience init(config: NeighborhoodConfig) throws {
-        try self.init(neighbors: config.neighbors, similarity: config.similarity, shrinkage: config.shrinkage)
-    }
-
-    public var config: NeighborhoodConfig {
+    public convenience init(neighbors: Int = 100, similarity: Similarity = .cosine, shrinkage: Float = 10) throws {
         var config = NeighborhoodConfig()
-        config.neighbors = neighbors
-        config.similarity = similarity
-        config.shrinkage = shrinkage
-        return config
+        (config.neighbors, config.similarity, config.shrinkage) = (neighbors, similarity, shrinkage)
+        try self.init(config: config)
     }
 
     public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {

@@ -41,6 +41,10 @@ extension ModelConfig {
         try validate()
     }
 
+    /// This config after every option's range and ``validate()``: how a model checks a config
+    /// made in code, by the same rules as one decoded from options.
+    public func checked() throws -> Self { try Self(values: values) }
+
     /// Every option's value, JSON-typed.
     public var values: [String: JSONValue] {
         Dictionary(

@@ -25,7 +25,11 @@ final class ServiceMetrics: Sendable {
     private let liveUsers: Metrics.Gauge
     private let liveBytes: Metrics.Gauge
     /// Counters and timers by route, method and status, made once each.
-    private let requestMetrics = Mutex<[String: (count: Metrics.Counter, timer: Metrics.Timer)]>([:])
+    private let requestMetrics = Mutex<[RequestKey: (count: Metrics.Counter, timer: Metrics.Timer)]>([:])
+
+    private struct RequestKey: Hashable {
+        let route: String, method: String, status: Int
+    }
     /// One gauge per model name ever active, so a swapped-out model reads 0, not its last value.
     private let modelGauges = Mutex<[String: Metrics.Gauge]>([:])
     private let trainingGauges: [TrainingJob.State: Metrics.Gauge]
@@ -57,7 +61,7 @@ final class ServiceMetrics: Sendable {
     }
 
     func request(route: String, method: String, status: Int, duration: Duration) {
-        let key = "\(route) \(method) \(status)"
+        let key = RequestKey(route: route, method: method, status: status)
         let metrics = requestMetrics.withLock { known in
             if let found = known[key] { return found }
             let made = (
@@ -73,7 +77,7 @@ final class ServiceMetrics: Sendable {
             return made
         }
         metrics.count.increment()
-        metrics.timer.recordNanoseconds(duration.nanoseconds)
+        metrics.timer.record(duration: duration)
     }
 
     func events(accepted: Int, rejected: Int) {
@@ -98,12 +102,5 @@ final class ServiceMetrics: Sendable {
             trainingGauges[state]!.record(training.filter { $0.state == state }.count)
         }
         return registry.emitToString()
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
