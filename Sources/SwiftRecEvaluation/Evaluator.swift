@@ -25,26 +25,34 @@ public struct EvaluationResult: Sendable, Codable, Equatable {
     public var users: Int
     /// Wall time of scoring and ranking.
     public var seconds: Double
+    /// With a grouping, the same figures over each group's users, by group number.
+    public var groups: [EvaluationResult] = []
 }
 
 /// Full-ranking evaluation: every item is a candidate except the user's known history;
 /// ties count against the held-out item.
 public enum Evaluator {
     /// Scores each held-out user from `history` and ranks their held-out items.
+    ///
+    /// With `group` (a group number in `0..<groupCount` for each held-out case), the result also
+    /// holds the figures of each group, from the same single scoring pass.
     public static func evaluate(
-        _ model: any Recommender, history: Dataset, heldOut: HeldOut, options: EvaluationOptions = .init()
+        _ model: any Recommender, history: Dataset, heldOut: HeldOut, options: EvaluationOptions = .init(),
+        group: [Int]? = nil, groupCount: Int = 0
     ) -> EvaluationResult {
         let start = Date()
         let itemCount = model.itemCount
         precondition(
             itemCount == history.itemCount,
             "evaluate: model scores \(itemCount) items, the data has \(history.itemCount)")
+        precondition(
+            group.map { $0.count == heldOut.users.count && $0.allSatisfy { (0..<groupCount).contains($0) } } ?? true,
+            "evaluate: a group in 0..<\(groupCount) is needed for each of the \(heldOut.users.count) cases")
         let k0 = options.ks[0]
         let popularity = itemPopularity(history)
         let categories = primaryCategories(history)
-        var sums: [String: Double] = [:]
-        var recommendedCounts = [Int](repeating: 0, count: itemCount)
-        var diversitySum = 0.0, noveltySum = 0.0
+        var total = Accumulator(itemCount: itemCount)
+        var parts = [Accumulator](repeating: Accumulator(itemCount: itemCount), count: group == nil ? 0 : groupCount)
         let users = heldOut.users.count
         var scores = [Float](repeating: 0, count: options.batchSize * itemCount)
         for batchStart in stride(from: 0, to: users, by: options.batchSize) {
@@ -75,22 +83,51 @@ public enum Evaluator {
                     }
                 }
             }
-            for case let result? in results {
-                for (name, value) in result.metrics { sums[name, default: 0] += value }
-                for item in result.topItems { recommendedCounts[Int(item)] += 1 }
-                diversitySum += intraListDiversity(result.topItems, categories: categories)
-                noveltySum +=
+            for (row, result) in results.enumerated() {
+                guard let result else { continue }
+                let novelty =
                     result.topItems.reduce(0.0) { $0 - log2(max(popularity[Int($1)], 1e-12)) }
                     / Double(max(result.topItems.count, 1))
+                let diversity = intraListDiversity(result.topItems, categories: categories)
+                total.add(result, novelty: novelty, diversity: diversity)
+                if let group { parts[group[batchStart + row]].add(result, novelty: novelty, diversity: diversity) }
             }
         }
-        var metrics = sums.mapValues { $0 / Double(max(users, 1)) }
-        metrics["Coverage@\(k0)"] = Double(recommendedCounts.filter { $0 > 0 }.count) / Double(max(itemCount, 1))
-        // Diversity needs item categories; without them it is not reported rather than shown as 0.
-        if categories.contains(where: { $0 >= 0 }) { metrics["Diversity@\(k0)"] = diversitySum / Double(max(users, 1)) }
-        metrics["Novelty@\(k0)"] = noveltySum / Double(max(users, 1))
-        metrics["Gini@\(k0)"] = gini(recommendedCounts)
-        return EvaluationResult(metrics: metrics, users: users, seconds: Date().timeIntervalSince(start))
+        let hasCategories = categories.contains { $0 >= 0 }
+        let seconds = Date().timeIntervalSince(start)
+        var result = total.result(k: k0, hasCategories: hasCategories, seconds: seconds)
+        result.groups = parts.map { $0.result(k: k0, hasCategories: hasCategories, seconds: seconds) }
+        return result
+    }
+
+    /// Sums over users, turned into means at the end.
+    private struct Accumulator {
+        var sums: [String: Double] = [:]
+        var recommendedCounts: [Int]
+        var diversity = 0.0, novelty = 0.0
+        var users = 0
+
+        init(itemCount: Int) { recommendedCounts = [Int](repeating: 0, count: itemCount) }
+
+        mutating func add(_ row: RowResult, novelty: Double, diversity: Double) {
+            for (name, value) in row.metrics { sums[name, default: 0] += value }
+            for item in row.topItems { recommendedCounts[Int(item)] += 1 }
+            self.diversity += diversity
+            self.novelty += novelty
+            users += 1
+        }
+
+        func result(k: Int, hasCategories: Bool, seconds: Double) -> EvaluationResult {
+            let n = Double(max(users, 1))
+            var metrics = sums.mapValues { $0 / n }
+            metrics["Coverage@\(k)"] =
+                Double(recommendedCounts.filter { $0 > 0 }.count) / Double(max(recommendedCounts.count, 1))
+            // Diversity needs item categories; without them it is not reported rather than shown as 0.
+            if hasCategories { metrics["Diversity@\(k)"] = diversity / n }
+            metrics["Novelty@\(k)"] = novelty / n
+            metrics["Gini@\(k)"] = Evaluator.gini(recommendedCounts)
+            return EvaluationResult(metrics: metrics, users: users, seconds: seconds)
+        }
     }
 
     /// The share of users who interacted with each item.
@@ -167,38 +204,5 @@ struct RowResult: Sendable {
         for k in ks { metrics.merge(outcome.metrics(at: k)) { a, _ in a } }
         self.metrics = metrics
         self.topItems = TopK.select(listLength, from: scores, excluded: excluded)
-    }
-}
-
-/// Top-K selection.
-public enum TopK {
-    /// The `k` highest-scoring items not excluded, best first; ties go to the lower index.
-    public static func select(_ k: Int, from scores: UnsafeBufferPointer<Float>, excluded: UnsafeBufferPointer<Bool>?)
-        -> [Int32]
-    {
-        guard k > 0 else { return [] }
-        // A small sorted buffer: k is tiny next to the catalogue.
-        var best: [(score: Float, item: Int32)] = []
-        best.reserveCapacity(k + 1)
-        for i in 0..<scores.count {
-            if let excluded, excluded[i] { continue }
-            let s = scores[i]
-            if s.isNaN { continue }
-            if best.count == k, s <= best[k - 1].score { continue }
-            var position = best.count
-            while position > 0 && best[position - 1].score < s { position -= 1 }
-            best.insert((s, Int32(i)), at: position)
-            if best.count > k { best.removeLast() }
-        }
-        return best.map(\.item)
-    }
-
-    /// The `k` highest-scoring items outside `excluding`, best first.
-    public static func select(_ k: Int, from scores: [Float], excluding: some Sequence<Int32>) -> [Int32] {
-        var excluded = [Bool](repeating: false, count: scores.count)
-        for item in excluding where item >= 0 && Int(item) < scores.count { excluded[Int(item)] = true }
-        return scores.withUnsafeBufferPointer { s in
-            excluded.withUnsafeBufferPointer { select(k, from: s, excluded: $0) }
-        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SwiftRecData
+import SwiftRecEvaluation
 import SwiftRecModels
 import Synchronization
 
@@ -18,6 +19,8 @@ public struct TrainingJob: Codable, Sendable, Equatable {
     /// The newest line of the training log (epoch summaries with validation NDCG@10).
     public var message: String = ""
     public var validNDCG10: Double?
+    /// When finished: validation and test HR@10 / NDCG@10 of the leave-one-out split it trained on.
+    public var metrics: [String: Double]?
     public var error: String?
     public var seconds: Double = 0
 }
@@ -44,7 +47,7 @@ public final class TrainingJobs: Sendable {
     public func start(
         model: String, options: ModelCatalog.Options, name: String, activate: Bool, service: RecommendationService
     ) throws -> TrainingJob {
-        _ = try ModelCatalog.make(model, options: options)  // bad names and options fail now, not later
+        _ = try ModelCatalog.resolve(model, options: options)  // bad names and options fail now, not later
         let job = jobs.withLock { list -> TrainingJob in
             let job = TrainingJob(id: (list.last?.id ?? 0) + 1, model: model, name: name, state: .queued)
             list.append(job)
@@ -55,15 +58,17 @@ public final class TrainingJobs: Sendable {
             let started = Date()
             do {
                 let dataset = try await service.store.snapshot()
-                let trained = try await withCheckedThrowingContinuation { continuation in
+                let (trained, report) = try await withCheckedThrowingContinuation { continuation in
                     queue.async {
                         continuation.resume(
                             with: Result { try self.train(id, model: model, options: options, dataset: dataset) })
                     }
                 }
-                self.update(id) { $0.message = "saving and registering" }
-                let metrics = self.job(id)?.validNDCG10.map { ["valid_NDCG@10": $0] } ?? [:]
-                try await service.install(trained, metrics: metrics, activate: activate)
+                self.update(id) {
+                    $0.message = "saving and registering"
+                    $0.metrics = report.headline()
+                }
+                try await service.install(trained, metrics: report.headline(), activate: activate)
                 self.update(id) {
                     $0.state = .finished
                     $0.seconds = Date().timeIntervalSince(started)
@@ -79,9 +84,10 @@ public final class TrainingJobs: Sendable {
         return job
     }
 
-    /// Fits the model on `dataset`, reporting progress into the job.
+    /// Fits and evaluates the model on `dataset` (the ``Experiment`` that `swiftrec train` runs),
+    /// reporting progress into the job.
     private func train(_ id: Int, model: String, options: ModelCatalog.Options, dataset: Dataset) throws
-        -> ServableModel
+        -> (ServableModel, ModelReport)
     {
         let start = Date()
         update(id) { $0.state = .running }
@@ -89,8 +95,7 @@ public final class TrainingJobs: Sendable {
             throw ModelError.invalidParameter(name: "data", reason: "the store has no events")
         }
         let recommender = try ModelCatalog.make(model, options: options)
-        let split = Split.leaveOneOut(dataset)
-        try recommender.fit(split.train, validation: split.validation) { update in
+        let report = try Experiment(dataset: dataset).run(recommender) { update in
             self.update(id) { job in
                 switch update {
                 case .message(let line):
@@ -106,7 +111,8 @@ public final class TrainingJobs: Sendable {
                 job.seconds = Date().timeIntervalSince(start)
             }
         }
-        return ServableModel(
+        let servable = ServableModel(
             name: job(id)?.name ?? model, model: recommender, items: dataset.items, users: dataset.users)
+        return (servable, report)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SwiftRecData
 import SwiftRecTensor
 
 struct BenchCommand: ParsableCommand {
@@ -31,7 +32,7 @@ struct GEMMBench: ParsableCommand {
             guard let n = Int(s), n >= 1 else { throw ValidationError("--threads: '\(s)' is not a positive integer") }
             return n
         }
-        var rows: [[String: Any]] = []
+        var rows: [[String: JSONValue]] = []
         var table: [[String]] = []
         Console.log(
             "GEMM benchmark: native kernels \(GEMM.nativeISA), OpenBLAS \(GEMM.openBLASDescription ?? "absent")")
@@ -58,8 +59,8 @@ struct GEMMBench: ParsableCommand {
                     let gflops = flops / best / 1e9
                     let selected = GEMM.backend(m: m, n: n, k: k) == backend
                     rows.append([
-                        "m": m, "k": k, "n": n, "threads": t, "backend": backend.rawValue,
-                        "gflops": (gflops * 10).rounded() / 10, "auto_selected": selected,
+                        "m": m.json, "k": k.json, "n": n.json, "threads": t.json, "backend": backend.rawValue.json,
+                        "gflops": ((gflops * 10).rounded() / 10).json, "auto_selected": selected.json,
                     ])
                     table.append([
                         "\(m)×\(k)×\(n)", "\(t)", backend.rawValue + (selected ? " *" : ""),
@@ -71,7 +72,7 @@ struct GEMMBench: ParsableCommand {
         Console.log(Console.table(["M×K×N", "threads", "backend", "GF/s"], table))
         Console.log("(* = the backend chosen automatically for this shape)")
         Console.log("command: swiftrec bench gemm --seconds \(seconds) --threads \(threads)\(json ? " --json" : "")")
-        if json { try Console.printJSON(["results": rows]) }
+        if json { try Console.printResults(rows) }
     }
 }
 
@@ -142,11 +143,12 @@ struct TransformerBench: ParsableCommand {
             try Console.printJSON([
                 "results": [
                     [
-                        "name": "swiftrec-transformer-step", "impl": "swiftrec", "batch": batch, "len": length,
-                        "d": dim,
-                        "heads": heads, "items": items, "threads": threads, "step_seconds": median,
-                        "peak_rss_mb": (rss * 10).rounded() / 10, "loss": lastLoss,
-                        "gemm_native_isa": GEMM.nativeISA,
+                        "name": "swiftrec-transformer-step", "impl": "swiftrec", "batch": batch.json,
+                        "len": length.json,
+                        "d": dim.json,
+                        "heads": heads.json, "items": items.json, "threads": threads.json, "step_seconds": median.json,
+                        "peak_rss_mb": ((rss * 10).rounded() / 10).json, "loss": lastLoss.json,
+                        "gemm_native_isa": GEMM.nativeISA.json,
                     ]
                 ]
             ])

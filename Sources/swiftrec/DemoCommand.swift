@@ -45,7 +45,7 @@ struct DemoCommand: AsyncParsableCommand {
         try? FileManager.default.removeItem(atPath: modelDirectory)
         let store = try await ImportCommand.store(dataset, in: db)
 
-        let split = Split.leaveOneOut(dataset)
+        let experiment = Experiment(dataset: dataset, cutoffs: [10, 20])
         var sasrec = SASRecConfig()
         sasrec.maxLength = 50
         sasrec.dropout = 0.2
@@ -53,25 +53,18 @@ struct DemoCommand: AsyncParsableCommand {
         sasrec.training.timeBudget = seconds
         sasrec.training.patience = 5
         let models: [any Recommender] = [
-            try Popularity(), try SegmentPopularity(), try ItemKNN(neighbors: 100, similarity: .cosine, shrinkage: 10),
+            Popularity(), try SegmentPopularity(), try ItemKNN(neighbors: 100, similarity: .cosine, shrinkage: 10),
             try ContentRecommender(), try SASRec(config: sasrec),
         ]
         var rows: [[String]] = []
-        var results: [String: Any] = [:]
-        var figures: [String: [String: Double]] = [:]
+        var reports: [String: ModelReport] = [:]
         for model in models {
-            let (result, row) = try ModelRunner.fitAndEvaluate(model, split: split, cutoffs: [10, 20])
+            let (report, row) = try ModelRunner.run(model, in: experiment)
             rows.append(row)
-            results[model.name] = result
-            for part in ["valid", "test"] {
-                for (metric, value) in result[part] as? [String: Double] ?? [:]
-                where ["HR@10", "NDCG@10"].contains(metric) {
-                    figures[model.name, default: [:]]["\(part)_\(metric)"] = value
-                }
-            }
+            reports[model.name] = report
         }
-        ModelRunner.printTable(dataset, split, cutoffs: [10, 20], rows: rows)
-        if json { try Console.printJSON(["models": results, "protocol": split.name]) }
+        ModelRunner.printTable(experiment, rows: rows)
+        if json { try Console.printJSON(ExperimentReport(models: reports, protocol: experiment.split.name)) }
         if noServe { return }
 
         // Saved and recorded in the store: `swiftrec serve --db <db>` brings them back.
@@ -79,7 +72,7 @@ struct DemoCommand: AsyncParsableCommand {
         for model in models {
             try await service.install(
                 ServableModel(name: model.name, model: model, items: dataset.items, users: dataset.users),
-                metrics: figures[model.name] ?? [:],
+                metrics: reports[model.name]?.headline() ?? [:],
                 activate: model.name == "sasrec")
         }
         let user = dataset.users.ids[0]

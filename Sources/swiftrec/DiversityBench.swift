@@ -38,9 +38,9 @@ struct DiversityBench: ParsableCommand {
         }.filter { $0 > 0 }
         guard by == "category" || by == "embedding" else { throw ValidationError("--by: category or embedding") }
         let options = try ModelRunner.settings(settings)
-        try ModelRunner.check(models: [model], options: options)
-        let (dataset, split, _) = try ModelRunner.loadSplit(source)
-        let recommender = try ModelCatalog.make(model, options: options)
+        let recommender = try ModelRunner.make(models: [model], options: options)[0]
+        let experiment = try ModelRunner.experiment(source, cutoffs: [10])
+        let (dataset, split) = (experiment.dataset, experiment.split)
         try recommender.fit(split.train, validation: split.validation, progress: Console.progress)
         let similarity: ItemSimilarity
         if by == "embedding" {
@@ -73,11 +73,12 @@ struct DiversityBench: ParsableCommand {
         )
         if json {
             try Console.printJSON([
-                "results": rows.map { row -> [String: Any] in
+                "results": rows.map { row -> [String: JSONValue] in
                     [
-                        "model": model, "lambda": row.lambda, "category_cap": row.categoryCap ?? 0, "ndcg@10": row.ndcg,
-                        "hr@10": row.hitRate, "intra_list_diversity": row.diversity,
-                        "categories_per_list": row.categoriesPerList, "coverage": row.coverage, "by": by,
+                        "model": model.json, "lambda": row.lambda.json, "category_cap": (row.categoryCap ?? 0).json,
+                        "ndcg@10": row.ndcg.json,
+                        "hr@10": row.hitRate.json, "intra_list_diversity": row.diversity.json,
+                        "categories_per_list": row.categoriesPerList.json, "coverage": row.coverage.json, "by": by.json,
                     ]
                 }
             ])

@@ -59,8 +59,10 @@ struct EncoderBench: ParsableCommand {
             try Console.printJSON([
                 "results": [
                     [
-                        "texts": texts.count, "tokens": tokens, "seconds": seconds, "sentences_per_second": rate,
-                        "threads": threads, "batch": batch, "dimension": model.dimension, "load_seconds": loadSeconds,
+                        "texts": texts.count.json, "tokens": tokens.json, "seconds": seconds.json,
+                        "sentences_per_second": rate.json,
+                        "threads": threads.json, "batch": batch.json, "dimension": model.dimension.json,
+                        "load_seconds": loadSeconds.json,
                     ]
                 ]
             ])

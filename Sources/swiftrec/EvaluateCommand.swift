@@ -38,22 +38,19 @@ struct EvaluateCommand: ParsableCommand {
         let cutoffs = try ModelRunner.cutoffs(k)
         let options = try ModelRunner.settings(settings)
         let names = models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        try ModelRunner.check(models: names, options: options)
-
+        let made = try ModelRunner.make(models: names, options: options)
         if let coldItems, !(coldItems > 0 && coldItems < 1) {
             throw ValidationError("--cold-items: expected a fraction between 0 and 1, got \(coldItems)")
         }
-        let (dataset, split, cold) = try ModelRunner.loadSplit(source, coldItems: coldItems)
-        var results: [String: Any] = [:]
+        let experiment = try ModelRunner.experiment(source, cutoffs: cutoffs, coldItems: coldItems)
+        var reports: [String: ModelReport] = [:]
         var rows: [[String]] = []
-        for name in names {
-            let model = try ModelCatalog.make(name, options: options, ignoringUnknown: names.count > 1)
-            let (result, row) = try ModelRunner.fitAndEvaluate(
-                model, split: split, cutoffs: cutoffs, label: name, cold: cold)
-            results[name] = result
+        for (name, model) in zip(names, made) {
+            let (report, row) = try ModelRunner.run(model, in: experiment, label: name)
+            reports[name] = report
             rows.append(row)
         }
-        ModelRunner.printTable(dataset, split, cutoffs: cutoffs, rows: rows, coldColumns: cold != nil)
-        if json { try Console.printJSON(["models": results, "protocol": split.name]) }
+        ModelRunner.printTable(experiment, rows: rows)
+        if json { try Console.printJSON(ExperimentReport(models: reports, protocol: experiment.split.name)) }
     }
 }

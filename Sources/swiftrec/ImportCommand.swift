@@ -19,6 +19,26 @@ struct ImportCommand: AsyncParsableCommand {
 
     @Flag(help: "Print one JSON object as the last line.") var json = false
 
+    /// What `import --json` prints.
+    struct Summary: Encodable {
+        var format: String
+        var read: Int
+        var kept: Int
+        var rejected: [String: Int]
+        var users: Int
+        var items: Int
+        var events: Int
+        var seconds: Double
+        var peakRSSMegabytes: Double
+        var problems: [String]
+        var notes: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case format, read, kept, rejected, users, items, events, seconds, problems, notes
+            case peakRSSMegabytes = "peak_rss_mb"
+        }
+    }
+
     func run() async throws {
         let dataFormat = source.format, data = source.data
         let start = ProcessStats.now()
@@ -36,15 +56,13 @@ struct ImportCommand: AsyncParsableCommand {
             Console.log("  … \(report.problems.count - 10) more problems listed with --json")
         }
         if json {
-            try Console.printJSON([
-                "format": dataFormat.rawValue,
-                "read": report.linesRead, "kept": report.recordsKept, "rejected": report.rejected,
-                "users": dataset.userCount, "items": dataset.itemCount, "events": dataset.eventCount,
-                "seconds": (seconds * 1000).rounded() / 1000,
-                "peak_rss_mb": rss.map { ($0 * 10).rounded() / 10 } ?? -1,
-                "problems": report.problems.prefix(20).map(\.description),
-                "notes": report.notes,
-            ])
+            try Console.printJSON(
+                Summary(
+                    format: dataFormat.rawValue, read: report.linesRead, kept: report.recordsKept,
+                    rejected: report.rejected, users: dataset.userCount, items: dataset.itemCount,
+                    events: dataset.eventCount, seconds: (seconds * 1000).rounded() / 1000,
+                    peakRSSMegabytes: rss.map { ($0 * 10).rounded() / 10 } ?? -1,
+                    problems: report.problems.prefix(20).map(\.description), notes: report.notes))
         }
         if dataset.eventCount == 0 {
             Console.log("error: no events were imported")

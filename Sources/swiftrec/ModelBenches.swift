@@ -33,7 +33,7 @@ struct InterestSwitchBench: ParsableCommand {
         try compute.apply()
         let names = models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         let options = try ModelRunner.settings(settings)
-        try ModelRunner.check(models: names, options: options)
+        _ = try ModelRunner.make(models: names, options: options)  // bad names and options fail before the data
         let data = SyntheticGenerator.generate(
             SyntheticConfig(
                 users: users, categories: categories, itemsPerCategory: itemsPerCategory, eventsPerUser: 30...80,
@@ -46,7 +46,7 @@ struct InterestSwitchBench: ParsableCommand {
         Console.log(
             "generated \(users) users, \(data.dataset.itemCount) items in \(categories) categories; training on \(trainUsers.count) users, probing \(cases) switches of \(probeUsers.count) new users"
         )
-        var rows: [[String: Any]] = []
+        var rows: [[String: JSONValue]] = []
         var table: [[String]] = []
         for name in names {
             var modelOptions = options
@@ -59,9 +59,9 @@ struct InterestSwitchBench: ParsableCommand {
             let fitSeconds = ProcessStats.now() - start
             let result = InterestSwitchProbe.measure(model, data: data, users: probeUsers, maxEvents: maxEvents)
             rows.append([
-                "model": name, "cases": result.cases, "mean_events_to_half": result.meanEvents,
-                "median_events_to_half": result.medianEvents, "never_reached": result.neverReached,
-                "new_category_share_after": result.shareAfter, "fit_seconds": fitSeconds,
+                "model": name.json, "cases": result.cases.json, "mean_events_to_half": result.meanEvents.json,
+                "median_events_to_half": result.medianEvents.json, "never_reached": result.neverReached.json,
+                "new_category_share_after": result.shareAfter.json, "fit_seconds": fitSeconds.json,
             ])
             table.append(
                 [
@@ -78,7 +78,7 @@ struct InterestSwitchBench: ParsableCommand {
         Console.log(
             "command: swiftrec bench interest-switch --models \(models) --users \(users) --epochs \(epochs) --seed \(seed)"
         )
-        if json { try Console.printJSON(["results": rows]) }
+        if json { try Console.printResults(rows) }
     }
 }
 
@@ -131,9 +131,10 @@ struct InferenceBench: ParsableCommand {
             try Console.printJSON([
                 "results": [
                     [
-                        "model": model.name, "items": model.itemCount, "history": history, "one_user_ms": one * 1e3,
-                        "batch": states.count, "batch_ms": many * 1e3, "threads": threads,
-                        "peak_rss_mb": ProcessStats.peakRSSMegabytes() ?? -1,
+                        "model": model.name.json, "items": model.itemCount.json, "history": history.json,
+                        "one_user_ms": (one * 1e3).json,
+                        "batch": states.count.json, "batch_ms": (many * 1e3).json, "threads": threads.json,
+                        "peak_rss_mb": (ProcessStats.peakRSSMegabytes() ?? -1).json,
                     ]
                 ]
             ])

@@ -30,7 +30,7 @@ struct NewUserBench: ParsableCommand {
         guard first >= 1 else { throw ValidationError("--first: must be at least 1") }
         let names = models.split(separator: ",").map(String.init)
         let options = try ModelRunner.settings(settings)
-        try ModelRunner.check(models: names, options: options)
+        let made = try ModelRunner.make(models: names, options: options)
         let dataset = try ModelRunner.load(source)
         guard dataset.userInfo.contains(where: { !($0?.attributes.isEmpty ?? true) }) else {
             throw ValidationError("--data: no user states any attribute")
@@ -40,17 +40,18 @@ struct NewUserBench: ParsableCommand {
         Console.log(
             "\(heldOut.users.count) new users (attributes known, no events), \(training.eventCount) training events")
 
-        var rows: [[String: Any]] = []
+        var rows: [[String: JSONValue]] = []
         var table: [[String]] = []
-        for name in names {
-            let model = try ModelCatalog.make(name, options: options, ignoringUnknown: names.count > 1)
+        for (name, model) in zip(names, made) {
             try model.fit(training, validation: nil, progress: Console.progress)
             let result = Evaluator.evaluate(
                 model, history: training, heldOut: heldOut, options: EvaluationOptions(ks: [10, 20]))
             let m = result.metrics
             rows.append([
-                "model": name, "users": result.users, "HR@10": m["HR@10"] ?? 0, "NDCG@10": m["NDCG@10"] ?? 0,
-                "Recall@10": m["Recall@10"] ?? 0, "NDCG@20": m["NDCG@20"] ?? 0, "Recall@20": m["Recall@20"] ?? 0,
+                "model": name.json, "users": result.users.json, "HR@10": (m["HR@10"] ?? 0).json,
+                "NDCG@10": (m["NDCG@10"] ?? 0).json,
+                "Recall@10": (m["Recall@10"] ?? 0).json, "NDCG@20": (m["NDCG@20"] ?? 0).json,
+                "Recall@20": (m["Recall@20"] ?? 0).json,
             ])
             table.append(
                 [name]
@@ -62,6 +63,6 @@ struct NewUserBench: ParsableCommand {
         Console.log(
             "command: swiftrec bench new-users --data \(source.data) --format \(source.format.rawValue) --fraction \(fraction) --first \(first) --seed \(seed) --models \(models)\(settings.map { " --set \($0)" }.joined())\(json ? " --json" : "")"
         )
-        if json { try Console.printJSON(["results": rows]) }
+        if json { try Console.printResults(rows) }
     }
 }

@@ -34,10 +34,16 @@ enum Console {
         FileHandle.standardError.write(Data((message + "\n").utf8))
     }
 
-    /// Prints `object` as one line of JSON on stdout.
-    static func printJSON(_ object: Any) throws {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        print(String(decoding: data, as: UTF8.self))
+    /// Prints `value` as one line of JSON on stdout, keys sorted.
+    static func printJSON(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    /// Prints a benchmark's rows as `{"results": [...]}`.
+    static func printResults(_ rows: [[String: JSONValue]]) throws {
+        try printJSON(["results": rows])
     }
 
     /// A Markdown table.
@@ -70,19 +76,5 @@ enum ProcessStats {
 
     static func now() -> Double {
         Double(DispatchTime.now().uptimeNanoseconds) / 1e9
-    }
-}
-
-extension JSONValue {
-    /// The value as `JSONSerialization` takes it, for the command's JSON reports.
-    var foundationValue: Any {
-        switch self {
-        case .null: return NSNull()
-        case .bool(let b): return b
-        case .number(let n): return Int64(exactly: n).map { $0 as Any } ?? n
-        case .string(let s): return s
-        case .array(let a): return a.map(\.foundationValue)
-        case .object(let o): return o.mapValues(\.foundationValue)
-        }
     }
 }

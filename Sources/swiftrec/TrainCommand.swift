@@ -83,21 +83,20 @@ struct TrainCommand: ParsableCommand {
         try compute.apply()
         let cutoffs = try ModelRunner.cutoffs(k)
         let options = try options()
-        try ModelRunner.check(models: [model], options: options, source: "option")
-        let (dataset, split, _) = try ModelRunner.loadSplit(source)
-        let recommender = try ModelCatalog.make(model, options: options)
-        let (partial, row) = try ModelRunner.fitAndEvaluate(recommender, split: split, cutoffs: cutoffs, label: model)
-        var result = partial
-        result["options"] = try ModelCatalog.resolve(model, options: options).mapValues(\.foundationValue)
+        let recommender = try ModelRunner.make(models: [model], options: options, source: "option")[0]
+        let experiment = try ModelRunner.experiment(source, cutoffs: cutoffs)
+        var (report, row) = try ModelRunner.run(recommender, in: experiment, label: model)
+        report.options = try ModelCatalog.resolve(model, options: options)
         if let out {
-            try recommender.save(to: URL(fileURLWithPath: out))
-            try ModelArtifact.writeItemIDs(dataset.items, to: URL(fileURLWithPath: out))
-            try ModelArtifact.writeUserIDs(dataset.users, to: URL(fileURLWithPath: out))
-            result["saved_to"] = out
+            let directory = URL(fileURLWithPath: out)
+            try recommender.save(to: directory)
+            try ModelArtifact.writeItemIDs(experiment.dataset.items, to: directory)
+            try ModelArtifact.writeUserIDs(experiment.dataset.users, to: directory)
+            report.savedTo = out
             Console.log("saved \(model) to \(out)")
         }
-        result["peak_rss_mb"] = ProcessStats.peakRSSMegabytes() ?? -1
-        ModelRunner.printTable(dataset, split, cutoffs: cutoffs, rows: [row])
-        if json { try Console.printJSON(["models": [model: result], "protocol": split.name]) }
+        report.peakRSSMegabytes = ProcessStats.peakRSSMegabytes()
+        ModelRunner.printTable(experiment, rows: [row])
+        if json { try Console.printJSON(ExperimentReport(models: [model: report], protocol: experiment.split.name)) }
     }
 }

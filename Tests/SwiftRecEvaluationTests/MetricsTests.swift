@@ -1,4 +1,5 @@
 import Foundation
+import SwiftRecData
 import Testing
 
 @testable import SwiftRecEvaluation

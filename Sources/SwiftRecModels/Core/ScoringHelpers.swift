@@ -19,16 +19,5 @@ func parallelScoreBatch(
 
 /// Indices of the `k` largest values, best first (ties to the lower index).
 func topIndices(_ k: Int, of values: UnsafeBufferPointer<Float>) -> [Int32] {
-    guard k > 0 else { return [] }
-    var best: [(value: Float, index: Int32)] = []
-    best.reserveCapacity(k + 1)
-    for i in 0..<values.count {
-        let v = values[i]
-        if best.count == k, v <= best[k - 1].value { continue }
-        var position = best.count
-        while position > 0 && best[position - 1].value < v { position -= 1 }
-        best.insert((v, Int32(i)), at: position)
-        if best.count > k { best.removeLast() }
-    }
-    return best.map(\.index)
+    TopK.select(k, from: values, excluded: nil)
 }

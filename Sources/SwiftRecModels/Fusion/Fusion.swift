@@ -155,9 +155,10 @@ public final class FusionRecommender: Recommender {
 
     /// NDCG@10 of `targets` under the members' `scores` weighted by `w`, each user's `seen`
     /// items excluded, ties counted against.
-    private func ndcg(_ w: [Float], scores: [[Float]], seen: [Set<Int>], targets: [Int32]) -> Double {
+    private func ndcg(_ w: [Float], scores: [[Float]], seen: [[Int32]], targets: [Int32]) -> Double {
         let n = itemCount
         var combined = [Float](repeating: 0, count: n)
+        var excluded = [Bool](repeating: false, count: n)
         var total = 0.0
         for u in targets.indices {
             for j in 0..<n { combined[j] = 0 }
@@ -165,14 +166,14 @@ public final class FusionRecommender: Recommender {
                 let weight = w[m], row = u * n
                 scores[m].withUnsafeBufferPointer { s in for j in 0..<n { combined[j] += weight * s[row + j] } }
             }
-            let target = Int(targets[u])
-            let t = combined[target]
-            var above = 0
-            for j in 0..<n where j != target && combined[j] >= t && !seen[u].contains(j) {
-                above += 1
-                if above >= 10 { break }
+            for i in seen[u] where i >= 0 && Int(i) < n { excluded[Int(i)] = true }
+            let rank = combined.withUnsafeBufferPointer { s in
+                excluded.withUnsafeBufferPointer {
+                    RankingOutcome.rank(of: Int(targets[u]), scores: s, excluded: $0, limit: 10)
+                }
             }
-            if above < 10 { total += 1 / log2(Double(above) + 2) }
+            for i in seen[u] where i >= 0 && Int(i) < n { excluded[Int(i)] = false }
+            total += RankingOutcome.ndcg(rank: rank, k: 10)
         }
         return total / Double(max(targets.count, 1))
     }
@@ -181,7 +182,7 @@ public final class FusionRecommender: Recommender {
     private func tuneBlend(
         _ scores: [[Float]], states: [UserState], targets: [Int32], progress: TrainingProgress?
     ) -> [Float] {
-        let seen = states.map { Set($0.items.map(Int.init)) }
+        let seen = states.map(\.items)
         func evaluate(_ w: [Float]) -> Double { ndcg(w, scores: scores, seen: seen, targets: targets) }
         var best = members.map { _ in 1 / Float(members.count) }
         var bestValue = evaluate(best)
@@ -230,10 +231,20 @@ public final class FusionRecommender: Recommender {
         return f
     }
 
-    private func topRanks(_ row: ArraySlice<Float>, excluding seen: Set<Int>) -> [Int: Int] {
-        let base = row.startIndex
-        let order = row.indices.filter { !seen.contains($0 - base) }.sorted { row[$0] > row[$1] }.prefix(candidates)
-        return Dictionary(uniqueKeysWithValues: order.enumerated().map { ($0.element - base, $0.offset) })
+    /// The rank of each of the row's best `candidates` items outside the user's history; a
+    /// partial selection, so no whole score row is sorted.
+    private func topRanks(_ row: ArraySlice<Float>, excluded: [Bool]) -> [Int: Int] {
+        let order = row.withUnsafeBufferPointer { scores in
+            excluded.withUnsafeBufferPointer { TopK.select(candidates, from: scores, excluded: $0) }
+        }
+        return Dictionary(uniqueKeysWithValues: order.enumerated().map { (Int($0.element), $0.offset) })
+    }
+
+    /// True at the items of `state`'s history.
+    private func historyFlags(_ state: UserState) -> [Bool] {
+        var flags = [Bool](repeating: false, count: itemCount)
+        for i in state.items where i >= 0 && Int(i) < itemCount { flags[Int(i)] = true }
+        return flags
     }
 
     /// Logistic regression: each validation target against the other items of the members' top
@@ -243,8 +254,8 @@ public final class FusionRecommender: Recommender {
         var generator = SplitMix64(seed: 0x5_7AC4)
         var rows: [[Float]] = [], labels: [Float] = []
         for (u, state) in states.enumerated() {
-            let seen = Set(state.items.map(Int.init))
-            let ranks = members.indices.map { topRanks(scores[$0][(u * n)..<((u + 1) * n)], excluding: seen) }
+            let seen = historyFlags(state)
+            let ranks = members.indices.map { topRanks(scores[$0][(u * n)..<((u + 1) * n)], excluded: seen) }
             let target = Int(targets[u])
             rows.append(features(scores, ranks: ranks, row: u, item: target))
             labels.append(1)
@@ -254,7 +265,7 @@ public final class FusionRecommender: Recommender {
             for r in ranks { for (j, rank) in r where rank < 20 && j != target { negatives.insert(j) } }
             for _ in 0..<20 {
                 let j = Int(generator.next() % UInt64(n))
-                if j != target, !seen.contains(j) { negatives.insert(j) }
+                if j != target, !seen[j] { negatives.insert(j) }
             }
             for j in negatives.sorted() {
                 rows.append(features(scores, ranks: ranks, row: u, item: j))
@@ -298,26 +309,27 @@ public final class FusionRecommender: Recommender {
         case .stack:
             var all: [[Float]] = []
             var ranks: [[Int: Int]] = []
-            let seen = Set(state.items.map(Int.init))
+            let seen = historyFlags(state)
             for model in members {
                 member.withUnsafeMutableBufferPointer {
                     model.score(state, into: $0)
                     Self.standardise($0)
                 }
                 all.append(member)
-                ranks.append(topRanks(member[...], excluding: seen))
+                ranks.append(topRanks(member[...], excluded: seen))
             }
             let width = 2 * members.count
+            // The features of ``features(_:ranks:row:item:)``, summed in place: no array per item.
             for j in 0..<n {
-                let x = features(all, ranks: ranks, row: 0, item: j)
                 var z = weights[width]
-                for k in 0..<width { z += weights[k] * x[k] }
+                for m in members.indices {
+                    z += weights[2 * m] * all[m][j] + weights[2 * m + 1] * (ranks[m][j].map { 1 / Float(1 + $0) } ?? 0)
+                }
                 scores[j] = z
             }
         case .cascade:
             member.withUnsafeMutableBufferPointer { members[0].score(state, into: $0) }
-            let seen = Set(state.items.map(Int.init))
-            let retrieved = topRanks(member[...], excluding: seen)
+            let retrieved = topRanks(member[...], excluded: historyFlags(state))
             members[1].score(state, into: scores)
             // Items the first stage did not retrieve rank below every retrieved one.
             for j in 0..<n where retrieved[j] == nil { scores[j] = -1e30 }

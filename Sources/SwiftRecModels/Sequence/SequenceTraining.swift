@@ -378,17 +378,21 @@ enum SequenceTrainer {
             let users = heldOut.users[first..<min(heldOut.users.count, first + chunk)]
             let histories = users.map { dataset.sequences.items(of: Int($0)).suffix(network.maxLength) }
             scores.withUnsafeMutableBufferPointer { network.scores(after: histories, into: $0) }
-            for (row, u) in users.enumerated() {
-                let history = dataset.sequences.items(of: Int(u))
-                for item in history { seen[Int(item)] = true }
-                for target in heldOut.items[first + row] {
-                    let t = scores[row * n + Int(target)]
-                    var rank = 0
-                    for j in 0..<n where !seen[j] && j != Int(target) && scores[row * n + j] >= t { rank += 1 }
-                    if rank < 10 { total += 1 / log2(Double(rank) + 2) }
-                    cases += 1
+            scores.withUnsafeBufferPointer { all in
+                seen.withUnsafeMutableBufferPointer { seen in
+                    for (row, u) in users.enumerated() {
+                        let history = dataset.sequences.items(of: Int(u))
+                        for item in history { seen[Int(item)] = true }
+                        let rowScores = UnsafeBufferPointer(rebasing: all[(row * n)..<((row + 1) * n)])
+                        for target in heldOut.items[first + row] {
+                            let rank = RankingOutcome.rank(
+                                of: Int(target), scores: rowScores, excluded: UnsafeBufferPointer(seen), limit: 10)
+                            total += RankingOutcome.ndcg(rank: rank, k: 10)
+                            cases += 1
+                        }
+                        for item in history { seen[Int(item)] = false }
+                    }
                 }
-                for item in history { seen[Int(item)] = false }
             }
         }
         return total / Double(max(cases, 1))

@@ -28,14 +28,38 @@ public struct RankingOutcome: Sendable, Equatable {
             let target = scores[Int(t)]
             var rank = 0
             for i in 0..<scores.count where i != Int(t) && (!excluded[i] || isTarget[i]) {
-                // Ties and NaN count against the target.
-                let s = scores[i]
-                if s >= target || s.isNaN || target.isNaN { rank += 1 }
+                if Self.outranks(scores[i], target) { rank += 1 }
             }
             return rank
         }
         candidateCount = candidates
     }
+
+    /// Whether a candidate scoring `score` ranks above a target scoring `target`: ties and NaN
+    /// count against the target, so a model that scores everything the same gets no credit.
+    @inlinable
+    public static func outranks(_ score: Float, _ target: Float) -> Bool {
+        score >= target || score.isNaN || target.isNaN
+    }
+
+    /// The pessimistic rank of the single held-out item `target` among the items not
+    /// `excluded`; counting stops at `limit` (a rank at or past a cutoff scores nothing).
+    /// The training loops' validation and the evaluator both rank through this.
+    public static func rank(
+        of target: Int, scores: UnsafeBufferPointer<Float>, excluded: UnsafeBufferPointer<Bool>, limit: Int = .max
+    ) -> Int {
+        let targetScore = scores[target]
+        var rank = 0
+        for i in 0..<scores.count where i != target && !excluded[i] && outranks(scores[i], targetScore) {
+            rank += 1
+            if rank >= limit { break }
+        }
+        return rank
+    }
+
+    /// NDCG@k of one held-out item at 0-based `rank`.
+    @inlinable
+    public static func ndcg(rank: Int, k: Int) -> Double { rank < k ? 1 / log2(Double(rank) + 2) : 0 }
 
     /// Convenience for small cases: `excluded` as a set of item indices.
     public init(scores: [Float], targets: [Int32], excluded: Set<Int32>) {
@@ -77,5 +101,38 @@ public struct RankingOutcome: Sendable, Equatable {
                 return sum + Double(negatives - negativesAbove) / Double(negatives)
             } / Double(targetRanks.count) : 0
         return ["MRR": 1 / Double(best + 1), "AUC": auc]
+    }
+}
+
+/// Top-K selection.
+public enum TopK {
+    /// The `k` highest-scoring items not excluded, best first; ties go to the lower index.
+    public static func select(_ k: Int, from scores: UnsafeBufferPointer<Float>, excluded: UnsafeBufferPointer<Bool>?)
+        -> [Int32]
+    {
+        guard k > 0 else { return [] }
+        // A small sorted buffer: k is tiny next to the catalogue.
+        var best: [(score: Float, item: Int32)] = []
+        best.reserveCapacity(k + 1)
+        for i in 0..<scores.count {
+            if let excluded, excluded[i] { continue }
+            let s = scores[i]
+            if s.isNaN { continue }
+            if best.count == k, s <= best[k - 1].score { continue }
+            var position = best.count
+            while position > 0 && best[position - 1].score < s { position -= 1 }
+            best.insert((s, Int32(i)), at: position)
+            if best.count > k { best.removeLast() }
+        }
+        return best.map(\.item)
+    }
+
+    /// The `k` highest-scoring items outside `excluding`, best first.
+    public static func select(_ k: Int, from scores: [Float], excluding: some Sequence<Int32>) -> [Int32] {
+        var excluded = [Bool](repeating: false, count: scores.count)
+        for item in excluding where item >= 0 && Int(item) < scores.count { excluded[Int(item)] = true }
+        return scores.withUnsafeBufferPointer { s in
+            excluded.withUnsafeBufferPointer { select(k, from: s, excluded: $0) }
+        }
     }
 }
