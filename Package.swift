@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // Tests only: reads docs/openapi.yaml so replies are checked against its schemas.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .target(name: "CSwiftRecKernels"),
@@ -40,13 +42,14 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
-        .executableTarget(
-            name: "swiftrec",
+        .target(
+            name: "SwiftRecCLI",
             dependencies: [
                 "SwiftRecTensor", "SwiftRecData", "SwiftRecModels", "SwiftRecEvaluation", "SwiftRecServing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]),
+        .executableTarget(name: "swiftrec", dependencies: ["SwiftRecCLI"]),
         .testTarget(
             name: "SwiftRecTensorTests",
             dependencies: ["SwiftRecTensor"],
@@ -54,17 +57,21 @@ let package = Package(
         .testTarget(name: "SwiftRecDataTests", dependencies: ["SwiftRecData"]),
         .testTarget(
             name: "SwiftRecModelsTests",
-            dependencies: ["SwiftRecModels", "SwiftRecData", "SwiftRecTensor"],
+            dependencies: ["SwiftRecModels", "SwiftRecEvaluation", "SwiftRecData", "SwiftRecTensor"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "SwiftRecEvaluationTests",
             dependencies: ["SwiftRecEvaluation", "SwiftRecModels", "SwiftRecData", "SwiftRecTensor"]),
+        .testTarget(
+            name: "SwiftRecCLITests",
+            dependencies: ["SwiftRecCLI", "SwiftRecModels", "SwiftRecData"]),
         .testTarget(
             name: "SwiftRecServingTests",
             dependencies: [
                 "SwiftRecServing", "SwiftRecModels", "SwiftRecData", "SwiftRecEvaluation",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
             ]),
     ]
 )

@@ -35,6 +35,8 @@ public final class RecommendationService: Sendable {
     let registry: ModelRegistry
     /// Where models trained by the service are saved (nil: they live only in this process).
     public let modelDirectory: URL?
+    /// Models changed in memory (items taken in, text embedded again), saved a moment later.
+    let pendingSaves = PendingSaves()
 
     /// Users' whole histories, in memory and backed by the store.
     public var live: LiveInterests { pipeline.live }

@@ -162,10 +162,7 @@ extension RecommendationService {
             guard self.active.current !== entry.servable else { throw ModelRemovalError.active(name) }
             _ = try await store.deleteModel(name)
             registry.remove(name)
-            if let directory = entry.record.directory, let root = modelDirectory,
-                URL(fileURLWithPath: directory).deletingLastPathComponent().standardizedFileURL.path
-                    == root.standardizedFileURL.path
-            {
+            if ownsFiles(of: entry.record), let directory = entry.record.directory {
                 try? FileManager.default.removeItem(atPath: directory)
             }
             return true
@@ -196,33 +193,106 @@ extension RecommendationService {
                 && items.contains { entry.servable.items.index(of: $0.id) == nil }
         }
         guard needed else { return ([], []) }
-        return try await registry.withChange {
-            var extended: [String] = [], failures: [ModelFailure] = []
+        let (extended, failures) = try await updateTextModels { entry, model in
+            var ids = entry.servable.items
+            var fresh: [Item] = []
+            for item in items where ids.index(of: item.id) == nil {
+                _ = ids.intern(item.id)
+                fresh.append(item)
+            }
+            return fresh.isEmpty ? nil : (try model.extended(with: fresh), ids)
+        }
+        return (extended, failures)
+    }
+
+    /// Replaces each registered model that reads item text by what `change` makes of it (a
+    /// model and the items it scores; nil leaves it), in one registry change. Returns the models
+    /// changed and those whose change threw.
+    private func updateTextModels(
+        _ change: (RegisteredModel, any CatalogueExtending) throws -> (any Recommender, IDMap)?
+    ) async throws -> (updated: [String], failures: [ModelFailure]) {
+        try await registry.withChange {
+            var updated: [String] = [], failures: [ModelFailure] = []
             for entry in registry.all {
                 guard let model = entry.servable.model as? any CatalogueExtending, model.canExtendCatalogue else {
                     continue
                 }
-                var ids = entry.servable.items
-                var fresh: [Item] = []
-                for item in items where ids.index(of: item.id) == nil {
-                    _ = ids.intern(item.id)
-                    fresh.append(item)
-                }
-                guard !fresh.isEmpty else { continue }
                 do {
+                    guard let (changed, items) = try change(entry, model) else { continue }
                     let servable = ServableModel(
-                        name: entry.record.name, model: try model.extended(with: fresh), items: ids,
-                        users: entry.servable.users)
-                    registry.put(RegisteredModel(servable: servable, record: entry.record))
-                    if self.active.current === entry.servable { self.active.activate(servable) }
-                    extended.append(entry.record.name)
+                        name: entry.record.name, model: changed, items: items, users: entry.servable.users)
+                    await replace(entry, with: servable)
+                    updated.append(entry.record.name)
                 } catch {
                     failures.append(ModelFailure(name: entry.record.name, reason: "\(error)"))
                 }
             }
-            return (extended, failures)
+            return (updated, failures)
         }
     }
+
+    /// Stores `item` (created or replaced), then brings the models that read item text up to
+    /// date: models that did not know it take it in, and when its text changed, models that
+    /// knew it embed it again. Returns the models updated and those that failed (the item is
+    /// stored either way). Models the service saved are saved again shortly after, so they do
+    /// not redo this at the next start.
+    public func putItem(_ item: Item) async throws -> (updated: [String], failures: [ModelFailure]) {
+        let previous = try await store.item(item.id)
+        try await store.upsert(items: [item])
+        var updated: [String] = [], failures: [ModelFailure] = []
+        if let previous, ItemText.of(previous) != ItemText.of(item) {
+            (updated, failures) = try await reembedCatalogues([item])
+        }
+        let (extended, failed) = try await extendCatalogues(with: [item])
+        return (updated + extended, failures + failed)
+    }
+
+    /// Embeds `items` again, from their current text, in every model that knows them and reads
+    /// item text; the trained weights stay. Returns the models updated and those that failed.
+    @discardableResult
+    public func reembedCatalogues(_ items: [Item]) async throws -> (updated: [String], failures: [ModelFailure]) {
+        let needed = registry.all.contains { entry in
+            (entry.servable.model as? any CatalogueExtending)?.canExtendCatalogue == true
+                && items.contains { entry.servable.items.index(of: $0.id) != nil }
+        }
+        guard needed else { return ([], []) }
+        return try await updateTextModels { entry, model in
+            var changes: [Int: Item] = [:]
+            for item in items {
+                if let index = entry.servable.items.index(of: item.id) { changes[Int(index)] = item }
+            }
+            return changes.isEmpty ? nil : (try model.reembedded(changes), entry.servable.items)
+        }
+    }
+
+    /// Puts `servable` in `entry`'s place (keeping it active if it was) and schedules a save
+    /// when the service saved the model. Called with the registry locked.
+    private func replace(_ entry: RegisteredModel, with servable: ServableModel) async {
+        registry.put(RegisteredModel(servable: servable, record: entry.record))
+        if self.active.current === entry.servable { self.active.activate(servable) }
+        if ownsFiles(of: entry.record) { await pendingSaves.schedule(entry.record.name, service: self) }
+    }
+
+    /// Whether the record's files are the service's own (under ``modelDirectory``); files a
+    /// model was loaded from elsewhere are never overwritten.
+    func ownsFiles(of record: ModelRecord) -> Bool {
+        guard let directory = record.directory, let root = modelDirectory else { return false }
+        return URL(fileURLWithPath: directory).deletingLastPathComponent().standardizedFileURL.path
+            == root.standardizedFileURL.path
+    }
+
+    /// Saves the registered model `name` as it is now, over its files, when the service owns
+    /// them. The registry stays locked while it writes, so a newer version cannot be overtaken.
+    func saveNow(_ name: String) async throws {
+        guard let root = modelDirectory else { return }
+        try await registry.withChange {
+            guard let entry = registry.model(named: name), ownsFiles(of: entry.record) else { return }
+            _ = try Self.save(entry.servable, under: root)
+        }
+    }
+
+    /// Writes every scheduled save now (tests, and a clean shutdown).
+    public func flushPendingSaves() async { await pendingSaves.flush(service: self) }
 
     /// Extends the registered models with every stored item they do not know (at start: items
     /// put after a model was trained).
@@ -279,6 +349,34 @@ extension RecommendationService {
             throw error
         }
         return target
+    }
+}
+
+/// Models to save again after a change in memory. A burst of changes (items put one by one)
+/// becomes one save per model, `delay` after the first; a failed save is retried at the next.
+actor PendingSaves {
+    private var names: Set<String> = []
+    private var task: Task<Void, Never>?
+    let delay: Duration
+
+    init(delay: Duration = .seconds(2)) { self.delay = delay }
+
+    func schedule(_ name: String, service: RecommendationService) {
+        names.insert(name)
+        guard task == nil else { return }
+        task = Task { [delay] in
+            try? await Task.sleep(for: delay)
+            await self.flush(service: service)
+        }
+    }
+
+    func flush(service: RecommendationService) async {
+        let due = names
+        names = []
+        task = nil
+        for name in due.sorted() {
+            do { try await service.saveNow(name) } catch { names.insert(name) }
+        }
     }
 }
 

@@ -455,6 +455,54 @@ struct HTTPAPITests {
         }
     }
 
+    @Test func anItemWhoseTextChangesIsEmbeddedAgainAndTheChangedModelIsSaved() async throws {
+        let data = servingModel.data
+        let model = try ContentRecommender()
+        try model.fit(data.dataset, validation: nil, progress: nil)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-reembed-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let db = folder.appendingPathComponent("store.sqlite").path, models = folder.appendingPathComponent("models")
+        let service = RecommendationService(store: try SQLiteStore(path: db), modelDirectory: models)
+        try await service.store.upsert(items: data.dataset.itemInfo.compactMap { $0 })
+        try await service.install(ServableModel(name: "content", model: model, items: data.dataset.items))
+        let (liked, other) = (data.categoryNames[2], data.categoryNames[4])
+        @Sendable func text(_ name: String) -> String {
+            #"{"title": "New: \#(name.lowercased()) special", "description": "For people into \#(name.lowercased()).", "categories": ["\#(name)"]}"#
+        }
+        @Sendable func rank(_ client: some TestClientProtocol) async throws -> Int? {
+            let reply = try await client.call(.get, "/users/fan/recommendations?n=100")
+            let ranked = (reply.object["recommendations"] as? [[String: Any]] ?? []).compactMap {
+                $0["item"] as? String
+            }
+            return ranked.firstIndex(of: "fresh")
+        }
+        let (before, after) = try await Application(router: service.router()).test(.router) {
+            client async throws in
+            let events = (0..<6).map { #"{"user": "fan", "item": "item-\#(2 * 16 + $0)"}"# }
+            #expect(try await client.call(.post, "/events", "[\(events.joined(separator: ","))]").status == .ok)
+            let put = try await client.call(.put, "/items/fresh", text(other))
+            #expect(put.object["extendedModels"] as? [String] == ["content"], "\(put.object)")
+            let before = try await rank(client)
+            // The same text again changes nothing; new text is embedded again in the model that knew it.
+            let same = try await client.call(.put, "/items/fresh", text(other))
+            #expect(same.object["extendedModels"] as? [String] == [], "\(same.object)")
+            let changed = try await client.call(.put, "/items/fresh", text(liked))
+            #expect(changed.object["extendedModels"] as? [String] == ["content"], "\(changed.object)")
+            #expect(service.models.first?.servable.items.count == 81)
+            return (before, try await rank(client))
+        }
+        #expect(
+            after != nil && (before == nil || after! < before!), "rank \(before ?? -1) before, \(after ?? -1) after")
+        // Saved with the item and its new text: a restarted service has both without extending.
+        await service.flushPendingSaves()
+        let restarted = RecommendationService(store: try SQLiteStore(path: db), modelDirectory: models)
+        #expect(try await restarted.restoreModels().isEmpty)
+        #expect(restarted.models.first?.servable.items.index(of: "fresh") != nil)
+        let again = try await Application(router: restarted.router()).test(.router) { try await rank($0) }
+        #expect(again == after)
+    }
+
     @Test func aUserWithoutHistoryGetsPopularityAmongTheirPeers() async throws {
         // Women choose a, men b, everyone c.
         var builder = DatasetBuilder()

@@ -134,6 +134,32 @@ struct GradientTests {
         }
     }
 
+    @Test func singleQueryAttention() {
+        let q = leaf([2, 6], seed: 40), k = leaf([2, 4, 6], seed: 41), v = leaf([2, 4, 6], seed: 42)
+        let padding = Tensor(shape: [2, 4], scalars: [1, 0, 0, 0, 0, 0, 0, 0])
+        for heads in [1, 3] {
+            checkGradients("singleQueryAttention heads=\(heads)", [q, k, v]) {
+                Variable.singleQueryAttention(query: q, key: k, value: v, heads: heads, keyPaddingMask: padding).output
+            }
+        }
+        // It is the last row of causal self-attention, whose last position sees every key.
+        let queries = leaf([2, 4, 6], seed: 43)
+        let full = Variable.attention(query: queries, key: k, value: v, heads: 2, causal: true, keyPaddingMask: padding)
+        let last = Tensor(
+            shape: [2, 6], scalars: (0..<2).flatMap { b in (0..<6).map { queries.value.scalars[(b * 4 + 3) * 6 + $0] } }
+        )
+        let single = Variable.singleQueryAttention(
+            query: Variable(last), key: k, value: v, heads: 2, keyPaddingMask: padding)
+        for b in 0..<2 {
+            for c in 0..<6 {
+                #expect(abs(single.output.value.scalars[b * 6 + c] - full.value.scalars[(b * 4 + 3) * 6 + c]) < 1e-5)
+            }
+            let row = single.weights.weights[(b * 2 * 4)..<(b * 2 * 4 + 4)]  // head 0 of sequence b
+            #expect(abs(row.reduce(0, +) - 1) < 1e-5)
+        }
+        #expect(single.weights.weights[0] < 1e-6, "a padded key gets no weight")
+    }
+
     @Test(arguments: RecurrentCell.allCases)
     func recurrentScan(cell: RecurrentCell) {
         let hidden = 3

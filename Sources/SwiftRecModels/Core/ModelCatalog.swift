@@ -99,7 +99,7 @@ public enum ModelCatalog {
     public static let entries: [ModelEntry] = [
         .model(
             "pop", PopularityConfig.self, reads: [], "Most events overall, optionally favouring recent ones.",
-            make: { try Popularity(config: $0) }, load: { try Popularity.load(from: $0) }),
+            make: { Popularity(config: $0) }, load: { try Popularity.load(from: $0) }),
         .model(
             "segment-pop", SegmentPopularityConfig.self, reads: [.features],
             "Most events among users who share the user's attributes.",

@@ -88,6 +88,29 @@ public protocol CatalogueExtending: Recommender {
     /// weights unchanged. Throws when this model cannot represent new items (for example one
     /// saved without its text vocabulary).
     func extended(with items: [Item]) throws -> any Recommender
+
+    /// A model in which the items at the given indices (index → the item with its new text)
+    /// are represented from their new text, everything else unchanged: an item whose title or
+    /// description changed is embedded again without retraining.
+    func reembedded(_ changes: [Int: Item]) throws -> any Recommender
+}
+
+extension Tensor {
+    /// This [rows, columns] matrix with `rows[i]` overwritten by row `i` of `replacement`.
+    func replacingRows(_ rows: [Int], with replacement: Tensor) -> Tensor {
+        precondition(replacement.shape.count == 2 && replacement.shape[0] == rows.count, "replacingRows: one row each")
+        let width = shape[1]
+        precondition(replacement.shape[1] == width, "replacingRows: \(replacement.shape[1]) columns, not \(width)")
+        var result = self
+        result.withUnsafeMutableBufferPointer { out in
+            replacement.withUnsafeBufferPointer { new in
+                for (k, row) in rows.enumerated() {
+                    for c in 0..<width { out[row * width + c] = new[k * width + c] }
+                }
+            }
+        }
+        return result
+    }
 }
 
 extension Recommender {

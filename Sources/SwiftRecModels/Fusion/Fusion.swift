@@ -377,4 +377,15 @@ extension FusionRecommender: CatalogueExtending {
         }
         return try FusionRecommender(kind: kind, members: grown, weights: weights, candidates: candidates)
     }
+
+    public func reembedded(_ changes: [Int: Item]) throws -> any Recommender {
+        let updated = try members.map { member -> any Recommender in
+            guard let extending = member as? any CatalogueExtending else {
+                throw ModelError.invalidParameter(
+                    name: "members", reason: "\(member.name) cannot embed items again; retrain to change them")
+            }
+            return try extending.reembedded(changes)
+        }
+        return try FusionRecommender(kind: kind, members: updated, weights: weights, candidates: candidates)
+    }
 }

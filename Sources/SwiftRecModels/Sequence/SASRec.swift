@@ -434,6 +434,8 @@ final class SASRecNetwork: SequenceNetwork {
         var values: Tensor
         /// The last position's attention weights, [batch, heads, length].
         var weights: [Float]
+        /// The attention's output at the last position before its output projection, [batch, dim].
+        var attended: Tensor
     }
 
     func lastPositionParts(_ histories: [ArraySlice<Int32>]) -> LastPositionParts {
@@ -459,70 +461,20 @@ final class SASRecNetwork: SequenceNetwork {
             }
             return out
         }
-        let query = block.attention.query(Variable(lastRows(normed.value))).value
-        let heads = block.attention.heads, headDim = dim / heads
-        let scale = 1 / Float(headDim).squareRoot()
-        var weights = [Float](repeating: 0, count: batch * heads * length)
-        weights.withUnsafeMutableBufferPointer { w in
-            query.withUnsafeBufferPointer { q in
-                keys.withUnsafeBufferPointer { k in
-                    padding.withUnsafeBufferPointer { mask in
-                        nonisolated(unsafe) let (w, q, k, mask) = (w, q, k, mask)
-                        parallelRanges(batch, costPerItem: 2 * length * dim) { range in
-                            for b in range {
-                                for h in 0..<heads {
-                                    let qRow = b * dim + h * headDim, out = (b * heads + h) * length
-                                    var largest = -Float.infinity
-                                    for j in 0..<length {
-                                        let kRow = (b * length + j) * dim + h * headDim
-                                        var dot: Float = 0
-                                        for c in 0..<headDim { dot += q[qRow + c] * k[kRow + c] }
-                                        w[out + j] = mask[b * length + j] != 0 ? -1e9 : dot * scale
-                                        largest = max(largest, w[out + j])
-                                    }
-                                    var total: Float = 0
-                                    for j in 0..<length {
-                                        w[out + j] = expf(w[out + j] - largest)
-                                        total += w[out + j]
-                                    }
-                                    for j in 0..<length { w[out + j] /= total }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let query = block.attention.query(Variable(lastRows(normed.value)))
+        let (attended, weights) = Variable.singleQueryAttention(
+            query: query, key: Variable(keys.reshaped([batch, length, dim])),
+            value: Variable(values.reshaped([batch, length, dim])), heads: block.attention.heads,
+            keyPaddingMask: padding)
         return LastPositionParts(
-            batch: batch, length: length, residual: lastRows(x.value), values: values, weights: weights)
+            batch: batch, length: length, residual: lastRows(x.value), values: values, weights: weights.weights,
+            attended: attended.value)
     }
 
     /// The last block's output at the last position, before the final norm, [batch, dim].
     func lastBlockOutput(_ parts: LastPositionParts) -> Tensor {
         let block = blocks[blocks.count - 1]
-        let dim = config.dim, heads = block.attention.heads, headDim = dim / heads
-        let (batch, length) = (parts.batch, parts.length)
-        var attended = Tensor.zeros([batch, dim])
-        attended.withUnsafeMutableBufferPointer { a in
-            parts.values.withUnsafeBufferPointer { v in
-                parts.weights.withUnsafeBufferPointer { w in
-                    nonisolated(unsafe) let (a, v, w) = (a, v, w)
-                    // Rows of different histories are independent.
-                    parallelRanges(batch, costPerItem: 2 * length * dim) { range in
-                        for b in range {
-                            for h in 0..<heads {
-                                let row = b * dim + h * headDim, out = (b * heads + h) * length
-                                for j in 0..<length {
-                                    let p = w[out + j], vRow = (b * length + j) * dim + h * headDim
-                                    for c in 0..<headDim { a[row + c] += p * v[vRow + c] }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let afterAttention = Variable(parts.residual + block.attention.output(Variable(attended)).value)
+        let afterAttention = Variable(parts.residual + block.attention.output(Variable(parts.attended)).value)
         return (afterAttention + block.feedForward(block.norm2(afterAttention))).value
     }
 
@@ -693,24 +645,7 @@ extension SASRec: CatalogueExtending {
     /// New items enter with their text vectors through the trained adaptor and no id vector,
     /// as items without training events do (content-aware SASRec only).
     public func extended(with items: [Item]) throws -> any Recommender {
-        guard let network else { throw ModelError.notFitted(name) }
-        guard let settings = config.itemText, network.content != nil, config.sharedOutput else {
-            throw ModelError.invalidParameter(
-                name: "model", reason: "only content-aware SASRec (sasrec-content) scores items added after training")
-        }
-        let texts = items.map(ItemText.of)
-        let newText: Tensor
-        if case .encoder(let encoder)? = itemRepresentation {
-            newText = encoder.encode(texts)
-        } else if let vocabulary = network.content?.vocabulary {
-            newText = ItemTextVectors.project(
-                KeywordVectors(vocabulary: vocabulary).appending(texts), dimension: settings.dimension,
-                seed: config.training.seed)
-        } else {
-            throw ModelError.incompatibleArtifact(
-                "sasrec: no text vocabulary (saved before it was kept, or an encoder model loaded without its encoder); retrain to add items"
-            )
-        }
+        let (network, newText) = try textVectors(for: items)
         var state = network.stateDict()
         func appendRows(_ key: String, _ rows: Tensor) throws {
             guard let table = state[key] else { throw ModelError.incompatibleArtifact("sasrec: no \(key) to extend") }
@@ -719,9 +654,46 @@ extension SASRec: CatalogueExtending {
         try appendRows("item_embedding.weight", .zeros([items.count, config.dim]))
         try appendRows("content.text", newText)
         try appendRows("content.warm", .zeros([items.count, config.dim]))
+        return try rebuilt(network, itemCount: network.itemCount + items.count, weights: state)
+    }
+
+    /// The changed items' text vectors are replaced; their trained id vectors stay.
+    public func reembedded(_ changes: [Int: Item]) throws -> any Recommender {
+        let rows = changes.keys.sorted()
+        let (network, newText) = try textVectors(for: rows.map { changes[$0]! })
+        precondition(rows.allSatisfy { $0 >= 0 && $0 < network.itemCount }, "sasrec: re-embedding an unknown item")
+        var state = network.stateDict()
+        guard let table = state["content.text"] else {
+            throw ModelError.incompatibleArtifact("sasrec: no content.text to re-embed")
+        }
+        // Row 0 of the table is padding: item i is row i + 1.
+        state["content.text"] = table.replacingRows(rows.map { $0 + 1 }, with: newText)
+        return try rebuilt(network, itemCount: network.itemCount, weights: state)
+    }
+
+    /// The trained network and the text vectors of `items`, made as the fitted items' were.
+    private func textVectors(for items: [Item]) throws -> (SASRecNetwork, Tensor) {
+        guard let network else { throw ModelError.notFitted(name) }
+        guard let settings = config.itemText, network.content != nil, config.sharedOutput else {
+            throw ModelError.invalidParameter(
+                name: "model", reason: "only content-aware SASRec (sasrec-content) scores items added after training")
+        }
+        let texts = items.map(ItemText.of)
+        if case .encoder(let encoder)? = itemRepresentation { return (network, encoder.encode(texts)) }
+        guard let vocabulary = network.content?.vocabulary else {
+            throw ModelError.incompatibleArtifact(
+                "sasrec: no text vocabulary (saved before it was kept, or an encoder model loaded without its encoder); retrain to add items"
+            )
+        }
+        let vectors = ItemTextVectors.project(
+            KeywordVectors(vocabulary: vocabulary).appending(texts), dimension: settings.dimension,
+            seed: config.training.seed)
+        return (network, vectors)
+    }
+
+    private func rebuilt(_ network: SASRecNetwork, itemCount: Int, weights: [String: Tensor]) throws -> SASRec {
         let model = try SASRec(config: config, itemText: itemRepresentation)
-        try (model.core as! SequenceModelCore<SASRecNetwork>).load(
-            itemCount: network.itemCount + items.count, weights: state)
+        try (model.core as! SequenceModelCore<SASRecNetwork>).load(itemCount: itemCount, weights: weights)
         model.network?.content?.vocabulary = network.content?.vocabulary
         return model
     }

@@ -239,24 +239,52 @@ extension ContentRecommender: CatalogueExtending {
     public var canExtendCatalogue: Bool { true }
 
     public func extended(with items: [Item]) throws -> any Recommender {
-        guard itemCount > 0 else { throw ModelError.notFitted(name) }
+        let model = try emptyCopy()
         let texts = items.map(ItemText.of)
-        let model = try ContentRecommender(
-            representation: representation, historyLength: historyLength, recencyDecay: recencyDecay)
         if let keywords {
-            guard !keywords.vocabulary.isEmpty else {
-                throw ModelError.incompatibleArtifact("content: saved without its vocabulary; retrain it to add items")
-            }
-            model.keywords = keywords.appending(texts)
+            model.keywords = try Self.withVocabulary(keywords).appending(texts)
         } else if let denseRows {
-            guard case .encoder(let encoder) = representation, !(encoder is StoredVectors) else {
-                throw ModelError.incompatibleArtifact(
-                    "content: a loaded encoder model cannot embed new items; make one with its encoder folder")
-            }
-            model.denseRows = Tensor.concatenate([denseRows, encoder.encode(texts)], axis: 0)
+            model.denseRows = Tensor.concatenate([denseRows, try encoder().encode(texts)], axis: 0)
         }
         model.itemCount = itemCount + items.count
         return model
+    }
+
+    public func reembedded(_ changes: [Int: Item]) throws -> any Recommender {
+        let model = try emptyCopy()
+        let rows = changes.keys.sorted()
+        precondition(rows.allSatisfy { $0 >= 0 && $0 < itemCount }, "content: re-embedding an unknown item index")
+        if let keywords {
+            model.keywords = try Self.withVocabulary(keywords).replacing(changes.mapValues(ItemText.of))
+        } else if let denseRows {
+            model.denseRows = denseRows.replacingRows(
+                rows, with: try encoder().encode(rows.map { ItemText.of(changes[$0]!) }))
+        }
+        model.itemCount = itemCount
+        return model
+    }
+
+    /// A model with this one's settings and no item rows yet.
+    private func emptyCopy() throws -> ContentRecommender {
+        guard itemCount > 0 else { throw ModelError.notFitted(name) }
+        return try ContentRecommender(
+            representation: representation, historyLength: historyLength, recencyDecay: recencyDecay)
+    }
+
+    private static func withVocabulary(_ keywords: KeywordVectors) throws -> KeywordVectors {
+        guard !keywords.vocabulary.isEmpty else {
+            throw ModelError.incompatibleArtifact("content: saved without its vocabulary; retrain it to add items")
+        }
+        return keywords
+    }
+
+    /// The encoder that embeds new text; a loaded model has only its stored vectors.
+    private func encoder() throws -> any TextEncoder {
+        guard case .encoder(let encoder) = representation, !(encoder is StoredVectors) else {
+            throw ModelError.incompatibleArtifact(
+                "content: a loaded encoder model cannot embed new items; make one with its encoder folder")
+        }
+        return encoder
     }
 }
 

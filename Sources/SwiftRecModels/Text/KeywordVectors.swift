@@ -224,6 +224,29 @@ public struct KeywordVectors: Sendable {
             averageLength: averageLength, offsets: offsets, terms: terms, weights: weights)
     }
 
+    /// These vectors with the rows in `rows` (row index → new text) weighted afresh against the
+    /// fitted vocabulary, as ``appending(_:tokenizer:)`` weights new rows; the others unchanged.
+    public func replacing(_ rows: [Int: String], tokenizer: KeywordTokenizer = .init()) -> KeywordVectors {
+        var offsets = [0], terms: [Int32] = [], weights: [Float] = []
+        terms.reserveCapacity(self.terms.count)
+        weights.reserveCapacity(self.weights.count)
+        for row in 0..<documentCount {
+            if let text = rows[row] {
+                for (term, weight) in vector(for: text, tokenizer: tokenizer).sorted(by: { $0.key < $1.key }) {
+                    terms.append(term)
+                    weights.append(weight)
+                }
+            } else {
+                terms += self.terms[self.offsets[row]..<self.offsets[row + 1]]
+                weights += self.weights[self.offsets[row]..<self.offsets[row + 1]]
+            }
+            offsets.append(terms.count)
+        }
+        return KeywordVectors(
+            weighting: weighting, columns: vocabulary, inverseFrequency: inverseFrequency,
+            averageLength: averageLength, offsets: offsets, terms: terms, weights: weights)
+    }
+
     /// Documents per term (the rows' transpose).
     private static func invert(offsets: [Int], terms: [Int32], weights: [Float], termCount: Int) -> (
         [Int], [Int32], [Float]

@@ -11,10 +11,7 @@ struct HealthController {
     func addRoutes(to routes: ServiceRoutes) {
         routes.open.get("health") { _, _ in
             JSONResponse.make(
-                [
-                    "status": "ok", "model": service.active.current?.name ?? "",
-                    "events": String(try await service.store.eventCount()),
-                ])
+                HealthReply(model: service.active.current?.name ?? "", events: try await service.store.eventCount()))
         }
         routes.open.get("metrics") { _, _ in
             let text = service.metrics.prometheus(
@@ -25,4 +22,11 @@ struct HealthController {
                 body: .init(byteBuffer: ByteBuffer(string: text)))
         }
     }
+}
+
+/// `GET /health`: the service is up, which model answers and how many events are stored.
+struct HealthReply: Codable, Sendable {
+    var status = "ok"
+    var model: String
+    var events: Int
 }

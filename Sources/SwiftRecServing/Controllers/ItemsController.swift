@@ -32,10 +32,8 @@ struct ItemsController {
         let item = Item(
             id: id, title: body.title, description: body.description, categories: body.categories ?? [],
             attributes: body.attributes ?? [:])
-        try await store.upsert(items: [item])
-        // Stored first: a model that cannot take the item in keeps serving without it.
-        let (extended, failures) = try await service.extendCatalogues(with: [item])
-        return JSONResponse.make(PutItemReply(item: item, extended: extended, failures: failures))
+        let (updated, failures) = try await service.putItem(item)
+        return JSONResponse.make(PutItemReply(item: item, extended: updated, failures: failures))
     }
 }
 
@@ -51,8 +49,9 @@ struct ItemsPage: Encodable {
     var next: String?
 }
 
-/// The stored item, plus which registered models took it in just now (a new item) and which
-/// could not, with the reason; both are empty when every model already knew the item.
+/// The stored item, plus which registered models took it in just now (a new item, or new text
+/// of a known one) and which could not, with the reason; both are empty when nothing changed
+/// for any model.
 private struct PutItemReply: Encodable {
     let item: Item
     let extended: [String]

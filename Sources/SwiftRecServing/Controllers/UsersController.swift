@@ -60,7 +60,7 @@ struct UsersController {
                     from: history.timestamps[part.lowerBound], to: history.timestamps[part.upperBound - 1],
                     events: part.count, shares: counts.mapValues { $0 / Double(part.count) }))
         }
-        return JSONResponse.make(["user": AnyEncodable(user), "windows": AnyEncodable(windows)])
+        return JSONResponse.make(InterestsReply(user: user, windows: windows))
     }
 }
 
@@ -71,6 +71,12 @@ struct UserBody: Decodable {
 struct UsersPage: Encodable {
     var users: [User]
     var next: String?
+}
+
+/// `GET /users/{id}/interests`: category shares over consecutive windows of the history.
+struct InterestsReply: Codable, Sendable {
+    var user: String
+    var windows: [InterestWindow]
 }
 
 struct InterestWindow: Codable, Sendable {

@@ -48,6 +48,24 @@ private enum ColdData {
             }
         }
     }
+
+    /// Embedding a cold item again with another cold item's text scores it as that item and
+    /// leaves every other score as it was.
+    static func checkReembedding(_ model: any Recommender) throws {
+        let (originals, copies) = copiesOfColdItems
+        let (changed, source) = (originals[0], originals[1])
+        let updated = try #require(model as? any CatalogueExtending).reembedded([changed: copies[1]])
+        let n = model.itemCount
+        #expect(updated.itemCount == n)
+        let before = SequenceData.sampleScores(model), after = SequenceData.sampleScores(updated)
+        func close(_ a: Float, _ b: Float) -> Bool { abs(a - b) <= 1e-4 * max(1, abs(a)) }
+        for row in 0..<(before.count / n) {
+            #expect(close(after[row * n + changed], before[row * n + source]), "row \(row): the changed item")
+            #expect(
+                (0..<n).allSatisfy { $0 == changed || close(after[row * n + $0], before[row * n + $0]) },
+                "row \(row): the other items")
+        }
+    }
 }
 
 @Suite("Content models and cold items")
@@ -113,6 +131,8 @@ struct ContentModelTests {
         #expect(SequenceData.sampleScores(loaded) == SequenceData.sampleScores(model))
         try ColdData.checkExtension(model)
         try ColdData.checkExtension(loaded)
+        try ColdData.checkReembedding(model)
+        try ColdData.checkReembedding(loaded)
     }
 
     @Test func contentAwareSASRecScoresColdItemsAndKeepsWarmQuality() throws {
@@ -141,6 +161,8 @@ struct ContentModelTests {
         // Items added after training, in memory and after loading.
         try ColdData.checkExtension(content)
         try ColdData.checkExtension(loaded)
+        try ColdData.checkReembedding(content)
+        try ColdData.checkReembedding(loaded)
         #expect(throws: ModelError.self) { try plain.extended(with: ColdData.copiesOfColdItems.copies) }
         #expect(
             content.canExtendCatalogue && (loaded as? SASRec)?.canExtendCatalogue == true && !plain.canExtendCatalogue)

@@ -68,5 +68,7 @@ struct ServeCommand: AsyncParsableCommand {
             "serving on http://\(host):\(port) (events: \(try await service.store.eventCount()), model: \(service.active.current?.name ?? "none"))"
         )
         try await app.runService()
+        // Models that took items in since their last save are written before the process ends.
+        await service.flushPendingSaves()
     }
 }

@@ -3,9 +3,9 @@ import Foundation
 import SwiftRecData
 import SwiftRecTensor
 
-@main
-struct SwiftRecCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// `swiftrec`: the root command; `main.swift` of the executable runs it.
+public struct SwiftRecCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "swiftrec",
         abstract: "Train, evaluate and serve dynamic-interest recommenders on the CPU.",
         version: SwiftRecInfo.version,
@@ -13,6 +13,8 @@ struct SwiftRecCommand: AsyncParsableCommand {
             InfoCommand.self, ImportCommand.self, TrainCommand.self, EvaluateCommand.self, ServeCommand.self,
             BenchCommand.self, DemoCommand.self,
         ])
+
+    public init() {}
 }
 
 /// Options shared by commands that compute.

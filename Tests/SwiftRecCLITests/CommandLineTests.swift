@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import SwiftRecData
+import SwiftRecModels
+import Testing
+
+@testable import SwiftRecCLI
+
+@Suite("The command line: parsing, data options and model options")
+struct CommandLineTests {
+    @Test func everyCommandThatReadsDataTakesTheSameDataOptions() throws {
+        let data = ["--data", "events.csv", "--format", "csv", "--user-column", "uid", "--delimiter", "tab"]
+        let train = try #require(
+            try SwiftRecCommand.parseAsRoot(["train", "--model", "sasrec"] + data) as? TrainCommand)
+        let evaluate = try #require(try SwiftRecCommand.parseAsRoot(["evaluate"] + data) as? EvaluateCommand)
+        let importing = try #require(try SwiftRecCommand.parseAsRoot(["import"] + data) as? ImportCommand)
+        for source in [train.source, evaluate.source, importing.source] {
+            #expect(source.format == .csv)
+            #expect(source.userColumn == "uid")
+            let options = try source.importOptions
+            #expect(options.user == .name("uid"))
+            #expect(options.delimiter == UInt8(ascii: "\t"))
+        }
+    }
+
+    @Test func formatsAreAnEnumWithTheirNamesInTheError() {
+        #expect(throws: (any Error).self) {
+            try SwiftRecCommand.parseAsRoot(["import", "--data", "x", "--format", "xml"])
+        }
+        let names = DataFormat.allValueStrings
+        #expect(names.contains("ml-1m") && names.contains("jsonl") && names.contains("csv"))
+    }
+
+    @Test func trainFlagsConfigAndSetMergeInPriorityOrderUnderTheConfigKeys() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-cli-\(getpid()).json")
+        try Data(#"{"dim": 32, "epochs": 5, "loss": "bce"}"#.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let train = try #require(
+            try SwiftRecCommand.parseAsRoot([
+                "train", "--model", "sasrec", "--data", "x", "--format", "ml-1m-seq", "--config", file.path,
+                "--epochs", "7", "--time-budget", "2m", "--set", "loss=ce",
+            ]) as? TrainCommand)
+        let options = try train.options()
+        #expect(options["dim"] == 32)
+        #expect(options["epochs"] == 7)
+        #expect(options["time-budget"] == 120)
+        #expect(options["loss"] == "ce")
+        let model = try ModelRunner.make(models: ["sasrec"], options: options)[0]
+        #expect((model as? SASRec)?.config.dim == 32)
+    }
+
+    @Test func badModelOptionsFailBeforeAnyDataIsReadNamingTheClosestKey() throws {
+        #expect(throws: ValidationError.self) { try ModelRunner.make(models: ["nope"], options: [:]) }
+        do {
+            _ = try ModelRunner.make(models: ["itemknn"], options: try ModelRunner.settings(["neighbours=20"]))
+            Issue.record("an unknown key was accepted")
+        } catch let error as ValidationError {
+            #expect(error.message.contains("neighbors"), "\(error.message)")
+        }
+        #expect(throws: ValidationError.self) {
+            try ModelRunner.make(models: ["sasrec"], options: ModelRunner.settings(["dim=1000000"]))
+        }
+        #expect(throws: ValidationError.self) { try ModelRunner.settings(["novalue"]) }
+        // With several models, each takes the keys it knows.
+        let made = try ModelRunner.make(models: ["pop", "itemknn"], options: ModelRunner.settings(["neighbors=5"]))
+        #expect(made.count == 2)
+    }
+
+    @Test func durationsAndCutoffsParseOrFailWithTheirFlag() throws {
+        #expect(try TrainCommand.seconds("90") == 90)
+        #expect(try TrainCommand.seconds("1.5h") == 5400)
+        #expect(throws: ValidationError.self) { try TrainCommand.seconds("soon") }
+        #expect(throws: ValidationError.self) { try TrainCommand.seconds("-3s") }
+        #expect(try ModelRunner.cutoffs("10, 20") == [10, 20])
+        #expect(throws: ValidationError.self) { try ModelRunner.cutoffs("10,0") }
+    }
+}
