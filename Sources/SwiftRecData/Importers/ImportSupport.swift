@@ -46,6 +46,18 @@ struct ImportSink {
 
     init(options: ImportOptions) { report = ImportReport(maximumProblems: options.maximumProblems) }
 
+    /// The record loop every line-based importer shares: calls `body` with each line of `url`
+    /// (a leading byte-order mark dropped) and its number from 1, counting the lines read.
+    mutating func readLines(of url: URL, _ body: (inout ImportSink, ArraySlice<UInt8>, _ lineNumber: Int) -> Void) {
+        var lineNumber = 0
+        for var line in LineReader(url: url) {
+            lineNumber += 1
+            if lineNumber == 1 { line = line.droppingByteOrderMark }
+            report.linesRead += 1
+            body(&self, line, lineNumber)
+        }
+    }
+
     mutating func addEvent(user: Int32, item: Int32, timestamp: Int64, value: Double?, type: EventType) {
         log.append(user: user, item: item, timestamp: timestamp, value: value.map(Float.init) ?? .nan, type: type)
     }

@@ -35,14 +35,10 @@ public enum JSONLinesImporter {
         var checker: EventRecordChecker?
         var timestampKey = explicitTimestamp
         var sawScenario = false
-        var lineNumber = 0
-        for var line in LineReader(url: url) {
-            lineNumber += 1
-            if lineNumber == 1 { line = line.droppingByteOrderMark }
-            sink.report.linesRead += 1
+        sink.readLines(of: url) { sink, line, lineNumber in
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
                 sink.report.reject(file: file, line: lineNumber, reason: "blank line")
-                continue
+                return
             }
             // Flat objects of strings and numbers (the usual event line) are read without
             // Foundation; anything else goes through JSONSerialization, which decides.
@@ -53,11 +49,11 @@ public enum JSONLinesImporter {
                 guard let parsed = try? JSONSerialization.jsonObject(with: Data(line), options: .fragmentsAllowed)
                 else {
                     sink.report.reject(file: file, line: lineNumber, reason: "invalid JSON", detail: line.preview)
-                    continue
+                    return
                 }
                 guard let object = parsed as? [String: Any] else {
                     sink.report.reject(file: file, line: lineNumber, reason: "not a JSON object", detail: line.preview)
-                    continue
+                    return
                 }
                 fields = object.mapValues(JSONField.init)
             }
@@ -94,7 +90,7 @@ public enum JSONLinesImporter {
                 sink.report.reject(
                     file: file, line: lineNumber, reason: "\(wrong) is not a string or a number",
                     detail: line.preview)
-                continue
+                return
             }
             checker!.add(record, file: file, line: lineNumber, into: &sink)
         }

@@ -58,22 +58,19 @@ public enum MovieLens100KImporter {
     static func readItems(_ url: URL, genres: [String], into sink: inout ImportSink) {
         let file = url.lastPathComponent
         var fields: [ArraySlice<UInt8>] = []
-        var lineNumber = 0
-        for line in LineReader(url: url) {
-            lineNumber += 1
-            sink.report.linesRead += 1
+        sink.readLines(of: url) { sink, line, lineNumber in
             line.split(on: 0x7C, into: &fields)
             guard fields.count == 5 + genres.count else {
                 sink.report.reject(
                     file: file, line: lineNumber, reason: line.isEmpty ? "blank line" : "wrong number of fields",
                     detail: line.isEmpty
                         ? nil : "expected \(5 + genres.count) '|'-separated fields, found \(fields.count)")
-                continue
+                return
             }
             let id = fields[0].trimmingSpaces
             guard !id.isEmpty else {
                 sink.report.reject(file: file, line: lineNumber, reason: "item id is empty")
-                continue
+                return
             }
             var categories: [String] = []
             var badFlag: Int?
@@ -89,12 +86,12 @@ public enum MovieLens100KImporter {
                 sink.report.reject(
                     file: file, line: lineNumber, reason: "genre flag is not 0 or 1",
                     detail: "\(genres[badFlag]) is \(fields[5 + badFlag].preview)")
-                continue
+                return
             }
             let idString = Latin1.decode(id)
             if sink.items.index(of: idString) != nil {
                 sink.report.reject(file: file, line: lineNumber, reason: "duplicate item id", detail: "'\(idString)'")
-                continue
+                return
             }
             let title = Latin1.decode(fields[1])
             var attributes: [String: String] = [:]
@@ -119,31 +116,28 @@ public enum MovieLens100KImporter {
     static func readUsers(_ url: URL, into sink: inout ImportSink) {
         let file = url.lastPathComponent
         var fields: [ArraySlice<UInt8>] = []
-        var lineNumber = 0
-        for line in LineReader(url: url) {
-            lineNumber += 1
-            sink.report.linesRead += 1
+        sink.readLines(of: url) { sink, line, lineNumber in
             line.split(on: 0x7C, into: &fields)
             guard fields.count == 5 else {
                 sink.report.reject(
                     file: file, line: lineNumber, reason: line.isEmpty ? "blank line" : "wrong number of fields",
                     detail: line.isEmpty ? nil : "expected 5 '|'-separated fields, found \(fields.count)")
-                continue
+                return
             }
             let id = fields[0].trimmingSpaces
             guard !id.isEmpty else {
                 sink.report.reject(file: file, line: lineNumber, reason: "user id is empty")
-                continue
+                return
             }
             guard fields[1].isEmpty || fields[1].unsignedInteger != nil else {
                 sink.report.reject(
                     file: file, line: lineNumber, reason: "age is not an integer", detail: fields[1].preview)
-                continue
+                return
             }
             let idString = Latin1.decode(id)
             if sink.users.index(of: idString) != nil {
                 sink.report.reject(file: file, line: lineNumber, reason: "duplicate user id", detail: "'\(idString)'")
-                continue
+                return
             }
             var attributes: [String: String] = [:]
             for (key, k) in [("age", 1), ("gender", 2), ("occupation", 3), ("zip", 4)] where !fields[k].isEmpty {
@@ -157,10 +151,7 @@ public enum MovieLens100KImporter {
     static func readRatings(_ url: URL, knownItems: String?, knownUsers: String?, into sink: inout ImportSink) {
         let file = url.lastPathComponent
         var fields: [ArraySlice<UInt8>] = []
-        var lineNumber = 0
-        for line in LineReader(url: url) {
-            lineNumber += 1
-            sink.report.linesRead += 1
+        sink.readLines(of: url) { sink, line, lineNumber in
             line.split(on: 0x09, into: &fields)
             if fields.count == 1 {
                 // Tolerate space-separated copies.

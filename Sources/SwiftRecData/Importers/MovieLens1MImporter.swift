@@ -74,26 +74,23 @@ public enum MovieLens1MImporter {
         let file = url.lastPathComponent
         var fields: [ArraySlice<UInt8>] = []
         var genres: [ArraySlice<UInt8>] = []
-        var lineNumber = 0
-        for line in LineReader(url: url) {
-            lineNumber += 1
-            sink.report.linesRead += 1
+        sink.readLines(of: url) { sink, line, lineNumber in
             line.splitOnDoubleColon(into: &fields)
             guard fields.count == 3 else {
                 sink.report.reject(
                     file: file, line: lineNumber, reason: line.isEmpty ? "blank line" : "wrong number of fields",
                     detail: line.isEmpty ? nil : "expected 3 '::'-separated fields, found \(fields.count)")
-                continue
+                return
             }
             let id = fields[0].trimmingSpaces
             guard !id.isEmpty else {
                 sink.report.reject(file: file, line: lineNumber, reason: "item id is empty")
-                continue
+                return
             }
             let idString = Latin1.decode(id)
             if sink.items.index(of: idString) != nil {
                 sink.report.reject(file: file, line: lineNumber, reason: "duplicate item id", detail: "'\(idString)'")
-                continue
+                return
             }
             let title = Latin1.decode(fields[1])
             fields[2].split(on: 0x7C, into: &genres)
@@ -109,33 +106,30 @@ public enum MovieLens1MImporter {
     static func readUsers(_ url: URL, into sink: inout ImportSink) {
         let file = url.lastPathComponent
         var fields: [ArraySlice<UInt8>] = []
-        var lineNumber = 0
-        for line in LineReader(url: url) {
-            lineNumber += 1
-            sink.report.linesRead += 1
+        sink.readLines(of: url) { sink, line, lineNumber in
             line.splitOnDoubleColon(into: &fields)
             guard fields.count == 5 else {
                 sink.report.reject(
                     file: file, line: lineNumber, reason: line.isEmpty ? "blank line" : "wrong number of fields",
                     detail: line.isEmpty ? nil : "expected 5 '::'-separated fields, found \(fields.count)")
-                continue
+                return
             }
             let id = fields[0].trimmingSpaces
             guard !id.isEmpty else {
                 sink.report.reject(file: file, line: lineNumber, reason: "user id is empty")
-                continue
+                return
             }
             let occupationCode = fields[3].trimmingSpaces
             guard occupationCode.isEmpty || occupationCode.unsignedInteger != nil else {
                 sink.report.reject(
                     file: file, line: lineNumber, reason: "occupation is not an integer code",
                     detail: occupationCode.preview)
-                continue
+                return
             }
             let idString = Latin1.decode(id)
             if sink.users.index(of: idString) != nil {
                 sink.report.reject(file: file, line: lineNumber, reason: "duplicate user id", detail: "'\(idString)'")
-                continue
+                return
             }
             var attributes: [String: String] = [:]
             if !fields[1].isEmpty { attributes["gender"] = Latin1.decode(fields[1]) }
@@ -157,11 +151,8 @@ public enum MovieLens1MImporter {
     static func readRatings(_ url: URL, knownItems: String?, knownUsers: String?, into sink: inout ImportSink) {
         let file = url.lastPathComponent
         var fields: [ArraySlice<UInt8>] = []
-        var lineNumber = 0
         var pairLines = 0
-        for line in LineReader(url: url) {
-            lineNumber += 1
-            sink.report.linesRead += 1
+        sink.readLines(of: url) { sink, line, lineNumber in
             line.splitOnDoubleColon(into: &fields)
             var rating = RatingFields(user: nil, item: nil, rating: nil, timestamp: nil)
             if fields.count == 4 {
