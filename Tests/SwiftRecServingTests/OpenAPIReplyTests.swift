@@ -125,6 +125,32 @@ struct SchemaChecker {
 
 @Suite("OpenAPI replies")
 struct OpenAPIReplyTests {
+    @Test func theServiceServesTheDocumentAndAnswersUnmatchedRoutesWithTheErrorShape() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8)
+        #expect(OpenAPIDocument.yaml + "\n" == text, "run scripts/embed-openapi.sh after editing docs/openapi.yaml")
+        let checker = try SchemaChecker.load()
+        let error = try #require(checker.resolve("#/components/responses/NoRoute"))
+        let (service, _) = try await makeService()
+        try await Application(router: service.router()).test(.router) { client async throws in
+            let document = try await client.call(.get, "/openapi.yaml")
+            #expect(document.status == .ok && document.text == text)
+            for (method, uri) in [(HTTPRequest.Method.get, "/no/such/route"), (.post, "/health"), (.get, "/")] {
+                let reply = try await client.call(method, uri)
+                #expect(reply.status.code >= 400 && reply.status.code < 500, "\(method) \(uri)")
+                let value = try JSONDecoder().decode(JSONValue.self, from: Data(reply.text.utf8))
+                guard case .object(let response) = error, case .object(let content)? = response["content"],
+                    case .object(let json)? = content["application/json"], let schema = json["schema"]
+                else {
+                    Issue.record("NoRoute has no JSON schema")
+                    return
+                }
+                #expect(checker.problems(value, schema).isEmpty, "\(method) \(uri): \(reply.text)")
+            }
+        }
+    }
+
     @Test func theCheckerFindsWhatBreaksASchema() throws {
         let checker = try SchemaChecker.load()
         let item = JSONValue.object(["id": "a", "categories": .array(["x"])])
@@ -160,6 +186,7 @@ struct OpenAPIReplyTests {
             ),
             ("GET /health", "/health", nil, 200),
             ("GET /metrics", "/metrics", nil, 200),
+            ("GET /openapi.yaml", "/openapi.yaml", nil, 200),
             ("GET /items", "/items?limit=2", nil, 200),
             ("GET /items/{id}", "/items/\(item)", nil, 200),
             ("GET /items/{id}", "/items/no-such-item", nil, 404),
@@ -203,7 +230,7 @@ struct OpenAPIReplyTests {
             }
             return checked
         }
-        // All but GET /metrics (Prometheus text) have a JSON reply to check.
-        #expect(checked == calls.count - 1)
+        // All but GET /metrics (Prometheus text) and GET /openapi.yaml have a JSON reply to check.
+        #expect(checked == calls.count - 2)
     }
 }

@@ -4,7 +4,8 @@ import NIOCore
 import SwiftRecData
 import SwiftRecModels
 
-/// `GET /health` (status, active model, stored events) and `GET /metrics` (Prometheus text).
+/// `GET /health` (status, active model, stored events), `GET /metrics` (Prometheus text) and
+/// `GET /openapi.yaml` (the API document).
 struct HealthController {
     let service: RecommendationService
 
@@ -12,6 +13,11 @@ struct HealthController {
         routes.open.get("health") { _, _ in
             JSONResponse.make(
                 HealthReply(model: service.active.current?.name ?? "", events: try await service.store.eventCount()))
+        }
+        routes.open.get("openapi.yaml") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/yaml"],
+                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml + "\n")))
         }
         routes.open.get("metrics") { _, _ in
             let text = service.metrics.prometheus(

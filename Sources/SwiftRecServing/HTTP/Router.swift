@@ -12,6 +12,7 @@ extension RecommendationService {
     public func router() -> Router<ServiceContext> {
         let router = Router(context: ServiceContext.self)
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
+        router.add(middleware: JSONErrorMiddleware())
         let keyed = router.group()
         if let key = limits.apiKey { keyed.add(middleware: APIKeyMiddleware(key: key)) }
         let routes = ServiceRoutes(open: router.group(), keyed: keyed)
