@@ -15,6 +15,23 @@ public struct SwiftRecCommand: AsyncParsableCommand {
         ])
 
     public init() {}
+
+    /// Parses `arguments` (the process's when nil) and runs the command, awaiting the ones that
+    /// are asynchronous (`import`, `serve`, `demo`); exits with the command's error, as
+    /// `main()` does. The executable calls this: from a plain `main.swift`, `main()` resolves to
+    /// `ParsableCommand`'s synchronous version, which cannot run asynchronous subcommands.
+    public static func dispatch(_ arguments: [String]? = nil) async {
+        do {
+            var command = try parseAsRoot(arguments)
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options shared by commands that compute.

@@ -16,8 +16,12 @@ public struct ServiceLimits: Sendable {
     public var maxCount = 100
     /// Request bodies above this are refused with 413.
     public var maxBodyBytes = 4 << 20
-    /// The longest id accepted for users and items.
+    /// The longest id accepted for users and items, in bytes of UTF-8.
     public var maxIDLength = 256
+    /// Trainings queued or running at once (`POST /train` beyond it: 429).
+    public var maxPendingTrainings = 4
+    /// The most wall time of one training's fit, in seconds.
+    public var maxTrainingSeconds: Double = 6 * 3600
 
     public init(apiKey: String? = nil) { self.apiKey = apiKey }
 }
@@ -28,7 +32,7 @@ public final class RecommendationService: Sendable {
     public let active: ActiveModel
     public let limits: ServiceLimits
     /// Background trainings started with `POST /train`.
-    public let training = TrainingJobs()
+    public let training: TrainingJobs
     /// Every recommendation the service gives comes from here.
     public let pipeline: RecommendationPipeline
     let metrics: ServiceMetrics
@@ -51,6 +55,7 @@ public final class RecommendationService: Sendable {
         let active = ActiveModel()
         self.active = active
         self.limits = limits
+        training = TrainingJobs(maxPending: limits.maxPendingTrainings, maxSeconds: limits.maxTrainingSeconds)
         self.modelDirectory = modelDirectory
         let registry = ModelRegistry()
         self.registry = registry

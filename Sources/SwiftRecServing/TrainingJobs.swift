@@ -6,7 +6,7 @@ import Synchronization
 
 /// Where a background training stands.
 public struct TrainingJob: Codable, Sendable, Equatable {
-    public enum State: String, Codable, Sendable, CaseIterable { case queued, running, finished, failed }
+    public enum State: String, Codable, Sendable, CaseIterable { case queued, running, finished, failed, cancelled }
     public var id: Int
     public var model: String
     /// The name the trained model is registered under.
@@ -23,6 +23,24 @@ public struct TrainingJob: Codable, Sendable, Equatable {
     public var metrics: [String: Double]?
     public var error: String?
     public var seconds: Double = 0
+    /// Set by `DELETE /train/{job}` while it runs: models that train in steps stop at the next
+    /// one (others finish their fit), and the result is discarded instead of registered.
+    public var cancelRequested = false
+}
+
+/// Why a training was not queued or not cancelled.
+public enum TrainingJobError: Error, Equatable, CustomStringConvertible {
+    /// As many trainings as allowed are queued or running.
+    case queueFull(limit: Int)
+    /// The job has already ended.
+    case ended(TrainingJob.State)
+
+    public var description: String {
+        switch self {
+        case .queueFull(let limit): "\(limit) trainings are already queued or running; try again when one ends"
+        case .ended(let state): "the job has already ended (\(state.rawValue))"
+        }
+    }
 }
 
 /// Trains models in the background on a snapshot of the store, one at a time, then saves and
@@ -30,9 +48,49 @@ public struct TrainingJob: Codable, Sendable, Equatable {
 /// readable while it runs.
 public final class TrainingJobs: Sendable {
     private let jobs = Mutex<[TrainingJob]>([])
+    /// The stop signal of the running fit, when its model can be stopped early.
+    private let runningStop = Mutex<(job: Int, stop: TrainingStop)?>(nil)
     private let queue = DispatchQueue(label: "swiftrec.training")
+    /// The most trainings queued or running at once; more are refused (`429`).
+    public let maxPending: Int
+    /// The most wall time of one training's fit, in seconds: models with a `time-budget` get at
+    /// most this one (and this one when they ask for none).
+    public let maxSeconds: Double
 
-    public init() {}
+    public init(maxPending: Int = 4, maxSeconds: Double = 6 * 3600) {
+        self.maxPending = max(1, maxPending)
+        self.maxSeconds = maxSeconds
+    }
+
+    /// `options` with the model's time budget held to ``maxSeconds``.
+    func bounded(_ model: String, _ options: ModelCatalog.Options) throws -> ModelCatalog.Options {
+        guard ModelCatalog.acceptedKeys(model).contains("time-budget") else { return options }
+        var options = options
+        let asked = try ModelCatalog.resolve(model, options: options)["time-budget"]
+        if case .number(let seconds)? = asked, seconds <= maxSeconds { return options }
+        options["time-budget"] = .number(maxSeconds)
+        return options
+    }
+
+    /// Cancels a job: a queued one never runs; a running one is discarded when its fit returns.
+    @discardableResult
+    public func cancel(_ id: Int) throws -> TrainingJob? {
+        try jobs.withLock { list in
+            guard let k = list.firstIndex(where: { $0.id == id }) else { return nil }
+            switch list[k].state {
+            case .queued:
+                list[k].state = .cancelled
+                list[k].message = "cancelled before it ran"
+            case .running:
+                list[k].cancelRequested = true
+                list[k].message = "cancelling: the fit stops at its next step and is discarded"
+                runningStop.withLock { if $0?.job == id { $0?.stop.request() } }
+            case .finished, .failed, .cancelled:
+                throw TrainingJobError.ended(list[k].state)
+            }
+            return list[k]
+        }
+    }
 
     public var all: [TrainingJob] { jobs.withLock { $0 } }
 
@@ -47,8 +105,11 @@ public final class TrainingJobs: Sendable {
     public func start(
         model: String, options: ModelCatalog.Options, name: String, activate: Bool, service: RecommendationService
     ) throws -> TrainingJob {
-        _ = try ModelCatalog.resolve(model, options: options)  // bad names and options fail now, not later
-        let job = jobs.withLock { list -> TrainingJob in
+        let options = try bounded(model, options)  // bad names and options fail now, not later
+        _ = try ModelCatalog.resolve(model, options: options)
+        let job = try jobs.withLock { list -> TrainingJob in
+            let pending = list.filter { $0.state == .queued || $0.state == .running }.count
+            guard pending < maxPending else { throw TrainingJobError.queueFull(limit: maxPending) }
             let job = TrainingJob(id: (list.last?.id ?? 0) + 1, model: model, name: name, state: .queued)
             list.append(job)
             return job
@@ -64,6 +125,14 @@ public final class TrainingJobs: Sendable {
                             with: Result { try self.train(id, model: model, options: options, dataset: dataset) })
                     }
                 }
+                if self.job(id)?.cancelRequested == true {
+                    self.update(id) {
+                        $0.state = .cancelled
+                        $0.message = "cancelled; the trained model was discarded"
+                        $0.seconds = Date().timeIntervalSince(started)
+                    }
+                    return
+                }
                 self.update(id) {
                     $0.message = "saving and registering"
                     $0.metrics = report.headline()
@@ -73,6 +142,8 @@ public final class TrainingJobs: Sendable {
                     $0.state = .finished
                     $0.seconds = Date().timeIntervalSince(started)
                 }
+            } catch is CancelledJob {
+                // Cancelled while queued: the job already says so.
             } catch {
                 self.update(id) {
                     $0.state = .failed
@@ -90,11 +161,22 @@ public final class TrainingJobs: Sendable {
         -> (ServableModel, ModelReport)
     {
         let start = Date()
-        update(id) { $0.state = .running }
+        let cancelled = jobs.withLock { list -> Bool in
+            guard let k = list.firstIndex(where: { $0.id == id }), list[k].state == .queued else { return true }
+            list[k].state = .running
+            return false
+        }
+        if cancelled { throw CancelledJob() }
         guard dataset.eventCount > 0 else {
             throw ModelError.invalidParameter(name: "data", reason: "the store has no events")
         }
         let recommender = try ModelCatalog.make(model, options: options)
+        if let stoppable = recommender as? any StoppableTraining {
+            runningStop.withLock { $0 = (id, stoppable.stop) }
+            // Cancelled between being marked running and here: stop at the first step.
+            if job(id)?.cancelRequested == true { stoppable.stop.request() }
+        }
+        defer { runningStop.withLock { $0 = nil } }
         let report = try Experiment(dataset: dataset).run(recommender) { update in
             self.update(id) { job in
                 switch update {
@@ -116,3 +198,6 @@ public final class TrainingJobs: Sendable {
         return (servable, report)
     }
 }
+
+/// Thrown when a job cancelled while queued comes to its turn.
+private struct CancelledJob: Error {}

@@ -53,10 +53,11 @@ extension Variable {
                                 let kRow = k + (b * length + j) * dim + h * headDim
                                 var dot: Float = 0
                                 for c in 0..<headDim { dot += qRow[c] * kRow[c] }
-                                // As in the fused attention: a padded key gets a large negative score.
-                                w[row + j] = (mask.map { $0[b * length + j] != 0 } ?? false) ? -1e9 : dot * scale
-                                largest = max(largest, w[row + j])
+                                w[row + j] = dot * scale
                             }
+                            // As in the fused attention: a padded key gets a large negative score.
+                            if let mask { for j in 0..<length where mask[b * length + j] != 0 { w[row + j] = -1e9 } }
+                            for j in 0..<length { largest = max(largest, w[row + j]) }
                             var total: Float = 0
                             for j in 0..<length {
                                 w[row + j] = expf(w[row + j] - largest)

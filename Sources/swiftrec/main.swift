@@ -1,4 +1,4 @@
 import SwiftRecCLI
 
 // The command line lives in SwiftRecCLI so that its parsing and checks can be tested.
-await SwiftRecCommand.main()
+await SwiftRecCommand.dispatch()

@@ -503,6 +503,94 @@ struct HTTPAPITests {
         #expect(again == after)
     }
 
+    @Test func idsWithSpacesSlashesPercentEmojiAndCombiningMarksRoundTripThroughPaths() async throws {
+        let (service, data) = try await makeService()
+        let item = data.dataset.items.ids[0]
+        @Sendable func path(_ id: String) -> String { id.addingPercentEncoding(withAllowedCharacters: .alphanumerics)! }
+        @Sendable func json(_ id: String) -> String { String(decoding: try! JSONEncoder().encode(id), as: UTF8.self) }
+        try await Application(router: service.router()).test(.router) { client async throws in
+            for user in ["jane doe", "a/b", "100%", "🙂 fan", "cafe\u{301}", "x+y"] {
+                let posted = try await client.call(.post, "/events", #"{"user": \#(json(user)), "item": "\#(item)"}"#)
+                #expect(posted.status == .ok, "\(user): \(posted.text)")
+                let reply = try await client.call(.get, "/users/\(path(user))/recommendations?n=3")
+                #expect(reply.status == .ok && reply.object["user"] as? String == user, "\(user): \(reply.text)")
+                let interests = try await client.call(.get, "/users/\(path(user))/interests")
+                #expect(interests.status == .ok, "\(user): \(interests.text)")
+                #expect(try await client.call(.delete, "/users/\(path(user))").status == .ok, "\(user)")
+                #expect(try await client.call(.get, "/users/\(path(user))/recommendations").status == .notFound)
+            }
+            // An id is at most 256 bytes of UTF-8 (64 emoji are 256 bytes, 65 are too many) and
+            // has no control characters: a NUL would cut it short in storage.
+            let longest = String(repeating: "🙂", count: 64), tooLong = String(repeating: "🙂", count: 65)
+            let fine = try await client.call(.post, "/events", #"{"user": "\#(longest)", "item": "\#(item)"}"#)
+            #expect(fine.status == .ok, "\(fine.text)")
+            let long = try await client.call(.post, "/events", #"{"user": "\#(tooLong)", "item": "\#(item)"}"#)
+            // A rejected event is listed by index (422), the message naming the field.
+            #expect(long.status.code == 422 && long.text.contains("user: expected 1 to 256 bytes"), "\(long.text)")
+            for bad in [#""nul\u0000user""#, #""tab\there""#] {
+                let reply = try await client.call(.post, "/events", #"{"user": \#(bad), "item": "\#(item)"}"#)
+                #expect(reply.status.code == 422 && reply.text.contains("control character U+"), "\(reply.text)")
+            }
+            #expect(try await client.call(.put, "/users/nul%00user", #"{"attributes": {}}"#).status == .badRequest)
+            #expect(try await client.call(.get, "/users/bad%ZZ/recommendations").status == .badRequest)
+            #expect(try await client.call(.put, "/items/\(path(tooLong))", #"{"title": "t"}"#).status == .badRequest)
+        }
+    }
+
+    @Test func trainingsAreLimitedInNumberAndTimeAndCanBeCancelled() async throws {
+        var limits = ServiceLimits()
+        (limits.maxPendingTrainings, limits.maxTrainingSeconds) = (1, 60)
+        let service = RecommendationService(store: InMemoryStore(), limits: limits)
+        let data = servingModel.data
+        try await service.store.upsert(items: data.dataset.itemInfo.compactMap { $0 })
+        #expect(
+            try service.training.bounded("sasrec", ["time-budget": "3600"])["time-budget"] == 60
+                && service.training.bounded("sasrec", ["time-budget": 5])["time-budget"] == 5
+                && service.training.bounded("sasrec", [:])["time-budget"] == 60
+                && service.training.bounded("itemknn", [:])["time-budget"] == nil)
+        try await Application(router: service.router()).test(.router) { client async throws in
+            let events = (0..<40).map { #"{"user": "u\#($0 % 8)", "item": "item-\#($0)"}"# }
+            #expect(try await client.call(.post, "/events", "[\(events.joined(separator: ","))]").status == .ok)
+            let body =
+                #"{"model": "sasrec", "name": "slow", "options": {"epochs": 10000, "patience": 1000, "dim": 16}}"#
+            let first = try await client.call(.post, "/train", body)
+            #expect(first.status == .accepted, "\(first.text)")
+            let second = try await client.call(.post, "/train", body)
+            #expect(second.status == .tooManyRequests && second.error.contains("1 trainings"), "\(second.text)")
+            let cancelled = try await client.call(.delete, "/train/1")
+            #expect(cancelled.status == .ok, "\(cancelled.text)")
+            #expect(
+                cancelled.object["state"] as? String == "cancelled"
+                    || cancelled.object["cancelRequested"] as? Bool == true)
+            var state = ""
+            for _ in 0..<600 where state != "cancelled" {
+                try await Task.sleep(for: .milliseconds(100))
+                state = try await client.call(.get, "/train/1").object["state"] as? String ?? ""
+            }
+            #expect(state == "cancelled")
+            #expect(service.models.isEmpty, "a cancelled training registers nothing")
+            #expect(try await client.call(.delete, "/train/1").status == .conflict)
+            #expect(try await client.call(.delete, "/train/7").status == .notFound)
+            // The queue has room again.
+            let again = try await client.call(.post, "/train", #"{"model": "pop"}"#)
+            #expect(again.status == .accepted, "\(again.text)")
+        }
+    }
+
+    @Test func asksForUnknownUsersKeepNoState() async throws {
+        let (service, _) = try await makeService()
+        try await Application(router: service.router()).test(.router) { client async throws in
+            for k in 0..<500 {
+                #expect(try await client.call(.get, "/users/ghost-\(k)/recommendations").status == .notFound)
+                #expect(try await client.call(.get, "/users/ghost-\(k)/interests").status == .notFound)
+                let scenario = try await client.call(.get, "/users/ghost-\(k)/recommendations?scenario=made-up-\(k)")
+                #expect(scenario.status == .notFound)
+            }
+        }
+        #expect(await service.live.userCount == 0)
+        #expect(await service.live.bytesHeld == 0)
+    }
+
     @Test func aUserWithoutHistoryGetsPopularityAmongTheirPeers() async throws {
         // Women choose a, men b, everyone c.
         var builder = DatasetBuilder()

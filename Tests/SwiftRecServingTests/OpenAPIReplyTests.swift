@@ -208,6 +208,7 @@ struct OpenAPIReplyTests {
             ("POST /train", "/train", #"{"model": "pop", "name": "pop-again", "activate": false}"#, 202),
             ("GET /train", "/train", nil, 200),
             ("GET /train/{job}", "/train/1", nil, 200),
+            ("DELETE /train/{job}", "/train/999", nil, 404),
             ("DELETE /users/{id}", "/users/someone", nil, 200),
         ]
         let covered = Set(calls.map(\.operation))

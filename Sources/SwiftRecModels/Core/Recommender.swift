@@ -1,6 +1,7 @@
 import Foundation
 import SwiftRecData
 import SwiftRecTensor
+import Synchronization
 
 /// What a model may know about a user when it is asked for recommendations.
 ///
@@ -175,4 +176,22 @@ enum ParameterCheck {
 public protocol ItemVectorProviding {
     /// One row per item, [itemCount, dim]; nil before fitting.
     var itemVectors: Tensor? { get }
+}
+
+/// A request to end a fit early, checked between training steps by the models that train in
+/// steps (``StoppableTraining``): they stop as at the end of a time budget, keeping their best
+/// weights so far.
+public final class TrainingStop: Sendable {
+    private let requested = Atomic<Bool>(false)
+
+    public init() {}
+
+    public func request() { requested.store(true, ordering: .relaxed) }
+
+    public var isRequested: Bool { requested.load(ordering: .relaxed) }
+}
+
+/// A model whose fit can be ended early through ``stop`` (from another thread).
+public protocol StoppableTraining: Recommender {
+    var stop: TrainingStop { get }
 }

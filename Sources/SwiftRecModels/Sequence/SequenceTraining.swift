@@ -255,7 +255,7 @@ enum SequenceTrainer {
 
     static func fit(
         _ network: some SequenceNetwork, model: String, itemCount: Int, dataset: Dataset, validation: HeldOut?,
-        options: SequenceTrainingOptions, progress: TrainingProgress?
+        options: SequenceTrainingOptions, progress: TrainingProgress?, stop: TrainingStop? = nil
     ) -> Outcome {
         var outcome = Outcome()
         let optimizer = Adam(
@@ -316,6 +316,11 @@ enum SequenceTrainer {
                     outOfTime = true
                     break
                 }
+                if stop?.isRequested == true {
+                    outcome.stoppedBy = "a stop request"
+                    outOfTime = true
+                    break
+                }
             }
             outcome.epochSeconds.append(ProcessClock.now() - epochStart)
             let epochLoss = lossSum / Double(max(targetSum, 1))
@@ -345,7 +350,7 @@ enum SequenceTrainer {
                         model: model, epoch: epoch, loss: epochLoss, seconds: outcome.epochSeconds.last!,
                         validationNDCG: validated)))
             if outOfTime {
-                outcome.stoppedBy = "time budget"
+                if outcome.stoppedBy != "a stop request" { outcome.stoppedBy = "time budget" }
                 break epochs
             }
             if validating && roundsSinceBest > options.patience {
@@ -425,7 +430,7 @@ protocol SequenceCore: AnyObject {
     var itemCount: Int { get }
     var epochSeconds: [Double] { get }
     var validationNDCG: [Double] { get }
-    func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws
+    func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?, stop: TrainingStop) throws
     func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>)
     func explain(_ items: [Int32], for state: UserState, top: Int, method: ExplanationMethod) -> [[Attribution]]
     func save(to directory: URL) throws
@@ -464,7 +469,7 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
         self.config = config
     }
 
-    func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
+    func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?, stop: TrainingStop) throws {
         itemCount = dataset.itemCount
         itemFingerprint = dataset.items.fingerprint
         let network = makeNetwork(itemCount)
@@ -474,7 +479,7 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
         progress?(.message("\(name): \(trainable.reduce(0) { $0 + $1.value.count }) parameters"))
         let outcome = SequenceTrainer.fit(
             network, model: name, itemCount: itemCount, dataset: dataset, validation: validation, options: options,
-            progress: progress)
+            progress: progress, stop: stop)
         epochSeconds = outcome.epochSeconds
         validationNDCG = outcome.validationNDCG
         trainingMetrics = outcome.metrics
@@ -533,9 +538,10 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
 /// A recommender over item sequences (``SASRec``, ``BERT4Rec``, ``GRU4Rec``): it scores from
 /// the newest items of a ``UserState``, so fresh events count without retraining, and explains
 /// a recommendation by gradient × input over that history.
-public class SequenceRecommender: Recommender, Explaining, ItemVectorProviding {
+public class SequenceRecommender: Recommender, Explaining, ItemVectorProviding, StoppableTraining {
     public let inputs: Set<ModelInput> = [.sequence]
     let core: any SequenceCore
+    public let stop = TrainingStop()
 
     init(core: any SequenceCore) { self.core = core }
 
@@ -546,7 +552,7 @@ public class SequenceRecommender: Recommender, Explaining, ItemVectorProviding {
     public var validationNDCG: [Double] { core.validationNDCG }
 
     public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
-        try core.fit(dataset, validation: validation, progress: progress)
+        try core.fit(dataset, validation: validation, progress: progress, stop: stop)
     }
 
     public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {

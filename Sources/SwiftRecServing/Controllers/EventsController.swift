@@ -86,10 +86,8 @@ struct EventParser {
         guard case .object(let object) = element else { throw APIError(.badRequest, "expected an event object") }
         func id(_ field: String) throws -> String {
             guard let value = object[field] else { throw APIError(.badRequest, "\(field): missing") }
-            guard case .string(let text) = value, !text.isEmpty, text.count <= limits.maxIDLength else {
-                throw APIError(
-                    .badRequest, "\(field): expected a non-empty string of at most \(limits.maxIDLength) characters")
-            }
+            guard case .string(let text) = value else { throw APIError(.badRequest, "\(field): expected a string") }
+            try limits.checkID(text, field)
             return text
         }
         let user = try id("user"), item = try id("item")
@@ -116,7 +114,9 @@ struct EventParser {
         var scenario: String?
         switch object["scenario"] {
         case nil, .null: break
-        case .string(let text) where text.count <= limits.maxIDLength: scenario = text
+        case .string(let text):
+            try limits.checkID(text, "scenario")
+            scenario = text
         default: throw APIError(.badRequest, "scenario: expected a string")
         }
         let known: Set<String> = ["user", "item", "type", "value", "timestamp", "scenario"]

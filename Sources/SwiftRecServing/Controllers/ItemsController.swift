@@ -19,15 +19,14 @@ struct ItemsController {
             return JSONResponse.make(ItemsPage(items: page.elements, next: page.next))
         }
         routes.open.get("items/:id") { _, context in
-            let id = try context.parameters.require("id")
+            let id = try limits.pathID(context)
             guard let item = try await store.item(id) else { throw APIError(.notFound, "no item '\(id)'") }
             return JSONResponse.make(item)
         }
     }
 
     func putItem(_ request: Request, _ context: ServiceContext) async throws -> Response {
-        let id = try context.parameters.require("id")
-        try limits.checkID(id, "id")
+        let id = try limits.pathID(context)
         let body = try await limits.decode(ItemBody.self, request, context)
         let item = Item(
             id: id, title: body.title, description: body.description, categories: body.categories ?? [],

@@ -21,14 +21,14 @@ struct RecommendationsController {
             try await sessionRecommendations(request, context)
         }
         routes.open.get("items/:id/similar") { request, context in
-            let id = try context.parameters.require("id")
+            let id = try limits.pathID(context)
             let query = try recommendationQuery(request, defaultExcludeSeen: true)
             return try await answer(.similar(toItem: id), query)
         }
     }
 
     func userRecommendations(_ request: Request, _ context: ServiceContext) async throws -> Response {
-        let user = try context.parameters.require("id")
+        let user = try limits.pathID(context)
         var query = try recommendationQuery(request, defaultExcludeSeen: true)
         if let scenario = request.uri.queryParameters["scenario"].map(String.init) {
             try checkScenario(scenario)
@@ -162,9 +162,5 @@ struct RecommendationsController {
         }
     }
 
-    func checkScenario(_ scenario: String) throws {
-        guard !scenario.isEmpty, scenario.count <= limits.maxIDLength else {
-            throw APIError(.badRequest, "scenario: expected 1 to \(limits.maxIDLength) characters")
-        }
-    }
+    func checkScenario(_ scenario: String) throws { try limits.checkID(scenario, "scenario") }
 }

@@ -5,7 +5,7 @@ import SwiftRecData
 import SwiftRecModels
 
 /// Background training: `POST /train` starts a job on the store's data, `GET /train` lists the
-/// jobs, `GET /train/{job}` reports one.
+/// jobs, `GET /train/{job}` reports one, `DELETE /train/{job}` cancels it.
 struct TrainingController {
     let service: RecommendationService
     var store: any RecommendationStore { service.store }
@@ -18,6 +18,17 @@ struct TrainingController {
             let id = try context.parameters.require("job", as: Int.self)
             guard let job = service.training.job(id) else { throw APIError(.notFound, "no training job \(id)") }
             return JSONResponse.make(job)
+        }
+        routes.keyed.delete("train/:job") { _, context in
+            let id = try context.parameters.require("job", as: Int.self)
+            do {
+                guard let job = try service.training.cancel(id) else {
+                    throw APIError(.notFound, "no training job \(id)")
+                }
+                return JSONResponse.make(job)
+            } catch let error as TrainingJobError {
+                throw APIError(.conflict, "job \(id): \(error)")
+            }
         }
     }
 
@@ -32,6 +43,8 @@ struct TrainingController {
             let job = try service.training.start(
                 model: body.model, options: options, name: name, activate: body.activate ?? true, service: service)
             return JSONResponse.make(job, status: .accepted)
+        } catch let error as TrainingJobError {
+            throw APIError(.tooManyRequests, "\(error)")
         } catch let error as ModelError {
             // The model's config names the bad key or value, and the closest valid key.
             if case .invalidParameter(let key, let reason) = error {

@@ -23,8 +23,7 @@ struct UsersController {
     }
 
     func putUser(_ request: Request, _ context: ServiceContext) async throws -> Response {
-        let id = try context.parameters.require("id")
-        try limits.checkID(id, "id")
+        let id = try limits.pathID(context)
         let body = try await limits.decode(UserBody.self, request, context)
         let user = User(id: id, attributes: body.attributes ?? [:])
         try await store.upsert(users: [user])
@@ -33,7 +32,7 @@ struct UsersController {
     }
 
     func deleteUser(_ context: ServiceContext) async throws -> Response {
-        let id = try context.parameters.require("id")
+        let id = try limits.pathID(context)
         guard try await store.deleteUser(id) else { throw APIError(.notFound, "no user '\(id)'") }
         await service.live.forget(id)
         service.pipeline.scoreCache.remove(user: id)
@@ -41,7 +40,7 @@ struct UsersController {
     }
 
     func interests(_ request: Request, _ context: ServiceContext) async throws -> Response {
-        let user = try context.parameters.require("id")
+        let user = try limits.pathID(context)
         let parameters = request.uri.queryParameters
         let window = try limits.integer(parameters["window"], "window", in: 1...1_000) ?? 10
         let history = try await service.live.history(of: user)

@@ -27,12 +27,14 @@ enum OpenAPIDocument {
               name: id
               in: path
               required: true
-              schema: {type: string, maxLength: 256}
+              description: 'An id: 1 to 256 bytes of UTF-8, no control characters; percent-encoded in the path (`jane%20doe`).'
+              schema: {type: string, minLength: 1}
             ItemID:
               name: id
               in: path
               required: true
-              schema: {type: string, maxLength: 256}
+              description: 'An id: 1 to 256 bytes of UTF-8, no control characters; percent-encoded in the path (`jane%20doe`).'
+              schema: {type: string, minLength: 1}
             Count:
               name: n
               in: query
@@ -90,8 +92,8 @@ enum OpenAPIDocument {
               required: [user, item]
               additionalProperties: false
               properties:
-                user: {type: string, minLength: 1, maxLength: 256}
-                item: {type: string, minLength: 1, maxLength: 256, description: "Must be a known item (PUT /items/{id})."}
+                user: {type: string, minLength: 1, description: 1 to 256 bytes of UTF-8, no control characters.}
+                item: {type: string, minLength: 1, description: "Must be a known item (PUT /items/{id}); an id as for users."}
                 type: {type: string, enum: [view, click, cart, purchase, rating, like, share, other], default: view}
                 value: {type: number, description: A finite number (rating, amount).}
                 timestamp: {type: integer, description: Seconds since 1970; defaults to now.}
@@ -229,7 +231,7 @@ enum OpenAPIDocument {
                 id: {type: integer}
                 model: {type: string, description: The model type.}
                 name: {type: string, description: The name the trained model is registered under.}
-                state: {type: string, enum: [queued, running, finished, failed]}
+                state: {type: string, enum: [queued, running, finished, failed, cancelled]}
                 epoch: {type: integer}
                 step: {type: integer}
                 steps: {type: integer}
@@ -242,6 +244,7 @@ enum OpenAPIDocument {
                   description: When finished, validation and test HR@10 / NDCG@10 of the leave-one-out split it trained on.
                 error: {type: string, description: Why it failed.}
                 seconds: {type: number}
+                cancelRequested: {type: boolean, description: 'Cancelled while running: sequence models stop at their next step, others finish their fit; the result is discarded.'}
           responses:
             NoRoute:
               description: No such route (every unmatched path answers so, with the usual error body).
@@ -565,12 +568,19 @@ enum OpenAPIDocument {
                           example: {epochs: 20, time-budget: "300", loss: ce}
               responses:
                 '202':
-                  description: The job, queued.
+                  description: >-
+                    The job, queued. A model with a `time-budget` option gets at most the server's maximum
+                    (6 hours by default), and that one when it asks for none.
                   content:
                     application/json:
                       schema: {$ref: '#/components/schemas/TrainingJob'}
                 '400': {$ref: '#/components/responses/BadRequest'}
                 '401': {$ref: '#/components/responses/Unauthorized'}
+                '429':
+                  description: As many trainings as allowed (4 by default) are queued or running.
+                  content:
+                    application/json:
+                      schema: {$ref: '#/components/schemas/Error'}
             get:
               summary: All training jobs with their progress (state, epoch, step, loss, validation NDCG@10, newest log line).
               responses:
@@ -591,5 +601,25 @@ enum OpenAPIDocument {
                     application/json:
                       schema: {$ref: '#/components/schemas/TrainingJob'}
                 '404': {$ref: '#/components/responses/NotFound'}
+            delete:
+              summary: >-
+                Cancel a training: a queued one never runs; a running one stops at its next step (sequence
+                models; other models finish their fit) and its result is discarded rather than registered.
+              security: [{apiKey: []}]
+              parameters:
+                - {name: job, in: path, required: true, schema: {type: integer}}
+              responses:
+                '200':
+                  description: The job, cancelled (or with cancelRequested while it runs).
+                  content:
+                    application/json:
+                      schema: {$ref: '#/components/schemas/TrainingJob'}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '404': {$ref: '#/components/responses/NotFound'}
+                '409':
+                  description: The job has already ended.
+                  content:
+                    application/json:
+                      schema: {$ref: '#/components/schemas/Error'}
         """#
 }

@@ -23,10 +23,30 @@ extension ServiceLimits {
         return value
     }
 
+    /// What an id (user, item, scenario) may be: 1 to ``maxIDLength`` bytes of UTF-8 and no
+    /// control characters (a NUL would cut the id short in storage and merge two users).
     func checkID(_ id: String, _ field: String) throws {
-        guard !id.isEmpty, id.count <= maxIDLength else {
-            throw APIError(.badRequest, "\(field): expected 1 to \(maxIDLength) characters")
+        guard !id.isEmpty, id.utf8.count <= maxIDLength else {
+            throw APIError(
+                .badRequest, "\(field): expected 1 to \(maxIDLength) bytes of UTF-8, got \(id.utf8.count)")
         }
+        if let control = id.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
+            throw APIError(
+                .badRequest,
+                "\(field): control character U+\(String(control.value, radix: 16, uppercase: true)) is not allowed in an id"
+            )
+        }
+    }
+
+    /// The id in the path parameter `name`, percent-decoded (`jane%20doe` is `jane doe`) and
+    /// checked as ``checkID(_:_:)`` checks ids in bodies.
+    func pathID(_ context: ServiceContext, _ name: String = "id") throws -> String {
+        let raw = try context.parameters.require(name)
+        guard let id = raw.removingPercentEncoding else {
+            throw APIError(.badRequest, "\(name): '\(raw.prefix(80))' is not valid percent-encoded UTF-8")
+        }
+        try checkID(id, name)
+        return id
     }
 
     func body(_ request: Request, _ context: ServiceContext) async throws -> Data {
