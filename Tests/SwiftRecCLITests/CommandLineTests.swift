@@ -74,4 +74,15 @@ struct CommandLineTests {
         #expect(try ModelRunner.cutoffs("10, 20") == [10, 20])
         #expect(throws: ValidationError.self) { try ModelRunner.cutoffs("10,0") }
     }
+
+    @Test func theExecutableEntryPointRunsAsynchronousCommands() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-cli-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let csv = folder.appendingPathComponent("events.csv"), db = folder.appendingPathComponent("store.sqlite")
+        try Data("user_id,item_id,timestamp\nu1,a,1\nu1,b,2\nu2,a,3\n".utf8).write(to: csv)
+        // `import` is asynchronous: it only writes the store when it really runs.
+        await SwiftRecCommand.dispatch(["import", "--data", csv.path, "--format", "csv", "--db", db.path])
+        #expect(FileManager.default.fileExists(atPath: db.path))
+    }
 }
