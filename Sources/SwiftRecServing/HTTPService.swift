@@ -73,3 +73,17 @@ public struct ServiceContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public init(source: Source) { coreContext = .init(source: source) }
 }
+
+extension RecommendationService {
+    /// Forgets a user completely: their events and attributes in the store (checkpointed out of
+    /// the SQLite WAL), their live history, cached scores and their part in scenario counts.
+    /// Models already trained on their events keep what they learnt until retrained. False
+    /// when the store knew nothing of them.
+    public func forgetUser(_ id: String) async throws -> Bool {
+        guard try await store.deleteUser(id) else { return false }
+        await live.forget(id)
+        pipeline.scoreCache.remove(user: id)
+        pipeline.scenarios.forgetCounts()
+        return true
+    }
+}

@@ -18,6 +18,9 @@ public final class SQLiteStore: RecommendationStore {
         self.path = path
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
+        // Deleted rows are overwritten with zeros rather than left in free pages, so a forgotten
+        // user's id and attributes do not stay readable in the file.
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA secure_delete = ON") }
         pool = try DatabasePool(path: path, configuration: configuration)
         // After opening: GRDB sets the WAL writer to NORMAL, which may lose the last commits
         // on power failure. FULL fsyncs every commit.
@@ -101,13 +104,20 @@ public final class SQLiteStore: RecommendationStore {
         }
     }
 
+    /// Deletes the user's events and attributes, then checkpoints the WAL into the database and
+    /// truncates it: with `secure_delete`, no copy of the rows is left in either file.
     public func deleteUser(_ id: String) async throws -> Bool {
-        try await pool.write { db in
+        let deleted = try await pool.write { db in
             try db.execute(sql: "DELETE FROM event WHERE user = ?", arguments: [id])
             let events = db.changesCount
             try db.execute(sql: "DELETE FROM user WHERE id = ?", arguments: [id])
             return events + db.changesCount > 0
         }
+        if deleted {
+            // A reader holding an old snapshot makes the truncation wait (busy timeout), not fail.
+            try await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        }
+        return deleted
     }
 
     public func item(_ id: String) async throws -> Item? {

@@ -47,4 +47,8 @@ public final class ScenarioCatalog: Sendable {
             }
         }
     }
+
+    /// Drops every count, so each scenario is read from the store again: after a user is
+    /// deleted, their events no longer count anywhere.
+    public func forgetCounts() { entries.withLock { $0.removeAll() } }
 }

@@ -591,6 +591,48 @@ struct HTTPAPITests {
         #expect(await service.live.bytesHeld == 0)
     }
 
+    @Test func aDeletedUserIsGoneFromCountsCachesAndTheStoreFiles() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-forget-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let db = folder.appendingPathComponent("store.sqlite").path
+        let service = RecommendationService(store: try SQLiteStore(path: db))
+        let (data, model) = servingModel
+        try await service.store.upsert(items: data.dataset.itemInfo.compactMap { $0 })
+        try await service.install(model)
+        let (user, secret) = ("forget-me-zq7", "secret-attr-x1")
+        try await Application(router: service.router()).test(.router) { client async throws in
+            func scenarioItems() async throws -> Set<String> {
+                let reply = try await client.call(.get, "/users/newbie/recommendations?n=100&scenario=home")
+                #expect(reply.object["model"] as? String == "scenario-popularity", "\(reply.text)")
+                return Set(
+                    (reply.object["recommendations"] as? [[String: Any]] ?? []).compactMap { $0["item"] as? String })
+            }
+            #expect(
+                try await client.call(.put, "/users/\(user)", #"{"attributes": {"note": "\#(secret)"}}"#).status == .ok)
+            #expect(try await client.call(.put, "/users/newbie", #"{"attributes": {}}"#).status == .ok)
+            let theirs = (0..<4).map { _ in #"{"user": "\#(user)", "item": "item-5", "scenario": "home"}"# }
+            let others = (0..<4).map { #"{"user": "other\#($0)", "item": "item-9", "scenario": "home"}"# }
+            let events = (theirs + others).joined(separator: ",")
+            #expect(try await client.call(.post, "/events", "[\(events)]").status == .ok)
+            #expect(try await client.call(.get, "/users/\(user)/recommendations").status == .ok)
+            #expect(try await scenarioItems() == ["item-5", "item-9"])
+            #expect(try await client.call(.delete, "/users/\(user)").status == .ok)
+            #expect(try await scenarioItems() == ["item-9"], "the deleted user's events no longer count")
+            #expect(try await client.call(.get, "/users/\(user)/recommendations").status == .notFound)
+            #expect(try await client.call(.get, "/users/\(user)/interests").status == .notFound)
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            guard let bytes = FileManager.default.contents(atPath: db + suffix) else { continue }
+            for needle in [user, secret] {
+                #expect(bytes.range(of: Data(needle.utf8)) == nil, "'\(needle)' is still in store.sqlite\(suffix)")
+            }
+        }
+        // Positive control: the other users' ids are in the files.
+        let all = ["", "-wal"].compactMap { FileManager.default.contents(atPath: db + $0) }
+        #expect(all.contains { $0.range(of: Data("other0".utf8)) != nil })
+    }
+
     @Test func aUserWithoutHistoryGetsPopularityAmongTheirPeers() async throws {
         // Women choose a, men b, everyone c.
         var builder = DatasetBuilder()

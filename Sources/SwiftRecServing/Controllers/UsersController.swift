@@ -33,9 +33,7 @@ struct UsersController {
 
     func deleteUser(_ context: ServiceContext) async throws -> Response {
         let id = try limits.pathID(context)
-        guard try await store.deleteUser(id) else { throw APIError(.notFound, "no user '\(id)'") }
-        await service.live.forget(id)
-        service.pipeline.scoreCache.remove(user: id)
+        guard try await service.forgetUser(id) else { throw APIError(.notFound, "no user '\(id)'") }
         return JSONResponse.make(["deleted": id])
     }
 
