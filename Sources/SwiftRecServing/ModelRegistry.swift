@@ -85,9 +85,9 @@ extension RecommendationService {
     ) async throws {
         // Written before the registry is locked: saving a large model must not hold up other
         // registry changes (or every PUT /items).
-        var saved = directory?.standardizedFileURL.path
+        var saved = directory.map(recordedPath)
         if saved == nil, let root = modelDirectory {
-            saved = try Self.save(model, under: root).path
+            saved = recordedPath(try Self.save(model, under: root))
         }
         try await registry.withChange {
             // Replacing the active model keeps the name active with the new instance.
@@ -116,18 +116,18 @@ extension RecommendationService {
             var first: RegisteredModel?
             var recordedActive: RegisteredModel?
             for record in try await store.modelRecords() {
-                guard let directory = record.directory else {
+                guard let directory = resolvedDirectory(of: record) else {
                     _ = try await store.deleteModel(record.name)
                     continue
                 }
                 do {
-                    let model = try ServableModel.load(from: URL(fileURLWithPath: directory), name: record.name)
+                    let model = try ServableModel.load(from: directory, name: record.name)
                     let entry = RegisteredModel(servable: model, record: record)
                     registry.put(entry)
                     first = first ?? entry
                     if record.active { recordedActive = entry }
                 } catch {
-                    failures.append(ModelFailure(name: record.name, reason: "\(directory): \(error)"))
+                    failures.append(ModelFailure(name: record.name, reason: "\(directory.path): \(error)"))
                 }
             }
             // When the recorded choice did not load, serve the first model without recording it:
@@ -162,8 +162,8 @@ extension RecommendationService {
             guard self.active.current !== entry.servable else { throw ModelRemovalError.active(name) }
             _ = try await store.deleteModel(name)
             registry.remove(name)
-            if ownsFiles(of: entry.record), let directory = entry.record.directory {
-                try? FileManager.default.removeItem(atPath: directory)
+            if ownsFiles(of: entry.record), let directory = resolvedDirectory(of: entry.record) {
+                try? FileManager.default.removeItem(at: directory)
             }
             return true
         }
@@ -276,9 +276,28 @@ extension RecommendationService {
     /// Whether the record's files are the service's own (under ``modelDirectory``); files a
     /// model was loaded from elsewhere are never overwritten.
     func ownsFiles(of record: ModelRecord) -> Bool {
-        guard let directory = record.directory, let root = modelDirectory else { return false }
-        return URL(fileURLWithPath: directory).deletingLastPathComponent().standardizedFileURL.path
-            == root.standardizedFileURL.path
+        guard let directory = resolvedDirectory(of: record), let root = modelDirectory else { return false }
+        return directory.deletingLastPathComponent().standardizedFileURL.path == root.standardizedFileURL.path
+    }
+
+    /// How the store records a model's directory: its name alone when it is one directory below
+    /// ``modelDirectory`` (so a store copied along with its models directory still finds them),
+    /// else the absolute path (models loaded from elsewhere with `--model`).
+    func recordedPath(_ directory: URL) -> String {
+        let directory = directory.standardizedFileURL
+        if let root = modelDirectory?.standardizedFileURL,
+            directory.deletingLastPathComponent().path == root.path
+        {
+            return directory.lastPathComponent
+        }
+        return directory.path
+    }
+
+    /// A record's directory: a relative one is below ``modelDirectory`` (nil without one).
+    func resolvedDirectory(of record: ModelRecord) -> URL? {
+        guard let path = record.directory else { return nil }
+        if path.hasPrefix("/") { return URL(fileURLWithPath: path) }
+        return modelDirectory?.appendingPathComponent(path, isDirectory: true)
     }
 
     /// Saves the registered model `name` as it is now, over its files, when the service owns

@@ -19,8 +19,8 @@ public struct ModelRecord: Codable, Sendable, Equatable {
     public var name: String
     /// The ``ModelCatalog`` type, e.g. `sasrec`.
     public var type: String
-    /// The saved model's directory (`swiftrec train --out` layout); nil when it lives only in
-    /// the process that trained it.
+    /// The saved model's directory (`swiftrec train --out` layout): its name below the service's
+    /// models directory, or an absolute path; nil when it lives only in the process that trained it.
     public var directory: String?
     /// Catalogue size the model scores.
     public var items: Int

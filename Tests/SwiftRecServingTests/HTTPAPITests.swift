@@ -633,6 +633,24 @@ struct HTTPAPITests {
         #expect(all.contains { $0.range(of: Data("other0".utf8)) != nil })
     }
 
+    @Test func aStoreCopiedWithItsModelsDirectoryStillLoadsItsModels() async throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-move-\(UUID())")
+        let (first, moved) = (base.appendingPathComponent("a"), base.appendingPathComponent("b"))
+        try FileManager.default.createDirectory(at: first, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: base) }
+        let service = RecommendationService(
+            store: try SQLiteStore(path: first.appendingPathComponent("store.sqlite").path),
+            modelDirectory: first.appendingPathComponent("models"))
+        try await service.install(servingModel.model)
+        #expect(try await service.store.modelRecords().map(\.directory) == ["sasrec"], "recorded relative")
+        try FileManager.default.moveItem(at: first, to: moved)
+        let restarted = RecommendationService(
+            store: try SQLiteStore(path: moved.appendingPathComponent("store.sqlite").path),
+            modelDirectory: moved.appendingPathComponent("models"))
+        #expect(try await restarted.restoreModels().isEmpty)
+        #expect(restarted.active.current?.name == "sasrec")
+    }
+
     @Test func aUserWithoutHistoryGetsPopularityAmongTheirPeers() async throws {
         // Women choose a, men b, everyone c.
         var builder = DatasetBuilder()
