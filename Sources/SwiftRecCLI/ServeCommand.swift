@@ -25,14 +25,22 @@ struct ServeCommand: AsyncParsableCommand {
         name: .customLong("models-dir"),
         help: "Where models trained through the API are saved (default: <db>-models next to the database).")
     var modelsDirectory: String?
-    @Option(name: .customLong("api-key"), help: "Require this key (X-API-Key header) for writes.")
+    @Option(
+        name: .customLong("api-key"),
+        help:
+            "Require an API key (X-API-Key header) on every route but health, metrics and the document; this one has every scope."
+    )
     var apiKey: String?
+    @Option(
+        name: .customLong("api-keys"),
+        help: #"A JSON file of scoped keys: [{"key": "…", "scopes": ["read", "write", "admin"]}, …]."#)
+    var apiKeysFile: String?
     @OptionGroup var compute: ComputeOptions
 
     func run() async throws {
         try compute.apply()
         let service = RecommendationService(
-            store: try SQLiteStore(path: db), limits: ServiceLimits(apiKey: apiKey),
+            store: try SQLiteStore(path: db), limits: ServiceLimits(apiKey: apiKey, apiKeys: try scopedKeys()),
             modelDirectory: URL(fileURLWithPath: modelsDirectory ?? Self.defaultModelDirectory(db: db)))
         for failure in try await service.restoreModels() {
             Console.log("warning: registered model '\(failure.name)' could not be loaded: \(failure.reason)")
@@ -53,6 +61,24 @@ struct ServeCommand: AsyncParsableCommand {
             Console.log("warning: '\(failure.name)' cannot take in new items: \(failure.reason)")
         }
         try await Self.run(service, host: host, port: port)
+    }
+
+    /// The keys of `--api-keys`, checked: each non-empty, with at least one scope.
+    func scopedKeys() throws -> [APIKey] {
+        guard let apiKeysFile else { return [] }
+        guard let data = FileManager.default.contents(atPath: apiKeysFile) else {
+            throw ValidationError("--api-keys: cannot read \(apiKeysFile)")
+        }
+        let keys: [APIKey]
+        do { keys = try JSONDecoder().decode([APIKey].self, from: data) } catch {
+            throw ValidationError(
+                #"--api-keys: \#(apiKeysFile) is not a list of {"key": "…", "scopes": ["read", "write", "admin"]}: \#(error)"#
+            )
+        }
+        for (k, key) in keys.enumerated() where key.key.isEmpty || key.scopes.isEmpty {
+            throw ValidationError("--api-keys: key \(k + 1) has an empty key or no scope")
+        }
+        return keys
     }
 
     /// `<db without extension>-models` next to the database.

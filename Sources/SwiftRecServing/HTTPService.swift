@@ -8,8 +8,9 @@ import Synchronization
 
 /// Limits and protection of the HTTP API.
 public struct ServiceLimits: Sendable {
-    /// When set, writes need `X-API-Key: <key>` (or `Authorization: Bearer <key>`).
-    public var apiKey: String?
+    /// With keys, each route needs `X-API-Key: <key>` (or `Authorization: Bearer <key>`) of a key
+    /// holding its scope; without, every route is open.
+    public var apiKeys: [APIKey] = []
     /// Events in one `POST /events`.
     public var maxBatch = 1_000
     /// The largest `n` of a recommendation request.
@@ -23,7 +24,10 @@ public struct ServiceLimits: Sendable {
     /// The most wall time of one training's fit, in seconds.
     public var maxTrainingSeconds: Double = 6 * 3600
 
-    public init(apiKey: String? = nil) { self.apiKey = apiKey }
+    /// `apiKey`, when given, holds every scope.
+    public init(apiKey: String? = nil, apiKeys: [APIKey] = []) {
+        self.apiKeys = (apiKey.map { [APIKey(key: $0)] } ?? []) + apiKeys
+    }
 }
 
 /// Everything a request handler needs: the store, the models and the recommendation pipeline.

@@ -247,19 +247,69 @@ struct HTTPAPITests {
         }
     }
 
-    @Test func theAPIKeyGuardsWritesOnly() async throws {
+    @Test func aKeyWithEveryScopeOpensEveryRouteAndNoKeyOnlyTheOpenOnes() async throws {
         let (service, _) = try await makeService(apiKey: "s3cret")
         try await Application(router: service.router()).test(.router) { client async throws in
             let event = #"{"user": "k", "item": "item-1"}"#
             #expect(try await client.call(.post, "/events", event).status == .unauthorized)
             #expect(try await client.call(.post, "/events", event, key: "wrong").error == "the API key is wrong")
             #expect(try await client.call(.post, "/events", event, key: "s3cret").status == .ok)
-            #expect(try await client.call(.get, "/users/k/recommendations").status == .ok)
+            #expect(try await client.call(.get, "/users/k/recommendations").status == .unauthorized)
+            #expect(try await client.call(.get, "/users/k/recommendations", key: "s3cret").status == .ok)
             #expect(try await client.call(.delete, "/users/k").status == .unauthorized)
             #expect(try await client.call(.post, "/models/sasrec/activate").status == .unauthorized)
             #expect(try await client.call(.post, "/models/sasrec/activate", key: "s3cret").status == .ok)
             #expect(try await client.call(.post, "/models/nope/activate", key: "s3cret").status == .notFound)
+            for open in ["/health", "/metrics", "/openapi.yaml"] {
+                #expect(try await client.call(.get, open).status == .ok, "\(open)")
+            }
         }
+    }
+
+    @Test func scopedKeysOpenTheirRoutesOnly() async throws {
+        let (data, model) = servingModel
+        let limits = ServiceLimits(apiKeys: [
+            APIKey(key: "reader", scopes: [.read]), APIKey(key: "writer", scopes: [.write]),
+            APIKey(key: "operator", scopes: [.admin]),
+        ])
+        let service = RecommendationService(store: InMemoryStore(), limits: limits)
+        try await service.store.upsert(items: data.dataset.itemInfo.compactMap { $0 })
+        try await service.install(model)
+        // Route → the one scope that opens it.
+        let routes: [(HTTPRequest.Method, String, String?, APIScope)] = [
+            (.post, "/events", #"{"user": "k", "item": "item-1"}"#, .write),
+            (.put, "/items/item-1", #"{"title": "t"}"#, .write),
+            (.put, "/users/k", #"{"attributes": {}}"#, .write),
+            (.get, "/users/k/recommendations", nil, .read),
+            (.post, "/sessions/recommendations", #"{"events": [{"item": "item-1"}]}"#, .read),
+            (.get, "/items/item-1/similar", nil, .read),
+            (.get, "/items", nil, .read),
+            (.get, "/users", nil, .admin),
+            (.get, "/users/k/interests", nil, .admin),
+            (.get, "/models", nil, .admin),
+            (.get, "/train", nil, .admin),
+        ]
+        let keys: [APIScope: String] = [.read: "reader", .write: "writer", .admin: "operator"]
+        try await Application(router: service.router()).test(.router) { client async throws in
+            for (method, uri, body, scope) in routes {
+                for (held, key) in keys.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                    let reply = try await client.call(method, uri, body, key: key)
+                    if held == scope {
+                        #expect(reply.status.code < 400, "\(method) \(uri) with \(held): \(reply.text)")
+                    } else {
+                        #expect(
+                            reply.status == .forbidden && reply.error.contains(scope.rawValue),
+                            "\(method) \(uri) with \(held)")
+                    }
+                }
+                #expect(
+                    try await client.call(method, uri, body).status == .unauthorized, "\(method) \(uri) without a key")
+            }
+            #expect(try await client.call(.delete, "/users/k", key: "operator").status == .ok)
+        }
+        #expect(APIKey(key: "abc").matches("abc") && !APIKey(key: "abc").matches("abd"))
+        #expect(
+            !APIKey(key: "abc").matches("ab") && !APIKey(key: "abc").matches("abcd") && !APIKey(key: "abc").matches(""))
     }
 
     @Test func deletingAUserLeavesNoTrace() async throws {

@@ -13,7 +13,7 @@ struct EventsController {
     var limits: ServiceLimits { service.limits }
 
     func addRoutes(to routes: ServiceRoutes) {
-        routes.keyed.post("events") { request, context in try await postEvents(request, context) }
+        routes.write.post("events") { request, context in try await postEvents(request, context) }
     }
 
     func postEvents(_ request: Request, _ context: ServiceContext) async throws -> Response {

@@ -12,13 +12,13 @@ struct ItemsController {
     var limits: ServiceLimits { service.limits }
 
     func addRoutes(to routes: ServiceRoutes) {
-        routes.keyed.put("items/:id") { request, context in try await putItem(request, context) }
-        routes.open.get("items") { request, _ in
+        routes.write.put("items/:id") { request, context in try await putItem(request, context) }
+        routes.read.get("items") { request, _ in
             let (cursor, limit) = try limits.paging(request)
             let page = try await store.items(after: cursor, limit: limit)
             return JSONResponse.make(ItemsPage(items: page.elements, next: page.next))
         }
-        routes.open.get("items/:id") { _, context in
+        routes.read.get("items/:id") { _, context in
             let id = try limits.pathID(context)
             guard let item = try await store.item(id) else { throw APIError(.notFound, "no item '\(id)'") }
             return JSONResponse.make(item)

@@ -9,7 +9,7 @@ struct ModelsController {
     let service: RecommendationService
 
     func addRoutes(to routes: ServiceRoutes) {
-        routes.open.get("models") { _, _ in
+        routes.admin.get("models") { _, _ in
             JSONResponse.make(
                 service.models.map {
                     ModelInfo(
@@ -18,12 +18,12 @@ struct ModelsController {
                         createdAt: $0.record.createdAt, metrics: $0.record.metrics)
                 })
         }
-        routes.keyed.post("models/:name/activate") { _, context in
+        routes.admin.post("models/:name/activate") { _, context in
             let name = try context.parameters.require("name")
             guard try await service.activate(name) else { throw APIError(.notFound, "no model named '\(name)'") }
             return JSONResponse.make(["active": name])
         }
-        routes.keyed.delete("models/:name") { _, context in
+        routes.admin.delete("models/:name") { _, context in
             let name = try context.parameters.require("name")
             do {
                 guard try await service.removeModel(name) else {

@@ -13,14 +13,14 @@ struct RecommendationsController {
     var limits: ServiceLimits { service.limits }
 
     func addRoutes(to routes: ServiceRoutes) {
-        routes.open.get("users/:id/recommendations") { request, context in
+        routes.read.get("users/:id/recommendations") { request, context in
             try await userRecommendations(request, context)
         }
-        // Session recommendations only read, so they need no key.
-        routes.open.post("sessions/recommendations") { request, context in
+        // Session recommendations only read: the read scope, like the user's.
+        routes.read.post("sessions/recommendations") { request, context in
             try await sessionRecommendations(request, context)
         }
-        routes.open.get("items/:id/similar") { request, context in
+        routes.read.get("items/:id/similar") { request, context in
             let id = try limits.pathID(context)
             let query = try recommendationQuery(request, defaultExcludeSeen: true)
             return try await answer(.similar(toItem: id), query)

@@ -12,14 +12,14 @@ struct TrainingController {
     var limits: ServiceLimits { service.limits }
 
     func addRoutes(to routes: ServiceRoutes) {
-        routes.keyed.post("train") { request, context in try await startTraining(request, context) }
-        routes.open.get("train") { _, _ in JSONResponse.make(service.training.all) }
-        routes.open.get("train/:job") { _, context in
+        routes.admin.post("train") { request, context in try await startTraining(request, context) }
+        routes.admin.get("train") { _, _ in JSONResponse.make(service.training.all) }
+        routes.admin.get("train/:job") { _, context in
             let id = try context.parameters.require("job", as: Int.self)
             guard let job = service.training.job(id) else { throw APIError(.notFound, "no training job \(id)") }
             return JSONResponse.make(job)
         }
-        routes.keyed.delete("train/:job") { _, context in
+        routes.admin.delete("train/:job") { _, context in
             let id = try context.parameters.require("job", as: Int.self)
             do {
                 guard let job = try service.training.cancel(id) else {

@@ -12,14 +12,14 @@ struct UsersController {
     var limits: ServiceLimits { service.limits }
 
     func addRoutes(to routes: ServiceRoutes) {
-        routes.keyed.put("users/:id") { request, context in try await putUser(request, context) }
-        routes.keyed.delete("users/:id") { _, context in try await deleteUser(context) }
-        routes.open.get("users") { request, _ in
+        routes.write.put("users/:id") { request, context in try await putUser(request, context) }
+        routes.admin.delete("users/:id") { _, context in try await deleteUser(context) }
+        routes.admin.get("users") { request, _ in
             let (cursor, limit) = try limits.paging(request)
             let page = try await store.users(after: cursor, limit: limit)
             return JSONResponse.make(UsersPage(users: page.elements, next: page.next))
         }
-        routes.open.get("users/:id/interests") { request, context in try await interests(request, context) }
+        routes.admin.get("users/:id/interests") { request, context in try await interests(request, context) }
     }
 
     func putUser(_ request: Request, _ context: ServiceContext) async throws -> Response {

@@ -10,10 +10,12 @@ enum OpenAPIDocument {
           description: |
             Recommendations that follow each user's newest events. Writes are durable before the
             response (SQLite WAL with `synchronous = FULL`: every commit is fsynced). When the server runs
-            with `--api-key`, writes (POST /events, PUT/DELETE users and items, POST /train,
-            POST /models/…/activate, DELETE /models/…)
-            need the `X-API-Key` header (or `Authorization: Bearer <key>`). Every 4xx has a JSON body
-            `{"error": "<field>: <what is wrong>"}`.
+            with keys (`--api-key KEY`: every scope; `--api-keys FILE`: scoped keys), each operation needs
+            the `X-API-Key` header (or `Authorization: Bearer <key>`) of a key holding the scope its
+            `security` names: `read` (recommendations, similar items, sessions, the catalogue), `write`
+            (events, items, user attributes) or `admin` (models, training, listing users, interests,
+            deleting users). /health, /metrics and /openapi.yaml are always open. No key: 401; a key
+            without the scope: 403. Every 4xx has a JSON body `{"error": "<field>: <what is wrong>"}`.
         servers:
           - url: http://127.0.0.1:8080
         components:
@@ -22,6 +24,7 @@ enum OpenAPIDocument {
               type: apiKey
               in: header
               name: X-API-Key
+              description: A key with scopes read, write and/or admin; operations list the scope they need.
           parameters:
             UserID:
               name: id
@@ -266,6 +269,11 @@ enum OpenAPIDocument {
               content:
                 application/json:
                   schema: {$ref: '#/components/schemas/Error'}
+            Forbidden:
+              description: The API key lacks the scope the operation needs.
+              content:
+                application/json:
+                  schema: {$ref: '#/components/schemas/Error'}
         paths:
           /health:
             get:
@@ -292,12 +300,12 @@ enum OpenAPIDocument {
                 '200': {description: OK}
           /events:
             post:
+              security: [{apiKey: [write]}]
               summary: 'Post one event, an array of events, or {"events": [...]} (at most 1,000).'
               description: |
                 Valid events are stored durably and count in the next recommendation. Invalid elements
                 are rejected by index with a message; the valid part of a batch is kept and the response
                 is then 422 listing the rejections. A batch over the limit is refused whole (413).
-              security: [{apiKey: []}]
               requestBody:
                 required: true
                 content:
@@ -308,13 +316,14 @@ enum OpenAPIDocument {
                         - {type: array, items: {$ref: '#/components/schemas/Event'}}
                         - {type: object, properties: {events: {type: array, items: {$ref: '#/components/schemas/Event'}}}}
               responses:
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
                   description: All events stored.
                   content:
                     application/json:
                       schema: {$ref: '#/components/schemas/EventsAccepted'}
                 '400': {$ref: '#/components/responses/BadRequest'}
-                '401': {$ref: '#/components/responses/Unauthorized'}
                 '413': {description: Too many events or too large a body.}
                 '422':
                   description: Some events were rejected; the valid ones were stored.
@@ -323,11 +332,14 @@ enum OpenAPIDocument {
                       schema: {$ref: '#/components/schemas/EventsAccepted'}
           /items:
             get:
+              security: [{apiKey: [read]}]
               summary: Items in id order, one page.
               parameters:
                 - {$ref: '#/components/parameters/Limit'}
                 - {$ref: '#/components/parameters/Cursor'}
               responses:
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
                   description: OK
                   content:
@@ -336,9 +348,12 @@ enum OpenAPIDocument {
                 '400': {$ref: '#/components/responses/BadRequest'}
           /items/{id}:
             get:
+              security: [{apiKey: [read]}]
               summary: One item.
               parameters: [{$ref: '#/components/parameters/ItemID'}]
               responses:
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
                   description: OK
                   content:
@@ -346,32 +361,36 @@ enum OpenAPIDocument {
                       schema: {$ref: '#/components/schemas/Item'}
                 '404': {$ref: '#/components/responses/NotFound'}
             put:
+              security: [{apiKey: [write]}]
               summary: >-
                 Create or replace an item. A new item is at once scorable by every registered model that
                 can embed items from their text (content, sasrec-content, fusions of them), and new text of
                 a known item is embedded again by them; other models skip it until retrained.
-              security: [{apiKey: []}]
               parameters: [{$ref: '#/components/parameters/ItemID'}]
               requestBody:
                 content:
                   application/json:
                     schema: {$ref: '#/components/schemas/Item'}
               responses:
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
                   description: The stored item and the models that took it in (both lists are empty for an item every model already knew).
                   content:
                     application/json:
                       schema: {$ref: '#/components/schemas/StoredItem'}
                 '400': {$ref: '#/components/responses/BadRequest'}
-                '401': {$ref: '#/components/responses/Unauthorized'}
           /items/{id}/similar:
             get:
+              security: [{apiKey: [read]}]
               summary: Items the active model scores highest after this one.
               parameters:
                 - {$ref: '#/components/parameters/ItemID'}
                 - {$ref: '#/components/parameters/Count'}
                 - {$ref: '#/components/parameters/Explain'}
               responses:
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
                   description: OK
                   content:
@@ -380,11 +399,14 @@ enum OpenAPIDocument {
                 '404': {$ref: '#/components/responses/NotFound'}
           /users:
             get:
+              security: [{apiKey: [admin]}]
               summary: Users in id order (with attributes or known from events), one page.
               parameters:
                 - {$ref: '#/components/parameters/Limit'}
                 - {$ref: '#/components/parameters/Cursor'}
               responses:
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
                   description: OK
                   content:
@@ -393,35 +415,38 @@ enum OpenAPIDocument {
                 '400': {$ref: '#/components/responses/BadRequest'}
           /users/{id}:
             put:
+              security: [{apiKey: [write]}]
               summary: Create or replace a user's attributes (age, gender, location, occupation, …).
-              security: [{apiKey: []}]
               parameters: [{$ref: '#/components/parameters/UserID'}]
               requestBody:
                 content:
                   application/json:
                     schema: {type: object, properties: {attributes: {type: object, additionalProperties: {type: string}}}}
               responses:
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
                   description: The stored user.
                   content:
                     application/json:
                       schema: {$ref: '#/components/schemas/User'}
                 '400': {$ref: '#/components/responses/BadRequest'}
-                '401': {$ref: '#/components/responses/Unauthorized'}
             delete:
+              security: [{apiKey: [admin]}]
               summary: Forget a user — attributes, events, live state.
-              security: [{apiKey: []}]
               parameters: [{$ref: '#/components/parameters/UserID'}]
               responses:
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
                   description: Deleted.
                   content:
                     application/json:
                       schema: {$ref: '#/components/schemas/Deleted'}
-                '401': {$ref: '#/components/responses/Unauthorized'}
                 '404': {$ref: '#/components/responses/NotFound'}
           /users/{id}/recommendations:
             get:
+              security: [{apiKey: [read]}]
               summary: >-
                 Top items for a user from their whole history (including events posted a moment ago), scored
                 from the state the offline evaluator gives the model; with exclude_seen every item of that
@@ -447,6 +472,8 @@ enum OpenAPIDocument {
                 - {$ref: '#/components/parameters/DiversifyBy'}
                 - {$ref: '#/components/parameters/Explore'}
               responses:
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
                   description: OK
                   content:
@@ -457,6 +484,7 @@ enum OpenAPIDocument {
                 '503': {description: No model is active.}
           /users/{id}/interests:
             get:
+              security: [{apiKey: [admin]}]
               summary: The user's interest trajectory — category shares over consecutive windows of their history.
               parameters:
                 - {$ref: '#/components/parameters/UserID'}
@@ -464,6 +492,8 @@ enum OpenAPIDocument {
                   in: query
                   schema: {type: integer, minimum: 1, maximum: 1000, default: 10}
               responses:
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
                   description: OK
                   content:
@@ -472,6 +502,7 @@ enum OpenAPIDocument {
                 '404': {$ref: '#/components/responses/NotFound'}
           /sessions/recommendations:
             post:
+              security: [{apiKey: [read]}]
               summary: Recommendations for an anonymous session from the events in the body.
               requestBody:
                 required: true
@@ -494,6 +525,8 @@ enum OpenAPIDocument {
                             diversify_by: {type: string, enum: [category, embedding]}
                             explore: {type: number}
               responses:
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
                   description: OK
                   content:
@@ -502,8 +535,11 @@ enum OpenAPIDocument {
                 '400': {$ref: '#/components/responses/BadRequest'}
           /models:
             get:
+              security: [{apiKey: [admin]}]
               summary: The model registry (kept in the store, so it survives restarts) and which model is active.
               responses:
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
                   description: OK
                   content:
@@ -511,37 +547,39 @@ enum OpenAPIDocument {
                       schema: {type: array, items: {$ref: '#/components/schemas/ModelInfo'}}
           /models/{name}:
             delete:
+              security: [{apiKey: [admin]}]
               summary: Remove a model that is not active from the registry (and its files when the server saved them).
-              security: [{apiKey: []}]
               parameters:
                 - {name: name, in: path, required: true, schema: {type: string}}
               responses:
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
                   description: OK
                   content:
                     application/json:
                       schema: {$ref: '#/components/schemas/Deleted'}
-                '401': {$ref: '#/components/responses/Unauthorized'}
                 '404': {$ref: '#/components/responses/NotFound'}
                 '409': {description: 'The model is active; activate another one first.'}
           /models/{name}/activate:
             post:
+              security: [{apiKey: [admin]}]
               summary: Make a registered model the active one (atomic swap; remembered across restarts).
-              security: [{apiKey: []}]
               parameters:
                 - {name: name, in: path, required: true, schema: {type: string}}
               responses:
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
                   description: Activated.
                   content:
                     application/json:
                       schema: {$ref: '#/components/schemas/Activated'}
-                '401': {$ref: '#/components/responses/Unauthorized'}
                 '404': {$ref: '#/components/responses/NotFound'}
           /train:
             post:
+              security: [{apiKey: [admin]}]
               summary: Train a model in the background on everything stored; when done it is saved next to the database, recorded in the registry and (by default) activated atomically.
-              security: [{apiKey: []}]
               requestBody:
                 required: true
                 content:
@@ -567,6 +605,8 @@ enum OpenAPIDocument {
                               - {type: array, items: {oneOf: [{type: string}, {type: number}]}}
                           example: {epochs: 20, time-budget: "300", loss: ce}
               responses:
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '403': {$ref: '#/components/responses/Forbidden'}
                 '202':
                   description: >-
                     The job, queued. A model with a `time-budget` option gets at most the server's maximum
@@ -575,15 +615,17 @@ enum OpenAPIDocument {
                     application/json:
                       schema: {$ref: '#/components/schemas/TrainingJob'}
                 '400': {$ref: '#/components/responses/BadRequest'}
-                '401': {$ref: '#/components/responses/Unauthorized'}
                 '429':
                   description: As many trainings as allowed (4 by default) are queued or running.
                   content:
                     application/json:
                       schema: {$ref: '#/components/schemas/Error'}
             get:
+              security: [{apiKey: [admin]}]
               summary: All training jobs with their progress (state, epoch, step, loss, validation NDCG@10, newest log line).
               responses:
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
                   description: OK
                   content:
@@ -591,10 +633,13 @@ enum OpenAPIDocument {
                       schema: {type: array, items: {$ref: '#/components/schemas/TrainingJob'}}
           /train/{job}:
             get:
+              security: [{apiKey: [admin]}]
               summary: One training job's progress.
               parameters:
                 - {name: job, in: path, required: true, schema: {type: integer}}
               responses:
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
                   description: OK
                   content:
@@ -602,19 +647,20 @@ enum OpenAPIDocument {
                       schema: {$ref: '#/components/schemas/TrainingJob'}
                 '404': {$ref: '#/components/responses/NotFound'}
             delete:
+              security: [{apiKey: [admin]}]
               summary: >-
                 Cancel a training: a queued one never runs; a running one stops at its next step (sequence
                 models; other models finish their fit) and its result is discarded rather than registered.
-              security: [{apiKey: []}]
               parameters:
                 - {name: job, in: path, required: true, schema: {type: integer}}
               responses:
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
                   description: The job, cancelled (or with cancelRequested while it runs).
                   content:
                     application/json:
                       schema: {$ref: '#/components/schemas/TrainingJob'}
-                '401': {$ref: '#/components/responses/Unauthorized'}
                 '404': {$ref: '#/components/responses/NotFound'}
                 '409':
                   description: The job has already ended.

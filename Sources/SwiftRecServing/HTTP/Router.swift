@@ -1,10 +1,12 @@
 import Hummingbird
 
-/// The two route groups a controller adds to: `open` routes need no key, `keyed` routes need
-/// the configured API key (when one is set).
+/// The route groups a controller adds to: `open` routes never need a key; `read`, `write` and
+/// `admin` routes need a key with that scope when keys are configured.
 struct ServiceRoutes {
     let open: RouterGroup<ServiceContext>
-    let keyed: RouterGroup<ServiceContext>
+    let read: RouterGroup<ServiceContext>
+    let write: RouterGroup<ServiceContext>
+    let admin: RouterGroup<ServiceContext>
 }
 
 extension RecommendationService {
@@ -13,9 +15,12 @@ extension RecommendationService {
         let router = Router(context: ServiceContext.self)
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.add(middleware: JSONErrorMiddleware())
-        let keyed = router.group()
-        if let key = limits.apiKey { keyed.add(middleware: APIKeyMiddleware(key: key)) }
-        let routes = ServiceRoutes(open: router.group(), keyed: keyed)
+        func group(_ scope: APIScope) -> RouterGroup<ServiceContext> {
+            let group = router.group()
+            if !limits.apiKeys.isEmpty { group.add(middleware: APIKeyMiddleware(keys: limits.apiKeys, scope: scope)) }
+            return group
+        }
+        let routes = ServiceRoutes(open: router.group(), read: group(.read), write: group(.write), admin: group(.admin))
         HealthController(service: self).addRoutes(to: routes)
         EventsController(service: self).addRoutes(to: routes)
         ItemsController(service: self).addRoutes(to: routes)
