@@ -48,6 +48,7 @@ let package = Package(
                 "SwiftRecTensor", "SwiftRecData", "SwiftRecModels", "SwiftRecEvaluation", "SwiftRecServing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
             ]),
         .executableTarget(name: "swiftrec", dependencies: ["SwiftRecCLI"]),
         .testTarget(

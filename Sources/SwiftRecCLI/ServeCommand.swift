@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import SwiftRecData
 import SwiftRecModels
 import SwiftRecServing
@@ -35,6 +36,7 @@ struct ServeCommand: AsyncParsableCommand {
         name: .customLong("api-keys"),
         help: #"A JSON file of scoped keys: [{"key": "…", "scopes": ["read", "write", "admin"]}, …]."#)
     var apiKeysFile: String?
+    @OptionGroup var connections: ConnectionOptions
     @OptionGroup var compute: ComputeOptions
 
     func run() async throws {
@@ -60,7 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
         for failure in failures {
             Console.log("warning: '\(failure.name)' cannot take in new items: \(failure.reason)")
         }
-        try await Self.run(service, host: host, port: port)
+        try await Self.run(service, host: host, port: port, connections: connections)
     }
 
     /// The keys of `--api-keys`, checked: each non-empty, with at least one scope.
@@ -86,15 +88,41 @@ struct ServeCommand: AsyncParsableCommand {
         URL(fileURLWithPath: db).deletingPathExtension().path + "-models"
     }
 
-    static func run(_ service: RecommendationService, host: String, port: Int) async throws {
+    static func run(
+        _ service: RecommendationService, host: String, port: Int, connections: ConnectionOptions = .init()
+    ) async throws {
         let app = Application(
-            router: service.router(), configuration: .init(address: .hostname(host, port: port), serverName: "swiftrec")
-        )
+            router: service.router(),
+            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(connections.idleTimeout * 1000)))),
+            configuration: .init(
+                address: .hostname(host, port: port), serverName: "swiftrec",
+                availableConnectionsDelegate: MaximumAvailableConnections(connections.maxConnections)))
         Console.log(
             "serving on http://\(host):\(port) (events: \(try await service.store.eventCount()), model: \(service.active.current?.name ?? "none"))"
         )
         try await app.runService()
         // Models that took items in since their last save are written before the process ends.
         await service.flushPendingSaves()
+    }
+}
+
+/// How many connections the server holds and how long an idle one may stay.
+struct ConnectionOptions: ParsableArguments {
+    @Option(
+        name: .customLong("idle-timeout"),
+        help:
+            "Seconds a connection may stay without a complete request (half-sent headers included) before it is closed."
+    )
+    var idleTimeout = 30.0
+    @Option(
+        name: .customLong("max-connections"),
+        help: "Open connections at most; beyond it new ones wait in the listen backlog.")
+    var maxConnections = 4096
+
+    func validate() throws {
+        guard idleTimeout > 0, idleTimeout <= 86_400 else {
+            throw ValidationError("--idle-timeout: expected seconds from 0 to 86400, got \(idleTimeout)")
+        }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections: at least 1") }
     }
 }
