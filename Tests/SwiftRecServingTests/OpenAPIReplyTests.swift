@@ -192,14 +192,20 @@ struct OpenAPIReplyTests {
             ("GET /items/{id}", "/items/no-such-item", nil, 404),
             ("PUT /items/{id}", "/items/brand-new", #"{"title": "New", "categories": ["c"]}"#, 200),
             ("GET /items/{id}/similar", "/items/\(item)/similar?n=3&explain=true", nil, 200),
+            ("GET /items/{id}/similar", "/items/\(item)/similar?n=101", nil, 400),
             ("GET /users", "/users?limit=2", nil, 200),
             ("PUT /users/{id}", "/users/someone", #"{"attributes": {"age": "30"}}"#, 200),
             ("GET /users/{id}/recommendations", "/users/\(user)/recommendations?n=3&explain=true", nil, 200),
             ("GET /users/{id}/recommendations", "/users/\(user)/recommendations?n=0", nil, 400),
             ("GET /users/{id}/interests", "/users/\(user)/interests?window=2", nil, 200),
+            ("GET /users/{id}/interests", "/users/\(user)/interests?window=1001", nil, 400),
             (
                 "POST /sessions/recommendations", "/sessions/recommendations",
                 #"{"events": [{"item": "\#(item)"}], "n": 3}"#, 200
+            ),
+            (
+                "POST /sessions/recommendations", "/sessions/recommendations",
+                #"{"events": [{"item": "\#(item)"}], "scenario": "nowhere"}"#, 404
             ),
             ("GET /models", "/models", nil, 200),
             ("POST /models/{name}/activate", "/models/pop/activate", nil, 200),
@@ -208,6 +214,7 @@ struct OpenAPIReplyTests {
             ("POST /train", "/train", #"{"model": "pop", "name": "pop-again", "activate": false}"#, 202),
             ("GET /train", "/train", nil, 200),
             ("GET /train/{job}", "/train/1", nil, 200),
+            ("GET /train/{job}", "/train/abc", nil, 400),
             ("DELETE /train/{job}", "/train/999", nil, 404),
             ("DELETE /users/{id}", "/users/someone", nil, 200),
         ]

@@ -269,6 +269,16 @@ enum OpenAPIDocument {
               content:
                 application/json:
                   schema: {$ref: '#/components/schemas/Error'}
+            TooLarge:
+              description: The body is larger than 4 MiB (or a batch holds more than 1,000 events).
+              content:
+                application/json:
+                  schema: {$ref: '#/components/schemas/Error'}
+            NoModel:
+              description: No model is active yet.
+              content:
+                application/json:
+                  schema: {$ref: '#/components/schemas/Error'}
             Forbidden:
               description: The API key lacks the scope the operation needs.
               content:
@@ -324,7 +334,7 @@ enum OpenAPIDocument {
                     application/json:
                       schema: {$ref: '#/components/schemas/EventsAccepted'}
                 '400': {$ref: '#/components/responses/BadRequest'}
-                '413': {description: Too many events or too large a body.}
+                '413': {$ref: '#/components/responses/TooLarge'}
                 '422':
                   description: Some events were rejected; the valid ones were stored.
                   content:
@@ -352,6 +362,7 @@ enum OpenAPIDocument {
               summary: One item.
               parameters: [{$ref: '#/components/parameters/ItemID'}]
               responses:
+                '400': {$ref: '#/components/responses/BadRequest'}
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
@@ -372,6 +383,7 @@ enum OpenAPIDocument {
                   application/json:
                     schema: {$ref: '#/components/schemas/Item'}
               responses:
+                '413': {$ref: '#/components/responses/TooLarge'}
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
@@ -389,6 +401,8 @@ enum OpenAPIDocument {
                 - {$ref: '#/components/parameters/Count'}
                 - {$ref: '#/components/parameters/Explain'}
               responses:
+                '400': {$ref: '#/components/responses/BadRequest'}
+                '503': {$ref: '#/components/responses/NoModel'}
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
@@ -423,6 +437,7 @@ enum OpenAPIDocument {
                   application/json:
                     schema: {type: object, properties: {attributes: {type: object, additionalProperties: {type: string}}}}
               responses:
+                '413': {$ref: '#/components/responses/TooLarge'}
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
@@ -436,6 +451,7 @@ enum OpenAPIDocument {
               summary: Forget a user — attributes, events, live state.
               parameters: [{$ref: '#/components/parameters/UserID'}]
               responses:
+                '400': {$ref: '#/components/responses/BadRequest'}
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
@@ -481,7 +497,7 @@ enum OpenAPIDocument {
                       schema: {$ref: '#/components/schemas/Recommendations'}
                 '400': {$ref: '#/components/responses/BadRequest'}
                 '404': {$ref: '#/components/responses/NotFound'}
-                '503': {description: No model is active.}
+                '503': {$ref: '#/components/responses/NoModel'}
           /users/{id}/interests:
             get:
               security: [{apiKey: [admin]}]
@@ -492,6 +508,7 @@ enum OpenAPIDocument {
                   in: query
                   schema: {type: integer, minimum: 1, maximum: 1000, default: 10}
               responses:
+                '400': {$ref: '#/components/responses/BadRequest'}
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
@@ -525,6 +542,9 @@ enum OpenAPIDocument {
                             diversify_by: {type: string, enum: [category, embedding]}
                             explore: {type: number}
               responses:
+                '404': {$ref: '#/components/responses/NotFound'}
+                '413': {$ref: '#/components/responses/TooLarge'}
+                '503': {$ref: '#/components/responses/NoModel'}
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
@@ -605,6 +625,7 @@ enum OpenAPIDocument {
                               - {type: array, items: {oneOf: [{type: string}, {type: number}]}}
                           example: {epochs: 20, time-budget: "300", loss: ce}
               responses:
+                '413': {$ref: '#/components/responses/TooLarge'}
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '403': {$ref: '#/components/responses/Forbidden'}
                 '202':
@@ -638,6 +659,7 @@ enum OpenAPIDocument {
               parameters:
                 - {name: job, in: path, required: true, schema: {type: integer}}
               responses:
+                '400': {$ref: '#/components/responses/BadRequest'}
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
@@ -654,6 +676,7 @@ enum OpenAPIDocument {
               parameters:
                 - {name: job, in: path, required: true, schema: {type: integer}}
               responses:
+                '400': {$ref: '#/components/responses/BadRequest'}
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '403': {$ref: '#/components/responses/Forbidden'}
                 '200':
