@@ -64,3 +64,19 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(floatLiteral value: Double) { self = .number(value) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
 }
+
+extension JSONValue {
+    /// One decoder for the importers' values (a decoder is cheap to reuse, not to make per line).
+    static let decoder = JSONDecoder()
+
+    /// Parses `bytes` as one JSON value (objects, lists and bare values alike); nil when invalid.
+    static func parse(_ bytes: some Collection<UInt8>) -> JSONValue? {
+        try? decoder.decode(JSONValue.self, from: Data(bytes))
+    }
+
+    /// The text of an integer that a `Double` holds exactly (|n| < 2⁵³), e.g. a numeric id.
+    var exactIntegerText: String? {
+        guard case .number(let n) = self, n.rounded() == n, abs(n) < 9_007_199_254_740_992 else { return nil }
+        return String(Int64(n))
+    }
+}

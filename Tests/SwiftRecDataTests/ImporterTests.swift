@@ -472,6 +472,7 @@ struct ImporterTests {
                 switch $0 {
                 case .null: return "null"
                 case .other: return "other"
+                case .inexactInteger: return "inexact"
                 case .text(let t): return "text:" + String(decoding: t, as: UTF8.self)
                 }
             }
@@ -483,16 +484,40 @@ struct ImporterTests {
         for line in flat {
             let bytes = Array(line.utf8)[...]
             let fast = try #require(FlatJSONObject.parse(bytes), "\(line)")
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+            guard case .object(let object)? = JSONValue.parse(bytes) else {
+                Issue.record("\(line) is not a JSON object")
+                continue
+            }
             #expect(describe(fast) == describe(object.mapValues(JSONField.init)), "\(line)")
         }
-        // Everything else is left to JSONSerialization.
+        // An integer a Double cannot hold exactly is not rounded into another id.
+        #expect(describe(["id": JSONField(JSONValue.parse(Array("12345678901234567890".utf8))!)]) == ["id": "inexact"])
+        #expect(
+            describe(["id": JSONField(JSONValue.parse(Array("9007199254740991".utf8))!)]) == [
+                "id": "text:9007199254740991"
+            ])
+        // Everything else is left to the strict JSONValue parse.
         for line in [
             #"{"a": "\u00e9"}"#, #"{"a": "é"}"#, #"{"a": [1]}"#, #"{"a": {"b": 1}}"#, #"{"a": 01}"#, #"{"a": 1} x"#,
             #"{"a" 1}"#, #"{"a": 1,}"#, #"{"a": tru}"#, #"[1]"#, #"{"a": 1"#,
         ] {
             #expect(FlatJSONObject.parse(Array(line.utf8)[...]) == nil, "\(line)")
         }
+    }
+
+    @Test func jsonLinesOutsideTheFlatPathAreParsedStrictlyAndNeverRoundAnId() throws {
+        let url = try temporaryFile(
+            "big.jsonl",
+            #"""
+            {"user": "caf\u00e9", "item": 7, "timestamp": 1, "tags": ["a"]}
+            {"user": 12345678901234567890, "item": 7, "timestamp": 2, "tags": []}
+            {"user": 9007199254740991, "item": 7, "timestamp": 3, "tags": []}
+            {"user": "x", "item": 7, "timestamp": 4, "tags": [}
+            """# + "\n")
+        let (dataset, report) = try JSONLinesImporter.read(url: url)
+        #expect(dataset.users.ids.sorted() == ["9007199254740991", "café"])
+        #expect(report.problems.map(\.line) == [2, 4])
+        #expect(report.problems.first?.reason.contains("too large to read exactly") == true, "\(report.problems)")
     }
 
     @Test func jsonLinesWithRenamedKeys() throws {

@@ -80,30 +80,3 @@ struct EventRecordChecker {
         }
     }
 }
-
-enum JSONValues {
-    /// The text of a JSON integer (a number without a fraction), or nil for anything else.
-    static func integerText(_ value: Any) -> String? {
-        guard let number = value as? NSNumber, !isBool(number) else { return nil }
-        let type = String(cString: number.objCType)
-        if type == "d" || type == "f" {
-            guard let exact = Int64(exactly: number.doubleValue) else { return nil }
-            return String(exact)
-        }
-        return number.stringValue
-    }
-
-    /// The text of a JSON string or number (integers without `.0`), or nil for null, booleans,
-    /// lists and objects.
-    static func text(_ value: Any) -> String? {
-        if let s = value as? String { return s }
-        guard let number = value as? NSNumber, !isBool(number) else { return nil }
-        if let integer = integerText(number) { return integer }
-        return "\(number.doubleValue)"
-    }
-
-    static func isBool(_ number: NSNumber) -> Bool {
-        let type = String(cString: number.objCType)
-        return type == "c" || type == "B"
-    }
-}

@@ -40,18 +40,17 @@ public enum JSONLinesImporter {
                 sink.report.reject(file: file, line: lineNumber, reason: "blank line")
                 return
             }
-            // Flat objects of strings and numbers (the usual event line) are read without
-            // Foundation; anything else goes through JSONSerialization, which decides.
+            // Flat objects of strings and numbers (the usual event line) are read by a byte
+            // scanner; anything else is parsed strictly as a JSONValue, which decides.
             let fields: [String: JSONField]
             if let flat = FlatJSONObject.parse(line) {
                 fields = flat
             } else {
-                guard let parsed = try? JSONSerialization.jsonObject(with: Data(line), options: .fragmentsAllowed)
-                else {
+                guard let parsed = JSONValue.parse(line) else {
                     sink.report.reject(file: file, line: lineNumber, reason: "invalid JSON", detail: line.preview)
                     return
                 }
-                guard let object = parsed as? [String: Any] else {
+                guard case .object(let object) = parsed else {
                     sink.report.reject(file: file, line: lineNumber, reason: "not a JSON object", detail: line.preview)
                     return
                 }
@@ -77,7 +76,10 @@ public enum JSONLinesImporter {
                 case nil, .null?: return nil
                 case .text(let text)?: return text
                 case .other?:
-                    if wrong == nil { wrong = role }
+                    if wrong == nil { wrong = "\(role) is not a string or a number" }
+                    return nil
+                case .inexactInteger?:
+                    if wrong == nil { wrong = "\(role) is an integer too large to read exactly (write it as a string)" }
                     return nil
                 }
             }
@@ -88,7 +90,7 @@ public enum JSONLinesImporter {
             if record.scenario != nil { sawScenario = true }
             if let wrong {
                 sink.report.reject(
-                    file: file, line: lineNumber, reason: "\(wrong) is not a string or a number",
+                    file: file, line: lineNumber, reason: wrong,
                     detail: line.preview)
                 return
             }
@@ -111,21 +113,28 @@ enum JSONField {
     case text(ArraySlice<UInt8>)
     /// A boolean, list or object.
     case other
+    /// An integer beyond 2⁵³, which a `Double` cannot hold exactly (write such ids as strings).
+    case inexactInteger
 
-    init(_ value: Any) {
-        if value is NSNull {
-            self = .null
-        } else if let text = JSONValues.text(value) {
-            self = .text(Array(text.utf8)[...])
-        } else {
-            self = .other
+    init(_ value: JSONValue) {
+        switch value {
+        case .null: self = .null
+        case .string(let text): self = .text(Array(text.utf8)[...])
+        case .number(let n) where n.rounded() != n: self = .text(Array("\(n)".utf8)[...])
+        case .number:
+            if let integer = value.exactIntegerText {
+                self = .text(Array(integer.utf8)[...])
+            } else {
+                self = .inexactInteger
+            }
+        case .bool, .array, .object: self = .other
         }
     }
 }
 
 /// A strict reader for one-line JSON objects whose values are ASCII strings without escapes,
 /// numbers, booleans or null. It returns nil for anything else (nesting, escapes, non-ASCII,
-/// any syntax error), and the caller falls back to `JSONSerialization`, so both paths give the
+/// any syntax error), and the caller falls back to a strict `JSONValue` parse, so both paths give the
 /// same result.
 enum FlatJSONObject {
     static func parse(_ line: ArraySlice<UInt8>) -> [String: JSONField]? {
@@ -212,7 +221,7 @@ enum FlatJSONObject {
                     if token.signedInteger != nil {
                         value = .text(token)
                     } else {
-                        // As JSONSerialization: an integral number reads as the integer.
+                        // As a JSONValue: an integral number reads as the integer.
                         guard let double = token.number else { return nil }
                         let text = Int64(exactly: double).map { String($0) } ?? "\(double)"
                         value = .text(Array(text.utf8)[...])

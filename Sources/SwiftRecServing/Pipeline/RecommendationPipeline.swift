@@ -65,7 +65,7 @@ public final class RecommendationPipeline: Sendable {
     let metrics: ServiceMetrics
 
     /// The `model` a list names when it ranked by popularity within the requested scenario.
-    public static let scenarioPopularity = "scenario-popularity"
+    public static let scenarioPopularity = ScenarioPopularity.name
 
     init(
         store: any RecommendationStore, live: LiveInterests, scoreCache: ScoreCache, scenarios: ScenarioCatalog,
@@ -124,13 +124,11 @@ public final class RecommendationPipeline: Sendable {
             let state = model.state(user: user, history: history, features: features, scenario: request.scenario)
             if history.isEmpty, features.isEmpty, let counts = scenarioCounts {
                 // Nothing to go by but the scenario: what is most popular in it.
-                var scores = [Float](repeating: 0, count: model.items.count)
-                for (item, count) in counts {
-                    if let index = model.items.index(of: item) { scores[Int(index)] = Float(count) }
-                }
-                var answer = try await list(model, state: state, scores: scores, request: request)
+                let popularity = ScenarioPopularity(counts: counts)
+                var answer = try await list(
+                    model, state: state, scores: popularity.scores(over: model.items), request: request)
                 answer.user = user
-                answer.model = Self.scenarioPopularity
+                answer.model = ScenarioPopularity.name
                 return answer
             }
             // A user without history gets a new version at every read: nothing to cache.
