@@ -45,9 +45,9 @@ public enum AmazonImporter {
     }
 
     /// A JSON id: a string, or an integer number.
-    private static func id(_ value: JSONValue) -> String? {
-        if case .string(let s) = value { return s }
-        return value.exactIntegerText
+    private static func id(_ value: Any) -> String? {
+        if let s = value as? String { return s }
+        return JSONValues.integerText(value)
     }
 
     static func readItems(_ url: URL, into sink: inout ImportSink) throws {
@@ -56,7 +56,7 @@ public enum AmazonImporter {
         sink.report.linesRead += ImportFiles.lineCount(bytes)
         let (entries, failure) = JSONObjectScanner.entries(of: bytes)
         for entry in entries {
-            guard case .object(let object)? = JSONObjectScanner.value(of: entry) else {
+            guard let object = JSONObjectScanner.value(of: entry) as? [String: Any] else {
                 sink.report.reject(
                     file: file, line: entry.line, reason: "item is not a JSON object", detail: "item '\(entry.key)'")
                 continue
@@ -70,17 +70,15 @@ public enum AmazonImporter {
                 continue
             }
             func text(_ key: String) -> String? {
-                guard case .string(let s)? = object[key], !s.isEmpty else { return nil }
+                guard let s = object[key] as? String, !s.isEmpty else { return nil }
                 return s
             }
             var categories: [String] = []
-            switch object["categories"] {
-            case .string(let path)?:
+            if let path = object["categories"] as? String {
                 categories = path.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                     .filter { !$0.isEmpty }
-            case .array(let list)?:
-                categories = list.compactMap { if case .string(let name) = $0 { name } else { nil } }
-            default: break
+            } else if let list = object["categories"] as? [Any] {
+                categories = list.compactMap { $0 as? String }
             }
             var attributes: [String: String] = [:]
             if let brand = text("brand") { attributes["brand"] = brand }
@@ -101,7 +99,7 @@ public enum AmazonImporter {
         let (entries, failure) = JSONObjectScanner.entries(of: bytes)
         var itemIndices: [Int32] = []
         entries: for entry in entries {
-            guard case .array(let list)? = JSONObjectScanner.value(of: entry) else {
+            guard let list = JSONObjectScanner.value(of: entry) as? [Any] else {
                 sink.report.reject(
                     file: file, line: entry.line, reason: "items are not a JSON list", detail: "user '\(entry.key)'")
                 continue

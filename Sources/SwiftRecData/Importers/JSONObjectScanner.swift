@@ -65,7 +65,10 @@ enum JSONObjectScanner {
             let keyBytes = bytes[keyStart..<i]
             let key: String
             if keyBytes.contains(0x5C) {
-                guard case .string(let decoded)? = JSONValue.parse(keyBytes) else { return fail("invalid key") }
+                guard
+                    let decoded = try? JSONSerialization.jsonObject(with: Data(keyBytes), options: .fragmentsAllowed)
+                        as? String
+                else { return fail("invalid key") }
                 key = decoded
             } else {
                 key = String(decoding: keyBytes.dropFirst().dropLast(), as: UTF8.self)
@@ -107,5 +110,7 @@ enum JSONObjectScanner {
     }
 
     /// Parses one entry's value.
-    static func value(of entry: Entry) -> JSONValue? { JSONValue.parse(entry.value) }
+    static func value(of entry: Entry) -> Any? {
+        try? JSONSerialization.jsonObject(with: Data(entry.value), options: .fragmentsAllowed)
+    }
 }
