@@ -50,7 +50,10 @@ public final class TrainingJobs: Sendable {
     private let jobs = Mutex<[TrainingJob]>([])
     /// The stop signal of the running fit, when its model can be stopped early.
     private let runningStop = Mutex<(job: Int, stop: TrainingStop)?>(nil)
+    /// Fits run here, off the concurrency pool's threads.
     private let queue = DispatchQueue(label: "swiftrec.training")
+    /// The newest job's run; the next one waits for it.
+    private let lastJob = Mutex<Task<Void, Never>?>(nil)
     /// The most trainings queued or running at once; more are refused (`429`).
     public let maxPending: Int
     /// The most wall time of one training's fit, in seconds: models with a `time-budget` get at
@@ -62,12 +65,13 @@ public final class TrainingJobs: Sendable {
         self.maxSeconds = maxSeconds
     }
 
-    /// `options` with the model's time budget held to ``maxSeconds``.
+    /// `options` checked (an unknown model, key or value throws) and with the model's time budget
+    /// held to ``maxSeconds``.
     func bounded(_ model: String, _ options: ModelCatalog.Options) throws -> ModelCatalog.Options {
+        let resolved = try ModelCatalog.resolve(model, options: options)
         guard ModelCatalog.acceptedKeys(model).contains("time-budget") else { return options }
         var options = options
-        let asked = try ModelCatalog.resolve(model, options: options)["time-budget"]
-        if case .number(let seconds)? = asked, seconds <= maxSeconds { return options }
+        if case .number(let seconds)? = resolved["time-budget"], seconds <= maxSeconds { return options }
         options["time-budget"] = .number(maxSeconds)
         return options
     }
@@ -106,7 +110,6 @@ public final class TrainingJobs: Sendable {
         model: String, options: ModelCatalog.Options, name: String, activate: Bool, service: RecommendationService
     ) throws -> TrainingJob {
         let options = try bounded(model, options)  // bad names and options fail now, not later
-        _ = try ModelCatalog.resolve(model, options: options)
         let job = try jobs.withLock { list -> TrainingJob in
             let pending = list.filter { $0.state == .queued || $0.state == .running }.count
             guard pending < maxPending else { throw TrainingJobError.queueFull(limit: maxPending) }
@@ -115,44 +118,58 @@ public final class TrainingJobs: Sendable {
             return job
         }
         let id = job.id
-        Task {
-            let started = Date()
-            do {
-                let dataset = try await service.store.snapshot()
-                let (trained, report) = try await withCheckedThrowingContinuation { continuation in
-                    queue.async {
-                        continuation.resume(
-                            with: Result { try self.train(id, model: model, options: options, dataset: dataset) })
-                    }
-                }
-                if self.job(id)?.cancelRequested == true {
-                    self.update(id) {
-                        $0.state = .cancelled
-                        $0.message = "cancelled; the trained model was discarded"
-                        $0.seconds = Date().timeIntervalSince(started)
-                    }
-                    return
-                }
-                self.update(id) {
-                    $0.message = "saving and registering"
-                    $0.metrics = report.headline()
-                }
-                try await service.install(trained, metrics: report.headline(), activate: activate)
-                self.update(id) {
-                    $0.state = .finished
-                    $0.seconds = Date().timeIntervalSince(started)
-                }
-            } catch is CancelledJob {
-                // Cancelled while queued: the job already says so.
-            } catch {
-                self.update(id) {
-                    $0.state = .failed
-                    $0.error = "\(error)"
-                    $0.seconds = Date().timeIntervalSince(started)
-                }
+        // Jobs run one after another; each reads the store when its turn comes, so a queued job
+        // holds no snapshot and trains on the data as it is when it starts.
+        lastJob.withLock { last in
+            let previous = last
+            last = Task {
+                await previous?.value
+                await self.run(id, model: model, options: options, activate: activate, service: service)
             }
         }
         return job
+    }
+
+    /// Runs job `id` to its end: snapshot, fit and evaluation, then registration.
+    private func run(
+        _ id: Int, model: String, options: ModelCatalog.Options, activate: Bool, service: RecommendationService
+    ) async {
+        guard job(id)?.state == .queued else { return }  // cancelled while queued
+        let started = Date()
+        do {
+            let dataset = try await service.store.snapshot()
+            let (trained, report) = try await withCheckedThrowingContinuation { continuation in
+                queue.async {
+                    continuation.resume(
+                        with: Result { try self.train(id, model: model, options: options, dataset: dataset) })
+                }
+            }
+            if self.job(id)?.cancelRequested == true {
+                self.update(id) {
+                    $0.state = .cancelled
+                    $0.message = "cancelled; the trained model was discarded"
+                    $0.seconds = Date().timeIntervalSince(started)
+                }
+                return
+            }
+            self.update(id) {
+                $0.message = "saving and registering"
+                $0.metrics = report.headline()
+            }
+            try await service.install(trained, metrics: report.headline(), activate: activate)
+            self.update(id) {
+                $0.state = .finished
+                $0.seconds = Date().timeIntervalSince(started)
+            }
+        } catch is CancelledJob {
+            // Cancelled while queued: the job already says so.
+        } catch {
+            self.update(id) {
+                $0.state = .failed
+                $0.error = "\(error)"
+                $0.seconds = Date().timeIntervalSince(started)
+            }
+        }
     }
 
     /// Fits and evaluates the model on `dataset` (the ``Experiment`` that `swiftrec train` runs),

@@ -1,31 +1,20 @@
 import Foundation
 import Hummingbird
+import SwiftRecData
 import Testing
 
 @testable import SwiftRecServing
 
 @Suite("OpenAPI document")
 struct OpenAPITests {
-    /// "METHOD /path" for every operation under `paths:` in docs/openapi.yaml.
+    /// "METHOD /path" for every operation under `paths:` in docs/openapi.yaml, read by the
+    /// same YAML reader the reply test uses.
     static func documentedOperations() throws -> Set<String> {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let text = try String(contentsOf: root.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8)
+        guard case .object(let paths)? = try SchemaChecker.load().resolve("#/paths") else { return [] }
         var operations = Set<String>()
-        var inPaths = false
-        var path: String?
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line == "paths:" {
-                inPaths = true
-                continue
-            }
-            guard inPaths else { continue }
-            if !line.hasPrefix(" ") && !line.isEmpty { break }
-            if line.hasPrefix("  /") && line.hasSuffix(":") {
-                path = String(line.dropFirst(2).dropLast())
-            } else if let path, line.hasPrefix("    "), !line.hasPrefix("     "),
-                let method = ["get", "put", "post", "delete", "patch"].first(where: { line == "    \($0):" })
-            {
+        for (path, item) in paths {
+            guard case .object(let methods) = item else { continue }
+            for method in methods.keys where ["get", "put", "post", "delete", "patch"].contains(method) {
                 operations.insert("\(method.uppercased()) \(path)")
             }
         }

@@ -294,7 +294,7 @@ enum SequenceTrainer {
                 batches.shuffle(using: &shuffle)
             }
             var lossSum = 0.0, targetSum = 0
-            var outOfTime = false
+            var outOfTime = false, stopRequested = false
             for (step, batch) in batches.enumerated() {
                 let windows = batch.map { dataset.sequences.items(of: $0).suffix(window) }
                 optimizer.zeroGrad()
@@ -317,8 +317,7 @@ enum SequenceTrainer {
                     break
                 }
                 if stop?.isRequested == true {
-                    outcome.stoppedBy = "a stop request"
-                    outOfTime = true
+                    stopRequested = true
                     break
                 }
             }
@@ -327,7 +326,7 @@ enum SequenceTrainer {
             var validated: Double?
             var line = String(
                 format: "%@: epoch %d, loss %.4f, %.1f s", model, epoch, epochLoss, outcome.epochSeconds.last!)
-            if validating, let validation, epoch % options.validateEvery == 0 || outOfTime {
+            if validating, let validation, epoch % options.validateEvery == 0 || outOfTime || stopRequested {
                 network.setTraining(false)
                 let ndcg = validationNDCG(network, itemCount: itemCount, dataset: dataset, heldOut: validation)
                 validated = ndcg
@@ -349,8 +348,8 @@ enum SequenceTrainer {
                     EpochSummary(
                         model: model, epoch: epoch, loss: epochLoss, seconds: outcome.epochSeconds.last!,
                         validationNDCG: validated)))
-            if outOfTime {
-                if outcome.stoppedBy != "a stop request" { outcome.stoppedBy = "time budget" }
+            if outOfTime || stopRequested {
+                outcome.stoppedBy = stopRequested ? "a stop request" : "time budget"
                 break epochs
             }
             if validating && roundsSinceBest > options.patience {

@@ -8,8 +8,6 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     {
         do {
             return try await next(request, context)
-        } catch let error as APIError {
-            throw error
         } catch let error as HTTPError {
             let message =
                 error.status == .notFound
