@@ -36,13 +36,21 @@ struct ServeCommand: AsyncParsableCommand {
         name: .customLong("api-keys"),
         help: #"A JSON file of scoped keys: [{"key": "…", "scopes": ["read", "write", "admin"]}, …]."#)
     var apiKeysFile: String?
+    @Option(
+        name: .customLong("training-memory"),
+        help: "The most memory one POST /train fit may be estimated to need (e.g. 8GB; default: half the RAM).")
+    var trainingMemory: String?
+    @Option(
+        name: .customLong("max-training-time"),
+        help: "The most seconds one POST /train fit may run (default 6 hours).")
+    var maxTrainingTime: Double = 6 * 3600
     @OptionGroup var connections: ConnectionOptions
     @OptionGroup var compute: ComputeOptions
 
     func run() async throws {
         try compute.apply()
         let service = RecommendationService(
-            store: try SQLiteStore(path: db), limits: ServiceLimits(apiKey: apiKey, apiKeys: try scopedKeys()),
+            store: try SQLiteStore(path: db), limits: try limits(),
             modelDirectory: URL(fileURLWithPath: modelsDirectory ?? Self.defaultModelDirectory(db: db)))
         for failure in try await service.restoreModels() {
             Console.log("warning: registered model '\(failure.name)' could not be loaded: \(failure.reason)")
@@ -63,6 +71,22 @@ struct ServeCommand: AsyncParsableCommand {
             Console.log("warning: '\(failure.name)' cannot take in new items: \(failure.reason)")
         }
         try await Self.run(service, host: host, port: port, connections: connections)
+    }
+
+    /// The keys and training limits the flags give.
+    func limits() throws -> ServiceLimits {
+        var limits = ServiceLimits(apiKey: apiKey, apiKeys: try scopedKeys())
+        if let trainingMemory {
+            guard let bytes = MemoryEstimate.parse(trainingMemory) else {
+                throw ValidationError("--training-memory: '\(trainingMemory)' is not a size such as 8GB, 512MB or 2GiB")
+            }
+            limits.maxTrainingBytes = bytes
+        }
+        guard maxTrainingTime > 0, maxTrainingTime <= 1e7 else {
+            throw ValidationError("--max-training-time: expected seconds from 0 to 10000000, got \(maxTrainingTime)")
+        }
+        limits.maxTrainingSeconds = maxTrainingTime
+        return limits
     }
 
     /// The keys of `--api-keys`, checked: each non-empty, with at least one scope.

@@ -85,6 +85,9 @@ struct TrainCommand: ParsableCommand {
         let options = try options()
         let recommender = try ModelRunner.make(models: [model], options: options, source: "option")[0]
         let experiment = try ModelRunner.experiment(source, cutoffs: cutoffs)
+        let estimate = try ModelCatalog.estimatedTrainingBytes(
+            model, options: options, shape: DataShape(experiment.dataset))
+        Console.log("the fit's estimated peak memory: \(MemoryEstimate.describe(estimate))")
         var (report, row) = try ModelRunner.run(recommender, in: experiment, label: model)
         report.options = try ModelCatalog.resolve(model, options: options)
         if let out {
@@ -96,6 +99,7 @@ struct TrainCommand: ParsableCommand {
             Console.log("saved \(model) to \(out)")
         }
         report.peakRSSMegabytes = ProcessStats.peakRSSMegabytes()
+        report.estimatedPeakMegabytes = (estimate / 1_048_576 * 10).rounded() / 10
         ModelRunner.printTable(experiment, rows: [row])
         if json { try Console.printJSON(ExperimentReport(models: [model: report], protocol: experiment.split.name)) }
     }

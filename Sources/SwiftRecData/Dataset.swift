@@ -97,3 +97,22 @@ public struct Dataset: Sendable {
     public var itemCount: Int { items.count }
     public var eventCount: Int { log.count }
 }
+
+/// The sizes of the data a fit's memory depends on.
+public struct DataShape: Codable, Sendable, Equatable {
+    public var users: Int
+    public var items: Int
+    public var events: Int
+
+    public init(users: Int, items: Int, events: Int) {
+        self.users = users
+        self.items = items
+        self.events = events
+    }
+
+    public init(_ dataset: Dataset) {
+        self.init(users: dataset.userCount, items: dataset.itemCount, events: dataset.eventCount)
+    }
+
+    public var description: String { "\(users) users, \(items) items, \(events) events" }
+}

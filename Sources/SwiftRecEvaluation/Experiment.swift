@@ -26,6 +26,8 @@ public struct ModelReport: Codable, Sendable, Equatable {
     public var savedTo: String?
     /// Peak resident memory of the process after training and evaluation (`train` only).
     public var peakRSSMegabytes: Double?
+    /// The fit's estimated peak memory (``ModelConfig/estimatedTrainingBytes(_:)``), in MiB like `peak_rss_mb` (`train` only).
+    public var estimatedPeakMegabytes: Double?
 
     enum CodingKeys: String, CodingKey {
         case valid, test, options
@@ -39,6 +41,7 @@ public struct ModelReport: Codable, Sendable, Equatable {
         case testWarmUsers = "test_warm_users"
         case savedTo = "saved_to"
         case peakRSSMegabytes = "peak_rss_mb"
+        case estimatedPeakMegabytes = "estimated_peak_mb"
     }
 
     /// The figures a model registry records: `valid_HR@k`, `valid_NDCG@k`, `test_HR@k`, `test_NDCG@k`.

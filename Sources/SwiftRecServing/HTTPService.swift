@@ -23,6 +23,8 @@ public struct ServiceLimits: Sendable {
     public var maxPendingTrainings = 4
     /// The most wall time of one training's fit, in seconds.
     public var maxTrainingSeconds: Double = 6 * 3600
+    /// The most memory one training's fit may be estimated to need, in bytes (above: 400).
+    public var maxTrainingBytes: Double = TrainingJobs.defaultMaxBytes
 
     /// `apiKey`, when given, holds every scope.
     public init(apiKey: String? = nil, apiKeys: [APIKey] = []) {
@@ -59,7 +61,9 @@ public final class RecommendationService: Sendable {
         let active = ActiveModel()
         self.active = active
         self.limits = limits
-        training = TrainingJobs(maxPending: limits.maxPendingTrainings, maxSeconds: limits.maxTrainingSeconds)
+        training = TrainingJobs(
+            maxPending: limits.maxPendingTrainings, maxSeconds: limits.maxTrainingSeconds,
+            maxBytes: limits.maxTrainingBytes)
         self.modelDirectory = modelDirectory
         let registry = ModelRegistry()
         self.registry = registry

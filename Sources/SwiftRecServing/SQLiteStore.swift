@@ -203,6 +203,20 @@ public final class SQLiteStore: RecommendationStore {
         try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM event") ?? 0 }
     }
 
+    public func shape() async throws -> DataShape {
+        try await pool.read { db in
+            // Users and items of the catalogue, and those known only from events, as the snapshot has them.
+            let users =
+                try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM (SELECT id FROM user UNION SELECT DISTINCT user FROM event)") ?? 0
+            let items =
+                try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM (SELECT id FROM item UNION SELECT DISTINCT item FROM event)") ?? 0
+            let events = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM event") ?? 0
+            return DataShape(users: users, items: items, events: events)
+        }
+    }
+
     public func itemCounts(inScenario scenario: String) async throws -> [String: Int] {
         try await pool.read { db in
             let rows = try Row.fetchCursor(

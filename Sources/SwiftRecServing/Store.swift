@@ -72,6 +72,9 @@ public protocol RecommendationStore: Sendable {
     func itemCounts(inScenario scenario: String) async throws -> [String: Int]
     /// Everything stored, as a dataset to train on (events in the order they were stored).
     func snapshot() async throws -> Dataset
+    /// The sizes ``snapshot()`` would have (users with attributes or events, items, events),
+    /// without reading the events into memory.
+    func shape() async throws -> DataShape
     /// Inserts or replaces a model record by name; an active record deactivates the others.
     func saveModel(_ record: ModelRecord) async throws
     /// The registered models by name.
@@ -129,6 +132,12 @@ public actor InMemoryStore: RecommendationStore {
     public func recentEvents(ofUser id: String, limit: Int) -> [Event] { Array((events[id] ?? []).suffix(limit)) }
 
     public func eventCount() -> Int { count }
+
+    public func shape() -> DataShape {
+        let users = Set(userTable.keys).union(events.keys).count
+        let items = Set(itemTable.keys).union(events.values.lazy.flatMap { $0.map(\.item) }).count
+        return DataShape(users: users, items: items, events: count)
+    }
 
     public func itemCounts(inScenario scenario: String) -> [String: Int] {
         var counts: [String: Int] = [:]

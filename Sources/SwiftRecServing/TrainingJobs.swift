@@ -23,6 +23,9 @@ public struct TrainingJob: Codable, Sendable, Equatable {
     public var metrics: [String: Double]?
     public var error: String?
     public var seconds: Double = 0
+    /// The estimated peak memory of the fit in bytes, for the data when it was queued (and
+    /// again when it started): a job above the server's budget is refused.
+    public var estimatedBytes: Double?
     /// Set by `DELETE /train/{job}` while it runs: models that train in steps stop at the next
     /// one (others finish their fit), and the result is discarded instead of registered.
     public var cancelRequested = false
@@ -34,11 +37,17 @@ public enum TrainingJobError: Error, Equatable, CustomStringConvertible {
     case queueFull(limit: Int)
     /// The job has already ended.
     case ended(TrainingJob.State)
+    /// The fit's estimated peak memory on data of `shape` is above the server's training budget.
+    case overMemoryBudget(estimate: Double, budget: Double, shape: DataShape)
 
     public var description: String {
         switch self {
         case .queueFull(let limit): "\(limit) trainings are already queued or running; try again when one ends"
         case .ended(let state): "the job has already ended (\(state.rawValue))"
+        case .overMemoryBudget(let estimate, let budget, let shape):
+            "the fit would need about \(MemoryEstimate.describe(estimate)) for \(shape.description), above the "
+                + "training memory budget of \(MemoryEstimate.describe(budget)) (swiftrec serve --training-memory); "
+                + "choose smaller options"
         }
     }
 }
@@ -59,10 +68,25 @@ public final class TrainingJobs: Sendable {
     /// The most wall time of one training's fit, in seconds: models with a `time-budget` get at
     /// most this one (and this one when they ask for none).
     public let maxSeconds: Double
+    /// The most bytes one fit may be estimated to need (``ModelConfig/estimatedTrainingBytes(_:)``).
+    public let maxBytes: Double
 
-    public init(maxPending: Int = 4, maxSeconds: Double = 6 * 3600) {
+    public init(maxPending: Int = 4, maxSeconds: Double = 6 * 3600, maxBytes: Double = TrainingJobs.defaultMaxBytes) {
         self.maxPending = max(1, maxPending)
         self.maxSeconds = maxSeconds
+        self.maxBytes = maxBytes
+    }
+
+    /// Half the machine's memory: the service, its caches and the store's pages keep the rest.
+    public static var defaultMaxBytes: Double { Double(ProcessInfo.processInfo.physicalMemory) / 2 }
+
+    /// The fit's estimated bytes on data of `shape`, or ``TrainingJobError/overMemoryBudget(estimate:budget:shape:)``.
+    func checkedMemory(_ model: String, _ options: ModelCatalog.Options, _ shape: DataShape) throws -> Double {
+        let estimate = try ModelCatalog.estimatedTrainingBytes(model, options: options, shape: shape)
+        guard estimate <= maxBytes else {
+            throw TrainingJobError.overMemoryBudget(estimate: estimate, budget: maxBytes, shape: shape)
+        }
+        return estimate
     }
 
     /// `options` checked (an unknown model, key or value throws) and with the model's time budget
@@ -108,12 +132,14 @@ public final class TrainingJobs: Sendable {
     /// when it finishes, the model is registered as `name` and, with `activate`, made active.
     public func start(
         model: String, options: ModelCatalog.Options, name: String, activate: Bool, service: RecommendationService
-    ) throws -> TrainingJob {
+    ) async throws -> TrainingJob {
         let options = try bounded(model, options)  // bad names and options fail now, not later
+        let estimate = try checkedMemory(model, options, try await service.store.shape())
         let job = try jobs.withLock { list -> TrainingJob in
             let pending = list.filter { $0.state == .queued || $0.state == .running }.count
             guard pending < maxPending else { throw TrainingJobError.queueFull(limit: maxPending) }
-            let job = TrainingJob(id: (list.last?.id ?? 0) + 1, model: model, name: name, state: .queued)
+            var job = TrainingJob(id: (list.last?.id ?? 0) + 1, model: model, name: name, state: .queued)
+            job.estimatedBytes = estimate
             list.append(job)
             return job
         }
@@ -138,6 +164,9 @@ public final class TrainingJobs: Sendable {
         let started = Date()
         do {
             let dataset = try await service.store.snapshot()
+            // The data may have grown while the job waited: check again on what it trains on.
+            let estimate = try checkedMemory(model, options, DataShape(dataset))
+            update(id) { $0.estimatedBytes = estimate }
             let (trained, report) = try await withCheckedThrowingContinuation { continuation in
                 queue.async {
                     continuation.resume(

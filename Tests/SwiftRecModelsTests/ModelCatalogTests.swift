@@ -138,3 +138,45 @@ struct ModelCatalogTests {
         #expect(ModelCatalog.acceptedKeys("blend").contains("lambda"))
     }
 }
+
+@Suite("Memory estimates")
+struct MemoryEstimateTests {
+    /// ML-1M's size: every model's defaults fit a laptop, and each estimate is at least the
+    /// process's measured peak there (BENCHMARKS.md, "memory estimates").
+    let movielens = DataShape(users: 6_040, items: 3_706, events: 1_000_209)
+
+    @Test func everyModelsDefaultsAreEstimatedWithinALaptop() throws {
+        for name in ModelCatalog.names {
+            let bytes = try ModelCatalog.estimatedTrainingBytes(name, shape: movielens)
+            #expect(bytes > 128e6 && bytes < 4e9, "\(name): \(MemoryEstimate.describe(bytes))")
+        }
+    }
+
+    @Test func theTestersAbsurdOptionsAreEstimatedAbsurd() throws {
+        let big = DataShape(users: 1_000_000, items: 200_000, events: 50_000_000)
+        let cases: [(String, ModelCatalog.Options)] = [
+            ("itemknn", ["neighbors": 10_000]), ("bpr", ["factors": 4096]), ("sasrec", ["dim": 4096]),
+            ("ease", [:]), ("blend", ["members": "ease,itemknn"]),
+        ]
+        for (name, options) in cases {
+            let bytes = try ModelCatalog.estimatedTrainingBytes(name, options: options, shape: big)
+            #expect(bytes > 16e9, "\(name) \(options): \(MemoryEstimate.describe(bytes))")
+        }
+        // Bigger options never need less.
+        let small = try ModelCatalog.estimatedTrainingBytes("sasrec", options: ["dim": 32], shape: movielens)
+        let large = try ModelCatalog.estimatedTrainingBytes("sasrec", options: ["dim": 256], shape: movielens)
+        #expect(small < large)
+        #expect(throws: ModelError.self) {
+            try ModelCatalog.estimatedTrainingBytes("sasrec", options: ["dim": 0], shape: big)
+        }
+    }
+
+    @Test func sizesReadAsCommandLinesGiveThem() {
+        #expect(MemoryEstimate.parse("8GB") == 8e9)
+        #expect(MemoryEstimate.parse("512 MB") == 512e6)
+        #expect(MemoryEstimate.parse("1.5GiB") == 1.5 * 1024 * 1024 * 1024)
+        #expect(MemoryEstimate.parse("1000") == 1000)
+        for bad in ["", "GB", "-1GB", "nanGB", "8 apples"] { #expect(MemoryEstimate.parse(bad) == nil, "\(bad)") }
+        #expect(MemoryEstimate.describe(2.5e9) == "2.5 GB")
+    }
+}

@@ -627,6 +627,26 @@ struct HTTPAPITests {
         }
     }
 
+    @Test func trainingsAboveTheMemoryBudgetAreRefusedBeforeTheyStart() async throws {
+        var limits = ServiceLimits()
+        limits.maxTrainingBytes = 2e9
+        let service = RecommendationService(store: InMemoryStore(), limits: limits)
+        try await service.store.upsert(items: servingModel.data.dataset.itemInfo.compactMap { $0 })
+        try await Application(router: service.router()).test(.router) { client async throws in
+            let events = (0..<40).map { #"{"user": "u\#($0 % 8)", "item": "item-\#($0)"}"# }
+            #expect(try await client.call(.post, "/events", "[\(events.joined(separator: ","))]").status == .ok)
+            // The tester's SASRec with dim 4096: each block alone is 200M parameters.
+            let huge = try await client.call(.post, "/train", #"{"model": "sasrec", "options": {"dim": 4096}}"#)
+            #expect(huge.status == .badRequest, "\(huge.text)")
+            #expect(huge.error.contains("training memory budget of 2.0 GB"), "\(huge.text)")
+            #expect(service.training.all.isEmpty, "a refused training is not queued")
+            let small = try await client.call(.post, "/train", #"{"model": "pop"}"#)
+            #expect(small.status == .accepted, "\(small.text)")
+            let estimate = try #require(small.object["estimatedBytes"] as? Double)
+            #expect(estimate > 1e6 && estimate < 2e9)
+        }
+    }
+
     @Test func asksForUnknownUsersKeepNoState() async throws {
         let (service, _) = try await makeService()
         try await Application(router: service.router()).test(.router) { client async throws in

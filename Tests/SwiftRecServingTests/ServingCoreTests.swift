@@ -62,6 +62,7 @@ final class GatedStore: RecommendationStore {
         await inner.itemCounts(inScenario: scenario)
     }
     func snapshot() async throws -> Dataset { await inner.snapshot() }
+    func shape() async throws -> DataShape { await inner.shape() }
     func saveModel(_ record: ModelRecord) async throws { await inner.saveModel(record) }
     func modelRecords() async throws -> [ModelRecord] { await inner.modelRecords() }
     func activateModel(_ name: String) async throws -> Bool { await inner.activateModel(name) }

@@ -13,6 +13,12 @@ public struct BPRConfig: ModelConfig {
 
     public init() {}
 
+    /// User and item factors with biases, the event pairs grouped by block, and fold-in buffers.
+    public func estimatedTrainingBytes(_ shape: DataShape) -> Double {
+        MemoryEstimate.data(shape) + Double(shape.users + shape.items) * Double(factors + 1) * MemoryEstimate.float
+            + Double(shape.events) * 16
+    }
+
     public static let options: [ConfigOption<Self>] = [
         .value("factors", \.factors, in: 1...4096, "Latent dimensions of users and items."),
         .value("lr", \.learningRate, in: 1e-6...10, "SGD learning rate."),

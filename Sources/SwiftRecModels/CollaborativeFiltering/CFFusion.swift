@@ -9,6 +9,11 @@ public struct CFFusionConfig: ModelConfig {
 
     public init() {}
 
+    /// Both neighbourhood models.
+    public func estimatedTrainingBytes(_ shape: DataShape) -> Double {
+        2 * neighborhood.estimatedTrainingBytes(shape)
+    }
+
     public static let options: [ConfigOption<Self>] =
         NeighborhoodConfig.options.map { $0.lifted(\.neighborhood) } + [
             .value("item-weight", \.itemWeight, in: 0...1, "The item-kNN share of the mix (the rest is user-kNN).")

@@ -8,6 +8,11 @@ public struct EASEConfig: ModelConfig {
 
     public init() {}
 
+    /// The Gram matrix, its inverse and the weights: three `items × items` float matrices.
+    public func estimatedTrainingBytes(_ shape: DataShape) -> Double {
+        MemoryEstimate.data(shape) + 3 * Double(shape.items) * Double(shape.items) * MemoryEstimate.float
+    }
+
     public static let options: [ConfigOption<Self>] = [
         .value("lambda", \.lambda, in: 1e-3...1e9, "The L2 penalty added to the Gram matrix's diagonal.")
     ]

@@ -13,6 +13,15 @@ public struct ImplicitALSConfig: ModelConfig {
 
     public init() {}
 
+    /// Both factor matrices, the confidence-weighted CSR in both directions, and a
+    /// `factors × factors` Gram matrix and CG buffers per thread.
+    public func estimatedTrainingBytes(_ shape: DataShape) -> Double {
+        let f = Double(factors)
+        return MemoryEstimate.data(shape) + Double(shape.users + shape.items) * f * MemoryEstimate.float * 2
+            + Double(shape.events) * 16 + Double(ProcessInfo.processInfo.activeProcessorCount) * (f * f + 8 * f)
+            * MemoryEstimate.float
+    }
+
     public static let options: [ConfigOption<Self>] = [
         .value("factors", \.factors, in: 1...4096, "Latent dimensions of users and items."),
         .value("regularization", \.regularization, in: 0...1e6, "λ, the L2 penalty on both factor matrices."),

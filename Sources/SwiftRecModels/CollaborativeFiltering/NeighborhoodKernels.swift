@@ -26,6 +26,19 @@ public struct NeighborhoodConfig: ModelConfig {
 
     public init() {}
 
+    /// The larger of item-kNN's fit (the dense binary `users × items` matrix and its `items × items`
+    /// co-occurrence product, a neighbour list of index and weight per item, and a similarity
+    /// row per thread) and user-kNN's (the events indexed both ways).
+    public func estimatedTrainingBytes(_ shape: DataShape) -> Double {
+        let items = Double(shape.items), users = Double(shape.users), f = MemoryEstimate.float
+        let threads = Double(ProcessInfo.processInfo.activeProcessorCount)
+        let itemKNN =
+            users * items * f + items * items * f + items * Double(min(neighbors, shape.items)) * 8 + threads * items
+            * f
+        let userKNN = Double(shape.events) * 16 + threads * users * f * 2
+        return MemoryEstimate.data(shape) + max(itemKNN, userKNN)
+    }
+
     public static let options: [ConfigOption<Self>] = [
         .value(
             "neighbors", \.neighbors, in: 1...10_000,

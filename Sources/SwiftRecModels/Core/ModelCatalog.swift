@@ -13,6 +13,7 @@ public struct ModelEntry: Sendable {
     fileprivate let make: @Sendable (ModelCatalog.Options, _ ignoringUnknown: Bool) throws -> any Recommender
     fileprivate let resolve: @Sendable (ModelCatalog.Options, _ ignoringUnknown: Bool) throws -> ModelCatalog.Options
     fileprivate let load: @Sendable (URL) throws -> any Recommender
+    fileprivate let estimate: @Sendable (ModelCatalog.Options, _ ignoringUnknown: Bool, DataShape) throws -> Double
 
     public var optionKeys: [String] { options.map(\.key) }
 
@@ -26,7 +27,10 @@ public struct ModelEntry: Sendable {
             name: name, summary: summary, inputs: inputs, options: OptionDescription.all(Config.self),
             make: { options, ignoring in try make(Config(values: options, ignoringUnknown: ignoring)) },
             resolve: { options, ignoring in try Config(values: options, ignoringUnknown: ignoring).values },
-            load: load)
+            load: load,
+            estimate: { options, ignoring, shape in
+                try Config(values: options, ignoringUnknown: ignoring).estimatedTrainingBytes(shape)
+            })
     }
 
     /// A fusion: its own options, and every other option passed to each member that has it.
@@ -69,7 +73,13 @@ public struct ModelEntry: Sendable {
                 for entry in entries { values.merge(try entry.resolve(rest, true)) { own, _ in own } }
                 return values
             },
-            load: { try FusionRecommender.load(from: $0) })
+            load: { try FusionRecommender.load(from: $0) },
+            estimate: { options, ignoring, shape in
+                // The members are fitted one after another, but each is kept for the fusion.
+                let (_, entries) = try members(options)
+                let rest = try memberOptions(options, entries, ignoringUnknown: ignoring)
+                return try entries.reduce(MemoryEstimate.data(shape)) { $0 + (try $1.estimate(rest, true, shape)) }
+            })
     }
 }
 
@@ -194,6 +204,14 @@ public enum ModelCatalog {
     /// The config `options` give `name`, every option included, as the manifest saves it.
     public static func resolve(_ name: String, options: Options = [:]) throws -> Options {
         try require(name).resolve(options, false)
+    }
+
+    /// An upper estimate of the bytes fitting `name` with `options` on data of `shape` holds at
+    /// its peak (``ModelConfig/estimatedTrainingBytes(_:)``); bad names and options throw as in ``make(_:options:ignoringUnknown:)``.
+    public static func estimatedTrainingBytes(_ name: String, options: Options = [:], shape: DataShape) throws
+        -> Double
+    {
+        try require(name).estimate(options, false, shape)
     }
 
     /// Loads a saved model of any known type from its directory.

@@ -17,10 +17,17 @@ public protocol ModelConfig: Codable, Sendable, Equatable {
     static var options: [ConfigOption<Self>] { get }
     /// Checks across options (e.g. `dim` divisible by `heads`), after each option passed its own range.
     func validate() throws
+    /// An upper estimate of the bytes a fit with this config holds at its peak on data of
+    /// `shape` (see ``MemoryEstimate``): the service refuses a training above its budget
+    /// before allocating anything.
+    func estimatedTrainingBytes(_ shape: DataShape) -> Double
 }
 
 extension ModelConfig {
     public func validate() throws {}
+
+    /// Models whose fit only counts events hold little more than the data.
+    public func estimatedTrainingBytes(_ shape: DataShape) -> Double { MemoryEstimate.data(shape) }
 
     /// Every option's key.
     public static var optionKeys: [String] { options.map(\.key) }

@@ -26,10 +26,10 @@ public struct FusionConfig: ModelConfig {
 
     public static let options: [ConfigOption<Self>] = [
         .checked(
-            "members", \.members, range: "2 or more model names, comma-separated",
+            "members", \.members, range: "2 to 8 model names, comma-separated",
             "The models combined (default sasrec,ease; a cascade's ease,sasrec retrieves with ease)."
         ) {
-            $0.isEmpty || $0.count >= 2
+            $0.isEmpty || (2...8).contains($0.count)
         },
         .checked(
             "weights", \.weights, range: "finite numbers, comma-separated",

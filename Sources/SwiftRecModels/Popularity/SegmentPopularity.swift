@@ -10,6 +10,11 @@ public struct SegmentPopularityConfig: ModelConfig {
 
     public init() {}
 
+    /// The counts per item of each segment; segments are bounded by the attribute values seen.
+    public func estimatedTrainingBytes(_ shape: DataShape) -> Double {
+        MemoryEstimate.data(shape) + Double(shape.items) * Double(min(shape.users, 256)) * MemoryEstimate.float
+    }
+
     public static let options: [ConfigOption<Self>] = [
         .value("smoothing", \.smoothing, in: 1e-3...1e6, "Average users of overall popularity added to every segment."),
         .checked(

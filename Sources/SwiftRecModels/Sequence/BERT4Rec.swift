@@ -15,6 +15,17 @@ public struct BERT4RecConfig: ModelConfig {
 
     public init() {}
 
+    /// The item table, positions and blocks trained with Adam; per example, each block's
+    /// activations over `max-len` positions and the attention rows; the fused softmax over every
+    /// item at the masked positions.
+    public func estimatedTrainingBytes(_ shape: DataShape) -> Double {
+        let d = Double(dim), length = Double(maxLength), items = Double(shape.items + 2)
+        let parameters = items * d * 2 + length * d + Double(blocks) * (12 * d * d + 13 * d)
+        let perExample = length * (Double(blocks) * (40 * d + 6 * Double(heads) * length) + 4 * d)
+        return MemoryEstimate.data(shape) + MemoryEstimate.fullSoftmax(items: shape.items)
+            + MemoryEstimate.network(parameters: parameters, floatsPerExample: perExample, batch: training.batchSize)
+    }
+
     public static let options: [ConfigOption<Self>] =
         [
             .value("dim", \.dim, in: 1...4096, "Embedding and hidden size."),

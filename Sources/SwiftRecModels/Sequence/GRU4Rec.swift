@@ -13,6 +13,16 @@ public struct GRU4RecConfig: ModelConfig {
 
     public init() {}
 
+    /// The item table and the recurrent cell trained with Adam; per example, the cell's gates
+    /// and states over `max-len` steps; the fused softmax over every item.
+    public func estimatedTrainingBytes(_ shape: DataShape) -> Double {
+        let d = Double(dim), length = Double(maxLength), items = Double(shape.items + 1)
+        let parameters = items * d * 2 + 8 * (2 * d * d + d)
+        let perExample = length * 48 * d
+        return MemoryEstimate.data(shape) + MemoryEstimate.fullSoftmax(items: shape.items)
+            + MemoryEstimate.network(parameters: parameters, floatsPerExample: perExample, batch: training.batchSize)
+    }
+
     public static let options: [ConfigOption<Self>] =
         [
             .value("dim", \.dim, in: 1...4096, "Embedding and hidden size."),

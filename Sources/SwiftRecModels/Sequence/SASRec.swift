@@ -32,6 +32,26 @@ public struct SASRecConfig: ModelConfig {
 
     public init() {}
 
+    /// The item table (and output layer unless shared), positions and blocks trained with Adam;
+    /// per example, each block's activations over `max-len` positions and the attention rows,
+    /// and the loss's logits (per position for `sampled` and `bce`; for `ce` a fused block).
+    public func estimatedTrainingBytes(_ shape: DataShape) -> Double {
+        let d = Double(dim), length = Double(maxLength), items = Double(shape.items + 1)
+        let parameters =
+            items * d * (sharedOutput ? 1 : 2) + length * d + Double(blocks) * (12 * d * d + 13 * d)
+        let logits: Double =
+            switch loss {
+            case .ce: 0
+            case .sampled: 3 * Double(negatives + 1)
+            case .bce: 8
+            }
+        let perExample = length * (Double(blocks) * (40 * d + 6 * Double(heads) * length) + 4 * d + logits)
+        let text = itemText.map { MemoryEstimate.itemText(items: shape.items, dim: Double($0.dimension)) } ?? 0
+        let softmax = loss == .ce ? MemoryEstimate.fullSoftmax(items: shape.items) : 0
+        return MemoryEstimate.data(shape) + text + softmax
+            + MemoryEstimate.network(parameters: parameters, floatsPerExample: perExample, batch: training.batchSize)
+    }
+
     /// The options of plain SASRec; content-aware SASRec adds its text options (``ContentSASRecConfig``).
     public static let options: [ConfigOption<Self>] =
         [
@@ -83,6 +103,9 @@ public struct ContentSASRecConfig: ModelConfig {
     public var idDropout: Float = 0.5
 
     public init() {}
+
+    /// SASRec's, with its text table and encoder.
+    public func estimatedTrainingBytes(_ shape: DataShape) -> Double { withText.estimatedTrainingBytes(shape) }
 
     /// The text options of a content-aware SASRec config.
     public init(_ config: SASRecConfig) {

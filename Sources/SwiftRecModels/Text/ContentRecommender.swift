@@ -33,6 +33,11 @@ public struct ContentConfig: ModelConfig {
 
     public init() {}
 
+    /// The encoder (when one is named) and the item vectors.
+    public func estimatedTrainingBytes(_ shape: DataShape) -> Double {
+        MemoryEstimate.data(shape) + MemoryEstimate.itemText(items: shape.items)
+    }
+
     public static let options: [ConfigOption<Self>] =
         ItemTextSource.options.map { $0.lifted(\.text) } + [
             .value("history", \.history, in: 1...10_000, "The newest items of a user that form the profile."),

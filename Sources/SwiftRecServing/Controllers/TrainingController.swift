@@ -40,10 +40,11 @@ struct TrainingController {
         }
         let options = body.options ?? [:]
         do {
-            let job = try service.training.start(
+            let job = try await service.training.start(
                 model: body.model, options: options, name: name, activate: body.activate ?? true, service: service)
             return JSONResponse.make(job, status: .accepted)
         } catch let error as TrainingJobError {
+            if case .overMemoryBudget = error { throw APIError(.badRequest, "options: \(error)") }
             throw APIError(.tooManyRequests, "\(error)")
         } catch let error as ModelError {
             // The model's config names the bad key or value, and the closest valid key.

@@ -248,6 +248,7 @@ enum OpenAPIDocument {
                 error: {type: string, description: Why it failed.}
                 seconds: {type: number}
                 cancelRequested: {type: boolean, description: 'Cancelled while running: sequence models stop at their next step, others finish their fit; the result is discarded.'}
+                estimatedBytes: {type: number, description: 'The estimated peak memory of the fit, for the data when queued and again when started; above the server''s budget (swiftrec serve --training-memory) a training is refused with 400.'}
           responses:
             NoRoute:
               description: No such route (every unmatched path answers so, with the usual error body).
@@ -616,7 +617,9 @@ enum OpenAPIDocument {
                           description: >-
                             The model's options under the keys of `swiftrec train --set` (`swiftrec info --model M`
                             lists them with their ranges), JSON-typed or as text. An unknown key or a value outside
-                            its range is a 400 naming the option (and the closest valid key).
+                            its range is a 400 naming the option (and the closest valid key). So is a
+                            training whose estimated peak memory for the stored data is above the server's
+                            budget (half the RAM by default; `swiftrec serve --training-memory`).
                           additionalProperties:
                             oneOf:
                               - {type: string}
