@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // HMAC-SHA256 for pseudonymised user ids and the popularity noise (already built for Hummingbird).
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
         // Tests only: reads docs/openapi.yaml so replies are checked against its schemas.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
@@ -41,6 +43,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(
             name: "SwiftRecCLI",

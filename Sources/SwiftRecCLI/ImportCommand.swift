@@ -17,6 +17,8 @@ struct ImportCommand: AsyncParsableCommand {
     @Option(help: "Also store the import in this SQLite database (created if needed) for `swiftrec serve`.")
     var db: String?
 
+    @OptionGroup var privacy: PseudonymOptions
+
     @Flag(help: "Print one JSON object as the last line.") var json = false
 
     /// What `import --json` prints.
@@ -68,14 +70,17 @@ struct ImportCommand: AsyncParsableCommand {
             Console.log("error: no events were imported")
             throw ExitCode.failure
         }
-        if let db { _ = try await Self.store(dataset, in: db) }
+        if let db { _ = try await Self.store(dataset, in: db, privacy: privacy) }
     }
 
-    /// Writes `dataset` into the SQLite file `db` and reports it; returns the open store.
-    static func store(_ dataset: Dataset, in db: String) async throws -> SQLiteStore {
+    /// Writes `dataset` into the SQLite file `db` (user ids as pseudonyms when `privacy` asks)
+    /// and reports it; returns the open store.
+    static func store(_ dataset: Dataset, in db: String, privacy: PseudonymOptions = .init()) async throws
+        -> SQLiteStore
+    {
         let start = ProcessStats.now()
-        let store = try SQLiteStore(path: db)
-        let written = try await store.load(dataset)
+        let (store, pseudonyms) = try await privacy.open(db)
+        let written = try await store.load(dataset, pseudonyms: pseudonyms)
         Console.log(
             String(
                 format: "stored %d items and %d events in %@ (%.1f s)", dataset.itemCount, written, db,

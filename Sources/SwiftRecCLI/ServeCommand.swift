@@ -44,13 +44,27 @@ struct ServeCommand: AsyncParsableCommand {
         name: .customLong("max-training-time"),
         help: "The most seconds one POST /train fit may run (default 6 hours).")
     var maxTrainingTime: Double = 6 * 3600
+    @OptionGroup var privacy: PseudonymOptions
+    @Option(
+        name: .customLong("popularity-epsilon"),
+        help: "Release popularity counts (scenario popularity, pop's scores) with Laplace noise of this ε per count.")
+    var popularityEpsilon: Double?
     @OptionGroup var connections: ConnectionOptions
     @OptionGroup var compute: ComputeOptions
 
     func run() async throws {
         try compute.apply()
+        let (store, pseudonyms) = try await privacy.open(db)
+        var limits = try limits()
+        limits.pseudonyms = pseudonyms
+        if let popularityEpsilon {
+            do {
+                limits.popularityNoise = try PopularityNoise(
+                    epsilon: popularityEpsilon, seed: try await store.storedSecret("popularity_noise"))
+            } catch let error as PrivacyError { throw ValidationError("--popularity-epsilon: \(error)") }
+        }
         let service = RecommendationService(
-            store: try SQLiteStore(path: db), limits: try limits(),
+            store: store, limits: limits,
             modelDirectory: URL(fileURLWithPath: modelsDirectory ?? Self.defaultModelDirectory(db: db)))
         for failure in try await service.restoreModels() {
             Console.log("warning: registered model '\(failure.name)' could not be loaded: \(failure.reason)")

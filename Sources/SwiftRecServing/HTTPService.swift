@@ -23,6 +23,11 @@ public struct ServiceLimits: Sendable {
     public var maxPendingTrainings = 4
     /// The most wall time of one training's fit, in seconds.
     public var maxTrainingSeconds: Double = 6 * 3600
+    /// When set, user ids are stored as their pseudonyms (``UserPseudonyms``): requests name
+    /// users by their ids, the store, live state and models see only pseudonyms.
+    public var pseudonyms: UserPseudonyms?
+    /// When set, released popularity counts carry Laplace noise (``PopularityNoise``).
+    public var popularityNoise: PopularityNoise?
     /// The most memory one training's fit may be estimated to need, in bytes (above: 400).
     public var maxTrainingBytes: Double = TrainingJobs.defaultMaxBytes
 
@@ -72,7 +77,7 @@ public final class RecommendationService: Sendable {
         pipeline = RecommendationPipeline(
             store: store, live: LiveInterests(store: store, maxBytes: liveBytes),
             scoreCache: ScoreCache(capacity: cachedUsers), scenarios: ScenarioCatalog(), active: active,
-            registry: registry, metrics: metrics)
+            registry: registry, metrics: metrics, noise: limits.popularityNoise)
     }
 }
 

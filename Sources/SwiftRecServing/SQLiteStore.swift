@@ -57,7 +57,50 @@ public final class SQLiteStore: RecommendationStore {
                     CREATE UNIQUE INDEX one_active_model ON model(active) WHERE active = 1;
                     """)
         }
+        migrator.registerMigration("v4: settings") { db in
+            try db.execute(sql: "CREATE TABLE setting (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)")
+        }
         return migrator
+    }
+
+    /// Ties the store to one way of keeping user ids: raw, or pseudonymised with one secret
+    /// (its ``UserPseudonyms/fingerprint`` is recorded, never the secret). A store without users
+    /// takes the way it is given; one with users refuses another, so raw ids and pseudonyms
+    /// (or pseudonyms of two secrets) never mix.
+    public func bindUserIDs(to pseudonyms: UserPseudonyms?) async throws {
+        let mark = pseudonyms?.fingerprint ?? "raw"
+        try await pool.write { db in
+            let recorded = try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = 'user_ids'") ?? "raw"
+            let holdsUsers =
+                try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM event) OR EXISTS(SELECT 1 FROM user)") ?? false
+            if holdsUsers, recorded != mark {
+                throw PrivacyError(
+                    recorded == "raw"
+                        ? "\(self.path) holds raw user ids; pseudonymise from the start (import into a new store with --pseudonym-key)"
+                        : mark == "raw"
+                            ? "\(self.path) holds pseudonymised user ids; give the --pseudonym-key it was made with"
+                            : "\(self.path) holds user ids pseudonymised with another secret")
+            }
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO setting (key, value) VALUES ('user_ids', ?)", arguments: [mark])
+        }
+    }
+
+    /// A random 32-byte secret made the first time `name` is asked for and kept in the store.
+    public func storedSecret(_ name: String) async throws -> Data {
+        try await pool.write { db in
+            if let hex = try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = ?", arguments: [name]),
+                let data = Data(hexadecimal: hex)
+            {
+                return data
+            }
+            var generator = SystemRandomNumberGenerator()
+            let secret = Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)",
+                arguments: [name, UserPseudonyms.hex(secret)])
+            return secret
+        }
     }
 
     /// The SQLite settings that carry the durability promise, for checks and `swiftrec info`.
@@ -115,7 +158,7 @@ public final class SQLiteStore: RecommendationStore {
         }
         if deleted {
             // A reader holding an old snapshot makes the truncation wait (busy timeout), not fail.
-            try await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            _ = try await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
         }
         return deleted
     }
@@ -307,5 +350,26 @@ public final class SQLiteStore: RecommendationStore {
 
     private static func user(_ row: Row) throws -> User {
         User(id: row["id"], attributes: try decode([String: String].self, row["attributes"]))
+    }
+}
+
+extension Data {
+    /// The bytes of an even-length string of hex digits, or nil.
+    init?(hexadecimal text: String) {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        func value(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+            default: nil
+            }
+        }
+        var bytes: [UInt8] = []
+        for k in stride(from: 0, to: digits.count, by: 2) {
+            guard let high = value(digits[k]), let low = value(digits[k + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        self.init(bytes)
     }
 }

@@ -179,17 +179,24 @@ public actor InMemoryStore: RecommendationStore {
 
 extension RecommendationStore {
     /// Writes a whole dataset (items, users, events in each user's time order) in batches of
-    /// `batchSize` events; returns the events written.
+    /// `batchSize` events; returns the events written. With `pseudonyms`, user ids are stored
+    /// as their pseudonyms.
     @discardableResult
-    public func load(_ dataset: Dataset, batchSize: Int = 50_000) async throws -> Int {
+    public func load(_ dataset: Dataset, pseudonyms: UserPseudonyms? = nil, batchSize: Int = 50_000) async throws
+        -> Int
+    {
+        let userID: (String) -> String = { id in pseudonyms?.pseudonym(of: id) ?? id }
         try await upsert(items: (0..<dataset.itemCount).map { dataset.itemInfo[$0] ?? Item(id: dataset.items.ids[$0]) })
-        try await upsert(users: (0..<dataset.userCount).compactMap { dataset.userInfo[$0] })
+        try await upsert(
+            users: (0..<dataset.userCount).compactMap { u in
+                dataset.userInfo[u].map { User(id: userID($0.id), attributes: $0.attributes) }
+            })
         var batch: [Event] = []
         batch.reserveCapacity(batchSize)
         var written = 0
         for u in 0..<dataset.userCount {
             let range = dataset.sequences.offsets[u]..<dataset.sequences.offsets[u + 1]
-            let user = dataset.users.ids[u]
+            let user = userID(dataset.users.ids[u])
             for k in range {
                 let item = dataset.sequences.items[k]
                 batch.append(

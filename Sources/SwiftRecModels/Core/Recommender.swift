@@ -195,3 +195,8 @@ public final class TrainingStop: Sendable {
 public protocol StoppableTraining: Recommender {
     var stop: TrainingStop { get }
 }
+
+/// A model whose scores are (weighted) event counts, each event adding at most 1 to one item's
+/// score and nothing else: what it serves is a statistic of users' events, so the service can
+/// release it with differential-privacy noise of sensitivity 1 (`PopularityNoise`).
+public protocol CountScoring: Recommender {}

@@ -17,7 +17,7 @@ public struct PopularityConfig: ModelConfig {
 
 /// Recommends what most users interacted with, optionally favouring recent events:
 /// with a half-life h, an event t seconds older than the newest one weighs 2^(−t/h).
-public final class Popularity: Recommender {
+public final class Popularity: Recommender, CountScoring {
     public let name = "pop"
     public let inputs: Set<ModelInput> = []
     public let config: PopularityConfig

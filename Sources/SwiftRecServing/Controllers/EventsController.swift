@@ -90,7 +90,8 @@ struct EventParser {
             try limits.checkID(text, field)
             return text
         }
-        let user = try id("user"), item = try id("item")
+        // The store, live state and models know users by their stored ids.
+        let user = limits.storedUserID(try id("user")), item = try id("item")
         var type = EventType.view
         if let raw = object["type"] {
             guard case .string(let text) = raw, let known = EventType(rawValue: text) else {

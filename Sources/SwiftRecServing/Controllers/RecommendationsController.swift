@@ -28,23 +28,29 @@ struct RecommendationsController {
     }
 
     func userRecommendations(_ request: Request, _ context: ServiceContext) async throws -> Response {
-        let user = try limits.pathID(context)
+        let (given, user) = try limits.pathUser(context)
         var query = try recommendationQuery(request, defaultExcludeSeen: true)
         if let scenario = request.uri.queryParameters["scenario"].map(String.init) {
             try checkScenario(scenario)
             query.scenario = scenario
         }
-        return try await answer(.user(user), query)
+        return try await answer(.user(user), query, user: given)
     }
 
-    /// The pipeline's list for `subject`, or the 4xx naming what the caller can fix.
-    func answer(_ subject: RecommendationSubject, _ query: RecommendationRequest) async throws -> Response {
+    /// The pipeline's list for `subject` (naming `user` as the caller knows them), or the 4xx
+    /// naming what the caller can fix.
+    func answer(_ subject: RecommendationSubject, _ query: RecommendationRequest, user: String? = nil) async throws
+        -> Response
+    {
         do {
-            return JSONResponse.make(try await service.pipeline.recommend(subject, query))
+            var list = try await service.pipeline.recommend(subject, query)
+            if let user { list.user = user }
+            return JSONResponse.make(list)
         } catch let error as RecommendationError {
             switch error {
             case .noActiveModel: throw APIError(.serviceUnavailable, error.description)
-            case .unknownUser, .unknownItem, .unknownScenario: throw APIError(.notFound, error.description)
+            case .unknownItem, .unknownScenario: throw APIError(.notFound, error.description)
+            case .unknownUser: throw APIError(.notFound, RecommendationError.unknownUser(user ?? "").description)
             }
         }
     }

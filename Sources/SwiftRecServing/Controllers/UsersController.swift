@@ -23,26 +23,26 @@ struct UsersController {
     }
 
     func putUser(_ request: Request, _ context: ServiceContext) async throws -> Response {
-        let id = try limits.pathID(context)
+        let (given, id) = try limits.pathUser(context)
         let body = try await limits.decode(UserBody.self, request, context)
         let user = User(id: id, attributes: body.attributes ?? [:])
         try await store.upsert(users: [user])
         service.pipeline.scoreCache.remove(user: id)  // attributes can change what a user without history is shown
-        return JSONResponse.make(user)
+        return JSONResponse.make(User(id: given, attributes: user.attributes))
     }
 
     func deleteUser(_ context: ServiceContext) async throws -> Response {
-        let id = try limits.pathID(context)
-        guard try await service.forgetUser(id) else { throw APIError(.notFound, "no user '\(id)'") }
-        return JSONResponse.make(["deleted": id])
+        let (given, id) = try limits.pathUser(context)
+        guard try await service.forgetUser(id) else { throw APIError(.notFound, "no user '\(given)'") }
+        return JSONResponse.make(["deleted": given])
     }
 
     func interests(_ request: Request, _ context: ServiceContext) async throws -> Response {
-        let user = try limits.pathID(context)
+        let (given, user) = try limits.pathUser(context)
         let parameters = request.uri.queryParameters
         let window = try limits.integer(parameters["window"], "window", in: 1...1_000) ?? 10
         let history = try await service.live.history(of: user)
-        guard !history.isEmpty else { throw APIError(.notFound, "no events for user '\(user)'") }
+        guard !history.isEmpty else { throw APIError(.notFound, "no events for user '\(given)'") }
         let categories = try await store.items(withIDs: Set(history.items)).mapValues(\.categories)
         var windows: [InterestWindow] = []
         for start in stride(from: 0, to: history.count, by: window) {
@@ -57,7 +57,7 @@ struct UsersController {
                     from: history.timestamps[part.lowerBound], to: history.timestamps[part.upperBound - 1],
                     events: part.count, shares: counts.mapValues { $0 / Double(part.count) }))
         }
-        return JSONResponse.make(InterestsReply(user: user, windows: windows))
+        return JSONResponse.make(InterestsReply(user: given, windows: windows))
     }
 }
 

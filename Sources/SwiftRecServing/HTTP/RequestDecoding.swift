@@ -49,6 +49,16 @@ extension ServiceLimits {
         return id
     }
 
+    /// The stored id of the user known outside as `id`: its pseudonym when ids are pseudonymised.
+    func storedUserID(_ id: String) -> String { pseudonyms?.pseudonym(of: id) ?? id }
+
+    /// The user the path names, as ``pathID(_:_:)`` reads it: the id the caller gave (for
+    /// replies) and the id it is stored under.
+    func pathUser(_ context: ServiceContext) throws -> (given: String, stored: String) {
+        let id = try pathID(context)
+        return (id, storedUserID(id))
+    }
+
     func body(_ request: Request, _ context: ServiceContext) async throws -> Data {
         do {
             let buffer = try await request.body.collect(upTo: maxBodyBytes)

@@ -63,14 +63,17 @@ public final class RecommendationPipeline: Sendable {
     let active: ActiveModel
     let registry: ModelRegistry
     let metrics: ServiceMetrics
+    /// When set, popularity counts are released with Laplace noise.
+    let noise: PopularityNoise?
 
     /// The `model` a list names when it ranked by popularity within the requested scenario.
     public static let scenarioPopularity = ScenarioPopularity.name
 
     init(
         store: any RecommendationStore, live: LiveInterests, scoreCache: ScoreCache, scenarios: ScenarioCatalog,
-        active: ActiveModel, registry: ModelRegistry, metrics: ServiceMetrics
+        active: ActiveModel, registry: ModelRegistry, metrics: ServiceMetrics, noise: PopularityNoise? = nil
     ) {
+        self.noise = noise
         self.store = store
         self.live = live
         self.scoreCache = scoreCache
@@ -102,12 +105,12 @@ public final class RecommendationPipeline: Sendable {
         switch subject {
         case .session(let events):
             let state = model.state(user: nil, history: UserHistory(events), scenario: request.scenario)
-            return try await list(model, state: state, scores: model.model.scores(for: state), request: request)
+            return try await list(model, state: state, scores: released(model, state), request: request)
         case .similar(let item):
             guard model.items.index(of: item) != nil else { throw RecommendationError.unknownItem(item) }
             let history = UserHistory([Event(user: "", item: item, timestamp: 0)])
             let state = model.state(user: nil, history: history, scenario: request.scenario)
-            return try await list(model, state: state, scores: model.model.scores(for: state), request: request)
+            return try await list(model, state: state, scores: released(model, state), request: request)
         case .user(let user):
             let (history, version) = try await live.snapshot(of: user)
             var features: [String: String] = [:]
@@ -125,8 +128,8 @@ public final class RecommendationPipeline: Sendable {
             if history.isEmpty, features.isEmpty, let counts = scenarioCounts {
                 // Nothing to go by but the scenario: what is most popular in it.
                 let popularity = ScenarioPopularity(counts: counts)
-                var answer = try await list(
-                    model, state: state, scores: popularity.scores(over: model.items), request: request)
+                let scores = popularity.scores(over: model.items, noise: noise, scenario: request.scenario ?? "")
+                var answer = try await list(model, state: state, scores: scores, request: request)
                 answer.user = user
                 answer.model = ScenarioPopularity.name
                 return answer
@@ -139,7 +142,7 @@ public final class RecommendationPipeline: Sendable {
             if let cached {
                 scores = cached
             } else {
-                scores = model.model.scores(for: state)
+                scores = released(model, state)
                 if cacheable { scoreCache.store(scores, user: user, model: model, version: version) }
             }
             var answer = try await list(
@@ -148,6 +151,14 @@ public final class RecommendationPipeline: Sendable {
             answer.user = user
             return answer
         }
+    }
+
+    /// The model's scores for `state`, as the service may release them: a model whose scores
+    /// are event counts gets the popularity noise when it is on.
+    private func released(_ model: ServableModel, _ state: UserState) -> [Float] {
+        let scores = model.model.scores(for: state)
+        guard let noise, model.model is any CountScoring else { return scores }
+        return noise.noised(scores, context: "model:" + model.name)
     }
 
     /// Ranks precomputed scores, reading the pool's categories from the store when the request

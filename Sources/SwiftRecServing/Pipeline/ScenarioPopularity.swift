@@ -11,11 +11,14 @@ struct ScenarioPopularity: Sendable {
     /// Events per item in the scenario.
     let counts: [String: Int]
 
-    /// One score per item of `items`: its events in the scenario, 0 for items without.
-    func scores(over items: IDMap) -> [Float] {
+    /// One score per item of `items`: its events in the scenario (with `noise`, released with
+    /// it, for the list of `scenario`), 0 for items without.
+    func scores(over items: IDMap, noise: PopularityNoise? = nil, scenario: String = "") -> [Float] {
         var scores = [Float](repeating: 0, count: items.count)
         for (item, count) in counts {
-            if let index = items.index(of: item) { scores[Int(index)] = Float(count) }
+            guard let index = items.index(of: item) else { continue }
+            scores[Int(index)] =
+                noise?.noised(Float(count), item: Int(index), context: "scenario:" + scenario) ?? Float(count)
         }
         return scores
     }
