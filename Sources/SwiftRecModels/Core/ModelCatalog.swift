@@ -83,7 +83,7 @@ public struct ModelEntry: Sendable {
     }
 }
 
-/// An option as help and `GET /models/catalog` show it.
+/// An option as `swiftrec info --model M` shows it.
 public struct OptionDescription: Codable, Sendable, Equatable {
     public let key: String
     public let help: String

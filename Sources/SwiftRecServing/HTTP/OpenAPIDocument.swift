@@ -415,7 +415,7 @@ enum OpenAPIDocument {
           /users:
             get:
               security: [{apiKey: [admin]}]
-              summary: Users in id order (with attributes or known from events), one page.
+              summary: Users in id order (with attributes or known from events), one page; with pseudonymised ids (serve --pseudonym-key) the ids listed are pseudonyms.
               parameters:
                 - {$ref: '#/components/parameters/Limit'}
                 - {$ref: '#/components/parameters/Cursor'}
