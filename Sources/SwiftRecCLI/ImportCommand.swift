@@ -75,11 +75,11 @@ struct ImportCommand: AsyncParsableCommand {
 
     /// Writes `dataset` into the SQLite file `db` (user ids as pseudonyms when `privacy` asks)
     /// and reports it; returns the open store.
-    static func store(_ dataset: Dataset, in db: String, privacy: PseudonymOptions = .init()) async throws
+    static func store(_ dataset: Dataset, in db: String, privacy: PseudonymOptions? = nil) async throws
         -> SQLiteStore
     {
         let start = ProcessStats.now()
-        let (store, pseudonyms) = try await privacy.open(db)
+        let (store, pseudonyms) = try await PseudonymOptions.open(db, pseudonyms: try privacy?.pseudonyms())
         let written = try await store.load(dataset, pseudonyms: pseudonyms)
         Console.log(
             String(

@@ -23,8 +23,12 @@ struct PseudonymOptions: ParsableArguments {
     /// The store at `path`, bound to the ids the flag asks for (raw or pseudonymised): a store made
     /// the other way is refused with the reason.
     func open(_ path: String) async throws -> (SQLiteStore, UserPseudonyms?) {
+        try await Self.open(path, pseudonyms: try pseudonyms())
+    }
+
+    /// The store at `path`, bound to `pseudonyms` (nil: raw ids).
+    static func open(_ path: String, pseudonyms: UserPseudonyms?) async throws -> (SQLiteStore, UserPseudonyms?) {
         let store = try SQLiteStore(path: path)
-        let pseudonyms = try pseudonyms()
         do { try await store.bindUserIDs(to: pseudonyms) } catch let error as PrivacyError {
             throw ValidationError("--pseudonym-key: \(error)")
         }

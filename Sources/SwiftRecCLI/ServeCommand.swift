@@ -84,7 +84,9 @@ struct ServeCommand: AsyncParsableCommand {
         for failure in failures {
             Console.log("warning: '\(failure.name)' cannot take in new items: \(failure.reason)")
         }
-        try await Self.run(service, host: host, port: port, connections: connections)
+        try await Self.run(
+            service, host: host, port: port, idleTimeout: connections.idleTimeout,
+            maxConnections: connections.maxConnections)
     }
 
     /// The keys and training limits the flags give.
@@ -126,15 +128,17 @@ struct ServeCommand: AsyncParsableCommand {
         URL(fileURLWithPath: db).deletingPathExtension().path + "-models"
     }
 
+    /// Serves `service` until the process is stopped. Plain values, not ``ConnectionOptions``:
+    /// an option group made in code (as `demo` would) traps when read.
     static func run(
-        _ service: RecommendationService, host: String, port: Int, connections: ConnectionOptions = .init()
+        _ service: RecommendationService, host: String, port: Int, idleTimeout: Double = 30, maxConnections: Int = 4096
     ) async throws {
         let app = Application(
             router: service.router(),
-            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(connections.idleTimeout * 1000)))),
+            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(idleTimeout * 1000)))),
             configuration: .init(
                 address: .hostname(host, port: port), serverName: "swiftrec",
-                availableConnectionsDelegate: MaximumAvailableConnections(connections.maxConnections)))
+                availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)))
         Console.log(
             "serving on http://\(host):\(port) (events: \(try await service.store.eventCount()), model: \(service.active.current?.name ?? "none"))"
         )

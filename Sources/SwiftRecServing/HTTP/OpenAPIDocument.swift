@@ -303,7 +303,7 @@ enum OpenAPIDocument {
                   description: OK
                   content:
                     application/yaml:
-                      schema: {type: string}
+                      schema: {type: object, required: [openapi, paths], description: This document, as YAML.}
           /metrics:
             get:
               summary: Prometheus text format counters (requests by route and status, events, live users).
