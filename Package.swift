@@ -68,7 +68,7 @@ let package = Package(
             dependencies: ["SwiftRecEvaluation", "SwiftRecModels", "SwiftRecData", "SwiftRecTensor"]),
         .testTarget(
             name: "SwiftRecCLITests",
-            dependencies: ["SwiftRecCLI", "SwiftRecModels", "SwiftRecData"]),
+            dependencies: ["SwiftRecCLI", "SwiftRecModels", "SwiftRecData", "SwiftRecServing"]),
         .testTarget(
             name: "SwiftRecServingTests",
             dependencies: [

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SwiftRecData
 import SwiftRecModels
+import SwiftRecServing
 import Testing
 
 @testable import SwiftRecCLI
@@ -84,5 +85,26 @@ struct CommandLineTests {
         // `import` is asynchronous: it only writes the store when it really runs.
         await SwiftRecCommand.dispatch(["import", "--data", csv.path, "--format", "csv", "--db", db.path])
         #expect(FileManager.default.fileExists(atPath: db.path))
+    }
+
+    @Test func theDemoAndAPseudonymisedImportWriteTheirStores() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-cli-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // The demo calls the import and serve code directly, with no parsed option groups.
+        let demo = folder.appendingPathComponent("demo.sqlite")
+        await SwiftRecCommand.dispatch(["demo", "--users", "60", "--seconds", "0.5", "--no-serve", "--db", demo.path])
+        #expect(FileManager.default.fileExists(atPath: demo.path))
+        let csv = folder.appendingPathComponent("events.csv"), db = folder.appendingPathComponent("store.sqlite")
+        let key = folder.appendingPathComponent("pseudonym.key")
+        try Data("user_id,item_id,timestamp\nperson-one,a,1\nperson-one,b,2\nperson-two,a,3\n".utf8).write(to: csv)
+        try Data("sixteen bytes or more of secret\n".utf8).write(to: key)
+        await SwiftRecCommand.dispatch([
+            "import", "--data", csv.path, "--format", "csv", "--db", db.path, "--pseudonym-key", key.path,
+        ])
+        let bytes = ["", "-wal"].compactMap { FileManager.default.contents(atPath: db.path + $0) }.reduce(Data(), +)
+        #expect(bytes.range(of: Data("person-".utf8)) == nil, "raw user ids in the store")
+        let pseudonym = try UserPseudonyms(contentsOf: key).pseudonym(of: "person-one")
+        #expect(bytes.range(of: Data(pseudonym.utf8)) != nil, "positive control")
     }
 }
