@@ -44,6 +44,12 @@ struct ServeCommand: AsyncParsableCommand {
         name: .customLong("max-training-time"),
         help: "The most seconds one POST /train fit may run (default 6 hours).")
     var maxTrainingTime: Double = 6 * 3600
+    @Option(
+        name: .customLong("live-memory"),
+        help:
+            "The most memory users' histories held in memory may take (e.g. 512MB, the default); beyond it the least recently used are dropped and read again from the store when asked for."
+    )
+    var liveMemory = "512MiB"
     @OptionGroup var privacy: PseudonymOptions
     @Option(
         name: .customLong("popularity-epsilon"),
@@ -65,7 +71,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let service = RecommendationService(
             store: store, limits: limits,
-            modelDirectory: URL(fileURLWithPath: modelsDirectory ?? Self.defaultModelDirectory(db: db)))
+            modelDirectory: URL(fileURLWithPath: modelsDirectory ?? Self.defaultModelDirectory(db: db)),
+            liveBytes: try liveBytes())
         for failure in try await service.restoreModels() {
             Console.log("warning: registered model '\(failure.name)' could not be loaded: \(failure.reason)")
         }
@@ -87,6 +94,14 @@ struct ServeCommand: AsyncParsableCommand {
         try await Self.run(
             service, host: host, port: port, idleTimeout: connections.idleTimeout,
             maxConnections: connections.maxConnections)
+    }
+
+    /// `--live-memory` in bytes.
+    func liveBytes() throws -> Int {
+        guard let bytes = MemoryEstimate.parse(liveMemory), bytes >= 1_048_576, bytes < 1e15 else {
+            throw ValidationError("--live-memory: '\(liveMemory)' is not a size of at least 1MiB such as 512MB or 2GiB")
+        }
+        return Int(bytes)
     }
 
     /// The keys and training limits the flags give.
