@@ -1,9 +1,11 @@
 -- Mixed traffic for the soak: 70 % GET /users/{id}/recommendations, 20 % single events,
 -- 10 % batches of 20 events, over USERS users ("user-N") and ITEMS items ("item-N") of the
 -- demo's store. DELAY (ms) paces each connection, so a run can hold a chosen share of peak.
+-- READS=1: recommendations only (no writes), to tell growth from the data apart from the server's.
 local users = tonumber(os.getenv("USERS") or "2000")
 local items = tonumber(os.getenv("ITEMS") or "1000")
 local pause = tonumber(os.getenv("DELAY") or "0")
+local readsOnly = os.getenv("READS") == "1"
 local counter = 0
 
 local function event()
@@ -14,7 +16,7 @@ end
 
 request = function()
   local r = math.random()
-  if r < 0.7 then
+  if readsOnly or r < 0.7 then
     return wrk.format("GET", string.format("/users/user-%d/recommendations?n=10", math.random(0, users - 1)))
   elseif r < 0.9 then
     return wrk.format("POST", "/events", {["Content-Type"] = "application/json"}, event())
