@@ -99,7 +99,7 @@ public struct Dataset: Sendable {
 }
 
 /// The sizes of the data a fit's memory depends on.
-public struct DataShape: Codable, Sendable, Equatable {
+public struct DataShape: Codable, Sendable, Equatable, CustomStringConvertible {
     public var users: Int
     public var items: Int
     public var events: Int

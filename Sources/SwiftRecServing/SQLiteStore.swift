@@ -352,24 +352,3 @@ public final class SQLiteStore: RecommendationStore {
         User(id: row["id"], attributes: try decode([String: String].self, row["attributes"]))
     }
 }
-
-extension Data {
-    /// The bytes of an even-length string of hex digits, or nil.
-    init?(hexadecimal text: String) {
-        let digits = Array(text.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        func value(_ c: UInt8) -> UInt8? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-            default: nil
-            }
-        }
-        var bytes: [UInt8] = []
-        for k in stride(from: 0, to: digits.count, by: 2) {
-            guard let high = value(digits[k]), let low = value(digits[k + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        self.init(bytes)
-    }
-}

@@ -75,10 +75,12 @@ public struct ModelEntry: Sendable {
             },
             load: { try FusionRecommender.load(from: $0) },
             estimate: { options, ignoring, shape in
-                // The members are fitted one after another, but each is kept for the fusion.
+                // The members are fitted one after another, but each is kept for the fusion; each
+                // member's estimate counts the data once, which the fusion holds once.
                 let (_, entries) = try members(options)
                 let rest = try memberOptions(options, entries, ignoringUnknown: ignoring)
-                return try entries.reduce(MemoryEstimate.data(shape)) { $0 + (try $1.estimate(rest, true, shape)) }
+                let members = try entries.reduce(0) { $0 + (try $1.estimate(rest, true, shape)) }
+                return members - Double(entries.count - 1) * MemoryEstimate.data(shape)
             })
     }
 }
