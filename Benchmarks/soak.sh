@@ -25,7 +25,11 @@ trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
 URL=http://127.0.0.1:$PORT
 rss() { awk '/VmRSS/ {print $2 / 1024}' /proc/$SERVER/status; }
-live() { curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^swiftrec_live_bytes/ {print $2 / 1048576}'; }
+# Held histories, then the C heap: bytes the program holds and bytes the allocator keeps free.
+live() {
+  curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^swiftrec_live_bytes/ {l = $2} /^swiftrec_heap_bytes.*held/ {h = $2}
+    /^swiftrec_heap_bytes.*free/ {f = $2} END {printf "%.1f %.1f %.1f", l / 1048576, h / 1048576, f / 1048576}'
+}
 echo "server RSS after start: $(rss) MiB"
 CONNECTIONS=16
 peak=$(wrk -t2 -c$CONNECTIONS -d20s -s Benchmarks/wrk/mixed.lua "$URL" | tee /dev/stderr | sed -n 's/^soak: [0-9]* requests, \([0-9.]*\) per second.*/\1/p')
@@ -33,7 +37,7 @@ peak=$(wrk -t2 -c$CONNECTIONS -d20s -s Benchmarks/wrk/mixed.lua "$URL" | tee /de
 delay=$(python3 -c "p=$peak; s=$SHARE; c=$CONNECTIONS; print(max(0, round(c * 1000 / (s * p) - c * 1000 / p, 2)))")
 echo "peak ${peak} requests/s; pacing each of $CONNECTIONS connections by ${delay} ms for ${SHARE} of it"
 echo "server RSS after the peak run: $(rss) MiB"
-echo "seconds rss_mib live_histories_mib" >"$WORK/rss.txt"
+echo "seconds rss_mib live_histories_mib heap_held_mib heap_free_mib" >"$WORK/rss.txt"
 (for t in $(seq 0 30 "$SECONDS_TOTAL"); do echo "$t $(rss) $(live)" >>"$WORK/rss.txt"; sleep 30; done) &
 SAMPLER=$!
 DELAY=$delay wrk -t2 -c$CONNECTIONS -d"${SECONDS_TOTAL}s" --timeout 5s -s Benchmarks/wrk/mixed.lua "$URL"

@@ -3,7 +3,7 @@
 -- demo's store. DELAY (ms) paces each connection, so a run can hold a chosen share of peak.
 -- READS=1: recommendations only (no writes), to tell growth from the data apart from the server's.
 local users = tonumber(os.getenv("USERS") or "2000")
-local items = tonumber(os.getenv("ITEMS") or "1000")
+local items = tonumber(os.getenv("ITEMS") or "500")
 local pause = tonumber(os.getenv("DELAY") or "0")
 local readsOnly = os.getenv("READS") == "1"
 local counter = 0

@@ -5,6 +5,14 @@ import SwiftRecEvaluation
 import SwiftRecModels
 import SwiftRecTensor
 
+/// How `evaluate` judges the models.
+enum EvaluationProtocol: String, ExpressibleByArgument, CaseIterable {
+    /// Each user's last item is the test target, ranked against every item.
+    case leaveOneOut = "leave-one-out"
+    /// Labeled (user, item) examples split at random 8:1:1; AUC, GAUC, LogLoss.
+    case ctr
+}
+
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
@@ -14,6 +22,11 @@ struct EvaluateCommand: ParsableCommand {
             the second last the validation target, the rest is training data. Models fit on the \
             training data; for the test each user's state also holds the validation item. Every item \
             is a candidate except the user's known history; ties count against the target.
+
+            --protocol ctr instead labels rated events (rating >= --positive-at positive, below \
+            --negative-below negative, between dropped; events positive with one sampled negative \
+            each when there are no ratings), splits them at random 8:1:1 and reports AUC, GAUC and \
+            LogLoss (the last for models that give probabilities: fm, deepfm, widedeep, dcnv2, din).
             """)
 
     @OptionGroup var source: DataOptions
@@ -30,6 +43,12 @@ struct EvaluateCommand: ParsableCommand {
             a user's last item) and report test_cold / test_warm metrics by the test target's kind.
             """)
     var coldItems: Double?
+    @Option(name: .customLong("protocol"), help: "leave-one-out (ranking) or ctr (AUC, GAUC, LogLoss).")
+    var evaluationProtocol = EvaluationProtocol.leaveOneOut
+    @Option(help: "ctr: the lowest rating that is a positive.") var positiveAt = 4.0
+    @Option(help: "ctr: ratings below this are negatives (those between are dropped).") var negativeBelow = 3.0
+    @Option(help: "ctr: also write the split as RecBole atomic files into this directory (for a peer run).")
+    var exportSplit: String?
     @Flag(help: "Print one JSON object as the last line.") var json = false
     @OptionGroup var compute: ComputeOptions
 
@@ -42,6 +61,10 @@ struct EvaluateCommand: ParsableCommand {
         if let coldItems, !(coldItems > 0 && coldItems < 1) {
             throw ValidationError("--cold-items: expected a fraction between 0 and 1, got \(coldItems)")
         }
+        if evaluationProtocol == .ctr {
+            guard coldItems == nil else { throw ValidationError("--cold-items: only with --protocol leave-one-out") }
+            return try runCTR(names: names, models: made)
+        }
         let experiment = try ModelRunner.experiment(source, cutoffs: cutoffs, coldItems: coldItems)
         var reports: [String: ModelReport] = [:]
         var rows: [[String]] = []
@@ -52,5 +75,42 @@ struct EvaluateCommand: ParsableCommand {
         }
         ModelRunner.printTable(experiment, rows: rows)
         if json { try Console.printJSON(ExperimentReport(models: reports, protocol: experiment.split.name)) }
+    }
+
+    func runCTR(names: [String], models: [any Recommender]) throws {
+        guard negativeBelow <= positiveAt else {
+            throw ValidationError("--negative-below (\(negativeBelow)) must not exceed --positive-at (\(positiveAt))")
+        }
+        let start = ProcessStats.now()
+        let experiment = CTRExperiment(
+            dataset: try ModelRunner.load(source), positiveAt: positiveAt, negativeBelow: negativeBelow)
+        Console.log(
+            String(
+                format: "%@: %d training, %d validation, %d test examples (%.1f s)", experiment.name,
+                experiment.train.eventCount, experiment.validation.count, experiment.test.count,
+                ProcessStats.now() - start))
+        if let exportSplit {
+            let directory = URL(fileURLWithPath: exportSplit)
+            try experiment.writeRecBoleFiles(to: directory, name: directory.lastPathComponent)
+            Console.log("wrote the split as RecBole atomic files into \(exportSplit)")
+        }
+        var reports: [String: ModelReport] = [:]
+        var rows: [[String]] = []
+        for (name, model) in zip(names, models) {
+            let report = try experiment.run(model, progress: Console.progress)
+            reports[name] = report
+            let perEpoch =
+                report.epochSeconds.isEmpty ? 0 : report.epochSeconds.reduce(0, +) / Double(report.epochSeconds.count)
+            rows.append(
+                [name] + ["AUC", "GAUC", "LogLoss"].map { report.test[$0].map { String(format: "%.4f", $0) } ?? "-" }
+                    + [
+                        report.valid["AUC"].map { String(format: "%.4f", $0) } ?? "-",
+                        String(format: "%.1f", report.fitSeconds), String(format: "%.2f", perEpoch),
+                    ])
+        }
+        Console.log("")
+        Console.log("Test, \(experiment.name):")
+        Console.log(Console.table(["model", "AUC", "GAUC", "LogLoss", "valid AUC", "fit s", "s/epoch"], rows))
+        if json { try Console.printJSON(ExperimentReport(models: reports, protocol: experiment.name)) }
     }
 }

@@ -157,6 +157,8 @@ struct ServeCommand: AsyncParsableCommand {
         Console.log(
             "serving on http://\(host):\(port) (events: \(try await service.store.eventCount()), model: \(service.active.current?.name ?? "none"))"
         )
+        let trimming = Task { await HeapTrimming.run() }
+        defer { trimming.cancel() }
         try await app.runService()
         // Models that took items in since their last save are written before the process ends.
         await service.flushPendingSaves()

@@ -86,4 +86,4 @@ public enum StateDictError: Error, CustomStringConvertible, Equatable {
 
 /// Makes a parameter (a leaf that requires a gradient).
 @inline(__always)
-func parameter(_ t: Tensor) -> Variable { Variable(t, requiresGrad: true, isParameter: true) }
+public func parameter(_ t: Tensor) -> Variable { Variable(t, requiresGrad: true, isParameter: true) }

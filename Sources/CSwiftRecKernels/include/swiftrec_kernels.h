@@ -69,6 +69,14 @@ void sr_vgelu(const float *x, float *y, long n);
 /// the standard normal CDF and phi its density. dx may alias x or dy.
 void sr_vgelu_backward(const float *x, const float *dy, float *dx, long n);
 
+/// The C heap's figures (glibc 2.33+): bytes the program holds and bytes the allocator keeps
+/// free in its arenas. Returns 0 and sets both to 0 where the allocator does not say.
+int sr_heap_statistics(unsigned long long *in_use, unsigned long long *retained_free);
+
+/// Hands free memory at the ends and inside of the allocator's arenas back to the system
+/// (glibc's malloc_trim); returns 1 if any was released, 0 otherwise or where unsupported.
+int sr_heap_trim(void);
+
 #ifdef __cplusplus
 }
 #endif

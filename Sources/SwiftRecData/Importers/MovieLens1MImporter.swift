@@ -4,7 +4,9 @@ import Foundation
 /// - the ratings file (required): `ratings.dat` in the directory (or the only `ratings*.dat`
 ///   there), or the file itself when `path` names it. `UserID::MovieID::Rating::Timestamp`
 ///   lines become rating events; `UserID::MovieID` lines (implicit feedback, no time) become
-///   view events whose timestamp is their line number;
+///   view events whose timestamp is their line number. Without `ratings.dat`, a gzipped
+///   `ratings*.dat.gz` (real ratings for some users, decompressed with the system's `gzip`) is
+///   read first and the only `ratings*.dat` gives the other users' id pairs; the report says so;
 /// - `movies.dat` (optional): `MovieID::Title::Genres`, genres `|`-separated → categories, the
 ///   title's year → attribute `year`;
 /// - `users.dat` (optional): `UserID::Gender::Age::Occupation::Zip` → attributes `gender`,
@@ -30,16 +32,29 @@ public enum MovieLens1MImporter {
         dataset: Dataset, report: ImportReport
     ) {
         var sink = ImportSink(options: options)
-        let ratings = try ratingsFile(at: path, report: &sink.report)
-        let directory = ratings.deletingLastPathComponent()
+        let partial = try partialRatings(at: path)
+        let ratings = try partial?.pairs ?? ratingsFile(at: path, report: &sink.report)
+        let directory = partial?.directory ?? ratings.deletingLastPathComponent()
         let moviesURL = ImportFiles.optionalFile(
             "movies.dat", in: directory, purpose: "items have no titles or genres", report: &sink.report)
         if let moviesURL { readMovies(moviesURL, into: &sink) }
         let usersURL = ImportFiles.optionalFile(
             "users.dat", in: directory, purpose: "users have no attributes", report: &sink.report)
         if let usersURL { readUsers(usersURL, into: &sink) }
+        var covered: Set<String> = []
+        if let partial {
+            let text = try decompressed(partial.rated)
+            defer { try? FileManager.default.removeItem(at: text.deletingLastPathComponent()) }
+            covered = readRatings(
+                text, knownItems: moviesURL?.lastPathComponent, knownUsers: usersURL?.lastPathComponent, into: &sink)
+            sink.report.notes.append(
+                "ratings.dat not found; read ratings and times of \(covered.count) users from "
+                    + "\(partial.rated.lastPathComponent), and only the id pairs of the other users from "
+                    + ratings.lastPathComponent)
+        }
         readRatings(
-            ratings, knownItems: moviesURL?.lastPathComponent, knownUsers: usersURL?.lastPathComponent, into: &sink)
+            ratings, knownItems: moviesURL?.lastPathComponent, knownUsers: usersURL?.lastPathComponent,
+            skipping: covered, into: &sink)
         if let moviesURL { sink.noteItemsWithoutEvents(from: moviesURL.lastPathComponent) }
         if let usersURL { sink.noteUsersWithoutEvents(from: usersURL.lastPathComponent) }
         return sink.finish()
@@ -68,6 +83,44 @@ public enum MovieLens1MImporter {
         }
         report.notes.append("ratings.dat not found; reading \(candidates[0]) instead")
         return path.appendingPathComponent(candidates[0])
+    }
+
+    /// Without `ratings.dat`: a `ratings*.dat.gz` with real ratings and the only `ratings*.dat`
+    /// (id pairs, possibly of every user) in the directory `path`, when both are there.
+    static func partialRatings(at path: URL) throws -> (rated: URL, pairs: URL, directory: URL)? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path.path, isDirectory: &isDirectory), isDirectory.boolValue,
+            !FileManager.default.fileExists(atPath: path.appendingPathComponent("ratings.dat").path)
+        else { return nil }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: path.path)) ?? []).sorted()
+        let gzipped = names.filter { $0.hasPrefix("ratings") && $0.hasSuffix(".dat.gz") }
+        let plain = names.filter { $0.hasPrefix("ratings") && $0.hasSuffix(".dat") }
+        guard gzipped.count == 1, plain.count == 1 else { return nil }
+        return (path.appendingPathComponent(gzipped[0]), path.appendingPathComponent(plain[0]), path)
+    }
+
+    /// `file.dat.gz` decompressed by the system's `gzip` into a fresh temporary directory, as `file.dat`
+    /// (so problems name the file they come from).
+    static func decompressed(_ url: URL) throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let out = directory.appendingPathComponent(url.deletingPathExtension().lastPathComponent)
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["gzip", "-dc", url.path]
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch {
+            throw ImportError.unreadable(path: url.path, reason: "cannot run gzip to decompress it: \(error)")
+        }
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            try? FileManager.default.removeItem(at: directory)
+            throw ImportError.unreadable(
+                path: url.path, reason: "gzip could not decompress it (status \(process.terminationStatus))")
+        }
+        return out
     }
 
     static func readMovies(_ url: URL, into sink: inout ImportSink) {
@@ -148,12 +201,23 @@ public enum MovieLens1MImporter {
         }
     }
 
-    static func readRatings(_ url: URL, knownItems: String?, knownUsers: String?, into sink: inout ImportSink) {
+    /// Reads ratings (or id pairs) into `sink`, leaving out lines of the users in `skipping`;
+    /// returns the users whose lines were read.
+    @discardableResult
+    static func readRatings(
+        _ url: URL, knownItems: String?, knownUsers: String?, skipping: Set<String> = [], into sink: inout ImportSink
+    ) -> Set<String> {
         let file = url.lastPathComponent
         var fields: [ArraySlice<UInt8>] = []
         var pairLines = 0
+        var users: Set<String> = []
         sink.readLines(of: url) { sink, line, lineNumber in
             line.splitOnDoubleColon(into: &fields)
+            if fields.count >= 2 {
+                let user = Latin1.decode(fields[0].trimmingSpaces)
+                if skipping.contains(user) { return }
+                users.insert(user)
+            }
             var rating = RatingFields(user: nil, item: nil, rating: nil, timestamp: nil)
             if fields.count == 4 {
                 rating = RatingFields(user: fields[0], item: fields[1], rating: fields[2], timestamp: fields[3])
@@ -171,5 +235,6 @@ public enum MovieLens1MImporter {
                 "\(file): \(pairLines) lines are UserID::MovieID only: kept as view events without a rating, "
                     + "timestamp = line number")
         }
+        return users
     }
 }

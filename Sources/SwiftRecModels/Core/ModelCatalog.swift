@@ -160,6 +160,22 @@ public enum ModelCatalog {
             "sasrec-content", ContentSASRecConfig.self, reads: [.text, .sequence],
             "SASRec whose item vectors also come from the items' text (scores new items).",
             make: { try SASRec(config: $0.withText, itemText: $0.text.make()) }, load: { try SASRec.load(from: $0) }),
+        .model(
+            "fm", FMConfig.self, reads: [.features], "Factorisation machine over ids and features (CTR).",
+            make: { try FM(config: $0) }, load: { try FM.load(from: $0) }),
+        .model(
+            "deepfm", DeepFMConfig.self, reads: [.features], "DeepFM: a factorisation machine plus a deep network.",
+            make: { try DeepFM(config: $0) }, load: { try DeepFM.load(from: $0) }),
+        .model(
+            "widedeep", WideDeepConfig.self, reads: [.features], "Wide & Deep: a linear model plus a deep network.",
+            make: { try WideDeep(config: $0) }, load: { try WideDeep.load(from: $0) }),
+        .model(
+            "dcnv2", DCNv2Config.self, reads: [.features], "DCN-v2: cross layers next to a deep network.",
+            make: { try DCNv2(config: $0) }, load: { try DCNv2.load(from: $0) }),
+        .model(
+            "din", DINConfig.self, reads: [.features, .sequence],
+            "DIN: attention of the candidate over the recent items, with features.",
+            make: { try DIN(config: $0) }, load: { try DIN.load(from: $0) }),
         .fusion(.blend, "A weighted sum of the members' standardised scores."),
         .fusion(.stack, "A logistic ranker over the members' scores and ranks."),
         .fusion(.cascade, "The first member retrieves, the second orders."),

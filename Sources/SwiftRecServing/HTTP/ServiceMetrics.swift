@@ -1,6 +1,7 @@
 import Foundation
 import Metrics
 import Prometheus
+import SwiftRecTensor
 import Synchronization
 
 /// The service's figures for `GET /metrics`, kept with swift-metrics and written out by
@@ -14,7 +15,9 @@ import Synchronization
 /// - `swiftrec_events_total{outcome}` (accepted, rejected);
 /// - `swiftrec_score_cache_total{result}` (hit, miss);
 /// - gauges read at each scrape: `swiftrec_live_users`, `swiftrec_live_bytes`,
-///   `swiftrec_active_model{name}` (1 for the active model), `swiftrec_training_jobs{state}`.
+///   `swiftrec_active_model{name}` (1 for the active model), `swiftrec_training_jobs{state}`,
+///   `swiftrec_resident_bytes` (RSS) and `swiftrec_heap_bytes{kind}` (`held` by the program,
+///   `free` kept by the allocator: fragmentation), on glibc.
 final class ServiceMetrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
@@ -24,6 +27,9 @@ final class ServiceMetrics: Sendable {
     private let cacheMisses: Metrics.Counter
     private let liveUsers: Metrics.Gauge
     private let liveBytes: Metrics.Gauge
+    private let residentBytes: Metrics.Gauge
+    private let heapHeld: Metrics.Gauge
+    private let heapFree: Metrics.Gauge
     /// Counters and timers by route, method and status, made once each.
     private let requestMetrics = Mutex<[RequestKey: (count: Metrics.Counter, timer: Metrics.Timer)]>([:])
 
@@ -52,6 +58,9 @@ final class ServiceMetrics: Sendable {
             label: "swiftrec_score_cache_total", dimensions: [("result", "miss")], factory: factory)
         liveUsers = Metrics.Gauge(label: "swiftrec_live_users", factory: factory)
         liveBytes = Metrics.Gauge(label: "swiftrec_live_bytes", factory: factory)
+        residentBytes = Metrics.Gauge(label: "swiftrec_resident_bytes", factory: factory)
+        heapHeld = Metrics.Gauge(label: "swiftrec_heap_bytes", dimensions: [("kind", "held")], factory: factory)
+        heapFree = Metrics.Gauge(label: "swiftrec_heap_bytes", dimensions: [("kind", "free")], factory: factory)
         var training: [TrainingJob.State: Metrics.Gauge] = [:]
         for state in TrainingJob.State.allCases {
             training[state] = Metrics.Gauge(
@@ -91,6 +100,11 @@ final class ServiceMetrics: Sendable {
     func prometheus(model: String?, liveUsers users: Int, liveBytes bytes: Int, training: [TrainingJob]) -> String {
         liveUsers.record(users)
         liveBytes.record(bytes)
+        if let resident = ProcessHeap.residentBytes() { residentBytes.record(resident) }
+        if let heap = ProcessHeap.statistics() {
+            heapHeld.record(heap.held)
+            heapFree.record(heap.free)
+        }
         modelGauges.withLock { gauges in
             if let model, gauges[model] == nil {
                 gauges[model] = Metrics.Gauge(

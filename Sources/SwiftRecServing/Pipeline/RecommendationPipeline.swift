@@ -116,8 +116,11 @@ public final class RecommendationPipeline: Sendable {
             var features: [String: String] = [:]
             if history.isEmpty {
                 guard let stored = try await store.user(user) else { throw RecommendationError.unknownUser(user) }
-                // No history yet: popularity among users with the same stated attributes, when registered.
-                if let byAttributes = modelForUsersWithoutHistory {
+                // No history yet: a feature model ranks by the stated attributes itself; otherwise
+                // popularity among users with the same attributes, when registered.
+                if model.model.inputs.contains(.features) {
+                    features = stored.attributes
+                } else if let byAttributes = modelForUsersWithoutHistory {
                     model = byAttributes
                     features = stored.attributes
                 }

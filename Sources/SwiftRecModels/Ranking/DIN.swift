@@ -1,0 +1,119 @@
+import Foundation
+import SwiftRecData
+import SwiftRecTensor
+
+/// Options of ``DINNetwork``.
+public struct DINConfig: FeatureModelConfig {
+    public var training = FeatureTrainingOptions()
+    /// Hidden widths of the activation unit (the attention's scorer).
+    public var attentionLayers = [80, 40]
+    /// Hidden widths of the network over [user fields; pooled history; candidate].
+    public var layers = [200, 80]
+    public var dropout: Float = 0
+
+    public init() {}
+
+    public static let options: [ConfigOption<Self>] =
+        FeatureTrainingOptions.options.map { $0.lifted(\.training) } + [
+            .checked(
+                "attention-layers", \.attentionLayers, range: "1 to 8 widths of 1...4096",
+                "Hidden widths of the activation unit."
+            ) {
+                (1...8).contains($0.count) && $0.allSatisfy { (1...4096).contains($0) }
+            },
+            .checked(
+                "layers", \.layers, range: "1 to 8 widths of 1...4096", "Hidden widths of the network on top."
+            ) {
+                (1...8).contains($0.count) && $0.allSatisfy { (1...4096).contains($0) }
+            },
+            .value("dropout", \.dropout, in: 0...0.95, "Dropout between the top network's layers."),
+        ]
+
+    public func estimatedTrainingBytes(_ shape: DataShape) -> Double {
+        let d = Double(training.dim), length = Double(training.history)
+        let attention = length * (4 * d + Double(attentionLayers.reduce(0, +)) * 3 + d * 4)
+        return estimatedBytes(
+            shape, parametersBeyondEmbeddings: 4 * d * 128 + 64 * d * 256,
+            widthPerExample: attention + 64 * d + Double(layers.reduce(0, +)) * 3)
+    }
+}
+
+/// Deep Interest Network (Zhou et al. 2018): the user's recent items are pooled with weights
+/// that depend on the candidate, so one user's vector differs per candidate. An item's vector
+/// is its id's plus the mean of its categories'. For history item h and candidate c the
+/// activation unit, a small network over [h; c; h − c; h ⊙ c], gives a weight w(h, c), not
+/// normalised (as in the paper, so the pooled vector keeps how strong the interest is); the
+/// pooled Σ w(h, c)·h, the user's fields and c feed a feed-forward network to the logit.
+/// Differences from the paper: ReLU/sigmoid instead of Dice/PReLU, and no mini-batch-aware
+/// regularisation (weight decay is the option).
+public final class DINNetwork: FeatureNetwork {
+    public static let modelName = "din"
+    public static let readsHistory = true
+    public let embeddings: FieldEmbeddings
+    public let activationUnit: MLP
+    public let top: MLP
+    public var isTraining = true
+
+    public init(config: DINConfig, space: FeatureSpace, generator: inout SeededGenerator) {
+        let d = config.training.dim
+        embeddings = FieldEmbeddings(space: space, dim: d, generator: &generator)
+        activationUnit = MLP(sizes: [4 * d] + config.attentionLayers + [1], activation: .sigmoid, generator: &generator)
+        top = MLP(
+            sizes: [(space.userFields.count + 2) * d] + config.layers + [1], dropout: config.dropout,
+            generator: &generator)
+    }
+
+    public var children: [(name: String, layer: any Layer)] {
+        [("embeddings", embeddings), ("activation_unit", activationUnit), ("top", top)]
+    }
+
+    /// [count, dim]: each item's id vector plus the mean of its categories' (zero for −1).
+    func itemVectors(_ items: [Int32], encoder: FeatureSpace.Encoder) -> Variable {
+        let space = encoder.space, pad = Int32(space.paddingRow)
+        let fields = space.itemFields.count, width = space.categoryWidth
+        let ids = embeddings.vectors(items.map { $0 < 0 ? pad : encoder.itemRows[Int($0) * fields] })
+        guard width > 0 else { return ids }
+        var rows: [Int32] = []
+        rows.reserveCapacity(items.count * width)
+        var scale: [Float] = []
+        for item in items {
+            if item < 0 {
+                rows += Array(repeating: pad, count: width)
+                scale.append(0)
+            } else {
+                rows += encoder.categoryRows[(Int(item) * width)..<((Int(item) + 1) * width)]
+                scale.append(1 / encoder.categoryCounts[Int(item)])
+            }
+        }
+        let categories = embeddings.vectors(rows, shape: [items.count, width]).sum(axes: [1])
+        return ids + categories * Variable(Tensor(shape: [items.count, 1], scalars: scale))
+    }
+
+    /// [B, L, 1]: the activation unit's weight of each history item for the candidate (0 at padding).
+    /// The candidate's vector is looked up once per history slot rather than broadcast, which
+    /// keeps every elementwise op on equal shapes (the fast path).
+    func attention(_ batch: FeatureBatch, history: Variable, encoder: FeatureSpace.Encoder) -> Variable {
+        let b = batch.size, length = batch.historyLength, d = embeddings.dim
+        let repeated = batch.items.flatMap { repeatElement($0, count: length) }
+        let c = itemVectors(repeated, encoder: encoder)
+        let h = history.reshaped([b * length, d])
+        let input = Variable.concatenate([h, c, h - c, h * c], axis: 1)
+        let mask = Tensor(shape: [b * length, 1], scalars: batch.history.map { $0 < 0 ? 0 : 1 })
+        return (activationUnit(input) * Variable(mask)).reshaped([b, length, 1])
+    }
+
+    public func logits(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> Variable {
+        let b = batch.size, d = embeddings.dim, length = batch.historyLength
+        let candidate = itemVectors(batch.items, encoder: encoder)
+        let history = itemVectors(batch.history, encoder: encoder).reshaped([b, length, d])
+        // Σ_l w_l·h_l as [B, 1, L] × [B, L, d].
+        let weights = attention(batch, history: history, encoder: encoder).reshaped([b, 1, length])
+        let pooled = weights.batchedMatmul(history).reshaped([b, d])
+        let userFields = embeddings.space.userFields.count
+        let fields = embeddings.fields(batch).slice(axis: 1, 0..<userFields).reshaped([b, userFields * d])
+        return top(Variable.concatenate([fields, pooled, candidate], axis: 1)) + embeddings.firstOrder(batch)
+    }
+}
+
+/// DIN as a model.
+public typealias DIN = FeatureRanker<DINNetwork>

@@ -1,0 +1,136 @@
+import Foundation
+import SwiftRecData
+import SwiftRecEvaluation
+import Testing
+
+@testable import SwiftRecModels
+
+/// Ratings driven by features: users of group `a` rate category-0 items 5 and the others 1,
+/// group `b` the reverse; 10 % of ratings are flipped. Each user rates 20 of 30 items, and
+/// their two most recent ratings are of the items just before the current one in a cycle, so
+/// the order carries a little too.
+let ratedFeatureData: Dataset = {
+    var builder = DatasetBuilder()
+    var generator = SplitMix64(seed: 7)
+    for i in 0..<30 {
+        builder.add(Item(id: "i\(i)", categories: ["c\(i % 2)"], attributes: ["decade": "d\(i % 3)"]))
+    }
+    for u in 0..<160 {
+        let group = u % 2 == 0 ? "a" : "b"
+        builder.add(User(id: "u\(u)", attributes: ["group": group, "team": group == "a" ? "red" : "blue"]))
+        var items = Array(0..<30)
+        generator.shuffle(&items)
+        for (k, i) in items.prefix(20).enumerated() {
+            let likes = (group == "a") == (i % 2 == 0)
+            let flipped = generator.nextDouble() < 0.1
+            builder.add(
+                Event(
+                    user: "u\(u)", item: "i\(i)", type: .rating, value: likes != flipped ? 5 : 1,
+                    timestamp: Int64(u * 100 + k)))
+        }
+    }
+    return builder.build()
+}()
+
+@Suite("Feature rankers")
+struct FeatureRankerTests {
+    static let fast: ModelCatalog.Options = [
+        "epochs": 12, "batch-size": 128, "lr": 0.01, "dim": 8, "min-count": 1, "history": 10,
+    ]
+
+    @Test func aucGaucAndLogLossMatchHandComputedValues() throws {
+        // Pairs (positive, negative) ordered right: (0.35 > 0.1), (0.35 < 0.4), (0.8 > both) → 3/4.
+        let auc = try #require(BinaryClassification.auc(scores: [0.1, 0.4, 0.35, 0.8], labels: [0, 0, 1, 1]))
+        #expect(abs(auc - 0.75) < 1e-12)
+        // Ties count half.
+        #expect(BinaryClassification.auc(scores: [1, 1], labels: [0, 1]) == 0.5)
+        #expect(BinaryClassification.auc(scores: [1, 2], labels: [1, 1]) == nil)
+        // User 1: AUC 1 over 2 examples; user 2: AUC 0 over 2; user 3 has one class and is skipped.
+        let gauc = BinaryClassification.groupAUC(
+            users: [1, 1, 2, 2, 3], scores: [0.9, 0.1, 0.1, 0.9, 0.5], labels: [1, 0, 1, 0, 1])
+        #expect(gauc == 0.5)
+        let loss = try #require(BinaryClassification.logLoss(probabilities: [0.5, 0.9], labels: [1, 0]))
+        // The probabilities are Float, so 0.9 is 0.9 to about 1e-7.
+        #expect(abs(loss - (log(2) + -log(0.1)) / 2) < 1e-6)
+    }
+
+    @Test func theFeatureSpaceReadsEachAttributeOnceAndKnowsUnknownValues() throws {
+        let space = FeatureSpace(dataset: ratedFeatureData, selection: .init(minCount: 1))
+        // `team` is one-to-one with `group`, so only `group` is read.
+        #expect(space.fields.map(\.name) == ["user", "user.group", "item", "item.decade", "item.categories"])
+        #expect(space.fieldCount == 5)
+        #expect(space.categoryWidth == 1)
+        let encoder = FeatureSpace.Encoder(space: space, items: ratedFeatureData.itemInfo)
+        let group = space.fields[1]
+        // A new user: the id reads as unknown (the field's first row), the group by its value.
+        let rows = encoder.userRows(user: nil, features: ["group": "b"])
+        #expect(rows[0] == Int32(space.fields[0].offset))
+        #expect(rows[1] == Int32(group.offset + 1 + group.vocabulary.firstIndex(of: "b")!))
+        #expect(encoder.userRows(user: 3, features: ["group": "zzz"])[1] == Int32(group.offset))
+        // Selecting keys reads exactly those.
+        let chosen = FeatureSpace(
+            dataset: ratedFeatureData, selection: .init(userAttributes: ["team"], itemAttributes: ["categories"]))
+        #expect(chosen.fields.map(\.name) == ["user", "user.team", "item", "item.categories"])
+    }
+
+    @Test(arguments: ["fm", "deepfm", "widedeep", "dcnv2", "din"])
+    func eachModelLearnsTheFeatureRuleBeatsPopularityAndRoundTrips(name: String) throws {
+        let experiment = CTRExperiment(dataset: ratedFeatureData, seed: 3)
+        let model = try ModelCatalog.make(name, options: Self.fast)
+        let report = try experiment.run(model)
+        let popularity = try experiment.run(try ModelCatalog.make("pop"))
+        let auc = try #require(report.test["AUC"]), popAUC = try #require(popularity.test["AUC"])
+        #expect(auc > 0.8, "\(name): test AUC \(auc)")
+        #expect(auc > popAUC + 0.2, "\(name): AUC \(auc) vs popularity's \(popAUC)")
+        #expect(report.test["GAUC"] != nil && report.test["LogLoss"]! < 0.6)
+        #expect(report.epochSeconds.count >= 1)
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("feature-\(name)-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try model.save(to: directory)
+        let loaded = try ModelCatalog.load(from: directory)
+        #expect(loaded.name == name)
+        for u in [Int32(0), 1, 57] {
+            let state = UserState(user: u, in: experiment.train)
+            #expect(loaded.scores(for: state) == model.scores(for: state))
+        }
+    }
+
+    @Test func aNewUserWithAttributesIsRankedByThem() throws {
+        let model = try ModelCatalog.make("deepfm", options: Self.fast)
+        try model.fit(ratedFeatureData, validation: nil, progress: nil)
+        for (group, liked) in [("a", 0), ("b", 1)] {
+            let scores = model.scores(for: UserState(items: [], features: ["group": group]))
+            let top = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(10)
+            let matching = top.filter { Int(ratedFeatureData.items.id(at: Int32($0)).dropFirst())! % 2 == liked }
+            #expect(matching.count >= 9, "group \(group): \(matching.count) of the top 10 in its category")
+        }
+    }
+
+    @Test func implicitDataTrainsWithSampledNegatives() throws {
+        // The same users and items, every rating an interaction with no value: the model must
+        // tell a user's items from random ones.
+        var builder = DatasetBuilder()
+        let log = ratedFeatureData.log
+        for k in 0..<log.count where log.values[k] >= 4 {
+            builder.add(
+                Event(
+                    user: ratedFeatureData.users.id(at: log.users[k]),
+                    item: ratedFeatureData.items.id(at: log.items[k]),
+                    timestamp: log.timestamps[k]))
+        }
+        for user in ratedFeatureData.userInfo.compactMap({ $0 }) { builder.add(user) }
+        for item in ratedFeatureData.itemInfo.compactMap({ $0 }) { builder.add(item) }
+        let experiment = CTRExperiment(dataset: builder.build(), seed: 5)
+        #expect(experiment.name.contains("sampled negative"))
+        let report = try experiment.run(try ModelCatalog.make("fm", options: Self.fast))
+        #expect(try #require(report.test["AUC"]) > 0.75)
+    }
+
+    @Test func optionsOutsideTheirRangesAreRefusedByName() {
+        #expect(throws: ModelError.self) { try ModelCatalog.make("deepfm", options: ["layers": "0"]) }
+        #expect(throws: ModelError.self) { try ModelCatalog.make("din", options: ["history": 5000]) }
+        #expect(throws: ModelError.self) { try ModelCatalog.make("dcnv2", options: ["cross-layers": 0]) }
+        #expect(throws: ModelError.self) { try ModelCatalog.make("fm", options: ["labels": "maybe"]) }
+    }
+}
