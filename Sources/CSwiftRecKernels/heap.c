@@ -31,3 +31,12 @@ int sr_heap_trim(void) {
     return 0;
 #endif
 }
+
+int sr_heap_limit_arenas(int arenas) {
+#if defined(__GLIBC__)
+    return mallopt(M_ARENA_MAX, arenas);
+#else
+    (void)arenas;
+    return 0;
+#endif
+}

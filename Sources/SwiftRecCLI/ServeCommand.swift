@@ -157,6 +157,7 @@ struct ServeCommand: AsyncParsableCommand {
         Console.log(
             "serving on http://\(host):\(port) (events: \(try await service.store.eventCount()), model: \(service.active.current?.name ?? "none"))"
         )
+        HeapTrimming.limitArenas()
         let trimming = Task { await HeapTrimming.run() }
         defer { trimming.cancel() }
         try await app.runService()

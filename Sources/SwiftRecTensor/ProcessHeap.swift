@@ -19,6 +19,10 @@ public enum ProcessHeap {
     @discardableResult
     public static func trim() -> Bool { sr_heap_trim() != 0 }
 
+    /// Caps the allocator's arenas (glibc's `M_ARENA_MAX`); `true` if it took effect.
+    @discardableResult
+    public static func limitArenas(_ arenas: Int) -> Bool { sr_heap_limit_arenas(Int32(clamping: arenas)) != 0 }
+
     /// The resident set size in bytes, from `/proc/self/statm` (`nil` where there is none).
     public static func residentBytes() -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }

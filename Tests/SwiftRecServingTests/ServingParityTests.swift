@@ -118,3 +118,43 @@ struct ServingParityTests {
         #expect(loaded.state(user: "someone-new", history: history).user == nil)
     }
 }
+
+@Suite("Feature models serve new users")
+struct FeatureModelNewUserTests {
+    /// Group `a` rates category-0 items 5 and the others 1, group `b` the reverse.
+    static let data: Dataset = {
+        var builder = DatasetBuilder()
+        for i in 0..<20 { builder.add(Item(id: "i\(i)", categories: ["c\(i % 2)"])) }
+        for u in 0..<80 {
+            let group = u % 2 == 0 ? "a" : "b"
+            builder.add(User(id: "u\(u)", attributes: ["group": group]))
+            for i in 0..<20 where (u + i) % 3 != 0 {
+                let likes = (group == "a") == (i % 2 == 0)
+                builder.add(
+                    Event(
+                        user: "u\(u)", item: "i\(i)", type: .rating, value: likes ? 5 : 1, timestamp: Int64(u * 50 + i))
+                )
+            }
+        }
+        return builder.build()
+    }()
+
+    /// The pipeline hands a stored user's attributes to the active feature model when the
+    /// user has no events, and the served list is that model's ranking of the same state.
+    @Test func aUserWithAttributesAndNoEventsIsRankedByTheActiveFeatureModel() async throws {
+        let model = try ModelCatalog.make("fm", options: ["epochs": "15", "dim": "8", "lr": "0.02", "min-count": "1"])
+        try model.fit(Self.data, validation: nil, progress: nil)
+        let service = RecommendationService(store: InMemoryStore())
+        try await service.store.upsert(items: Self.data.itemInfo.compactMap { $0 })
+        try await service.store.upsert(users: [User(id: "newcomer", attributes: ["group": "b"])])
+        try await service.install(
+            ServableModel(name: "fm", model: model, items: Self.data.items, users: Self.data.users))
+        let served = try await service.pipeline.recommend(.user("newcomer"), RecommendationRequest(count: 10))
+        #expect(served.model == "fm")
+        let expected = TopK.select(
+            10, from: model.scores(for: UserState(items: [], features: ["group": "b"])), excluding: [])
+        #expect(served.recommendations.map(\.item) == expected.map { Self.data.items.id(at: $0) })
+        let inCategory = served.recommendations.filter { Int($0.item.dropFirst())! % 2 == 1 }
+        #expect(inCategory.count >= 9, "\(inCategory.count) of 10 in the group's category")
+    }
+}

@@ -77,6 +77,10 @@ int sr_heap_statistics(unsigned long long *in_use, unsigned long long *retained_
 /// (glibc's malloc_trim); returns 1 if any was released, 0 otherwise or where unsupported.
 int sr_heap_trim(void);
 
+/// Caps how many malloc arenas glibc makes (mallopt M_ARENA_MAX): fewer arenas keep less
+/// freed memory scattered over threads. Returns 1 on success, 0 otherwise or where unsupported.
+int sr_heap_limit_arenas(int arenas);
+
 #ifdef __cplusplus
 }
 #endif

@@ -89,26 +89,39 @@ public final class DINNetwork: FeatureNetwork {
         return ids + categories * Variable(Tensor(shape: [items.count, 1], scalars: scale))
     }
 
-    /// [B, L, 1]: the activation unit's weight of each history item for the candidate (0 at padding).
-    /// The candidate's vector is looked up once per history slot rather than broadcast, which
-    /// keeps every elementwise op on equal shapes (the fast path).
-    func attention(_ batch: FeatureBatch, history: Variable, encoder: FeatureSpace.Encoder) -> Variable {
-        let b = batch.size, length = batch.historyLength, d = embeddings.dim
-        let repeated = batch.items.flatMap { repeatElement($0, count: length) }
-        let c = itemVectors(repeated, encoder: encoder)
-        let h = history.reshaped([b * length, d])
+    /// [B, L, 1]: the activation unit's weight of each history item `h` for its example's
+    /// candidate `c` (0 at padding); `c` is gathered once per history slot so every elementwise
+    /// op runs on equal shapes.
+    func attention(history h: Variable, candidates c: Variable, mask: [Int32], batch b: Int, length: Int) -> Variable {
         let input = Variable.concatenate([h, c, h - c, h * c], axis: 1)
-        let mask = Tensor(shape: [b * length, 1], scalars: batch.history.map { $0 < 0 ? 0 : 1 })
-        return (activationUnit(input) * Variable(mask)).reshaped([b, length, 1])
+        let keep = Tensor(shape: [b * length, 1], scalars: mask.map { $0 < 0 ? 0 : 1 })
+        return (activationUnit(input) * Variable(keep)).reshaped([b, length, 1])
     }
 
     public func logits(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> Variable {
         let b = batch.size, d = embeddings.dim, length = batch.historyLength
-        let candidate = itemVectors(batch.items, encoder: encoder)
-        let history = itemVectors(batch.history, encoder: encoder).reshaped([b, length, d])
+        // Each distinct item of the batch (candidates and histories) is embedded once, into a
+        // table whose row 0 is the zero vector of padding; the examples gather from it.
+        var slots: [Int32: Int32] = [:]
+        var distinct: [Int32] = [-1]
+        func slot(_ item: Int32) -> Int32 {
+            if item < 0 { return 0 }
+            if let known = slots[item] { return known }
+            let new = Int32(distinct.count)
+            distinct.append(item)
+            slots[item] = new
+            return new
+        }
+        let candidateSlots = batch.items.map(slot)
+        let historySlots = batch.history.map(slot)
+        let table = itemVectors(distinct, encoder: encoder)
+        let candidate = table.embeddingLookup(candidateSlots)
+        let history = table.embeddingLookup(historySlots)
+        let repeated = table.embeddingLookup(candidateSlots.flatMap { repeatElement($0, count: length) })
         // Σ_l w_l·h_l as [B, 1, L] × [B, L, d].
-        let weights = attention(batch, history: history, encoder: encoder).reshaped([b, 1, length])
-        let pooled = weights.batchedMatmul(history).reshaped([b, d])
+        let weights = attention(history: history, candidates: repeated, mask: batch.history, batch: b, length: length)
+            .reshaped([b, 1, length])
+        let pooled = weights.batchedMatmul(history.reshaped([b, length, d])).reshaped([b, d])
         let userFields = embeddings.space.userFields.count
         let fields = embeddings.fields(batch).slice(axis: 1, 0..<userFields).reshaped([b, userFields * d])
         return top(Variable.concatenate([fields, pooled, candidate], axis: 1)) + embeddings.firstOrder(batch)
