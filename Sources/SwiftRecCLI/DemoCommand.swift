@@ -33,7 +33,8 @@ struct DemoCommand: AsyncParsableCommand {
         try compute.apply()
         let config = SyntheticConfig(
             users: users, categories: 20, itemsPerCategory: 25, eventsPerUser: 20...60, switches: .probability(0.04),
-            popularityExponent: 0.8, sequentialProbability: 0.6, noiseProbability: 0.03, seed: seed)
+            popularityExponent: 0.8, sequentialProbability: 0.6, noiseProbability: 0.03, seed: seed,
+            attributeAffinity: 0.7)
         let data = SyntheticGenerator.generate(config)
         let dataset = data.dataset
         Console.log(
@@ -52,9 +53,14 @@ struct DemoCommand: AsyncParsableCommand {
         sasrec.training.learningRate = 2e-3
         sasrec.training.timeBudget = seconds
         sasrec.training.patience = 5
+        // The feature rankers read the users' attributes, which drive their interests here.
+        var fm = FMConfig()
+        fm.training.timeBudget = seconds / 3
+        var deepfm = DeepFMConfig()
+        deepfm.training.timeBudget = seconds / 3
         let models: [any Recommender] = [
             Popularity(), try SegmentPopularity(), try ItemKNN(neighbors: 100, similarity: .cosine, shrinkage: 10),
-            try ContentRecommender(), try SASRec(config: sasrec),
+            try ContentRecommender(), try FM(config: fm), try DeepFM(config: deepfm), try SASRec(config: sasrec),
         ]
         var rows: [[String]] = []
         var reports: [String: ModelReport] = [:]
@@ -91,8 +97,11 @@ struct DemoCommand: AsyncParsableCommand {
               curl -X POST \(base)/events -H 'Content-Type: application/json' -d '{"user": "\(user)", "item": "\(next)", "type": "click"}'
               curl '\(base)/users/\(user)/recommendations?n=5'
               curl '\(base)/users/\(user)/interests?window=10'
-              curl -X PUT \(base)/users/newcomer -d '{"attributes": {"gender": "female", "location": "\(dataset.userInfo[0]?.attributes["location"] ?? "")"}}'
+              curl -X PUT \(base)/users/newcomer -d '{"attributes": {"age": "24", "gender": "female", "location": "\(dataset.userInfo[0]?.attributes["location"] ?? "")"}}'
               curl '\(base)/users/newcomer/recommendations?n=5'
+              curl -X POST \(base)/models/deepfm/activate
+              curl '\(base)/users/newcomer/recommendations?n=5&explain=true'
+              curl -X POST \(base)/models/sasrec/activate
               curl -X POST \(base)/sessions/recommendations -d '{"events": [{"item": "\(next)"}], "n": 5}'
               curl '\(base)/items/\(next)/similar?n=5'
               curl \(base)/models

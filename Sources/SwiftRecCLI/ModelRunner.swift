@@ -38,7 +38,7 @@ enum ModelRunner {
             do { _ = try ModelCatalog.require(name) } catch { throw ValidationError("--model: \(error)") }
         }
         let known = Array(Set(names.flatMap(ModelCatalog.acceptedKeys)))
-        for key in options.keys.sorted() where !known.contains(key) {
+        for key in options.keys.sorted() where !known.contains(key) && !ModelCatalog.isScopedKey(key, for: names) {
             throw ValidationError(
                 "\(source) \(key): "
                     + (names.count == 1

@@ -5,10 +5,13 @@ import Foundation
 /// The model behind the data:
 /// - Items: `categories × itemsPerCategory` items. Item index `c * itemsPerCategory + r` is the
 ///   item of popularity rank r (0 = most popular) in category c; its id is `"item-<index>"`.
-/// - Users: user index u has id `"user-<u>"` and attributes `age`, `gender` and `location`,
-///   drawn independently of their interests.
+/// - Users: user index u has id `"user-<u>"` and attributes `age`, `gender` and `location`.
 /// - Interests: a user starts in a uniformly drawn category and later switches to another one
-///   (uniformly among the others) as ``switches`` says. The timeline is the ground truth.
+///   (uniformly among the others) as ``switches`` says. The timeline is the ground truth. With
+///   ``attributeAffinity`` p > 0, attributes drive interests: the user's segment (age band
+///   under 30 / 30–44 / 45 and over, times female / not) favours the categories c with
+///   c mod 6 = segment, and each interest (the first and every switch) is drawn among those
+///   with probability p (uniformly otherwise).
 /// - Events: at each step, with probability ``noiseProbability`` the item comes from another
 ///   random category (the interest does not change); otherwise, with probability
 ///   ``sequentialProbability``, it is the next item (rank + 1, wrapping) of the current category
@@ -47,12 +50,16 @@ public struct SyntheticConfig: Sendable, Equatable {
     /// Users start at a uniform offset in `0...startSpreadSeconds` after `startTime`.
     public var startSpreadSeconds: Int64
     public var meanGapSeconds: Double
+    /// The chance that an interest is drawn among the user's segment's categories (0: attributes
+    /// do not drive behaviour).
+    public var attributeAffinity: Double
 
     public init(
         users: Int = 1000, categories: Int = 20, itemsPerCategory: Int = 50, eventsPerUser: ClosedRange<Int> = 20...60,
         switches: Switches = .probability(0.05), popularityExponent: Double = 1.0, sequentialProbability: Double = 0,
         noiseProbability: Double = 0, allowRepeats: Bool = false, seed: UInt64 = 1,
-        startTime: Int64 = 1_700_000_000, startSpreadSeconds: Int64 = 30 * 86_400, meanGapSeconds: Double = 3600
+        startTime: Int64 = 1_700_000_000, startSpreadSeconds: Int64 = 30 * 86_400, meanGapSeconds: Double = 3600,
+        attributeAffinity: Double = 0
     ) {
         self.users = users
         self.categories = categories
@@ -67,6 +74,17 @@ public struct SyntheticConfig: Sendable, Equatable {
         self.startTime = startTime
         self.startSpreadSeconds = startSpreadSeconds
         self.meanGapSeconds = meanGapSeconds
+        self.attributeAffinity = attributeAffinity
+    }
+
+    /// The segment (0..<6) of a user with these attributes: age band × female or not.
+    public static func segment(age: Int, gender: String) -> Int {
+        (age < 30 ? 0 : age < 45 ? 1 : 2) * 2 + (gender == "female" ? 0 : 1)
+    }
+
+    /// The categories a segment favours: c mod 6 = segment.
+    public func favouredCategories(ofSegment segment: Int) -> [Int] {
+        Array(stride(from: segment, to: categories, by: 6))
     }
 
     public var itemCount: Int { categories * itemsPerCategory }
@@ -146,16 +164,18 @@ public enum SyntheticGenerator {
 
         var userIDs: [String] = []
         var users: [User?] = []
+        var favoured: [[Int]] = []
         for u in 0..<config.users {
             let id = "user-\(u)"
             userIDs.append(id)
             let g = rng.nextDouble()
+            let age = 18 + rng.nextInt(below: 58)
+            let gender = g < 0.48 ? "female" : g < 0.96 ? "male" : "other"
             let attributes = [
-                "age": String(18 + rng.nextInt(below: 58)),
-                "gender": g < 0.48 ? "female" : g < 0.96 ? "male" : "other",
-                "location": locations[rng.nextInt(below: locations.count)],
+                "age": String(age), "gender": gender, "location": locations[rng.nextInt(below: locations.count)],
             ]
             users.append(User(id: id, attributes: attributes))
+            favoured.append(config.favouredCategories(ofSegment: SyntheticConfig.segment(age: age, gender: gender)))
         }
 
         // Zipf cumulative distribution over ranks within a category.
@@ -208,13 +228,23 @@ public enum SyntheticGenerator {
                         for t in positions.prefix(k) { switchAt[t] = true }
                     }
                 }
-                var category = rng.nextInt(below: config.categories)
+                // With attribute affinity, an interest is drawn among the segment's categories
+                // (other than `current`, when there is another); without, no extra draw is made,
+                // so data without affinity is what it always was.
+                func segmentCategory(other current: Int?) -> Int? {
+                    guard config.attributeAffinity > 0, rng.nextDouble() < config.attributeAffinity else { return nil }
+                    let choices = favoured[u].filter { $0 != current }
+                    return choices.isEmpty ? nil : choices[rng.nextInt(below: choices.count)]
+                }
+                var category = segmentCategory(other: nil) ?? rng.nextInt(below: config.categories)
                 var timeline = [InterestSpan(start: 0, category: category)]
                 var time = config.startTime + Int64(rng.nextInt(below: Int(config.startSpreadSeconds) + 1))
                 var previousRank = -1  // the previous in-interest item's rank, -1 after a switch or at the start
                 for t in 0..<length {
                     if switchAt[t] {
-                        category = (category + 1 + rng.nextInt(below: config.categories - 1)) % config.categories
+                        category =
+                            segmentCategory(other: category)
+                            ?? (category + 1 + rng.nextInt(below: config.categories - 1)) % config.categories
                         timeline.append(InterestSpan(start: t, category: category))
                         previousRank = -1
                     }

@@ -73,6 +73,29 @@ struct GeneratorTests {
         }
     }
 
+    @Test func attributeAffinityMakesASegmentsCategoriesItsInterests() {
+        func favouredShare(_ affinity: Double) -> Double {
+            let config = SyntheticConfig(
+                users: 600, categories: 20, itemsPerCategory: 10, eventsPerUser: 10...20, switches: .perUser(1),
+                seed: 4, attributeAffinity: affinity)
+            let data = SyntheticGenerator.generate(config)
+            var favoured = 0, spans = 0
+            for u in 0..<config.users {
+                let attributes = data.dataset.userInfo[u]!.attributes
+                let segment = SyntheticConfig.segment(age: Int(attributes["age"]!)!, gender: attributes["gender"]!)
+                let categories = Set(config.favouredCategories(ofSegment: segment))
+                for span in data.timelines[u] {
+                    spans += 1
+                    if categories.contains(span.category) { favoured += 1 }
+                }
+            }
+            return Double(favoured) / Double(spans)
+        }
+        // A segment favours 3 or 4 of the 20 categories: about 17 % of interests by chance.
+        #expect(favouredShare(0) < 0.25)
+        #expect(favouredShare(0.9) > 0.85)
+    }
+
     @Test func popularityIsSkewed() {
         func topDecileShare(_ exponent: Double) -> Double {
             let data = SyntheticGenerator.generate(

@@ -127,6 +127,64 @@ struct FeatureRankerTests {
         #expect(try #require(report.test["AUC"]) > 0.75)
     }
 
+    @Test func aCascadeRanksTheRetrieversCandidatesWithTheFeatureModel() throws {
+        // Popularity retrieves 10 of 30 items; DeepFM, given its own epochs by a scoped key, orders them.
+        var options = Self.fast
+        options["members"] = "pop,deepfm"
+        options["candidates"] = 10
+        options["deepfm.epochs"] = 3
+        let cascade = try #require(try ModelCatalog.make("cascade", options: options) as? FusionRecommender)
+        let ranker = try #require(cascade.members[1] as? DeepFM)
+        #expect(ranker.options.epochs == 3)
+        try cascade.fit(ratedFeatureData, validation: nil, progress: nil)
+        #expect(cascade.weights == [0], "without validation the ranker alone orders")
+        let state = UserState(user: 0, in: ratedFeatureData)
+        let retrieved = TopK.select(10, from: cascade.members[0].scores(for: state), excluding: state.items)
+        let byRanker = retrieved.sorted { ranker.logits(state, items: [$0])[0] > ranker.logits(state, items: [$1])[0] }
+        let scores = cascade.scores(for: state)
+        #expect(TopK.select(10, from: scores, excluding: state.items) == byRanker)
+        let byRetriever = try FusionRecommender(kind: .cascade, members: cascade.members, weights: [1], candidates: 10)
+        #expect(TopK.select(10, from: byRetriever.scores(for: state), excluding: state.items) == retrieved)
+        #expect(throws: ModelError.self) {
+            try FusionRecommender(kind: .cascade, members: cascade.members, weights: [0.5, 0.5], candidates: 10)
+        }
+        #expect(throws: ModelError.self) { try ModelCatalog.make("cascade", options: ["deepfm.nope": 1]) }
+        #expect(throws: ModelError.self) {
+            try ModelCatalog.make("cascade", options: ["members": "pop,deepfm", "ease.lambda": 1])
+        }
+        #expect(ModelCatalog.isScopedKey("din.epochs", for: ["cascade"]))
+        #expect(!ModelCatalog.isScopedKey("din.epochs", for: ["sasrec"]))
+        #expect(!ModelCatalog.isScopedKey("din.nope", for: ["din"]))
+    }
+
+    @Test func explanationsNameTheFeaturesAndHistoryItemsThatMovedAScore() throws {
+        let model = try #require(try ModelCatalog.make("din", options: Self.fast) as? DIN)
+        try model.fit(ratedFeatureData, validation: nil, progress: nil)
+        let fieldNames = Set(try #require(model.encoder).space.fields.map(\.name))
+        // A new user of group a: the group raises category-0 items and lowers category-1 ones.
+        let newcomer = UserState(items: [], features: ["group": "a"])
+        let items: [Int32] = [0, 1, 2, 3]
+        for (item, fields) in zip(items, model.explainFeatures(items, for: newcomer, top: 20)) {
+            #expect(Set(fields.map(\.field)).isSubset(of: fieldNames))
+            #expect(abs(fields.reduce(0) { $0 + abs($1.weight) } - 1) < 1e-4)
+            let group = try #require(fields.first { $0.field == "user.group" })
+            #expect(group.value == "a")
+            let liked = Int(ratedFeatureData.items.id(at: item).dropFirst())! % 2 == 0
+            #expect(liked ? group.weight > 0 : group.weight < 0, "item \(item): \(fields)")
+            let categories = try #require(fields.first { $0.field == "item.categories" })
+            #expect(categories.value == (liked ? "c0" : "c1"))
+        }
+        // DIN's history part: the activation unit's weights over the user's own items.
+        let state = UserState(user: 3, in: ratedFeatureData)
+        let reasons = model.explain(items, for: state, top: 100)
+        for list in reasons {
+            #expect(list.count == min(state.items.count, 10), "the last `history` (10) items")
+            #expect(abs(list.reduce(0) { $0 + abs($1.weight) } - 1) < 1e-4)
+            for reason in list { #expect(state.items[reason.position] == reason.item) }
+            #expect(zip(list, list.dropFirst()).allSatisfy { abs($0.weight) >= abs($1.weight) })
+        }
+    }
+
     @Test func optionsOutsideTheirRangesAreRefusedByName() {
         #expect(throws: ModelError.self) { try ModelCatalog.make("deepfm", options: ["layers": "0"]) }
         #expect(throws: ModelError.self) { try ModelCatalog.make("din", options: ["history": 5000]) }

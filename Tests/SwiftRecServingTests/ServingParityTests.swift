@@ -156,5 +156,16 @@ struct FeatureModelNewUserTests {
         #expect(served.recommendations.map(\.item) == expected.map { Self.data.items.id(at: $0) })
         let inCategory = served.recommendations.filter { Int($0.item.dropFirst())! % 2 == 1 }
         #expect(inCategory.count >= 9, "\(inCategory.count) of 10 in the group's category")
+        // Asked for explanations, each item names the features that moved it; the user's group
+        // raised the items of the group's category.
+        var explained = RecommendationRequest(count: 10)
+        explained.explain = true
+        let reasons = try await service.pipeline.recommend(.user("newcomer"), explained).recommendations
+        #expect(reasons.map(\.item) == served.recommendations.map(\.item))
+        for recommendation in reasons where Int(recommendation.item.dropFirst())! % 2 == 1 {
+            let features = try #require(recommendation.features)
+            let group = try #require(features.first { $0.field == "user.group" }, "\(features)")
+            #expect(group.value == "b" && group.weight > 0)
+        }
     }
 }

@@ -25,18 +25,24 @@ public struct ModelEntry: Sendable {
     ) -> ModelEntry {
         ModelEntry(
             name: name, summary: summary, inputs: inputs, options: OptionDescription.all(Config.self),
-            make: { options, ignoring in try make(Config(values: options, ignoringUnknown: ignoring)) },
-            resolve: { options, ignoring in try Config(values: options, ignoringUnknown: ignoring).values },
+            make: { options, ignoring in
+                try make(Config(values: ModelCatalog.scoped(options, for: name), ignoringUnknown: ignoring))
+            },
+            resolve: { options, ignoring in
+                try Config(values: ModelCatalog.scoped(options, for: name), ignoringUnknown: ignoring).values
+            },
             load: load,
             estimate: { options, ignoring, shape in
-                try Config(values: options, ignoringUnknown: ignoring).estimatedTrainingBytes(shape)
+                try Config(values: ModelCatalog.scoped(options, for: name), ignoringUnknown: ignoring)
+                    .estimatedTrainingBytes(shape)
             })
     }
 
     /// A fusion: its own options, and every other option passed to each member that has it.
     static func fusion(_ kind: FusionKind, _ summary: String) -> ModelEntry {
         @Sendable func members(_ options: ModelCatalog.Options) throws -> (FusionConfig, [ModelEntry]) {
-            let config = try FusionConfig(values: options, ignoringUnknown: true)
+            let config = try FusionConfig(
+                values: ModelCatalog.scoped(options, for: kind.rawValue), ignoringUnknown: true)
             let entries = try config.memberNames(for: kind).map { name -> ModelEntry in
                 guard let entry = ModelCatalog.entry(name), !ModelCatalog.fusionNames.contains(name) else {
                     throw ModelError.invalidParameter(
@@ -49,11 +55,14 @@ public struct ModelEntry: Sendable {
         @Sendable func memberOptions(
             _ options: ModelCatalog.Options, _ entries: [ModelEntry], ignoringUnknown: Bool
         ) throws -> ModelCatalog.Options {
-            var rest = options
+            var rest = ModelCatalog.scoped(options, for: kind.rawValue)
             for key in FusionConfig.optionKeys { rest[key] = nil }
             let known = FusionConfig.optionKeys + entries.flatMap(\.optionKeys)
-            for key in rest.keys.sorted() where !ignoringUnknown && !known.contains(key) {
-                throw ModelError.invalidParameter(name: key, reason: ConfigKeys.unknown(key, known: known))
+            let scopedKnown = entries.flatMap { entry in entry.optionKeys.map { "\(entry.name).\($0)" } }
+            for key in rest.keys.sorted()
+            where !ignoringUnknown && !known.contains(key) && !scopedKnown.contains(key) {
+                throw ModelError.invalidParameter(
+                    name: key, reason: ConfigKeys.unknown(key, known: known + scopedKnown))
             }
             return rest
         }
@@ -186,6 +195,27 @@ public enum ModelCatalog {
 
     static let fusionNames = Set(FusionKind.allCases.map(\.rawValue))
     static var memberNames: String { names.filter { !fusionNames.contains($0) }.joined(separator: ", ") }
+
+    /// `options` as model `name` reads them: a key scoped to it (`name.key`, e.g. `din.epochs`)
+    /// overrides the plain `key`; keys scoped to other models stay for them (a fusion's members).
+    public static func scoped(_ options: Options, for name: String) -> Options {
+        let prefix = name + "."
+        var out = options
+        for (key, value) in options where key.hasPrefix(prefix) {
+            out[key] = nil
+            out[String(key.dropFirst(prefix.count))] = value
+        }
+        return out
+    }
+
+    /// Whether `key` is scoped (`model.option`) to a model that `names` runs — one of them, or a
+    /// member of a fusion among them — and names an option of that model.
+    public static func isScopedKey(_ key: String, for names: [String]) -> Bool {
+        guard let dot = key.firstIndex(of: "."), let entry = entry(String(key[..<dot])) else { return false }
+        let hasFusion = names.contains { fusionNames.contains($0) }
+        guard names.contains(entry.name) || (hasFusion && !fusionNames.contains(entry.name)) else { return false }
+        return acceptedKeys(entry.name).contains(String(key[key.index(after: dot)...]))
+    }
 
     /// The keys `name` takes: its options, and for a fusion every option a member can have.
     public static func acceptedKeys(_ name: String) -> [String] {

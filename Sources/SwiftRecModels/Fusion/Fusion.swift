@@ -9,7 +9,9 @@ public enum FusionKind: String, Codable, Sendable, CaseIterable, OptionChoice {
     /// A logistic ranker over each member's standardised score and reciprocal rank, trained on
     /// the validation users' targets against hard negatives from the members' top lists.
     case stack
-    /// The first member retrieves its top `candidates`; the second orders them.
+    /// Retrieve then rank: the first member retrieves its top `candidates`; the second (a
+    /// feature ranker such as `din`, scoring only those) orders them, its standardised score
+    /// mixed with the retriever's by a weight tuned on validation.
     case cascade
 }
 
@@ -18,7 +20,8 @@ public enum FusionKind: String, Codable, Sendable, CaseIterable, OptionChoice {
 public struct FusionConfig: ModelConfig {
     /// Member model names; empty: `sasrec,ease` (a cascade: `ease,sasrec`).
     public var members: [String] = []
-    /// Blend: one per member; stack: two per member and a bias; empty: tuned on validation.
+    /// Blend: one per member; stack: two per member and a bias; cascade: one, the retriever's
+    /// share of the candidates' order (0: the ranker alone); empty: tuned on validation.
     public var weights: [Float] = []
     public var candidates = 100
 
@@ -50,6 +53,7 @@ public final class FusionRecommender: Recommender {
     public let kind: FusionKind
     public let members: [any Recommender]
     /// Blend: one weight per member. Stack: two per member (score, reciprocal rank) and a bias.
+    /// Cascade: the retriever's share of the candidates' order.
     public private(set) var weights: [Float]
     /// Cascade: items the first member retrieves. Stack: each member's top list for negatives.
     public let candidates: Int
@@ -88,6 +92,10 @@ public final class FusionRecommender: Recommender {
                 reason:
                     "a stack of \(members.count) models takes \(2 * members.count + 1) weights, got \(weights.count)")
         }
+        guard kind != .cascade || weights.count <= 1 else {
+            throw ModelError.invalidParameter(
+                name: "weights", reason: "a cascade takes one weight (the retriever's share), got \(weights.count)")
+        }
         guard weights.allSatisfy(\.isFinite) else {
             throw ModelError.invalidParameter(name: "weights", reason: "must be finite numbers")
         }
@@ -100,13 +108,17 @@ public final class FusionRecommender: Recommender {
 
     public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
         for member in members { try member.fit(dataset, validation: validation, progress: progress) }
-        guard kind != .cascade, let validation, !validation.isEmpty else {
+        guard let validation, !validation.isEmpty else {
             if weights.isEmpty { weights = defaultWeights }
             return
         }
         let count = min(validation.users.count, tuningUsers)
         let states = validation.users.prefix(count).map { UserState(user: $0, in: dataset) }
         let targets = validation.items.prefix(count).map { $0[0] }
+        if kind == .cascade {
+            if weights.isEmpty { weights = [tuneCascade(states: states, targets: targets, progress: progress)] }
+            return
+        }
         // Every member's standardised scores for the tuning users, computed once.
         let n = itemCount
         var standardised: [[Float]] = []
@@ -130,7 +142,66 @@ public final class FusionRecommender: Recommender {
     }
 
     private var defaultWeights: [Float] {
-        kind == .stack ? members.flatMap { _ in [1, 0] } + [0] : members.map { _ in 1 / Float(members.count) }
+        switch kind {
+        case .blend: return members.map { _ in 1 / Float(members.count) }
+        case .stack: return members.flatMap { _ in [1, 0] } + [0]
+        case .cascade: return [0]
+        }
+    }
+
+    // MARK: Retrieve then rank
+
+    /// The first member's top `candidates` outside the user's history, best first, with the
+    /// retriever's and the ranker's scores of each, both standardised over the candidates. A
+    /// ranker that scores pairs (``PairScoring``) scores the candidates only.
+    func cascadeCandidates(_ state: UserState) -> (items: [Int32], retriever: [Float], ranker: [Float]) {
+        var first = [Float](repeating: 0, count: itemCount)
+        first.withUnsafeMutableBufferPointer { members[0].score(state, into: $0) }
+        let seen = historyFlags(state)
+        let items = first.withUnsafeBufferPointer { scores in
+            seen.withUnsafeBufferPointer { TopK.select(candidates, from: scores, excluded: $0) }
+        }
+        var retriever = items.map { first[Int($0)] }
+        var ranker: [Float]
+        if let pairs = members[1] as? any PairScoring {
+            ranker = pairs.logits(state, items: items)
+        } else {
+            let all = members[1].scores(for: state)
+            ranker = items.map { all[Int($0)] }
+        }
+        retriever.withUnsafeMutableBufferPointer { Self.standardise($0) }
+        ranker.withUnsafeMutableBufferPointer { Self.standardise($0) }
+        return (items, retriever, ranker)
+    }
+
+    /// The retriever's share w of the order (score = (1 − w)·ranker + w·retriever over the
+    /// candidates) with the best validation NDCG@10, in steps of 0.1: 1 keeps the retriever's
+    /// order, 0 is the ranker alone, so the cascade is never worse than either on validation.
+    private func tuneCascade(states: [UserState], targets: [Int32], progress: TrainingProgress?) -> Float {
+        let lists = states.map(cascadeCandidates)
+        let shares = stride(from: Float(0), through: 1.0001, by: 0.1).map { $0 }
+        var best: (share: Float, ndcg: Double) = (0, -1)
+        for share in shares {
+            var total = 0.0
+            for (u, list) in lists.enumerated() {
+                guard let t = list.items.firstIndex(of: targets[u]) else { continue }
+                let target = (1 - share) * list.ranker[t] + share * list.retriever[t]
+                var above = 0
+                for k in list.items.indices where k != t {
+                    if (1 - share) * list.ranker[k] + share * list.retriever[k] >= target { above += 1 }
+                }
+                total += RankingOutcome.ndcg(rank: above, k: 10)
+            }
+            let ndcg = total / Double(max(lists.count, 1))
+            if ndcg > best.ndcg + 1e-9 { best = (share, ndcg) }
+        }
+        progress?(
+            .message(
+                String(
+                    format:
+                        "cascade: %@ retrieves %d, %@ ranks; retriever share %.1f (validation NDCG@10 %.4f on %d users)",
+                    members[0].name, candidates, members[1].name, best.share, best.ndcg, states.count)))
+        return best.share
     }
 
     /// Scores minus their mean over the items, over their standard deviation.
@@ -328,11 +399,13 @@ public final class FusionRecommender: Recommender {
                 scores[j] = z
             }
         case .cascade:
-            member.withUnsafeMutableBufferPointer { members[0].score(state, into: $0) }
-            let retrieved = topRanks(member[...], excluded: historyFlags(state))
-            members[1].score(state, into: scores)
             // Items the first stage did not retrieve rank below every retrieved one.
-            for j in 0..<n where retrieved[j] == nil { scores[j] = -1e30 }
+            for j in 0..<n { scores[j] = -1e30 }
+            let list = cascadeCandidates(state)
+            let share = weights.first ?? 0
+            for (k, item) in list.items.enumerated() {
+                scores[Int(item)] = (1 - share) * list.ranker[k] + share * list.retriever[k]
+            }
         }
     }
 
@@ -387,5 +460,39 @@ extension FusionRecommender: CatalogueExtending {
             return try extending.reembedded(changes)
         }
         return try FusionRecommender(kind: kind, members: updated, weights: weights, candidates: candidates)
+    }
+}
+
+extension FusionRecommender: Explaining, FeatureExplaining {
+    /// The member that decides the order explains it: a cascade's ranker first, then the
+    /// retriever; a blend or stack asks its members in order. Empty when none can explain.
+    private var explainingOrder: [any Recommender] { kind == .cascade ? members.reversed() : members }
+
+    public func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution] {
+        explain([item], for: state, top: top)[0]
+    }
+
+    public func explain(_ items: [Int32], for state: UserState, top: Int) -> [[Attribution]] {
+        explain(items, for: state, top: top, method: .attention)
+    }
+
+    public func explain(
+        _ items: [Int32], for state: UserState, top: Int, method: ExplanationMethod
+    ) -> [[Attribution]] {
+        for member in explainingOrder {
+            guard let explainer = member as? any Explaining else { continue }
+            let lists = explainer.explain(items, for: state, top: top, method: method)
+            if lists.contains(where: { !$0.isEmpty }) { return lists }
+        }
+        return items.map { _ in [] }
+    }
+
+    public func explainFeatures(_ items: [Int32], for state: UserState, top: Int) -> [[FeatureAttribution]] {
+        for member in explainingOrder {
+            if let explainer = member as? any FeatureExplaining {
+                return explainer.explainFeatures(items, for: state, top: top)
+            }
+        }
+        return items.map { _ in [] }
     }
 }

@@ -99,6 +99,22 @@ public final class DINNetwork: FeatureNetwork {
     }
 
     public func logits(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> Variable {
+        let b = batch.size
+        let (candidate, _, pooled) = attend(batch, encoder: encoder)
+        let userFields = embeddings.space.userFields.count, d = embeddings.dim
+        let fields = embeddings.fields(batch).slice(axis: 1, 0..<userFields).reshaped([b, userFields * d])
+        return top(Variable.concatenate([fields, pooled, candidate], axis: 1)) + embeddings.firstOrder(batch)
+    }
+
+    /// The activation unit's weight of each history slot for its example's candidate.
+    public func historyWeights(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float]? {
+        attend(batch, encoder: encoder).weights.value.scalars
+    }
+
+    /// [B, d] candidates, [B, 1, L] history weights and [B, d] the weighted sum of the history.
+    func attend(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> (
+        candidate: Variable, weights: Variable, pooled: Variable
+    ) {
         let b = batch.size, d = embeddings.dim, length = batch.historyLength
         // Each distinct item of the batch (candidates and histories) is embedded once, into a
         // table whose row 0 is the zero vector of padding; the examples gather from it.
@@ -122,9 +138,7 @@ public final class DINNetwork: FeatureNetwork {
         let weights = attention(history: history, candidates: repeated, mask: batch.history, batch: b, length: length)
             .reshaped([b, 1, length])
         let pooled = weights.batchedMatmul(history.reshaped([b, length, d])).reshaped([b, d])
-        let userFields = embeddings.space.userFields.count
-        let fields = embeddings.fields(batch).slice(axis: 1, 0..<userFields).reshaped([b, userFields * d])
-        return top(Variable.concatenate([fields, pooled, candidate], axis: 1)) + embeddings.firstOrder(batch)
+        return (candidate, weights, pooled)
     }
 }
 

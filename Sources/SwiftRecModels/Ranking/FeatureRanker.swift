@@ -157,6 +157,13 @@ public protocol FeatureNetwork: Layer {
     var embeddings: FieldEmbeddings { get }
     /// [B, 1] logits.
     func logits(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> Variable
+    /// [B × historyLength]: how much each of an example's history slots weighed in its score,
+    /// for models that weigh the history (DIN's activation unit); nil for the others.
+    func historyWeights(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float]?
+}
+
+extension FeatureNetwork {
+    public func historyWeights(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float]? { nil }
 }
 
 /// A model that gives the probability of a positive for given (user, item) pairs, as the CTR

@@ -152,6 +152,20 @@ enum OpenAPIDocument {
                           properties:
                             item: {type: string}
                             weight: {type: number}
+                      features:
+                        type: array
+                        description: >-
+                          With explain=true and a feature model (fm, deepfm, widedeep, dcnv2, din, or a fusion
+                          holding one): the features whose values most moved the score, largest share first. A
+                          field's weight is the score's drop when it reads as unknown, over the sum of all
+                          fields' drops in absolute value.
+                        items:
+                          type: object
+                          required: [field, value, weight]
+                          properties:
+                            field: {type: string, description: "user.gender, item.categories, user (the id), item, …"}
+                            value: {type: string}
+                            weight: {type: number}
             Health:
               type: object
               required: [status, model, events]

@@ -254,10 +254,12 @@ public final class RecommendationPipeline: Sendable {
         let explanations =
             request.explain
             ? explanations(model, state: state, items: top, request: request, cached: cachedReasons) : nil
+        let features =
+            request.explain ? (model.model as? any FeatureExplaining)?.explainFeatures(top, for: state, top: 3) : nil
         return top.enumerated().map { k, index in
             Recommendation(
                 item: model.items.id(at: index), score: scores[Int(index)], because: explanations?[k],
-                explore: index == explored ? true : nil)
+                features: features.map { $0[k] }, explore: index == explored ? true : nil)
         }
     }
 

@@ -43,8 +43,22 @@ public struct Recommendation: Codable, Sendable, Equatable {
     public var score: Float
     /// The history items that drove it, strongest first, when explanations were asked for.
     public var because: [Reason]?
+    /// The user's and the item's features that drove it (feature models), largest share
+    /// first, when explanations were asked for.
+    public var features: [FeatureAttribution]?
     /// True when the item fills the exploration slot.
     public var explore: Bool?
+
+    public init(
+        item: String, score: Float, because: [Reason]? = nil, features: [FeatureAttribution]? = nil,
+        explore: Bool? = nil
+    ) {
+        self.item = item
+        self.score = score
+        self.because = because
+        self.features = features
+        self.explore = explore
+    }
 }
 
 /// A history item's share in a recommendation.

@@ -1,0 +1,148 @@
+import Foundation
+import SwiftRecData
+import SwiftRecTensor
+
+/// One feature's part in a feature model's score.
+public struct FeatureAttribution: Sendable, Equatable, Codable {
+    /// The field: `user.gender`, `item.year`, `item.categories`, `user` (the id), `item`, …
+    public var field: String
+    /// The value the model read, as the field knows it (`F`, `Comedy|Drama`, an id), or `unknown`.
+    public var value: String
+    /// Its signed share of the explanation: the score's drop when the field reads as unknown,
+    /// over the sum of every field's drop in absolute value (so they sum to 1 in absolute value).
+    public var weight: Float
+}
+
+/// A model that can say which of the user's and the item's features drove a score.
+public protocol FeatureExplaining {
+    /// For each of `items`, the `top` fields whose values most moved its score for `state`,
+    /// largest share first.
+    func explainFeatures(_ items: [Int32], for state: UserState, top: Int) -> [[FeatureAttribution]]
+}
+
+extension FeatureRanker: FeatureExplaining {
+    /// Occlusion: each field in turn reads as its "unknown" row (what a missing or unseen value
+    /// reads as), and the field's part is how much the logit drops. For FM, whose logit is a
+    /// sum over fields and pairs of fields, this is exact up to the pairs shared by two fields;
+    /// for the deep models it is a one-field-at-a-time sensitivity, not an additive split. Every
+    /// variant of every item is scored in one batch.
+    public func explainFeatures(_ items: [Int32], for state: UserState, top: Int) -> [[FeatureAttribution]] {
+        guard let network, let encoder, !items.isEmpty, top > 0 else { return items.map { _ in [] } }
+        let space = encoder.space
+        let userRows = encoder.userRows(user: state.user, features: state.features)
+        let base = Self.batch(
+            [], items, histories: [state.items[...]], userRows: [userRows], encoder: encoder,
+            historyLength: options.history)
+        let single = space.userFields + space.itemFields
+        let variants = single.count + (space.hasCategories ? 1 : 0)
+        let width = single.count, m = items.count
+        // Variant 0 is the example itself; variant 1 + f has field f unknown.
+        var rows: [Int32] = [], categories: [Int32] = [], scale: [Float] = [], history: [Int32] = []
+        let categoryWidth = space.categoryWidth
+        let baseScale = base.categoryScale.scalars
+        for variant in 0...variants {
+            for k in 0..<m {
+                var own = Array(base.singleRows[(k * width)..<((k + 1) * width)])
+                if variant >= 1 && variant <= width { own[variant - 1] = Int32(single[variant - 1].offset) }
+                rows += own
+                if categoryWidth > 0 {
+                    if variant == width + 1, let field = space.fields.first(where: { $0.source == .itemCategories }) {
+                        categories.append(Int32(field.offset))
+                        categories += repeatElement(Int32(space.paddingRow), count: categoryWidth - 1)
+                        scale.append(1)
+                    } else {
+                        categories += base.categoryRows[(k * categoryWidth)..<((k + 1) * categoryWidth)]
+                        scale.append(baseScale[k])
+                    }
+                }
+                history += base.history[(k * base.historyLength)..<((k + 1) * base.historyLength)]
+            }
+        }
+        let count = (variants + 1) * m
+        let batch = FeatureBatch(
+            size: count, singleRows: rows, categoryRows: categories,
+            categoryScale: Tensor(
+                shape: [count, 1], scalars: categoryWidth > 0 ? scale : Array(repeating: 1, count: count)),
+            items: Array((0...variants).map { _ in items }.joined()), history: history,
+            historyLength: base.historyLength)
+        let logits = withNoGrad { network.logits(batch, encoder: encoder).value.scalars }
+        return (0..<m).map { k in
+            var parts: [(field: Int, drop: Float)] = (0..<variants).map { f in
+                (f, logits[k] - logits[(f + 1) * m + k])
+            }
+            let total = parts.reduce(Float(0)) { $0 + abs($1.drop) }
+            guard total > 0 else { return [] }
+            parts.sort { abs($0.drop) > abs($1.drop) }
+            return parts.prefix(top).map { part in
+                FeatureAttribution(
+                    field: part.field < width ? single[part.field].name : "item.categories",
+                    value: Self.value(of: part.field, item: items[k], state: state, space: space, encoder: encoder),
+                    weight: part.drop / total)
+            }
+        }
+    }
+
+    /// What field `f` (an index into the single-valued fields, or the categories after them)
+    /// reads for `item` and `state`, as a person would name it.
+    static func value(
+        of f: Int, item: Int32, state: UserState, space: FeatureSpace, encoder: FeatureSpace.Encoder
+    ) -> String {
+        let single = space.userFields + space.itemFields
+        func named(_ field: FeatureSpace.Field, row: Int32) -> String {
+            let k = Int(row) - field.offset - 1
+            return k >= 0 && k < field.vocabulary.count ? field.vocabulary[k] : "unknown"
+        }
+        if f >= single.count {
+            guard let field = space.fields.first(where: { $0.source == .itemCategories }) else { return "unknown" }
+            let w = space.categoryWidth, i = Int(item)
+            let names = encoder.categoryRows[(i * w)..<((i + 1) * w)]
+                .filter { Int($0) != space.paddingRow }.map { named(field, row: $0) }
+            return names.joined(separator: "|")
+        }
+        let field = single[f]
+        switch field.source {
+        case .userID:
+            return state.user.map { $0 >= 0 && Int($0) < field.size - 1 } == true ? "known user" : "unknown"
+        case .userAttribute: return state.features[field.key!] ?? "unknown"
+        case .itemID: return "this item"
+        case .itemAttribute:
+            let itemFieldIndex = f - space.userFields.count
+            return named(field, row: encoder.itemRows[Int(item) * space.itemFields.count + itemFieldIndex])
+        case .itemCategories: return "unknown"
+        }
+    }
+}
+
+extension FeatureRanker: Explaining {
+    /// History items: DIN's activation-unit weights of the user's recent items for the
+    /// candidate (as shares of their absolute sum); models that read no history name none.
+    public func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution] {
+        explain([item], for: state, top: top)[0]
+    }
+
+    public func explain(_ items: [Int32], for state: UserState, top: Int) -> [[Attribution]] {
+        guard let network, let encoder, Network.readsHistory, !state.items.isEmpty, top > 0 else {
+            return items.map { _ in [] }
+        }
+        let userRows = encoder.userRows(user: state.user, features: state.features)
+        let batch = Self.batch(
+            [], items, histories: [state.items[...]], userRows: [userRows], encoder: encoder,
+            historyLength: options.history)
+        guard let weights = withNoGrad({ network.historyWeights(batch, encoder: encoder) }) else {
+            return items.map { _ in [] }
+        }
+        let length = batch.historyLength
+        let shown = min(length, state.items.count)
+        // The batch's history is right-aligned: slot s holds state item count − length + s.
+        let first = state.items.count - length
+        return items.indices.map { k in
+            let row = weights[(k * length)..<((k + 1) * length)]
+            let total = row.reduce(Float(0)) { $0 + abs($1) }
+            guard total > 0 else { return [] }
+            let slots = (length - shown..<length).sorted { abs(row[k * length + $0]) > abs(row[k * length + $1]) }
+            return slots.prefix(top).map { s in
+                Attribution(item: state.items[first + s], position: first + s, weight: row[k * length + s] / total)
+            }
+        }
+    }
+}
