@@ -73,7 +73,7 @@ struct FeatureRankerTests {
         #expect(chosen.fields.map(\.name) == ["user", "user.team", "item", "item.categories"])
     }
 
-    @Test(arguments: ["fm", "deepfm", "widedeep", "dcnv2", "din"])
+    @Test(arguments: ["fm", "deepfm", "widedeep", "dcnv2", "din", "star"])
     func eachModelLearnsTheFeatureRuleBeatsPopularityAndRoundTrips(name: String) throws {
         let experiment = CTRExperiment(dataset: ratedFeatureData, seed: 3)
         let model = try ModelCatalog.make(name, options: Self.fast)
@@ -183,6 +183,48 @@ struct FeatureRankerTests {
             for reason in list { #expect(state.items[reason.position] == reason.item) }
             #expect(zip(list, list.dropFirst()).allSatisfy { abs($0.weight) >= abs($1.weight) })
         }
+    }
+
+    /// In scenario x, red-team users like category 0 and blue-team ones category 1; in y the
+    /// reverse. The scenario is not a field, so only STAR's per-scenario weights can tell them
+    /// apart, and the request's scenario decides for a new user.
+    @Test func starLearnsWhatDiffersBetweenScenariosAndServesTheRequestedOne() throws {
+        var builder = DatasetBuilder()
+        var generator = SplitMix64(seed: 11)
+        for i in 0..<30 { builder.add(Item(id: "i\(i)", categories: ["c\(i % 2)"])) }
+        for u in 0..<240 {
+            let scenario = u % 2 == 0 ? "x" : "y", team = (u / 2) % 2 == 0 ? "red" : "blue"
+            builder.add(User(id: "u\(u)", attributes: ["place": scenario, "team": team]))
+            var items = Array(0..<30)
+            generator.shuffle(&items)
+            for (k, i) in items.prefix(16).enumerated() {
+                let likesZero = (team == "red") == (scenario == "x")
+                let likes = likesZero == (i % 2 == 0)
+                builder.add(
+                    Event(
+                        user: "u\(u)", item: "i\(i)", type: .rating, value: likes ? 5 : 1,
+                        timestamp: Int64(u * 100 + k)))
+            }
+        }
+        let data = builder.build()
+        var options = Self.fast
+        options["epochs"] = 20
+        options["scenario-attribute"] = "place"
+        options["scenario-groups"] = "x,y"
+        options["user-features"] = "team"
+        let star = try #require(try ModelCatalog.make("star", options: options) as? STAR)
+        try star.fit(data, validation: nil, progress: nil)
+        #expect(star.network?.scenarioNames.sorted() == ["x", "y"])
+        for (scenario, liked) in [("x", 0), ("y", 1)] {
+            let state = UserState(items: [], features: ["team": "red"], scenario: scenario)
+            let top = TopK.select(10, from: star.scores(for: state), excluding: [])
+            let matching = top.filter { Int(data.items.id(at: $0).dropFirst())! % 2 == liked }
+            #expect(matching.count >= 9, "scenario \(scenario): \(matching.count) of the top 10 in category \(liked)")
+        }
+        // Without a requested scenario the user's attribute names it.
+        #expect(
+            star.scores(for: UserState(items: [], features: ["team": "red", "place": "y"]))
+                == star.scores(for: UserState(items: [], features: ["team": "red"], scenario: "y")))
     }
 
     @Test func optionsOutsideTheirRangesAreRefusedByName() {

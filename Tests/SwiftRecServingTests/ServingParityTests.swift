@@ -38,7 +38,7 @@ private let smallOptions: [String: ModelCatalog.Options] = {
         "sasrec-content": sequence.merging(["text-dim": "16"]) { $1 },
     ]
     for name in ["sasrec", "bert4rec", "gru4rec", "lstm", "blend", "stack", "cascade"] { options[name] = sequence }
-    for name in ["fm", "deepfm", "widedeep", "dcnv2", "din"] {
+    for name in ["fm", "deepfm", "widedeep", "dcnv2", "din", "star"] {
         options[name] = ["epochs": "3", "dim": "8", "history": "8"]
     }
     return options

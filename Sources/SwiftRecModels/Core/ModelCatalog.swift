@@ -185,6 +185,10 @@ public enum ModelCatalog {
             "din", DINConfig.self, reads: [.features, .sequence],
             "DIN: attention of the candidate over the recent items, with features.",
             make: { try DIN(config: $0) }, load: { try DIN.load(from: $0) }),
+        .model(
+            "star", STARConfig.self, reads: [.features],
+            "STAR: one multi-scenario network, shared weights times each scenario's own.",
+            make: { try STAR(config: $0) }, load: { try STAR.load(from: $0) }),
         .fusion(.blend, "A weighted sum of the members' standardised scores."),
         .fusion(.stack, "A logistic ranker over the members' scores and ranks."),
         .fusion(.cascade, "The first member retrieves, the second orders."),

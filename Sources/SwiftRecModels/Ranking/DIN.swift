@@ -15,17 +15,8 @@ public struct DINConfig: FeatureModelConfig {
 
     public static let options: [ConfigOption<Self>] =
         FeatureTrainingOptions.options.map { $0.lifted(\.training) } + [
-            .checked(
-                "attention-layers", \.attentionLayers, range: "1 to 8 widths of 1...4096",
-                "Hidden widths of the activation unit."
-            ) {
-                (1...8).contains($0.count) && $0.allSatisfy { (1...4096).contains($0) }
-            },
-            .checked(
-                "layers", \.layers, range: "1 to 8 widths of 1...4096", "Hidden widths of the network on top."
-            ) {
-                (1...8).contains($0.count) && $0.allSatisfy { (1...4096).contains($0) }
-            },
+            .widths("attention-layers", \.attentionLayers, "Hidden widths of the activation unit."),
+            .widths("layers", \.layers, "Hidden widths of the network on top."),
             .value("dropout", \.dropout, in: 0...0.95, "Dropout between the top network's layers."),
         ]
 

@@ -30,8 +30,9 @@ extension FeatureRanker: FeatureExplaining {
         guard let network, let encoder, !items.isEmpty, top > 0 else { return items.map { _ in [] } }
         let space = encoder.space
         let userRows = encoder.userRows(user: state.user, features: state.features)
+        let scenario = network.scenario(features: state.features, requested: state.scenario)
         let base = Self.batch(
-            [], items, histories: [state.items[...]], userRows: [userRows], encoder: encoder,
+            [], items, histories: [state.items[...]], userRows: [userRows], scenarios: [scenario], encoder: encoder,
             historyLength: options.history)
         let single = space.userFields + space.itemFields
         let variants = single.count + (space.hasCategories ? 1 : 0)
@@ -64,7 +65,7 @@ extension FeatureRanker: FeatureExplaining {
             categoryScale: Tensor(
                 shape: [count, 1], scalars: categoryWidth > 0 ? scale : Array(repeating: 1, count: count)),
             items: Array((0...variants).map { _ in items }.joined()), history: history,
-            historyLength: base.historyLength)
+            historyLength: base.historyLength, scenarios: Array(repeating: scenario, count: count))
         let logits = withNoGrad { network.logits(batch, encoder: encoder).value.scalars }
         return (0..<m).map { k in
             var parts: [(field: Int, drop: Float)] = (0..<variants).map { f in
@@ -126,7 +127,8 @@ extension FeatureRanker: Explaining {
         }
         let userRows = encoder.userRows(user: state.user, features: state.features)
         let batch = Self.batch(
-            [], items, histories: [state.items[...]], userRows: [userRows], encoder: encoder,
+            [], items, histories: [state.items[...]], userRows: [userRows],
+            scenarios: [network.scenario(features: state.features, requested: state.scenario)], encoder: encoder,
             historyLength: options.history)
         guard let weights = withNoGrad({ network.historyWeights(batch, encoder: encoder) }) else {
             return items.map { _ in [] }

@@ -83,6 +83,18 @@ extension FeatureModelConfig {
     }
 }
 
+extension ConfigOption {
+    /// Hidden-layer widths: `counts` of them, each 1...4096.
+    static func widths(
+        _ key: String, _ path: WritableKeyPath<Config, [Int]> & Sendable, counts: ClosedRange<Int> = 1...8,
+        _ help: String
+    ) -> Self {
+        checked(key, path, range: "\(counts.lowerBound) to \(counts.upperBound) widths of 1...4096", help) {
+            counts.contains($0.count) && $0.allSatisfy { (1...4096).contains($0) }
+        }
+    }
+}
+
 /// One batch of examples as embedding rows.
 public struct FeatureBatch {
     public let size: Int
@@ -97,6 +109,8 @@ public struct FeatureBatch {
     /// [size, historyLength]: the user's most recent items before the example, oldest first, −1 as padding.
     public let history: [Int32]
     public let historyLength: Int
+    /// [size]: each example's scenario (``FeatureNetwork/scenario(features:requested:)``).
+    public let scenarios: [Int32]
 }
 
 /// The embedding table every field reads from, plus the first-order weights (one number per
@@ -160,10 +174,14 @@ public protocol FeatureNetwork: Layer {
     /// [B × historyLength]: how much each of an example's history slots weighed in its score,
     /// for models that weigh the history (DIN's activation unit); nil for the others.
     func historyWeights(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float]?
+    /// The scenario an example of a user with these attributes belongs to, `requested` (the
+    /// request's scenario, ``UserState/scenario``) taking precedence; 0 for models without scenarios.
+    func scenario(features: [String: String], requested: String?) -> Int32
 }
 
 extension FeatureNetwork {
     public func historyWeights(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float]? { nil }
+    public func scenario(features: [String: String], requested: String?) -> Int32 { 0 }
 }
 
 /// A model that gives the probability of a positive for given (user, item) pairs, as the CTR
@@ -225,6 +243,9 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
         let userRows = (0..<dataset.userCount).map {
             encoder.userRows(user: Int32($0), features: dataset.userInfo[$0]?.attributes ?? [:])
         }
+        let userScenarios = (0..<dataset.userCount).map {
+            network.scenario(features: dataset.userInfo[$0]?.attributes ?? [:], requested: nil)
+        }
         let mode = Self.labelMode(options, dataset)
         let rated =
             mode == .ratings
@@ -262,7 +283,8 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
                     histories: Network.readsHistory
                         ? chunk.map { Self.history(dataset, user: examples.users[$0], before: examples.timestamps[$0]) }
                         : nil,
-                    userRows: userRows, encoder: encoder, historyLength: options.history)
+                    userRows: userRows, scenarios: chunk.map { userScenarios[Int(examples.users[$0])] },
+                    encoder: encoder, historyLength: options.history)
                 let targets = Tensor(shape: [chunk.count, 1], scalars: chunk.map { examples.labels[$0] })
                 let loss = network.logits(batch, encoder: encoder).binaryCrossEntropyWithLogits(targets: targets)
                 network.zeroGrad()
@@ -280,7 +302,8 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
                 epochSeconds.last!)
             var stopNow = stop.isRequested || options.timeBudget.map({ Date().timeIntervalSince(started) > $0 }) == true
             if let checkpoints, checkpoints.count > 0 {
-                let auc = self.auc(checkpoints, dataset: dataset, userRows: userRows) ?? 0
+                let auc =
+                    self.auc(checkpoints, dataset: dataset, userRows: userRows, userScenarios: userScenarios) ?? 0
                 line += String(format: ", valid AUC %.4f", auc)
                 if auc > (best?.auc ?? -1) {
                     best = (auc, network.stateDict())
@@ -352,10 +375,11 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
 
     /// The rows of the pairs (`users[k]`, `items[k]`) — or of `userRows[0]` with every item when
     /// `userRows` holds one user — with each example's recent items from `histories[k]` (the
-    /// last `historyLength` of them), or one history for every example.
+    /// last `historyLength` of them), or one history for every example, and each example's
+    /// scenario (or one for every example).
     static func batch(
         _ users: [Int32], _ items: [Int32], histories: [ArraySlice<Int32>]?, userRows: [[Int32]],
-        encoder: FeatureSpace.Encoder, historyLength: Int
+        scenarios: [Int32], encoder: FeatureSpace.Encoder, historyLength: Int
     ) -> FeatureBatch {
         let space = encoder.space
         let size = items.count, itemFields = space.itemFields.count, width = space.categoryWidth
@@ -385,7 +409,8 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
         return FeatureBatch(
             size: size, singleRows: single, categoryRows: categories,
             categoryScale: Tensor(shape: [size, 1], scalars: width > 0 ? scale : Array(repeating: 1, count: size)),
-            items: items, history: history, historyLength: length)
+            items: items, history: history, historyLength: length,
+            scenarios: scenarios.count == size ? scenarios : Array(repeating: scenarios.first ?? 0, count: size))
     }
 
     /// The user's items in `dataset` before `time`.
@@ -395,7 +420,7 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
     }
 
     /// Validation AUC over `pairs`, each scored with the user's history before the pair's time.
-    func auc(_ pairs: LabeledPairs, dataset: Dataset, userRows: [[Int32]]) -> Double? {
+    func auc(_ pairs: LabeledPairs, dataset: Dataset, userRows: [[Int32]], userScenarios: [Int32]) -> Double? {
         guard let network, let encoder else { return nil }
         network.setTraining(false)
         defer { network.setTraining(true) }
@@ -412,7 +437,8 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
                             Self.history(dataset, user: pairs.users[$0], before: pairs.timestamps[$0])
                         }
                         : nil,
-                    userRows: userRows, encoder: encoder, historyLength: options.history)
+                    userRows: userRows, scenarios: (start..<end).map { userScenarios[Int(pairs.users[$0])] },
+                    encoder: encoder, historyLength: options.history)
                 scores += network.logits(batch, encoder: encoder).value.scalars
                 start = end
             }
@@ -431,6 +457,7 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
         guard let network, let encoder, !states.isEmpty else { return Array(repeating: 0, count: items.count) }
         precondition(states.count == 1 || states.count == items.count, "\(name): one state, or one per item")
         let rows = states.map { encoder.userRows(user: $0.user, features: $0.features) }
+        let scenarios = states.map { network.scenario(features: $0.features, requested: $0.scenario) }
         var out: [Float] = []
         out.reserveCapacity(items.count)
         withNoGrad {
@@ -441,7 +468,9 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
                 let batch = Self.batch(
                     one ? [] : (start..<end).map { Int32($0 - start) }, Array(items[start..<end]),
                     histories: one ? [states[0].items[...]] : states[start..<end].map { $0.items[...] },
-                    userRows: one ? rows : Array(rows[start..<end]), encoder: encoder, historyLength: options.history)
+                    userRows: one ? rows : Array(rows[start..<end]),
+                    scenarios: one ? scenarios : Array(scenarios[start..<end]), encoder: encoder,
+                    historyLength: options.history)
                 out += network.logits(batch, encoder: encoder).value.scalars
                 start = end
             }

@@ -12,11 +12,7 @@ public struct WideDeepConfig: FeatureModelConfig {
 
     public static let options: [ConfigOption<Self>] =
         FeatureTrainingOptions.options.map { $0.lifted(\.training) } + [
-            .checked(
-                "layers", \.layers, range: "1 to 8 widths of 1...4096", "Hidden widths of the deep part."
-            ) {
-                (1...8).contains($0.count) && $0.allSatisfy { (1...4096).contains($0) }
-            },
+            .widths("layers", \.layers, "Hidden widths of the deep part."),
             .value("dropout", \.dropout, in: 0...0.95, "Dropout between the deep part's layers."),
         ]
 

@@ -1,0 +1,162 @@
+import Foundation
+import SwiftRecData
+import SwiftRecTensor
+
+/// Options of ``STARNetwork``.
+public struct STARConfig: FeatureModelConfig {
+    public var training = FeatureTrainingOptions()
+    /// The user attribute whose value names the scenario when the request names none.
+    public var scenarioAttribute = "age"
+    /// Scenarios as groups of that attribute's values, each `|`-separated (`1|18,25,35|45|50|56`
+    /// are ML-1M's three age domains); empty: each value the attribute's feature field knows
+    /// is a scenario (so the attribute must then be among the user features read).
+    public var scenarioGroups: [String] = []
+    /// Hidden widths of the star-topology network.
+    public var layers = [256, 128]
+    /// Hidden widths of the auxiliary network over the scenario and the fields.
+    public var auxiliaryLayers = [64]
+
+    public init() {}
+
+    public static let options: [ConfigOption<Self>] =
+        FeatureTrainingOptions.options.map { $0.lifted(\.training) } + [
+            .checked(
+                "scenario-attribute", \.scenarioAttribute, range: "an attribute key of 1 to 64 characters",
+                "The user attribute that names the scenario when the request names none."
+            ) { (1...64).contains($0.count) },
+            .checked(
+                "scenario-groups", \.scenarioGroups, range: "up to 32 groups of |-separated values",
+                "Scenarios as groups of the attribute's values (default: one per value)."
+            ) { $0.count <= 32 && $0.allSatisfy { !$0.isEmpty } },
+            .widths("layers", \.layers, "Hidden widths of the star network."),
+            .widths("auxiliary-layers", \.auxiliaryLayers, counts: 1...4, "Hidden widths of the auxiliary network."),
+        ]
+
+    public func estimatedTrainingBytes(_ shape: DataShape) -> Double {
+        let input = 64.0 * Double(training.dim)
+        let weights = zip([Int(input)] + layers, layers + [1]).reduce(0.0) { $0 + Double($1.0 * $1.1) }
+        // Each scenario has its own copy of every weight; 33 is the most scenarios there can be.
+        let scenarios = Double(max(scenarioGroups.count, 32) + 1)
+        return estimatedBytes(
+            shape, parametersBeyondEmbeddings: weights * (scenarios + 1) + input * 64,
+            widthPerExample: input * 2 + Double(layers.reduce(0, +)) * 4)
+    }
+}
+
+/// STAR (Sheng et al. 2021, "One Model to Serve All: Star Topology Adaptive Recommender"):
+/// one network for every scenario, in which each fully connected layer's weights are the
+/// elementwise product of shared weights and the scenario's own (W = W_shared ⊙ W_s, bias
+/// b_shared + b_s). What every scenario has in common lives in the shared weights; what sets
+/// one apart, in its own. The scenario's weights start at 1 and its biases at 0, so training
+/// starts from one shared model. An auxiliary network reads the scenario's vector with the
+/// fields and adds its logit, so the scenario also shifts the score directly, as in the paper.
+///
+/// A scenario is the request's (``UserState/scenario``) when it names one of the model's
+/// scenarios (a group such as `35|45|50|56`, or one of a group's values), else the one the
+/// user's `scenario-attribute` falls in; anything else is an extra "other" scenario. Training
+/// reads the attribute: the data layer keeps no scenario per event.
+///
+/// Differences from the paper: no partitioned normalisation (the fields go in unnormalised),
+/// and the first-order weights of ``FieldEmbeddings`` are added to the logit.
+public final class STARNetwork: FeatureNetwork {
+    public static let modelName = "star"
+    public static let readsHistory = false
+    public let embeddings: FieldEmbeddings
+    /// The scenarios' names; index `scenarioNames.count` is "other".
+    public let scenarioNames: [String]
+    let attribute: String
+    let scenarioOfValue: [String: Int32]
+    public let shared: [Linear]
+    /// Per layer, per scenario (other included): the weights multiplying the shared ones.
+    public let scenarioWeights: [[Variable]]
+    public let scenarioBiases: [[Variable]]
+    public let scenarioVectors: Embedding
+    public let auxiliary: MLP
+    public var isTraining = true
+
+    public init(config: STARConfig, space: FeatureSpace, generator: inout SeededGenerator) {
+        let d = config.training.dim
+        embeddings = FieldEmbeddings(space: space, dim: d, generator: &generator)
+        attribute = config.scenarioAttribute
+        let groups =
+            config.scenarioGroups.isEmpty
+            ? Array(
+                (space.fields.first { $0.source == .userAttribute && $0.key == config.scenarioAttribute }?.vocabulary
+                    ?? []).prefix(32))
+            : config.scenarioGroups
+        scenarioNames = groups
+        var byValue: [String: Int32] = [:]
+        for (k, group) in groups.enumerated() {
+            byValue[group] = Int32(k)
+            for value in group.split(separator: "|") { byValue[String(value), default: Int32(k)] = Int32(k) }
+        }
+        scenarioOfValue = byValue
+        let sizes = [space.fieldCount * d] + config.layers + [1]
+        let count = groups.count + 1
+        var shared: [Linear] = []
+        var weights: [[Variable]] = []
+        var biases: [[Variable]] = []
+        for l in 0..<(sizes.count - 1) {
+            shared.append(Linear(sizes[l], sizes[l + 1], generator: &generator))
+            weights.append((0..<count).map { _ in parameter(.ones([sizes[l + 1], sizes[l]])) })
+            biases.append((0..<count).map { _ in parameter(.zeros([sizes[l + 1]])) })
+        }
+        self.shared = shared
+        scenarioWeights = weights
+        scenarioBiases = biases
+        scenarioVectors = Embedding(count: count, dim: d, std: 0.01, generator: &generator)
+        auxiliary = MLP(sizes: [d + space.fieldCount * d] + config.auxiliaryLayers + [1], generator: &generator)
+    }
+
+    public var ownParameters: [(name: String, parameter: Variable)] {
+        scenarioWeights.enumerated().flatMap { l, perScenario in
+            perScenario.enumerated().flatMap { s, weight in
+                [("star_\(l)_\(s)_weight", weight), ("star_\(l)_\(s)_bias", scenarioBiases[l][s])]
+            }
+        }
+    }
+
+    public var children: [(name: String, layer: any Layer)] {
+        [("embeddings", embeddings), ("scenario_vectors", scenarioVectors), ("auxiliary", auxiliary)]
+            + shared.enumerated().map { ("shared_\($0.offset)", $0.element) }
+    }
+
+    public func scenario(features: [String: String], requested: String?) -> Int32 {
+        if let requested, let known = scenarioOfValue[requested] { return known }
+        if let value = features[attribute], let known = scenarioOfValue[value] { return known }
+        return Int32(scenarioNames.count)
+    }
+
+    public func logits(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> Variable {
+        let b = batch.size
+        let fields = embeddings.fields(batch)
+        let flat = fields.reshaped([b, fields.shape[1] * fields.shape[2]])
+        // The examples grouped by scenario, so each group runs through its scenario's weights
+        // in one matrix product; `restore` puts the outputs back in batch order.
+        var members = [[Int32]](repeating: [], count: scenarioNames.count + 1)
+        for (k, s) in batch.scenarios.enumerated() { members[Int(s)].append(Int32(k)) }
+        let order = members.flatMap { $0 }
+        var restore = [Int32](repeating: 0, count: b)
+        for (position, k) in order.enumerated() { restore[Int(k)] = Int32(position) }
+        var x = flat.embeddingLookup(order)
+        for (l, layer) in shared.enumerated() {
+            var parts: [Variable] = []
+            var start = 0
+            for (s, group) in members.enumerated() where !group.isEmpty {
+                let rows = x.slice(axis: 0, start..<(start + group.count))
+                start += group.count
+                parts.append(
+                    rows.linear(
+                        weight: layer.weight * scenarioWeights[l][s], bias: layer.bias! + scenarioBiases[l][s]))
+            }
+            x = Variable.concatenate(parts, axis: 0)
+            if l < shared.count - 1 { x = x.relu() }
+        }
+        let star = x.embeddingLookup(restore)
+        let aux = auxiliary(Variable.concatenate([scenarioVectors(batch.scenarios), flat], axis: 1))
+        return embeddings.firstOrder(batch) + star + aux
+    }
+}
+
+/// STAR as a model.
+public typealias STAR = FeatureRanker<STARNetwork>
