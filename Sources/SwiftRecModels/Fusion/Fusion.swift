@@ -21,7 +21,8 @@ public struct FusionConfig: ModelConfig {
     /// Member model names; empty: `sasrec,ease` (a cascade: `ease,sasrec`).
     public var members: [String] = []
     /// Blend: one per member; stack: two per member and a bias; cascade: one, the retriever's
-    /// share of the candidates' order (0: the ranker alone); empty: tuned on validation.
+    /// share of the candidates' order (0: the ranker alone); empty: tuned on validation (a
+    /// cascade fitted without validation mixes the two evenly, 0.5).
     public var weights: [Float] = []
     public var candidates = 100
 
@@ -145,7 +146,7 @@ public final class FusionRecommender: Recommender {
         switch kind {
         case .blend: return members.map { _ in 1 / Float(members.count) }
         case .stack: return members.flatMap { _ in [1, 0] } + [0]
-        case .cascade: return [0]
+        case .cascade: return [0.5]
         }
     }
 

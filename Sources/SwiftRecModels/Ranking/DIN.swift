@@ -35,14 +35,18 @@ public struct DINConfig: FeatureModelConfig {
 /// activation unit, a small network over [h; c; h − c; h ⊙ c], gives a weight w(h, c), not
 /// normalised (as in the paper, so the pooled vector keeps how strong the interest is); the
 /// pooled Σ w(h, c)·h, the user's fields and c feed a feed-forward network to the logit.
-/// Differences from the paper: ReLU/sigmoid instead of Dice/PReLU, and no mini-batch-aware
-/// regularisation (weight decay is the option).
+/// Differences from the paper: ReLU/sigmoid instead of Dice/PReLU, no mini-batch-aware
+/// regularisation (weight decay is the option), and a learned vector per recency rank (0 for the
+/// newest item) added to each history item's vector, as BST does, so the attention can favour
+/// the newest events and the ranking follows a change of interest.
 public final class DINNetwork: FeatureNetwork {
     public static let modelName = "din"
     public static let readsHistory = true
     public let embeddings: FieldEmbeddings
     public let activationUnit: MLP
     public let top: MLP
+    /// One vector per recency rank of a history slot (0 = the newest).
+    public let recency: Embedding
     public var isTraining = true
 
     public init(config: DINConfig, space: FeatureSpace, generator: inout SeededGenerator) {
@@ -52,10 +56,11 @@ public final class DINNetwork: FeatureNetwork {
         top = MLP(
             sizes: [(space.userFields.count + 2) * d] + config.layers + [1], dropout: config.dropout,
             generator: &generator)
+        recency = Embedding(count: max(config.training.history, 1), dim: d, std: 0.01, generator: &generator)
     }
 
     public var children: [(name: String, layer: any Layer)] {
-        [("embeddings", embeddings), ("activation_unit", activationUnit), ("top", top)]
+        [("embeddings", embeddings), ("activation_unit", activationUnit), ("top", top), ("recency", recency)]
     }
 
     /// [count, dim]: each item's id vector plus the mean of its categories' (zero for −1).
@@ -123,7 +128,9 @@ public final class DINNetwork: FeatureNetwork {
         let historySlots = batch.history.map(slot)
         let table = itemVectors(distinct, encoder: encoder)
         let candidate = table.embeddingLookup(candidateSlots)
-        let history = table.embeddingLookup(historySlots)
+        // Slots are right-aligned: slot l of L holds the item of recency rank L − 1 − l.
+        let ranks = (0..<(b * length)).map { Int32(length - 1 - $0 % max(length, 1)) }
+        let history = table.embeddingLookup(historySlots) + recency(ranks)
         let repeated = table.embeddingLookup(candidateSlots.flatMap { repeatElement($0, count: length) })
         // Σ_l w_l·h_l as [B, 1, L] × [B, L, d].
         let weights = attention(history: history, candidates: repeated, mask: batch.history, batch: b, length: length)
