@@ -51,7 +51,7 @@ public final class DINNetwork: FeatureNetwork {
 
     public init(config: DINConfig, space: FeatureSpace, generator: inout SeededGenerator) {
         let d = config.training.dim
-        embeddings = FieldEmbeddings(space: space, dim: d, generator: &generator)
+        embeddings = FieldEmbeddings(space: space, dim: d, std: config.training.initStd, generator: &generator)
         activationUnit = MLP(sizes: [4 * d] + config.attentionLayers + [1], activation: .sigmoid, generator: &generator)
         top = MLP(
             sizes: [(space.userFields.count + 2) * d] + config.layers + [1], dropout: config.dropout,

@@ -34,6 +34,8 @@ public struct FeatureTrainingOptions: ModelConfig {
     public var maxVocabulary = 10_000
     /// The most recent items a model attending over the history reads.
     public var history = 50
+    /// Standard deviation of the feature vectors' and first-order weights' initial values.
+    public var initStd: Float = 0.01
     public var timeBudget: Double? = nil
     public var seed: UInt64 = 0
 
@@ -60,6 +62,7 @@ public struct FeatureTrainingOptions: ModelConfig {
         .value("min-count", \.minCount, in: 1...1_000_000, "Values rarer than this read as unknown."),
         .value("max-vocabulary", \.maxVocabulary, in: 1...1_000_000, "The most values one field keeps."),
         .value("history", \.history, in: 1...1_000, "Recent items read by models that attend over the history."),
+        .value("init-std", \.initStd, in: 1e-6...10, "Standard deviation of the initial feature vectors."),
         .value("time-budget", \.timeBudget, in: 0...86_400 * 7, "Stop training after this many seconds."),
         .value("seed", \.seed, in: 0...UInt64.max, "Random seed."),
     ]
@@ -122,12 +125,12 @@ public final class FieldEmbeddings: Layer {
     public let space: FeatureSpace
     public var isTraining = true
 
-    public init(space: FeatureSpace, dim: Int, generator: inout SeededGenerator) {
+    public init(space: FeatureSpace, dim: Int, std: Float = 0.01, generator: inout SeededGenerator) {
         self.space = space
         vectors = Embedding(
-            count: space.rowCount, dim: dim, paddingIndex: space.paddingRow, std: 0.01, generator: &generator)
+            count: space.rowCount, dim: dim, paddingIndex: space.paddingRow, std: std, generator: &generator)
         weights = Embedding(
-            count: space.rowCount, dim: 1, paddingIndex: space.paddingRow, std: 0.01, generator: &generator)
+            count: space.rowCount, dim: 1, paddingIndex: space.paddingRow, std: std, generator: &generator)
         bias = parameter(.zeros([1]))
     }
 

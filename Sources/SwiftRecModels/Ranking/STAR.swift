@@ -76,7 +76,7 @@ public final class STARNetwork: FeatureNetwork {
 
     public init(config: STARConfig, space: FeatureSpace, generator: inout SeededGenerator) {
         let d = config.training.dim
-        embeddings = FieldEmbeddings(space: space, dim: d, generator: &generator)
+        embeddings = FieldEmbeddings(space: space, dim: d, std: config.training.initStd, generator: &generator)
         attribute = config.scenarioAttribute
         let groups =
             config.scenarioGroups.isEmpty

@@ -35,7 +35,8 @@ public final class WideDeepNetwork: FeatureNetwork {
     public var isTraining = true
 
     public init(config: WideDeepConfig, space: FeatureSpace, generator: inout SeededGenerator) {
-        embeddings = FieldEmbeddings(space: space, dim: config.training.dim, generator: &generator)
+        embeddings = FieldEmbeddings(
+            space: space, dim: config.training.dim, std: config.training.initStd, generator: &generator)
         deep = MLP(
             sizes: [space.fieldCount * config.training.dim] + config.layers + [1], dropout: config.dropout,
             generator: &generator)
