@@ -44,19 +44,20 @@ struct ScenarioBench: ParsableCommand {
         _ = try ModelRunner.make(models: ["star", baseline], options: options)
         let dataset = try ModelRunner.load(source)
         let experiment = CTRExperiment(dataset: dataset, seed: seed)
-        var scenarioOfValue: [String: Int] = [:]
-        for (k, group) in groupList.enumerated() {
-            for value in group.split(separator: "|") { scenarioOfValue[String(value)] = k }
+        // The grouping star uses, so the bench's scenarios are the model's.
+        let scenarios = ScenarioGroups(attribute: attribute, groups: groupList)
+        let userScenario = (0..<dataset.userCount).map {
+            scenarios.scenario(features: dataset.userInfo[$0]?.attributes ?? [:])
         }
-        let userScenario = (0..<dataset.userCount).map { u in
-            dataset.userInfo[u]?.attributes[attribute].flatMap { scenarioOfValue[$0] }
+        func parts(_ pairs: LabeledPairs) -> [LabeledPairs] {
+            groupList.indices.map { s in
+                pairs.subset((0..<pairs.count).filter { userScenario[Int(pairs.users[$0])] == Int32(s) })
+            }
         }
-        func part(_ pairs: LabeledPairs, _ s: Int) -> LabeledPairs {
-            pairs.subset((0..<pairs.count).filter { userScenario[Int(pairs.users[$0])] == s })
-        }
+        let testParts = parts(experiment.test), validationParts = parts(experiment.validation)
         Console.log(
             "\(experiment.name); scenarios by \(attribute): "
-                + groupList.indices.map { "\(groupList[$0]) \(part(experiment.test, $0).count) test examples" }
+                + groupList.indices.map { "\(groupList[$0]) \(testParts[$0].count) test examples" }
                 .joined(separator: ", "))
 
         var rows: [[String: JSONValue]] = []
@@ -76,28 +77,20 @@ struct ScenarioBench: ParsableCommand {
             let model = try ModelCatalog.make(name, options: options, ignoringUnknown: true)
             let report = try experiment.run(model, progress: Console.progress)
             for s in groupList.indices {
-                let metrics = CTRExperiment.metrics(model, pairs: part(experiment.test, s), history: experiment.train)
+                let metrics = CTRExperiment.metrics(model, pairs: testParts[s], history: experiment.train)
                 record(
                     name == baseline ? "\(baseline) (shared)" : name, s, metrics.metrics, fitSeconds: report.fitSeconds)
             }
         }
         // One baseline per scenario, on that scenario's training examples only.
-        let log = experiment.train.log
         for s in groupList.indices {
-            var own = InteractionLog()
-            for k in 0..<log.count where userScenario[Int(log.users[k])] == s {
-                own.append(
-                    user: log.users[k], item: log.items[k], timestamp: log.timestamps[k], value: log.values[k],
-                    type: log.types[k])
-            }
-            let train = Dataset(
-                users: dataset.users, items: dataset.items, log: own, itemInfo: dataset.itemInfo,
-                userInfo: dataset.userInfo)
+            let train = experiment.train.sharingMaps(
+                keeping: experiment.train.log.users.map { userScenario[Int($0)] == Int32(s) })
             let model = try ModelCatalog.make(baseline, options: options, ignoringUnknown: true)
-            (model as? any PairScoring)?.validationPairs = part(experiment.validation, s)
+            (model as? any PairScoring)?.validationPairs = validationParts[s]
             let start = Date()
             try model.fit(train, validation: nil, progress: Console.progress)
-            let metrics = CTRExperiment.metrics(model, pairs: part(experiment.test, s), history: experiment.train)
+            let metrics = CTRExperiment.metrics(model, pairs: testParts[s], history: experiment.train)
             record("\(baseline) (scenario's own)", s, metrics.metrics, fitSeconds: Date().timeIntervalSince(start))
         }
         Console.log(Console.table(["model", "scenario", "AUC", "GAUC", "LogLoss", "fit s"], table))

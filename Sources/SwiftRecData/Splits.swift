@@ -302,7 +302,7 @@ extension Dataset {
     }
 
     /// The events marked in `keep`, in log order, over this dataset's id maps and features.
-    func sharingMaps(keeping keep: [Bool]) -> Dataset {
+    public func sharingMaps(keeping keep: [Bool]) -> Dataset {
         Dataset(users: users, items: items, log: log.keeping(keep), itemInfo: itemInfo, userInfo: userInfo)
     }
 }

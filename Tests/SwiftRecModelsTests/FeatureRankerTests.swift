@@ -165,7 +165,7 @@ struct FeatureRankerTests {
         // A new user of group a: the group raises category-0 items and lowers category-1 ones.
         let newcomer = UserState(items: [], features: ["group": "a"])
         let items: [Int32] = [0, 1, 2, 3]
-        for (item, fields) in zip(items, model.explainFeatures(items, for: newcomer, top: 20)) {
+        for (item, fields) in zip(items, try #require(model.explainFeatures(items, for: newcomer, top: 20))) {
             #expect(Set(fields.map(\.field)).isSubset(of: fieldNames))
             #expect(abs(fields.reduce(0) { $0 + abs($1.weight) } - 1) < 1e-4)
             let group = try #require(fields.first { $0.field == "user.group" })
@@ -215,7 +215,7 @@ struct FeatureRankerTests {
         options["user-features"] = "team"
         let star = try #require(try ModelCatalog.make("star", options: options) as? STAR)
         try star.fit(data, validation: nil, progress: nil)
-        #expect(star.network?.scenarioNames.sorted() == ["x", "y"])
+        #expect(star.network?.scenarios.names.sorted() == ["x", "y"])
         for (scenario, liked) in [("x", 0), ("y", 1)] {
             let state = UserState(items: [], features: ["team": "red"], scenario: scenario)
             let top = TopK.select(10, from: star.scores(for: state), excluding: [])

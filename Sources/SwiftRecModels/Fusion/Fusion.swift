@@ -366,9 +366,9 @@ public final class FusionRecommender: Recommender {
 
     public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {
         let n = itemCount
-        var member = [Float](repeating: 0, count: n)
         switch kind {
         case .blend:
+            var member = [Float](repeating: 0, count: n)
             for i in 0..<n { scores[i] = 0 }
             for (m, model) in members.enumerated() {
                 member.withUnsafeMutableBufferPointer {
@@ -379,6 +379,7 @@ public final class FusionRecommender: Recommender {
                 for i in 0..<n { scores[i] += w * member[i] }
             }
         case .stack:
+            var member = [Float](repeating: 0, count: n)
             var all: [[Float]] = []
             var ranks: [[Int: Int]] = []
             let seen = historyFlags(state)
@@ -488,12 +489,13 @@ extension FusionRecommender: Explaining, FeatureExplaining {
         return items.map { _ in [] }
     }
 
-    public func explainFeatures(_ items: [Int32], for state: UserState, top: Int) -> [[FeatureAttribution]] {
+    /// Nil when no member reads features.
+    public func explainFeatures(_ items: [Int32], for state: UserState, top: Int) -> [[FeatureAttribution]]? {
         for member in explainingOrder {
             if let explainer = member as? any FeatureExplaining {
                 return explainer.explainFeatures(items, for: state, top: top)
             }
         }
-        return items.map { _ in [] }
+        return nil
     }
 }

@@ -16,8 +16,22 @@ public struct FeatureAttribution: Sendable, Equatable, Codable {
 /// A model that can say which of the user's and the item's features drove a score.
 public protocol FeatureExplaining {
     /// For each of `items`, the `top` fields whose values most moved its score for `state`,
-    /// largest share first.
-    func explainFeatures(_ items: [Int32], for state: UserState, top: Int) -> [[FeatureAttribution]]
+    /// largest share first; nil when the model reads no features (a fusion without a feature
+    /// model).
+    func explainFeatures(_ items: [Int32], for state: UserState, top: Int) -> [[FeatureAttribution]]?
+}
+
+extension FeatureRanker {
+    /// One example per item for `state`, as ``logits(states:items:)`` scores them.
+    func batch(for state: UserState, items: [Int32], network: Network, encoder: FeatureSpace.Encoder)
+        -> FeatureBatch
+    {
+        Self.batch(
+            [], items, histories: [state.items[...]],
+            userRows: [encoder.userRows(user: state.user, features: state.features)],
+            scenarios: [network.scenario(features: state.features, requested: state.scenario)], encoder: encoder,
+            historyLength: options.history)
+    }
 }
 
 extension FeatureRanker: FeatureExplaining {
@@ -26,29 +40,26 @@ extension FeatureRanker: FeatureExplaining {
     /// sum over fields and pairs of fields, this is exact up to the pairs shared by two fields;
     /// for the deep models it is a one-field-at-a-time sensitivity, not an additive split. Every
     /// variant of every item is scored in one batch.
-    public func explainFeatures(_ items: [Int32], for state: UserState, top: Int) -> [[FeatureAttribution]] {
+    public func explainFeatures(_ items: [Int32], for state: UserState, top: Int) -> [[FeatureAttribution]]? {
         guard let network, let encoder, !items.isEmpty, top > 0 else { return items.map { _ in [] } }
         let space = encoder.space
-        let userRows = encoder.userRows(user: state.user, features: state.features)
-        let scenario = network.scenario(features: state.features, requested: state.scenario)
-        let base = Self.batch(
-            [], items, histories: [state.items[...]], userRows: [userRows], scenarios: [scenario], encoder: encoder,
-            historyLength: options.history)
+        let base = batch(for: state, items: items, network: network, encoder: encoder)
+        // The fields in the batch's order: the single-valued ones, then the categories.
         let single = space.userFields + space.itemFields
-        let variants = single.count + (space.hasCategories ? 1 : 0)
-        let width = single.count, m = items.count
+        let categoryField = space.fields.first { $0.source == .itemCategories }
+        let explained = single + (categoryField.map { [$0] } ?? [])
+        let width = single.count, m = items.count, categoryWidth = space.categoryWidth
         // Variant 0 is the example itself; variant 1 + f has field f unknown.
         var rows: [Int32] = [], categories: [Int32] = [], scale: [Float] = [], history: [Int32] = []
-        let categoryWidth = space.categoryWidth
         let baseScale = base.categoryScale.scalars
-        for variant in 0...variants {
+        for variant in 0...explained.count {
             for k in 0..<m {
                 var own = Array(base.singleRows[(k * width)..<((k + 1) * width)])
                 if variant >= 1 && variant <= width { own[variant - 1] = Int32(single[variant - 1].offset) }
                 rows += own
                 if categoryWidth > 0 {
-                    if variant == width + 1, let field = space.fields.first(where: { $0.source == .itemCategories }) {
-                        categories.append(Int32(field.offset))
+                    if variant == width + 1, let categoryField {
+                        categories.append(Int32(categoryField.offset))
                         categories += repeatElement(Int32(space.paddingRow), count: categoryWidth - 1)
                         scale.append(1)
                     } else {
@@ -59,57 +70,51 @@ extension FeatureRanker: FeatureExplaining {
                 history += base.history[(k * base.historyLength)..<((k + 1) * base.historyLength)]
             }
         }
-        let count = (variants + 1) * m
-        let batch = FeatureBatch(
+        let count = (explained.count + 1) * m
+        let variants = FeatureBatch(
             size: count, singleRows: rows, categoryRows: categories,
             categoryScale: Tensor(
                 shape: [count, 1], scalars: categoryWidth > 0 ? scale : Array(repeating: 1, count: count)),
-            items: Array((0...variants).map { _ in items }.joined()), history: history,
-            historyLength: base.historyLength, scenarios: Array(repeating: scenario, count: count))
-        let logits = withNoGrad { network.logits(batch, encoder: encoder).value.scalars }
+            items: Array((0...explained.count).map { _ in items }.joined()), history: history,
+            historyLength: base.historyLength, scenarios: Array(repeating: base.scenarios[0], count: count))
+        let logits = withNoGrad { network.logits(variants, encoder: encoder).value.scalars }
         return (0..<m).map { k in
-            var parts: [(field: Int, drop: Float)] = (0..<variants).map { f in
+            var parts: [(field: Int, drop: Float)] = explained.indices.map { f in
                 (f, logits[k] - logits[(f + 1) * m + k])
             }
             let total = parts.reduce(Float(0)) { $0 + abs($1.drop) }
             guard total > 0 else { return [] }
             parts.sort { abs($0.drop) > abs($1.drop) }
             return parts.prefix(top).map { part in
-                FeatureAttribution(
-                    field: part.field < width ? single[part.field].name : "item.categories",
-                    value: Self.value(of: part.field, item: items[k], state: state, space: space, encoder: encoder),
+                let field = explained[part.field]
+                return FeatureAttribution(
+                    field: field.name, value: Self.value(of: field, item: items[k], state: state, encoder: encoder),
                     weight: part.drop / total)
             }
         }
     }
 
-    /// What field `f` (an index into the single-valued fields, or the categories after them)
-    /// reads for `item` and `state`, as a person would name it.
+    /// What `field` reads for `item` and `state`, as a person would name it.
     static func value(
-        of f: Int, item: Int32, state: UserState, space: FeatureSpace, encoder: FeatureSpace.Encoder
+        of field: FeatureSpace.Field, item: Int32, state: UserState, encoder: FeatureSpace.Encoder
     ) -> String {
-        let single = space.userFields + space.itemFields
-        func named(_ field: FeatureSpace.Field, row: Int32) -> String {
+        let space = encoder.space, i = Int(item)
+        func named(_ row: Int32) -> String {
             let k = Int(row) - field.offset - 1
             return k >= 0 && k < field.vocabulary.count ? field.vocabulary[k] : "unknown"
         }
-        if f >= single.count {
-            guard let field = space.fields.first(where: { $0.source == .itemCategories }) else { return "unknown" }
-            let w = space.categoryWidth, i = Int(item)
-            let names = encoder.categoryRows[(i * w)..<((i + 1) * w)]
-                .filter { Int($0) != space.paddingRow }.map { named(field, row: $0) }
-            return names.joined(separator: "|")
-        }
-        let field = single[f]
         switch field.source {
         case .userID:
             return state.user.map { $0 >= 0 && Int($0) < field.size - 1 } == true ? "known user" : "unknown"
         case .userAttribute: return state.features[field.key!] ?? "unknown"
         case .itemID: return "this item"
         case .itemAttribute:
-            let itemFieldIndex = f - space.userFields.count
-            return named(field, row: encoder.itemRows[Int(item) * space.itemFields.count + itemFieldIndex])
-        case .itemCategories: return "unknown"
+            let index = space.itemFields.firstIndex(of: field)!
+            return named(encoder.itemRows[i * space.itemFields.count + index])
+        case .itemCategories:
+            let w = space.categoryWidth
+            return encoder.categoryRows[(i * w)..<((i + 1) * w)].filter { Int($0) != space.paddingRow }.map(named)
+                .joined(separator: "|")
         }
     }
 }
@@ -125,15 +130,11 @@ extension FeatureRanker: Explaining {
         guard let network, let encoder, Network.readsHistory, !state.items.isEmpty, top > 0 else {
             return items.map { _ in [] }
         }
-        let userRows = encoder.userRows(user: state.user, features: state.features)
-        let batch = Self.batch(
-            [], items, histories: [state.items[...]], userRows: [userRows],
-            scenarios: [network.scenario(features: state.features, requested: state.scenario)], encoder: encoder,
-            historyLength: options.history)
-        guard let weights = withNoGrad({ network.historyWeights(batch, encoder: encoder) }) else {
+        let examples = batch(for: state, items: items, network: network, encoder: encoder)
+        guard let weights = withNoGrad({ network.historyWeights(examples, encoder: encoder) }) else {
             return items.map { _ in [] }
         }
-        let length = batch.historyLength
+        let length = examples.historyLength
         let shown = min(length, state.items.count)
         // The batch's history is right-aligned: slot s holds state item count − length + s.
         let first = state.items.count - length

@@ -43,6 +43,39 @@ public struct STARConfig: FeatureModelConfig {
     }
 }
 
+/// Scenarios as groups of one user attribute's values: `35|45|50|56` is one scenario holding
+/// four ages. A scenario is found by its group's name or one of its values, so the same
+/// groups assign users (by their attribute) and requests (by the scenario they name).
+public struct ScenarioGroups: Sendable, Equatable {
+    /// The user attribute whose value names a user's scenario.
+    public let attribute: String
+    /// The groups, in order; scenario k is `names[k]`, and `names.count` is "other".
+    public let names: [String]
+    private let index: [String: Int32]
+
+    public init(attribute: String, groups: [String]) {
+        self.attribute = attribute
+        names = groups
+        var index: [String: Int32] = [:]
+        for (k, group) in groups.enumerated() {
+            index[group] = Int32(k)
+            for value in group.split(separator: "|") { index[String(value)] = Int32(k) }
+        }
+        self.index = index
+    }
+
+    /// "Other": what matches no group.
+    public var other: Int32 { Int32(names.count) }
+
+    /// The scenario `requested` names when it names one, else the one the user's attribute
+    /// falls in, else ``other``.
+    public func scenario(features: [String: String], requested: String? = nil) -> Int32 {
+        if let requested, let known = index[requested] { return known }
+        if let value = features[attribute], let known = index[value] { return known }
+        return other
+    }
+}
+
 /// STAR (Sheng et al. 2021, "One Model to Serve All: Star Topology Adaptive Recommender"):
 /// one network for every scenario, in which each fully connected layer's weights are the
 /// elementwise product of shared weights and the scenario's own (W = W_shared ⊙ W_s, bias
@@ -62,10 +95,7 @@ public final class STARNetwork: FeatureNetwork {
     public static let modelName = "star"
     public static let readsHistory = false
     public let embeddings: FieldEmbeddings
-    /// The scenarios' names; index `scenarioNames.count` is "other".
-    public let scenarioNames: [String]
-    let attribute: String
-    let scenarioOfValue: [String: Int32]
+    public let scenarios: ScenarioGroups
     public let shared: [Linear]
     /// Per layer, per scenario (other included): the weights multiplying the shared ones.
     public let scenarioWeights: [[Variable]]
@@ -77,20 +107,13 @@ public final class STARNetwork: FeatureNetwork {
     public init(config: STARConfig, space: FeatureSpace, generator: inout SeededGenerator) {
         let d = config.training.dim
         embeddings = FieldEmbeddings(space: space, dim: d, std: config.training.initStd, generator: &generator)
-        attribute = config.scenarioAttribute
         let groups =
             config.scenarioGroups.isEmpty
             ? Array(
                 (space.fields.first { $0.source == .userAttribute && $0.key == config.scenarioAttribute }?.vocabulary
                     ?? []).prefix(32))
             : config.scenarioGroups
-        scenarioNames = groups
-        var byValue: [String: Int32] = [:]
-        for (k, group) in groups.enumerated() {
-            byValue[group] = Int32(k)
-            for value in group.split(separator: "|") { byValue[String(value), default: Int32(k)] = Int32(k) }
-        }
-        scenarioOfValue = byValue
+        scenarios = ScenarioGroups(attribute: config.scenarioAttribute, groups: groups)
         let sizes = [space.fieldCount * d] + config.layers + [1]
         let count = groups.count + 1
         var shared: [Linear] = []
@@ -122,9 +145,7 @@ public final class STARNetwork: FeatureNetwork {
     }
 
     public func scenario(features: [String: String], requested: String?) -> Int32 {
-        if let requested, let known = scenarioOfValue[requested] { return known }
-        if let value = features[attribute], let known = scenarioOfValue[value] { return known }
-        return Int32(scenarioNames.count)
+        scenarios.scenario(features: features, requested: requested)
     }
 
     public func logits(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> Variable {
@@ -133,7 +154,7 @@ public final class STARNetwork: FeatureNetwork {
         let flat = fields.reshaped([b, fields.shape[1] * fields.shape[2]])
         // The examples grouped by scenario, so each group runs through its scenario's weights
         // in one matrix product; `restore` puts the outputs back in batch order.
-        var members = [[Int32]](repeating: [], count: scenarioNames.count + 1)
+        var members = [[Int32]](repeating: [], count: scenarios.names.count + 1)
         for (k, s) in batch.scenarios.enumerated() { members[Int(s)].append(Int32(k)) }
         let order = members.flatMap { $0 }
         var restore = [Int32](repeating: 0, count: b)

@@ -259,7 +259,7 @@ public final class RecommendationPipeline: Sendable {
         return top.enumerated().map { k, index in
             Recommendation(
                 item: model.items.id(at: index), score: scores[Int(index)], because: explanations?[k],
-                features: features.map { $0[k] }, explore: index == explored ? true : nil)
+                features: features?[k], explore: index == explored ? true : nil)
         }
     }
 

@@ -48,17 +48,6 @@ public struct Recommendation: Codable, Sendable, Equatable {
     public var features: [FeatureAttribution]?
     /// True when the item fills the exploration slot.
     public var explore: Bool?
-
-    public init(
-        item: String, score: Float, because: [Reason]? = nil, features: [FeatureAttribution]? = nil,
-        explore: Bool? = nil
-    ) {
-        self.item = item
-        self.score = score
-        self.because = because
-        self.features = features
-        self.explore = explore
-    }
 }
 
 /// A history item's share in a recommendation.
