@@ -23,6 +23,18 @@ struct DataOptions: ParsableArguments {
     @Option(help: "csv/tsv/jsonl: the event type column (view, click, cart, purchase, rating, …).")
     var typeColumn: String?
     @Option(help: "csv/tsv/jsonl: the scenario column.") var scenarioColumn: String?
+    @Option(
+        help: ArgumentHelp(
+            "csv/tsv/jsonl: user attribute columns, comma-separated (e.g. age,gender,zip).",
+            discussion:
+                "Each becomes a user feature named after its column; a later row's value replaces an earlier one."))
+    var userAttributeColumns: String?
+    @Option(help: "csv/tsv/jsonl: item attribute columns, comma-separated (e.g. year,brand).")
+    var itemAttributeColumns: String?
+    @Option(help: "csv/tsv/jsonl: the item categories column (genres), values separated by --category-separator.")
+    var itemCategoriesColumn: String?
+    @Option(help: "csv/tsv/jsonl: the item title column (item text).") var itemTitleColumn: String?
+    @Option(help: "csv/tsv/jsonl: what separates categories in one field (one character).") var categorySeparator = "|"
     @Option(help: "csv/tsv: the field separator: one character, or 'tab'.") var delimiter: String?
     @Flag(help: "csv/tsv: the first line is data, not column names.") var noHeader = false
     @Option(help: "How timestamps are written.") var timestampFormat = ImportOptions.TimestampFormat.unixSeconds
@@ -31,6 +43,20 @@ struct DataOptions: ParsableArguments {
     func validate() throws {
         guard maxProblems >= 0 else { throw ValidationError("--max-problems must be at least 0") }
         _ = try delimiterByte()
+        guard categorySeparator.utf8.count == 1 else {
+            throw ValidationError("--category-separator: '\(categorySeparator)' is not one ASCII character")
+        }
+        for (flag, list) in [
+            ("--user-attribute-columns", userAttributeColumns), ("--item-attribute-columns", itemAttributeColumns),
+        ] {
+            if let list, Self.columns(list).isEmpty { throw ValidationError("\(flag): no column named in '\(list)'") }
+        }
+    }
+
+    /// The columns of a comma-separated list, blanks dropped.
+    private static func columns(_ list: String?) -> [ImportOptions.Column] {
+        (list ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            .map(ImportOptions.Column.init(parsing:))
     }
 
     private func delimiterByte() throws -> UInt8? {
@@ -53,7 +79,11 @@ struct DataOptions: ParsableArguments {
                 timestamp: timestampColumn.map(ImportOptions.Column.init(parsing:)),
                 value: valueColumn.map(ImportOptions.Column.init(parsing:)),
                 type: typeColumn.map(ImportOptions.Column.init(parsing:)),
-                scenario: scenarioColumn.map(ImportOptions.Column.init(parsing:)), header: !noHeader,
+                scenario: scenarioColumn.map(ImportOptions.Column.init(parsing:)),
+                userAttributes: Self.columns(userAttributeColumns), itemAttributes: Self.columns(itemAttributeColumns),
+                itemCategories: itemCategoriesColumn.map(ImportOptions.Column.init(parsing:)),
+                itemTitle: itemTitleColumn.map(ImportOptions.Column.init(parsing:)),
+                categorySeparator: categorySeparator.utf8.first ?? 0x7C, header: !noHeader,
                 delimiter: try delimiterByte(), timestampFormat: timestampFormat, maximumProblems: maxProblems)
         }
     }

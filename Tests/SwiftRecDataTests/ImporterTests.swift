@@ -473,6 +473,7 @@ struct ImporterTests {
                 case .null: return "null"
                 case .other: return "other"
                 case .inexactInteger: return "inexact"
+                case .list(let values): return "list:" + values.joined(separator: ",")
                 case .text(let t): return "text:" + String(decoding: t, as: UTF8.self)
                 }
             }
@@ -529,6 +530,73 @@ struct ImporterTests {
         #expect(throws: ImportError.self) {
             try Importer.read(format: .jsonl, path: url, options: ImportOptions(user: 0))
         }
+    }
+
+    // MARK: Feature columns
+
+    @Test func csvFeatureColumnsFillUsersAndItems() throws {
+        let url = try temporaryFile(
+            "features.csv",
+            """
+            user_id,item_id,timestamp,age,gender,genres,year,title
+            u1,i1,1,25,F,Action|Comedy,1995,Heat
+            u1,i2,2,26,F,,NaN,Up
+            u2,i1,3,NA,M,Action|Comedy,1995,Heat
+            u3,i3,oops,40,M,Drama,2001,Amelie
+            u3,i3,4,40,,Drama| ,2001,Amelie
+
+            """)
+        let options = ImportOptions(
+            userAttributes: ["age", "gender"], itemAttributes: ["year"], itemCategories: "genres", itemTitle: "title")
+        let (dataset, report) = try Importer.read(format: .csv, path: url, options: options)
+        #expect(report.recordsKept == 4)
+        #expect(report.problems.map(\.line) == [5])
+        func user(_ id: String) -> [String: String]? {
+            dataset.users.index(of: id).flatMap { dataset.userInfo[Int($0)]?.attributes }
+        }
+        // The later row's age replaces the earlier one; a missing spelling is not stored.
+        #expect(user("u1") == ["age": "26", "gender": "F"])
+        #expect(user("u2") == ["gender": "M"])
+        #expect(user("u3") == ["age": "40"])
+        #expect(
+            item(dataset, "i1")
+                == Item(id: "i1", title: "Heat", categories: ["Action", "Comedy"], attributes: ["year": "1995"]))
+        #expect(item(dataset, "i2") == Item(id: "i2", title: "Up", categories: []))
+        #expect(item(dataset, "i3")?.categories == ["Drama"])
+        #expect(report.notes.contains("user attribute 'age': 1 values missing (first at line 4); read as unknown"))
+        #expect(report.notes.contains("user attribute 'age' changed 1 times between rows; the latest value is kept"))
+        #expect(report.notes.contains("item attribute 'year': 1 values missing (first at line 3); read as unknown"))
+        // A feature column the header does not have is an error that names it.
+        #expect {
+            try Importer.read(format: .csv, path: url, options: ImportOptions(userAttributes: ["zip"]))
+        } throws: { error in
+            "\(error)".contains("user attribute column 'zip'")
+        }
+    }
+
+    @Test func jsonLinesFeatureKeysTakeListsAndRejectWrongTypesByName() throws {
+        let url = try temporaryFile(
+            "features.jsonl",
+            #"""
+            {"user": "a", "item": "x", "timestamp": 1, "age": 30, "genres": ["Sci-Fi", "War"]}
+            {"user": "b", "item": "y", "timestamp": 2, "age": true, "genres": "Drama|Crime"}
+            {"user": "c", "item": "x", "timestamp": 3, "age": null, "genres": [{"nested": 1}]}
+            """# + "\n")
+        let options = ImportOptions(userAttributes: ["age"], itemCategories: "genres")
+        let (dataset, report) = try Importer.read(format: .jsonl, path: url, options: options)
+        // Every event is kept; only the bad feature values are dropped.
+        #expect(report.recordsKept == 3 && report.rejectedCount == 0)
+        #expect(dataset.userInfo[Int(dataset.users.index(of: "a")!)]?.attributes == ["age": "30"])
+        #expect(dataset.userInfo[Int(dataset.users.index(of: "b")!)]?.attributes == [:])
+        #expect(item(dataset, "x")?.categories == ["Sci-Fi", "War"])
+        #expect(item(dataset, "y")?.categories == ["Drama", "Crime"])
+        #expect(
+            report.notes.contains(
+                "user attribute 'age': 1 values not a string or a number (first at line 2); dropped, events kept"))
+        #expect(
+            report.notes.contains(
+                "item categories: 1 values not a string or a number (first at line 3); dropped, events kept"))
+        #expect(report.notes.contains("user attribute 'age': 1 values missing (first at line 3); read as unknown"))
     }
 
     @Test func sequenceFormatGoesThroughTheCommonEntryPoint() throws {

@@ -757,4 +757,39 @@ struct HTTPAPITests {
             #expect(try await top("newbie").model == "sasrec")
         }
     }
+
+    /// Feature values through the API: a value of the wrong type is refused by name; a category
+    /// the feature model never saw is read as the field's unknown value (documented), and the
+    /// user is still ranked with finite scores.
+    @Test func badFeatureValuesAreRefusedByNameOrReadAsUnknown() async throws {
+        var builder = DatasetBuilder()
+        for item in ["a", "b", "c"] { builder.add(Item(id: item, categories: [item == "a" ? "x" : "y"])) }
+        for u in 0..<40 {
+            let gender = u % 2 == 0 ? "f" : "m"
+            builder.add(User(id: "p\(u)", attributes: ["gender": gender]))
+            builder.add(Event(user: "p\(u)", item: gender == "f" ? "a" : "b", timestamp: Int64(2 * u + 1)))
+        }
+        let peers = builder.build()
+        let model = try ModelCatalog.make("fm", options: ["epochs": 5, "labels": "implicit", "dim": 4])
+        try model.fit(peers, validation: nil, progress: nil)
+        let (service, _) = try await makeService()
+        try await service.store.upsert(items: ["a", "b", "c"].map { Item(id: $0) })
+        try await service.install(ServableModel(name: "fm", model: model, items: peers.items))
+        try await Application(router: service.router()).test(.router) { client async throws in
+            for body in [#"{"attributes": {"gender": 31}}"#, #"{"attributes": {"gender": ["f"]}}"#] {
+                let reply = try await client.call(.put, "/users/typed", body)
+                #expect(reply.status == .badRequest, "\(body)")
+                #expect(reply.text.contains("gender"), "the error names the field: \(reply.text)")
+            }
+            let nan = try await client.call(.put, "/users/typed", #"{"attributes": {"gender": NaN}}"#)
+            #expect(nan.status == .badRequest)
+            #expect(try await client.call(.put, "/users/stranger", #"{"attributes": {"gender": "zz"}}"#).status == .ok)
+            let reply = try await client.call(.get, "/users/stranger/recommendations?n=3")
+            #expect(reply.status == .ok)
+            let scores = (reply.object["recommendations"] as? [[String: Any]] ?? []).compactMap {
+                $0["score"] as? Double
+            }
+            #expect(scores.count == 3 && scores.allSatisfy(\.isFinite), "\(reply.text)")
+        }
+    }
 }

@@ -34,6 +34,11 @@ public enum DelimitedImporter {
         }
         let columns = try ColumnMapping(options: options, header: headerNames, path: url.path)
         var checker = EventRecordChecker(options: options, hasTimestamp: columns.timestamp != nil)
+        var features = FeatureColumnsReader(
+            userKeys: columns.userAttributes.map { columns.name($0) },
+            itemKeys: columns.itemAttributes.map { columns.name($0) },
+            readsCategories: columns.itemCategories != nil, readsTitle: columns.itemTitle != nil,
+            separator: options.categorySeparator)
         let separator = delimiter == 0x09 ? "tab" : "'\(UnicodeScalar(delimiter))'"
         while let record = reader.next() {
             let line: Int
@@ -64,8 +69,16 @@ public enum DelimitedImporter {
                 user: fields[columns.user], item: fields[columns.item], timestamp: columns.timestamp.map { fields[$0] },
                 value: columns.value.map { fields[$0] }, type: columns.type.map { fields[$0] },
                 scenario: columns.scenario.map { fields[$0] })
-            checker.add(event, file: file, line: line, into: &sink)
+            guard let (user, item) = checker.add(event, file: file, line: line, into: &sink), !features.isEmpty else {
+                continue
+            }
+            func value(_ column: Int?) -> FeatureValue { column.map { .text(fields[$0]) } ?? .absent }
+            features.add(
+                user: user, item: item, userValues: columns.userAttributes.map { value($0) },
+                itemValues: columns.itemAttributes.map { value($0) }, categories: value(columns.itemCategories),
+                title: value(columns.itemTitle), line: line, into: &sink)
         }
+        features.addNotes(to: &sink.report)
         sink.report.linesRead += reader.linesRead
         checker.addNotes(
             to: &sink.report, scenarioColumn: columns.scenario.map { columns.describe($0) },
@@ -81,14 +94,28 @@ public enum DelimitedImporter {
         var value: Int?
         var type: Int?
         var scenario: Int?
+        var userAttributes: [Int] = []
+        var itemAttributes: [Int] = []
+        var itemCategories: Int?
+        var itemTitle: Int?
         let header: [String]?
 
         /// Fields a row needs for every mapped column.
-        var needed: Int { [user, item, timestamp, value, type, scenario].compactMap { $0 }.max()! + 1 }
+        var needed: Int {
+            ([user, item, timestamp, value, type, scenario, itemCategories, itemTitle].compactMap { $0 }
+                + userAttributes + itemAttributes).max()! + 1
+        }
 
         func describe(_ index: Int) -> String {
             if let header, index < header.count { return "'\(header[index])'" }
             return "#\(index)"
+        }
+
+        /// The attribute name a feature column's values are stored under: its header name, or
+        /// `column_N` without a header.
+        func name(_ index: Int) -> String {
+            if let header, index < header.count { return header[index] }
+            return "column_\(index)"
         }
 
         init(options: ImportOptions, header: [String]?, path: String) throws {
@@ -143,6 +170,19 @@ public enum DelimitedImporter {
             value = try resolve(options.value, role: "value", defaultName: "value", defaultIndex: nil)
             type = try resolve(options.type, role: "type", defaultName: "type", defaultIndex: nil)
             scenario = try resolve(options.scenario, role: "scenario", defaultName: "scenario", defaultIndex: nil)
+            // Feature columns are read only when named: they have no usual header names.
+            userAttributes = try options.userAttributes.compactMap {
+                try resolve($0, role: "user attribute", defaultName: "", defaultIndex: nil)
+            }
+            itemAttributes = try options.itemAttributes.compactMap {
+                try resolve($0, role: "item attribute", defaultName: "", defaultIndex: nil)
+            }
+            if let column = options.itemCategories {
+                itemCategories = try resolve(column, role: "item categories", defaultName: "", defaultIndex: nil)
+            }
+            if let column = options.itemTitle {
+                itemTitle = try resolve(column, role: "item title", defaultName: "", defaultIndex: nil)
+            }
         }
     }
 }

@@ -25,10 +25,15 @@ struct EventRecordChecker {
     private static let typesByName: [String: EventType] = Dictionary(
         uniqueKeysWithValues: EventType.allCases.map { ($0.rawValue, $0) })
 
-    /// Adds the event of `record`, or rejects `line` of `file` with the first thing wrong with it.
-    mutating func add(_ record: EventRecord, file: String, line: Int, into sink: inout ImportSink) {
-        func reject(_ reason: String, _ field: ArraySlice<UInt8>? = nil) {
+    /// Adds the event of `record` and returns its user and item, or rejects `line` of `file`
+    /// with the first thing wrong with it and returns nil.
+    @discardableResult
+    mutating func add(_ record: EventRecord, file: String, line: Int, into sink: inout ImportSink) -> (
+        user: Int32, item: Int32
+    )? {
+        func reject(_ reason: String, _ field: ArraySlice<UInt8>? = nil) -> (user: Int32, item: Int32)? {
             sink.report.reject(file: file, line: line, reason: reason, detail: field?.preview)
+            return nil
         }
         guard let userField = record.user else { return reject("user id is missing") }
         let userID = userField.trimmingSpaces
@@ -63,9 +68,10 @@ struct EventRecordChecker {
         if let field = record.scenario?.trimmingSpaces, !field.isEmpty, scenarios.count < 10_000 {
             scenarios.insert(String(decoding: field, as: UTF8.self))
         }
-        sink.addEvent(
-            user: sink.users.intern(userID), item: sink.items.intern(itemID), timestamp: time, value: value, type: type)
+        let user = sink.users.intern(userID), item = sink.items.intern(itemID)
+        sink.addEvent(user: user, item: item, timestamp: time, value: value, type: type)
         sink.report.recordsKept += 1
+        return (user, item)
     }
 
     /// Notes what the report should say about the mapping once the file is read.

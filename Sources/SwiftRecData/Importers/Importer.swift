@@ -86,6 +86,18 @@ public struct ImportOptions: Sendable, Equatable {
     public var type: Column?
     /// The scenario column. Default: the header's `scenario` column if any.
     public var scenario: Column?
+    /// User attribute columns (`age`, `gender`, `zip`, …): each row's values become the row's
+    /// user's attributes under the column's name (a later row's value replaces an earlier one).
+    public var userAttributes: [Column]
+    /// Item attribute columns (`year`, `brand`, …), read like ``userAttributes``.
+    public var itemAttributes: [Column]
+    /// The item categories column (genres): values separated by ``categorySeparator``; a JSON
+    /// Lines list of strings is read as the list.
+    public var itemCategories: Column?
+    /// The item title column (item text, for the text models).
+    public var itemTitle: Column?
+    /// What separates the categories in one field (default `|`).
+    public var categorySeparator: UInt8
     /// Whether the first line of a `csv`/`tsv` file names the columns.
     public var header: Bool
     /// The field separator for `csv`/`tsv` (default `,` and tab).
@@ -96,8 +108,10 @@ public struct ImportOptions: Sendable, Equatable {
 
     public init(
         user: Column? = nil, item: Column? = nil, timestamp: Column? = nil, value: Column? = nil,
-        type: Column? = nil, scenario: Column? = nil, header: Bool = true, delimiter: UInt8? = nil,
-        timestampFormat: TimestampFormat = .unixSeconds, maximumProblems: Int = 100
+        type: Column? = nil, scenario: Column? = nil, userAttributes: [Column] = [], itemAttributes: [Column] = [],
+        itemCategories: Column? = nil, itemTitle: Column? = nil, categorySeparator: UInt8 = 0x7C,
+        header: Bool = true, delimiter: UInt8? = nil, timestampFormat: TimestampFormat = .unixSeconds,
+        maximumProblems: Int = 100
     ) {
         self.user = user
         self.item = item
@@ -105,6 +119,11 @@ public struct ImportOptions: Sendable, Equatable {
         self.value = value
         self.type = type
         self.scenario = scenario
+        self.userAttributes = userAttributes
+        self.itemAttributes = itemAttributes
+        self.itemCategories = itemCategories
+        self.itemTitle = itemTitle
+        self.categorySeparator = categorySeparator
         self.header = header
         self.delimiter = delimiter
         self.timestampFormat = timestampFormat

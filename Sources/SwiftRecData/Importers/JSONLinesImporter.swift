@@ -29,6 +29,13 @@ public enum JSONLinesImporter {
         var valueKey = try key(options.value, role: "value")
         var typeKey = try key(options.type, role: "type")
         var scenarioKey = try key(options.scenario, role: "scenario")
+        let userAttributeKeys = try options.userAttributes.map { try key($0, role: "user attribute")! }
+        let itemAttributeKeys = try options.itemAttributes.map { try key($0, role: "item attribute")! }
+        let categoriesKey = try key(options.itemCategories, role: "item categories")
+        let titleKey = try key(options.itemTitle, role: "item title")
+        var features = FeatureColumnsReader(
+            userKeys: userAttributeKeys, itemKeys: itemAttributeKeys, readsCategories: categoriesKey != nil,
+            readsTitle: titleKey != nil, separator: options.categorySeparator)
 
         let file = url.lastPathComponent
         var sink = ImportSink(options: options)
@@ -75,7 +82,7 @@ public enum JSONLinesImporter {
                 switch key.flatMap({ fields[$0] }) {
                 case nil, .null?: return nil
                 case .text(let text)?: return text
-                case .other?:
+                case .other?, .list?:
                     if wrong == nil { wrong = "\(role) is not a string or a number" }
                     return nil
                 case .inexactInteger?:
@@ -94,8 +101,22 @@ public enum JSONLinesImporter {
                     detail: line.preview)
                 return
             }
-            checker!.add(record, file: file, line: lineNumber, into: &sink)
+            guard let (user, item) = checker!.add(record, file: file, line: lineNumber, into: &sink), !features.isEmpty
+            else { return }
+            func value(_ key: String?) -> FeatureValue {
+                switch key.flatMap({ fields[$0] }) {
+                case nil, .null?: return .absent
+                case .text(let text)?: return .text(text)
+                case .list(let values)?: return .list(values)
+                case .other?, .inexactInteger?: return .wrongType
+                }
+            }
+            features.add(
+                user: user, item: item, userValues: userAttributeKeys.map { value($0) },
+                itemValues: itemAttributeKeys.map { value($0) }, categories: value(categoriesKey),
+                title: value(titleKey), line: lineNumber, into: &sink)
         }
+        features.addNotes(to: &sink.report)
         if let checker {
             checker.addNotes(
                 to: &sink.report,
@@ -111,7 +132,9 @@ enum JSONField {
     case null
     /// A string's text, or a number's (integers without `.0`).
     case text(ArraySlice<UInt8>)
-    /// A boolean, list or object.
+    /// A list of strings and numbers (their texts), as categories are written.
+    case list([String])
+    /// A boolean, object, or a list holding anything else.
     case other
     /// An integer beyond 2⁵³, which a `Double` cannot hold exactly (write such ids as strings).
     case inexactInteger
@@ -127,7 +150,18 @@ enum JSONField {
             } else {
                 self = .inexactInteger
             }
-        case .bool, .array, .object: self = .other
+        case .array(let values):
+            var texts: [String] = []
+            for value in values {
+                switch JSONField(value) {
+                case .text(let text): texts.append(String(decoding: text, as: UTF8.self))
+                default:
+                    self = .other
+                    return
+                }
+            }
+            self = .list(texts)
+        case .bool, .object: self = .other
         }
     }
 }
