@@ -14,7 +14,8 @@ struct DemoCommand: AsyncParsableCommand {
         abstract: "Generate a catalogue and users with drifting interests, train and evaluate models, then serve them.",
         discussion: """
             Runs unattended: the data goes into a fresh SQLite file (--db), SASRec trains for \
-            --seconds of wall time next to popularity, segment popularity, item-kNN and the text model, \
+            --seconds of wall time next to popularity, segment popularity, item-kNN, the text model, \
+            LightGCN and the feature rankers FM and DeepFM, \
             an evaluation table is printed \
             (leave-one-out, full ranking), and the service starts on --port with SASRec active. \
             --no-serve stops after the table.
@@ -58,9 +59,13 @@ struct DemoCommand: AsyncParsableCommand {
         fm.training.timeBudget = seconds / 3
         var deepfm = DeepFMConfig()
         deepfm.training.timeBudget = seconds / 3
+        // The graph model: propagation over the user-item graph, a short budget at a higher rate.
+        var lightgcn = LightGCNConfig()
+        (lightgcn.learningRate, lightgcn.timeBudget) = (0.01, seconds / 6)
         let models: [any Recommender] = [
             Popularity(), try SegmentPopularity(), try ItemKNN(neighbors: 100, similarity: .cosine, shrinkage: 10),
-            try ContentRecommender(), try FM(config: fm), try DeepFM(config: deepfm), try SASRec(config: sasrec),
+            try ContentRecommender(), try LightGCN(config: lightgcn), try FM(config: fm), try DeepFM(config: deepfm),
+            try SASRec(config: sasrec),
         ]
         var rows: [[String]] = []
         var reports: [String: ModelReport] = [:]

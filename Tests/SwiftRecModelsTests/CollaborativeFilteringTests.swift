@@ -16,6 +16,11 @@ private func makeModel(_ name: String) throws -> any Recommender {
     case "ease": return try EASE(lambda: 10)
     case "ials": return try ImplicitALS(factors: 16, regularization: 0.1, alpha: 4, iterations: 10, seed: 3)
     case "bpr": return try BPR(factors: 16, learningRate: 0.05, regularization: 0.01, epochs: 60, seed: 3)
+    case "lightgcn", "lightgcn-kg":
+        var config = LightGCNConfig()
+        (config.dim, config.layers, config.epochs, config.batchSize) = (16, 2, 40, 256)
+        (config.learningRate, config.seed, config.knowledge) = (0.01, 3, name == "lightgcn-kg")
+        return try LightGCN(config: config)
     default: fatalError("unknown model \(name)")
     }
 }

@@ -35,6 +35,8 @@ private let smallOptions: [String: ModelCatalog.Options] = {
     let sequence: ModelCatalog.Options = ["epochs": "2", "dim": "8", "max-len": "8", "batch": "16"]
     var options: [String: ModelCatalog.Options] = [
         "bpr": ["epochs": "5", "factors": "8"], "ials": ["factors": "8", "iterations": "3"],
+        "lightgcn": ["epochs": "3", "dim": "8", "batch": "64"],
+        "lightgcn-kg": ["epochs": "3", "dim": "8", "batch": "64"],
         "sasrec-content": sequence.merging(["text-dim": "16"]) { $1 },
     ]
     for name in ["sasrec", "bert4rec", "gru4rec", "lstm", "blend", "stack", "cascade"] { options[name] = sequence }

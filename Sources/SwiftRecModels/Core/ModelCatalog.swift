@@ -144,6 +144,19 @@ public enum ModelCatalog {
             "ials", ImplicitALSConfig.self, reads: [.history], "Implicit alternating least squares.",
             make: { try ImplicitALS(config: $0) }, load: { try ImplicitALS.load(from: $0) }),
         .model(
+            "lightgcn", LightGCNConfig.self, reads: [.history],
+            "LightGCN: vectors propagated over the user-item graph, trained with BPR.",
+            make: { try LightGCN(config: $0) }, load: { try LightGCN.load(from: $0) }),
+        .model(
+            "lightgcn-kg", LightGCNConfig.self, reads: [.history, .features],
+            "LightGCN over users, items and item attributes (categories, brand), for items with few events.",
+            make: { config in
+                var config = config
+                config.knowledge = true
+                return try LightGCN(config: config)
+            },
+            load: { try LightGCN.load(from: $0) }),
+        .model(
             "sasrec", SASRecConfig.self, reads: [.sequence], "SASRec, a causal Transformer over the sequence.",
             make: { try SASRec(config: $0) }, load: { try SASRec.load(from: $0) }),
         .model(

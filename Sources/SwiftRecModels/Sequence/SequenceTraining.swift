@@ -266,9 +266,7 @@ enum SequenceTrainer {
         let users = (0..<dataset.userCount).filter { dataset.sequences.items(of: $0).count >= 2 }
         var order = users
         var shuffle = SeededGenerator(seed: options.seed ^ 0x5EED_5EED)
-        var best = -Double.infinity
-        var bestState: [String: Tensor]?
-        var roundsSinceBest = 0
+        var stopping = EarlyStopping<[String: Tensor]>(patience: options.patience)
         let start = ProcessClock.now()
         let steps = (order.count + options.batchSize - 1) / options.batchSize
         let validating = validation.map { !$0.isEmpty } ?? false
@@ -323,47 +321,34 @@ enum SequenceTrainer {
             }
             outcome.epochSeconds.append(ProcessClock.now() - epochStart)
             let epochLoss = lossSum / Double(max(targetSum, 1))
-            var validated: Double?
-            var line = String(
-                format: "%@: epoch %d, loss %.4f, %.1f s", model, epoch, epochLoss, outcome.epochSeconds.last!)
+            var validated: Double?, isBest = false
             if validating, let validation, epoch % options.validateEvery == 0 || outOfTime || stopRequested {
                 network.setTraining(false)
                 let ndcg = validationNDCG(network, itemCount: itemCount, dataset: dataset, heldOut: validation)
                 validated = ndcg
                 outcome.validationNDCG.append(ndcg)
-                line += String(format: ", valid NDCG@10 %.4f", ndcg)
-                if ndcg > best {
-                    best = ndcg
-                    bestState = network.stateDict()
-                    outcome.bestEpoch = epoch
-                    roundsSinceBest = 0
-                    line += " (best)"
-                } else {
-                    roundsSinceBest += 1
-                }
+                isBest = stopping.record(ndcg, epoch: epoch) { network.stateDict() }
             }
-            progress?(.message(line))
-            progress?(
-                .epoch(
-                    EpochSummary(
-                        model: model, epoch: epoch, loss: epochLoss, seconds: outcome.epochSeconds.last!,
-                        validationNDCG: validated)))
+            EarlyStopping<[String: Tensor]>.reportEpoch(
+                progress, model: model, epoch: epoch, loss: epochLoss, seconds: outcome.epochSeconds.last!,
+                validated: validated, isBest: isBest)
             if outOfTime || stopRequested {
                 outcome.stoppedBy = stopRequested ? "a stop request" : "time budget"
                 break epochs
             }
-            if validating && roundsSinceBest > options.patience {
+            if validating && stopping.shouldStop {
                 outcome.stoppedBy = "early stopping"
                 break epochs
             }
         }
-        if let bestState {
+        outcome.bestEpoch = stopping.bestEpoch
+        if let bestState = stopping.bestWeights {
             try? network.loadStateDict(bestState)
             progress?(
                 .message(
                     String(
                         format: "%@: stopped by %@; keeping epoch %d (valid NDCG@10 %.4f)", model, outcome.stoppedBy,
-                        outcome.bestEpoch, best)))
+                        outcome.bestEpoch, stopping.best)))
         }
         network.setTraining(false)
         return outcome
