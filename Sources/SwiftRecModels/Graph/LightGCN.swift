@@ -58,7 +58,8 @@ public struct LightGCNConfig: ModelConfig {
 /// Â = D^-½ A D^-½ with no weights or non-linearity (E⁽ᵏ⁺¹⁾ = Â E⁽ᵏ⁾), the final vector is the
 /// mean of layers 0…K, and a score is the dot product of a user's and an item's final vectors.
 /// Only E⁽⁰⁾ is learned, with the BPR loss on triples (u, i, j) — i one of u's items, j a
-/// uniform item u does not have — plus λ‖E⁽⁰⁾ᵤ,ᵢ,ⱼ‖²/2 per triple, averaged over the batch, by Adam.
+/// uniform item with training events that u does not have — plus λ‖E⁽⁰⁾ᵤ,ᵢ,ⱼ‖²/2 per triple,
+/// averaged over the batch, by Adam.
 ///
 /// **Sparse and multi-threaded.** Â is kept as CSR over all nodes (never dense). Each step
 /// propagates forward (K sparse products), takes the loss on the batch's rows, and propagates
@@ -375,6 +376,12 @@ public final class LightGCN: Recommender, StoppableTraining, ItemVectorProviding
         for u in 0..<users {
             for k in data.userOffsets[u]..<data.userOffsets[u + 1] { pairs.append((Int32(u), data.items[k])) }
         }
+        // Negatives come from the items with training events: an item without any would only
+        // ever be a negative and learn to rank last, which is what the attribute nodes of the
+        // knowledge variant are there to prevent.
+        var hasEvents = [Bool](repeating: false, count: items)
+        for (_, item) in pairs { hasEvents[Int(item)] = true }
+        let negativeCandidates = (0..<items).filter { hasEvents[$0] }.map(Int32.init)
         userCount = users
         itemCount = items
         epochSeconds = []
@@ -395,7 +402,8 @@ public final class LightGCN: Recommender, StoppableTraining, ItemVectorProviding
                 let batch = pairs[first..<min(pairs.count, first + config.batchSize)].map {
                     (
                         user: $0.user, positive: $0.item,
-                        negative: Self.negative(for: Int($0.user), data: data, using: &rng)
+                        negative: Self.negative(
+                            for: Int($0.user), data: data, candidates: negativeCandidates, using: &rng)
                     )
                 }
                 let embeddings = table.value.scalars
@@ -467,15 +475,17 @@ public final class LightGCN: Recommender, StoppableTraining, ItemVectorProviding
         }
     }
 
-    /// A uniform item `u` does not have (a few tries; a user with nearly every item may keep one).
-    static func negative(for u: Int, data: BinaryInteractions, using rng: inout SeededGenerator) -> Int32 {
-        let items = data.itemCount
-        var j = Int32(rng.nextInt(below: items))
+    /// A uniform item among `candidates` that `u` does not have (a few tries; a user with nearly
+    /// every item may keep one).
+    static func negative(
+        for u: Int, data: BinaryInteractions, candidates: [Int32], using rng: inout SeededGenerator
+    ) -> Int32 {
+        var j = candidates[rng.nextInt(below: candidates.count)]
         var tries = 0
         data.items.withUnsafeBufferPointer { own in
             let lo = data.userOffsets[u], hi = data.userOffsets[u + 1]
             while tries < 16 && BPR.contains(own.baseAddress! + lo, hi - lo, j) {
-                j = Int32(rng.nextInt(below: items))
+                j = candidates[rng.nextInt(below: candidates.count)]
                 tries += 1
             }
         }
