@@ -514,6 +514,7 @@ public final class LightGCN: Recommender, StoppableTraining, ItemVectorProviding
             for c in 0..<d { layer[c] = userEmbeddings[row + c] }
         }
         out.update(from: layer, count: d)
+        // Without items, layers 1…K of a node without edges are zero: only layer 0 counts.
         let items = BinaryInteractions.distinct(state.items, itemCount: itemCount)
         if !items.isEmpty {
             let userNorm = 1 / Float(items.count).squareRoot()
@@ -529,8 +530,6 @@ public final class LightGCN: Recommender, StoppableTraining, ItemVectorProviding
                 }
                 VectorKernels.add(layer, into: out, count: d)
             }
-        } else {
-            // No items: layers 1…K of a node without edges are zero.
         }
         let scale = 1 / Float(layers + 1)
         for c in 0..<d { out[c] *= scale }
