@@ -115,7 +115,7 @@ struct LightGCNTests {
         let model = try LightGCN(config: config)
         try model.fit(data.train, validation: nil, progress: nil)
         // The model keeps users' layer 0 and items' layers; rebuild the whole graph's final vectors.
-        let (graph, _) = model.graph(for: data.train)
+        let (graph, _) = model.graph(for: data.train, data: BinaryInteractions(data.train))
         let table = model.userEmbeddings + model.itemLayers[0]
         let (_, final) = LightGCN.forward(table, graph: graph, layers: 3, dim: 8)
         for u in [0, 17, 101] {

@@ -255,9 +255,10 @@ public final class LightGCN: Recommender, StoppableTraining, ItemVectorProviding
         return (kept, edges)
     }
 
-    func graph(for dataset: Dataset) -> (graph: Graph, attributeNodes: Int) {
+    /// The training graph of `dataset`, whose user × item matrix is `data` (built once by the
+    /// caller, which also samples from it).
+    func graph(for dataset: Dataset, data: BinaryInteractions) -> (graph: Graph, attributeNodes: Int) {
         let users = dataset.userCount, items = dataset.itemCount
-        let data = BinaryInteractions(dataset)
         var edges: [(Int32, Int32)] = []
         edges.reserveCapacity(data.nonzeros)
         for u in 0..<users {
@@ -358,12 +359,12 @@ public final class LightGCN: Recommender, StoppableTraining, ItemVectorProviding
 
     public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
         let d = config.dim, users = dataset.userCount, items = dataset.itemCount
-        let (graph, attributeNodes) = graph(for: dataset)
+        let data = BinaryInteractions(dataset)
+        let (graph, attributeNodes) = graph(for: dataset, data: data)
         let nodes = graph.nodeCount
         if config.knowledge {
             progress?(.message("\(name): \(attributeNodes) attribute nodes, \(graph.columns.count / 2) edges"))
         }
-        let data = BinaryInteractions(dataset)
         var rng = SeededGenerator(seed: config.seed)
         // Xavier-uniform over the table, as the reference implementation initialises it.
         let bound = (6 / Float(nodes + d)).squareRoot()
