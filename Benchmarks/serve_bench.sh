@@ -6,6 +6,8 @@
 # DB: a SQLite file made by `swiftrec import --db` (copied first: the event runs write to the
 # copy); MODEL_DIR: a model saved by `swiftrec train --out`. Prints wrk's output for each run
 # and the server's memory. Needs `wrk` (Debian: apt-get install wrk) and a release build.
+# SERVE_ARGS adds options to `swiftrec serve` (e.g. SERVE_ARGS="--quantize int8"); ONLY=scores
+# runs only the two recommendation passes without explanations.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DB=$1
@@ -15,7 +17,8 @@ BIN=${SWIFTREC:-.build/release/swiftrec}
 WORK=$(mktemp -d)
 cp "$DB" "$WORK/bench.sqlite"
 start_server() {
-  "$BIN" serve --db "$WORK/bench.sqlite" --model "$MODEL" --port "$PORT" >>"$WORK/server.log" 2>&1 &
+  # shellcheck disable=SC2086 # SERVE_ARGS is a list of words
+  "$BIN" serve --db "$WORK/bench.sqlite" --model "$MODEL" --port "$PORT" ${SERVE_ARGS:-} >>"$WORK/server.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
 }
@@ -26,14 +29,17 @@ start_server
 echo "server memory after start: $(rss)"
 URL=http://127.0.0.1:$PORT
 run() { echo "== $1"; shift; echo "command: $*"; "$@"; echo "server memory: $(rss)"; }
-run "recommendations with explain=true on a fresh server (scores and explanations computed per request)" \
-  env EXPLAIN=true wrk -t2 -c16 -d20s --latency -s Benchmarks/wrk/recommendations.lua "$URL"
-kill $SERVER; wait $SERVER 2>/dev/null || true
-start_server
+if [ "${ONLY:-}" != scores ]; then
+  run "recommendations with explain=true on a fresh server (scores and explanations computed per request)" \
+    env EXPLAIN=true wrk -t2 -c16 -d20s --latency -s Benchmarks/wrk/recommendations.lua "$URL"
+  kill $SERVER; wait $SERVER 2>/dev/null || true
+  start_server
+fi
 run "recommendations, first pass (scores computed per user)" \
   wrk -t2 -c16 -d20s --latency -s Benchmarks/wrk/recommendations.lua "$URL"
 run "recommendations, second pass (scores cached per user until a new event)" \
   wrk -t2 -c16 -d20s --latency -s Benchmarks/wrk/recommendations.lua "$URL"
+[ "${ONLY:-}" = scores ] && exit 0
 run "recommendations with explain=true (attention; scores cached, explanations computed per request)" \
   env EXPLAIN=true wrk -t2 -c16 -d20s --latency -s Benchmarks/wrk/recommendations.lua "$URL"
 run "recommendations with explain=gradient (scores cached, gradient × input per request)" \

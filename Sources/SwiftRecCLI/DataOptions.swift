@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import SwiftRecData
+import SwiftRecTensor
 
 extension DataFormat: ExpressibleByArgument {}
+extension ScoringPrecision: ExpressibleByArgument {}
 extension ImportOptions.TimestampFormat: ExpressibleByArgument {}
 
 /// Where a command's data comes from and how to read it: the same options for every command

@@ -49,6 +49,12 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "ctr: ratings below this are negatives (those between are dropped).") var negativeBelow = 3.0
     @Option(help: "ctr: also write the split as RecBole atomic files into this directory (for a peer run).")
     var exportSplit: String?
+    @Option(
+        help: """
+            Also evaluate each fitted model at these scoring precisions (comma-separated: float, int8), \
+            reported as NAME+int8: the same weights, scored with int8 copies (models with a quantize option).
+            """)
+    var precisions = ""
     @Flag(help: "Print one JSON object as the last line.") var json = false
     @OptionGroup var compute: ComputeOptions
 
@@ -68,10 +74,30 @@ struct EvaluateCommand: ParsableCommand {
         let experiment = try ModelRunner.experiment(source, cutoffs: cutoffs, coldItems: coldItems)
         var reports: [String: ModelReport] = [:]
         var rows: [[String]] = []
+        let extraPrecisions = try precisions.split(separator: ",").map { text in
+            guard let precision = ScoringPrecision(rawValue: text.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--precisions: '\(text)' is not float or int8")
+            }
+            return precision
+        }
         for (name, model) in zip(names, made) {
             let (report, row) = try ModelRunner.run(model, in: experiment, label: name)
             reports[name] = report
             rows.append(row)
+            guard let switching = model as? any PrecisionSwitching else {
+                if !extraPrecisions.isEmpty { Console.log("\(name): scores at float only (no quantize option)") }
+                continue
+            }
+            let trained = switching.scoringPrecision
+            for precision in extraPrecisions where precision != trained {
+                switching.setScoringPrecision(precision)
+                let label = "\(name)+\(precision.rawValue)"
+                let (extra, row) = ModelRunner.evaluate(
+                    model, in: experiment, fitSeconds: report.fitSeconds, label: label)
+                reports[label] = extra
+                rows.append(row)
+            }
+            switching.setScoringPrecision(trained)
         }
         ModelRunner.printTable(experiment, rows: rows)
         if json { try Console.printJSON(ExperimentReport(models: reports, protocol: experiment.split.name)) }

@@ -93,6 +93,12 @@ struct InferenceBench: ParsableCommand {
     @Option(help: "Users in the batch measurement.") var batch = 256
     @Option(help: "Threads for the batch measurement.") var threads = 2
     @Option(help: "Seconds of repeats per measurement.") var seconds = 2.0
+    @Option(
+        help: """
+            int8: measure the model at float, then with int8 copies of its weights and item table \
+            (models with a quantize option), in the same run.
+            """)
+    var quantize: ScoringPrecision = .float
     @Flag(help: "Print one JSON object as the last line.") var json = false
 
     func run() throws {
@@ -101,11 +107,55 @@ struct InferenceBench: ParsableCommand {
         guard dataset.itemCount == model.itemCount else {
             throw ValidationError("--data has \(dataset.itemCount) items, the model \(model.itemCount)")
         }
+        let switching = model as? any PrecisionSwitching
+        if quantize == .int8, switching == nil {
+            throw ValidationError("--quantize int8: \(model.name) has no int8 scoring")
+        }
         // The longest histories: the worst case for sequence models.
         let users = (0..<dataset.userCount).sorted {
             dataset.sequences.items(of: $0).count > dataset.sequences.items(of: $1).count
         }
         let states = users.prefix(batch).map { UserState(user: Int32($0), in: dataset) }
+        var rows: [[String: JSONValue]] = []
+        var table: [[String]] = []
+        for precision in quantize == .int8 ? [ScoringPrecision.float, .int8] : [.float] {
+            switching?.setScoringPrecision(precision)
+            let (one, many) = measure(model, states)
+            let tableBytes = switching?.scoringTableBytes
+            let history = states[0].items.count
+            table.append([
+                precision.rawValue, String(format: "%.3f", one * 1e3), String(format: "%.1f", many * 1e3),
+                String(format: "%.3f", many * 1e3 / Double(states.count)),
+                tableBytes.map { String(format: "%.2f", Double($0) / 1e6) } ?? "-",
+            ])
+            rows.append([
+                "model": model.name.json, "precision": precision.rawValue.json, "items": model.itemCount.json,
+                "history": history.json, "one_user_ms": (one * 1e3).json, "batch": states.count.json,
+                "batch_ms": (many * 1e3).json, "threads": threads.json,
+                "item_table_mb": tableBytes.map { (Double($0) / 1e6).json } ?? .null,
+                "peak_rss_mb": (ProcessStats.peakRSSMegabytes() ?? -1).json,
+            ])
+        }
+        Console.log(
+            "\(model.name): all \(model.itemCount) items for the user with the longest history (\(states[0].items.count) events) on 1 thread, and for \(states.count) users on \(threads) threads:"
+        )
+        Console.log(Console.table(["precision", "one user ms", "batch ms", "ms/user", "item table MB"], table))
+        if table.count == 2, let oneFloat = Double(table[0][1]), let oneInt8 = Double(table[1][1]),
+            let batchFloat = Double(table[0][2]), let batchInt8 = Double(table[1][2])
+        {
+            Console.log(
+                String(
+                    format: "int8 speed-up: %.2fx for one user, %.2fx for the batch (int8 kernel: %@)",
+                    oneFloat / oneInt8, batchFloat / batchInt8, QuantizedKernelPath.best.description))
+        }
+        Console.log(
+            "command: swiftrec bench inference --model-dir \(modelDirectory) --data \(source.data) --format \(source.format.rawValue) --batch \(batch) --threads \(threads)"
+                + (quantize == .int8 ? " --quantize int8" : ""))
+        if json { try Console.printResults(rows) }
+    }
+
+    /// Best times of scoring one state on one thread and all `states` on `threads`.
+    private func measure(_ model: any Recommender, _ states: [UserState]) -> (one: Double, many: Double) {
         var scores = [Float](repeating: 0, count: states.count * model.itemCount)
         Threading.setThreadCount(1)
         let one = scores.withUnsafeMutableBufferPointer { buffer in
@@ -117,27 +167,6 @@ struct InferenceBench: ParsableCommand {
         let many = scores.withUnsafeMutableBufferPointer { buffer in
             bestTime(seconds: seconds) { model.scoreBatch(states, into: buffer) }
         }
-        let history = states[0].items.count
-        Console.log(
-            String(
-                format:
-                    "%@: one user (history %d) × %d items: %.3f ms on 1 thread; %d users: %.1f ms on %d threads (%.3f ms/user)",
-                model.name, history, model.itemCount, one * 1e3, states.count, many * 1e3, threads,
-                many * 1e3 / Double(states.count)))
-        Console.log(
-            "command: swiftrec bench inference --model-dir \(modelDirectory) --data \(source.data) --format \(source.format.rawValue) --batch \(batch) --threads \(threads)"
-        )
-        if json {
-            try Console.printJSON([
-                "results": [
-                    [
-                        "model": model.name.json, "items": model.itemCount.json, "history": history.json,
-                        "one_user_ms": (one * 1e3).json,
-                        "batch": states.count.json, "batch_ms": (many * 1e3).json, "threads": threads.json,
-                        "peak_rss_mb": (ProcessStats.peakRSSMegabytes() ?? -1).json,
-                    ]
-                ]
-            ])
-        }
+        return (one, many)
     }
 }

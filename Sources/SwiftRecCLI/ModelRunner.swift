@@ -84,7 +84,19 @@ enum ModelRunner {
     static func run(_ model: any Recommender, in experiment: Experiment, label: String? = nil) throws -> (
         report: ModelReport, row: [String]
     ) {
-        let report = try experiment.run(model, progress: Console.progress)
+        row(model, try experiment.run(model, progress: Console.progress), in: experiment, label: label)
+    }
+
+    /// Evaluates a fitted model again (e.g. at another precision) and gives its table row.
+    static func evaluate(_ model: any Recommender, in experiment: Experiment, fitSeconds: Double, label: String) -> (
+        report: ModelReport, row: [String]
+    ) {
+        row(model, experiment.evaluate(model, fitSeconds: fitSeconds), in: experiment, label: label)
+    }
+
+    private static func row(_ model: any Recommender, _ report: ModelReport, in experiment: Experiment, label: String?)
+        -> (report: ModelReport, row: [String])
+    {
         Console.log(
             String(
                 format: "%@: fit %.2f s, test evaluation %.2f s over %d users", model.name, report.fitSeconds,

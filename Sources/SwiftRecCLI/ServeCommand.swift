@@ -5,6 +5,7 @@ import HummingbirdCore
 import SwiftRecData
 import SwiftRecModels
 import SwiftRecServing
+import SwiftRecTensor
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -55,6 +56,12 @@ struct ServeCommand: AsyncParsableCommand {
         name: .customLong("popularity-epsilon"),
         help: "Release popularity counts (scenario popularity, pop's scores) with Laplace noise of this ε per count.")
     var popularityEpsilon: Double?
+    @Option(
+        help: """
+            int8: score every loaded model that has int8 scoring (sasrec, bpr, ials, …) with int8 copies of \
+            its weights and item table; float: as each model was saved.
+            """)
+    var quantize: ScoringPrecision?
     @OptionGroup var connections: ConnectionOptions
     @OptionGroup var compute: ComputeOptions
 
@@ -77,11 +84,13 @@ struct ServeCommand: AsyncParsableCommand {
             Console.log("warning: registered model '\(failure.name)' could not be loaded: \(failure.reason)")
         }
         for entry in service.models {
+            setPrecision(of: entry.servable)
             Console.log("restored '\(entry.record.name)' (\(entry.record.type), \(entry.servable.items.count) items)")
         }
         for (k, directory) in (model ?? "").split(separator: ",").map(String.init).enumerated() {
             let url = URL(fileURLWithPath: directory)
             let servable = try ServableModel.load(from: url)
+            setPrecision(of: servable)
             try await service.install(servable, directory: url, activate: k == 0)
             Console.log(
                 "loaded \(servable.model.name) from \(directory) as '\(servable.name)' (\(servable.items.count) items)")
@@ -94,6 +103,18 @@ struct ServeCommand: AsyncParsableCommand {
         try await Self.run(
             service, host: host, port: port, idleTimeout: connections.idleTimeout,
             maxConnections: connections.maxConnections)
+    }
+
+    /// Applies `--quantize` to a model before it serves.
+    func setPrecision(of servable: ServableModel) {
+        guard let quantize else { return }
+        guard let switching = servable.model as? any PrecisionSwitching else {
+            Console.log("'\(servable.name)' (\(servable.model.name)) scores at float: it has no int8 scoring")
+            return
+        }
+        switching.setScoringPrecision(quantize)
+        Console.log(
+            "'\(servable.name)' scores at \(quantize.rawValue) (item table \(switching.scoringTableBytes / 1024) KiB)")
     }
 
     /// `--live-memory` in bytes.

@@ -98,7 +98,11 @@ public struct Experiment: Sendable {
     public func run(_ model: any Recommender, progress: TrainingProgress? = nil) throws -> ModelReport {
         let fitStart = Date()
         try model.fit(split.train, validation: split.validation, progress: progress)
-        let fitSeconds = Date().timeIntervalSince(fitStart)
+        return evaluate(model, fitSeconds: Date().timeIntervalSince(fitStart))
+    }
+
+    /// Evaluates a model already fitted on the training part (`fitSeconds` is reported as is).
+    public func evaluate(_ model: any Recommender, fitSeconds: Double) -> ModelReport {
         let options = EvaluationOptions(ks: cutoffs)
         let valid = Evaluator.evaluate(model, history: split.train, heldOut: split.validation, options: options)
         // Group 0: warm target, group 1: cold target — one scoring pass gives all three figures.

@@ -5,6 +5,8 @@ public final class Linear: Layer {
     public let weight: Variable
     public let bias: Variable?
     public var isTraining = true
+    /// An int8 copy of `weight` that inference uses when set (``quantize()``).
+    public internal(set) var quantizedWeight: QuantizedMatrix?
 
     /// Weights and bias drawn from U(-1/√in, 1/√in), as PyTorch does.
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, generator: inout SeededGenerator) {
@@ -18,7 +20,12 @@ public final class Linear: Layer {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }
 
-    public func callAsFunction(_ x: Variable) -> Variable { x.linear(weight: weight, bias: bias) }
+    public func callAsFunction(_ x: Variable) -> Variable {
+        if let quantizedWeight, !GradMode.isEnabled, !isTraining {
+            return Variable(quantizedWeight.multiply(x.value, bias: bias?.value))
+        }
+        return x.linear(weight: weight, bias: bias)
+    }
 }
 
 /// A lookup table of `count` vectors of size `dim`; `paddingIndex`'s row starts at zero

@@ -7,6 +7,8 @@
 #ifndef SWIFTREC_KERNELS_H
 #define SWIFTREC_KERNELS_H
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -80,6 +82,54 @@ int sr_heap_trim(void);
 /// Caps how many malloc arenas glibc makes (mallopt M_ARENA_MAX): fewer arenas keep less
 /// freed memory scattered over threads. Returns 1 on success, 0 otherwise or where unsupported.
 int sr_heap_limit_arenas(int arenas);
+
+
+// ---------------------------------------------------------------------------------------
+// int8 products (quantised scoring). Values are int8 in [-127, 127] with one float scale per
+// row; B is packed once (panels of 16 rows, columns padded to a multiple of 4) and reused.
+
+
+/// Code paths of the int8 product, for sr_q8_gemm_path.
+enum { SR_Q8_PORTABLE = 0, SR_Q8_AVX2 = 1, SR_Q8_AVX512_VNNI = 2, SR_Q8_NEON = 3 };
+
+/// k rounded up to a multiple of 4: the row length (lda) a quantised A needs at least.
+long sr_q8_padded_columns(long k);
+
+/// Bytes of B = n x k once packed (rows rounded up to 16, columns to 4). Its row sums need
+/// room for n rounded up to 16 int32.
+long sr_q8_packed_size(long n, long k);
+
+/// Symmetric per-row quantisation: scales[r] = max|x[r, :]| / 127 and q[r, c] = round(x[r, c] /
+/// scales[r]) in [-127, 127]; columns cols..<sr_q8_padded_columns(cols) of q are set to 0, so
+/// ldq must be at least that. NaN and infinite values are quantised as 0 (and ignored by the
+/// scale); an all-zero row gets scale 0.
+void sr_q8_quantize_rows(const float *x, long rows, long cols, long ldx, int8_t *q, long ldq, float *scales);
+
+/// Packs B (n x k int8, row-major, ldb >= k) into `packed` (sr_q8_packed_size(n, k) bytes)
+/// and writes each row's sum to row_sums (padding rows get 0).
+void sr_q8_pack(const int8_t *b, long n, long k, long ldb, int8_t *packed, int32_t *row_sums);
+
+/// C[i, j] = scale_a[i] * scale_b[j] * sum_k A[i, k] * B[j, k] (+ bias[j] when bias is not
+/// NULL), for i < m, j < n; A is m x sr_q8_padded_columns(k) int8 (zero-padded, lda >= that),
+/// B packed by sr_q8_pack. Sums are exact in int32 for k <= 131,000. Single-threaded and
+/// reentrant; callers split rows of A between threads.
+void sr_q8_gemm(long m, long n, long k, const int8_t *a, long lda, const float *scale_a, const int8_t *packed,
+                const int32_t *row_sums, const float *scale_b, const float *bias, float *c, long ldc);
+
+/// sr_q8_gemm on a chosen code path; returns 0 (and writes nothing) when this CPU lacks it.
+/// Every path gives the same result bit for bit.
+int sr_q8_gemm_path(int path, long m, long n, long k, const int8_t *a, long lda, const float *scale_a,
+                    const int8_t *packed, const int32_t *row_sums, const float *scale_b, const float *bias, float *c,
+                    long ldc);
+
+/// 1 when this CPU can run `path`.
+int sr_q8_path_available(int path);
+
+/// The path sr_q8_gemm uses here.
+int sr_q8_best_path(void);
+
+/// "portable", "avx2", "avx512-vnni", "neon" or "neon-dotprod" (static string).
+const char *sr_q8_path_name(int path);
 
 #ifdef __cplusplus
 }

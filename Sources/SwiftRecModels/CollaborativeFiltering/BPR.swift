@@ -10,6 +10,8 @@ public struct BPRConfig: ModelConfig {
     public var epochs = 50
     public var foldInSteps = 500
     public var seed: UInt64 = 0
+    /// What scoring reads: the float item factors or an int8 copy (per-item scales).
+    public var quantize = ScoringPrecision.float
 
     public init() {}
 
@@ -27,6 +29,8 @@ public struct BPRConfig: ModelConfig {
         .value(
             "fold-in-steps", \.foldInSteps, in: 0...100_000, "SGD steps that fit a new user's factors at request time."),
         .value("seed", \.seed, in: 0...UInt64.max, "Random seed."),
+        .choice(
+            "quantize", \.quantize, "float, or int8: score with an int8 copy of the item factors (per-item scales)."),
     ]
 }
 
@@ -51,7 +55,7 @@ public struct BPRConfig: ModelConfig {
 /// state always gets the same scores and new events count at once. A fixed number of steps
 /// (rather than passes over the items) lets a new user with a handful of items move as far from
 /// zero as one with hundreds.
-public final class BPR: Recommender {
+public final class BPR: Recommender, ItemFactorScoring {
     public let name = "bpr"
     public let inputs: Set<ModelInput> = [.history]
     /// The options, checked against their ranges.
@@ -72,6 +76,8 @@ public final class BPR: Recommender {
     public private(set) var itemFactors: [Float] = []
     public private(set) var itemBiases: [Float] = []
     public private(set) var itemCount = 0
+    /// The item-factor product at the current precision.
+    var scorer = ItemFactorScorer()
     public private(set) var userCount = 0
     public private(set) var epochSeconds: [Double] = []
 
@@ -195,6 +201,7 @@ public final class BPR: Recommender {
         itemBiases = bias
         userCount = users
         itemCount = items
+        setScoringPrecision(config.quantize)
     }
 
     /// Assigns each index a block so that the blocks are as even as possible, at random.
@@ -346,13 +353,9 @@ public final class BPR: Recommender {
         let f = factors
         var x = [Float](repeating: 0, count: f)
         x.withUnsafeMutableBufferPointer { userVector(state, into: $0.baseAddress!) }
-        itemFactors.withUnsafeBufferPointer { y in
-            x.withUnsafeBufferPointer { xp in
-                for j in 0..<itemCount {
-                    scores[j] = VectorKernels.dot(y.baseAddress! + j * f, xp.baseAddress!, count: f) + itemBiases[j]
-                }
-            }
-        }
+        scorer.score(
+            x, rows: 1, factors: itemFactors, biases: itemBiases, items: itemCount, dimension: f,
+            into: scores.baseAddress!)
     }
 
     /// Folds in the states' vectors in parallel, then one GEMM with the item factors (plus biases).
@@ -367,15 +370,8 @@ public final class BPR: Recommender {
                 for r in range { self.userVector(states[r], into: base + r * f) }
             }
         }
-        let out = scores.baseAddress!
-        for r in 0..<rows { (out + r * n).update(from: itemBiases, count: n) }
-        u.withUnsafeBufferPointer { a in
-            itemFactors.withUnsafeBufferPointer { b in
-                GEMM.multiply(
-                    transA: false, transB: true, m: rows, n: n, k: f, a: a.baseAddress!, lda: f, b: b.baseAddress!,
-                    ldb: f, beta: 1, c: out, ldc: n)
-            }
-        }
+        scorer.score(
+            u, rows: rows, factors: itemFactors, biases: itemBiases, items: n, dimension: f, into: scores.baseAddress!)
     }
 
     public func save(to directory: URL) throws {
@@ -407,6 +403,7 @@ public final class BPR: Recommender {
         model.itemBiases = biases.scalars
         model.userCount = manifest.userCount
         model.itemCount = manifest.itemCount
+        model.setScoringPrecision(model.config.quantize)
         return model
     }
 }

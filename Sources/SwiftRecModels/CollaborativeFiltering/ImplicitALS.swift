@@ -10,6 +10,8 @@ public struct ImplicitALSConfig: ModelConfig {
     public var iterations = 15
     public var cgSteps = 3
     public var seed: UInt64 = 0
+    /// What scoring reads: the float item factors or an int8 copy (per-item scales).
+    public var quantize = ScoringPrecision.float
 
     public init() {}
 
@@ -29,6 +31,8 @@ public struct ImplicitALSConfig: ModelConfig {
         .value("iterations", \.iterations, in: 0...1000, "Alternating rounds (users, then items)."),
         .value("cg-steps", \.cgSteps, in: 1...100, "Conjugate-gradient steps per row and round."),
         .value("seed", \.seed, in: 0...UInt64.max, "Random seed."),
+        .choice(
+            "quantize", \.quantize, "float, or int8: score with an int8 copy of the item factors (per-item scales)."),
     ]
 }
 
@@ -49,7 +53,7 @@ public struct ImplicitALSConfig: ModelConfig {
 /// `UserState`, with YᵀY precomputed at fit, so the newest events and new users are served
 /// without retraining. The trained user factors are kept (and saved) but scoring does not use
 /// them.
-public final class ImplicitALS: Recommender {
+public final class ImplicitALS: Recommender, ItemFactorScoring {
     public let name = "ials"
     public let inputs: Set<ModelInput> = [.history]
     /// The options, checked against their ranges.
@@ -70,6 +74,8 @@ public final class ImplicitALS: Recommender {
     /// YᵀY + λI of the item factors, [factors, factors].
     private var itemGram: [Float] = []
     public private(set) var itemCount = 0
+    /// The item-factor product at the current precision.
+    var scorer = ItemFactorScorer()
     public private(set) var userCount = 0
     public private(set) var epochSeconds: [Double] = []
 
@@ -115,6 +121,7 @@ public final class ImplicitALS: Recommender {
         userCount = users
         itemCount = items
         itemGram = Self.gram(y, rows: items, factors: f, regularization: regularization)
+        setScoringPrecision(config.quantize)
     }
 
     /// YᵀY + λI for the row-major [rows, f] factors Y.
@@ -288,13 +295,8 @@ public final class ImplicitALS: Recommender {
         let f = factors
         var x = [Float](repeating: 0, count: f)
         x.withUnsafeMutableBufferPointer { userVector(state, into: $0.baseAddress!) }
-        itemFactors.withUnsafeBufferPointer { y in
-            x.withUnsafeBufferPointer { xp in
-                for j in 0..<itemCount {
-                    scores[j] = VectorKernels.dot(y.baseAddress! + j * f, xp.baseAddress!, count: f)
-                }
-            }
-        }
+        scorer.score(
+            x, rows: 1, factors: itemFactors, biases: nil, items: itemCount, dimension: f, into: scores.baseAddress!)
     }
 
     /// Solves the states' factors in parallel, then one GEMM with the item factors.
@@ -309,13 +311,8 @@ public final class ImplicitALS: Recommender {
                 for r in range { self.userVector(states[r], into: base + r * f) }
             }
         }
-        u.withUnsafeBufferPointer { a in
-            itemFactors.withUnsafeBufferPointer { b in
-                GEMM.multiply(
-                    transA: false, transB: true, m: rows, n: itemCount, k: f, a: a.baseAddress!, lda: f,
-                    b: b.baseAddress!, ldb: f, c: scores.baseAddress!, ldc: itemCount)
-            }
-        }
+        scorer.score(
+            u, rows: rows, factors: itemFactors, biases: nil, items: itemCount, dimension: f, into: scores.baseAddress!)
     }
 
     public func save(to directory: URL) throws {
@@ -343,6 +340,7 @@ public final class ImplicitALS: Recommender {
         model.itemFactors = items.scalars
         model.userCount = manifest.userCount
         model.itemCount = manifest.itemCount
+        model.setScoringPrecision(model.config.quantize)
         model.itemGram = gram(
             model.itemFactors, rows: model.itemCount, factors: model.factors, regularization: model.regularization)
         return model

@@ -200,3 +200,16 @@ public protocol StoppableTraining: Recommender {
 /// score and nothing else: what it serves is a statistic of users' events, so the service can
 /// release it with differential-privacy noise of sensitivity 1 (`PopularityNoise`).
 public protocol CountScoring: Recommender {}
+
+/// A model that can score with int8 weights and item table (``ScoringPrecision``) as well as
+/// with its float ones; the float weights stay in memory (training, saving and gradient
+/// explanations use them), so switching back is exact.
+public protocol PrecisionSwitching: AnyObject {
+    var scoringPrecision: ScoringPrecision { get }
+    /// Scores from now on at `precision` (quantising the current weights for `.int8`).
+    func setScoringPrecision(_ precision: ScoringPrecision)
+    /// Bytes of the item table scoring reads at the current precision.
+    var scoringTableBytes: Int { get }
+}
+
+extension ScoringPrecision: OptionChoice {}

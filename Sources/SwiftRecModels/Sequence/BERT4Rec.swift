@@ -67,6 +67,7 @@ final class BERT4RecNetwork: SequenceNetwork {
     let finalNorm: LayerNorm
     let embeddingDropout: Dropout
     var isTraining = true
+    var quantizedOutput: QuantizedMatrix?
     private var masking: SeededGenerator
 
     init(items: Int, config: BERT4RecConfig) {

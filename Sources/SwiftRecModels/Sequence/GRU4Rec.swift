@@ -52,6 +52,7 @@ final class RecurrentSequenceNetwork: SequenceNetwork {
     let projection: Linear
     let outputDropout: Dropout
     var isTraining = true
+    var quantizedOutput: QuantizedMatrix?
 
     init(items: Int, config: GRU4RecConfig) {
         self.config = config

@@ -28,6 +28,8 @@ public struct SASRecConfig: ModelConfig {
     /// Content-aware SASRec: item vectors also come from the items' text through a learned
     /// adaptor, so items without interactions get sensible scores. Nil: plain SASRec.
     public var itemText: ItemTextSettings?
+    /// What scoring reads: the float weights, or int8 copies of the item table and linear layers.
+    public var quantize = ScoringPrecision.float
     public var training = SequenceTrainingOptions()
 
     public init() {}
@@ -54,6 +56,9 @@ public struct SASRecConfig: ModelConfig {
 
     /// The options of plain SASRec; content-aware SASRec adds its text options (``ContentSASRecConfig``).
     public static let options: [ConfigOption<Self>] =
+        ownOptions + SequenceTrainingOptions.options.map { $0.lifted(\.training) }
+
+    private static let ownOptions: [ConfigOption<Self>] =
         [
             .value("dim", \.dim, in: 1...4096, "Embedding and hidden size."),
             .value("blocks", \.blocks, in: 1...64, "Transformer blocks."),
@@ -65,7 +70,10 @@ public struct SASRecConfig: ModelConfig {
             .checked(
                 "shared-output", \.sharedOutput, range: "true or false",
                 "Whether the item embedding doubles as the output layer."),
-        ] + SequenceTrainingOptions.options.map { $0.lifted(\.training) }
+            .choice(
+                "quantize", \.quantize,
+                "float, or int8: score with int8 copies of the item table and linear layers (per-row scales)."),
+        ]
 
     public func validate() throws { try check() }
 
@@ -260,6 +268,8 @@ final class SASRecNetwork: SequenceNetwork {
             recentParts.withLock { $0.removeAll() }
         }
     }
+    /// Switching precision drops the remembered forward passes, which the other precision made.
+    var quantizedOutput: QuantizedMatrix? { didSet { recentParts.withLock { $0.removeAll() } } }
     private var negativeSampler: SeededGenerator
 
     init(items: Int, config: SASRecConfig) {
@@ -614,7 +624,7 @@ public final class SASRec: SequenceRecommender {
             core: SequenceModelCore(
                 name: "sasrec", historyLength: config.maxLength,
                 config: config.itemText == nil ? config.values : ContentSASRecConfig(config).values,
-                options: config.training,
+                options: config.training, precision: config.quantize,
                 prepare: { network, dataset, progress in
                     guard let content = network.content else { return }
                     // A model loaded with encoder vectors scores from its saved table; fitting

@@ -124,6 +124,8 @@ protocol SequenceNetwork: Layer {
     /// The output layer's weights without copying: a table and the offset of item 0's row.
     var outputTable: (table: Tensor, offset: Int) { get }
     var itemCount: Int { get }
+    /// An int8 copy of the output layer's item rows that scoring uses when set.
+    var quantizedOutput: QuantizedMatrix? { get set }
 }
 
 extension SequenceNetwork {
@@ -139,6 +141,14 @@ extension SequenceNetwork {
     /// `length` rows in `hidden` ([count·length, dim]) into `scores`.
     func scoreLastPositions(_ hidden: Tensor, count: Int, length: Int, into scores: UnsafeMutableBufferPointer<Float>) {
         let dim = hidden.shape[1]
+        if let quantizedOutput, !GradMode.isEnabled {
+            hidden.withUnsafeBufferPointer { h in
+                quantizedOutput.multiply(
+                    h.baseAddress! + (length - 1) * dim, count: count, xStride: length * dim, into: scores.baseAddress!,
+                    outStride: itemCount)
+            }
+            return
+        }
         let (table, offset) = outputTable
         hidden.withUnsafeBufferPointer { h in
             table.withUnsafeBufferPointer { w in
@@ -148,6 +158,18 @@ extension SequenceNetwork {
                     lda: length * dim, b: w.baseAddress! + offset, ldb: dim, c: scores.baseAddress!, ldc: itemCount)
             }
         }
+    }
+
+    /// Switches inference to `precision`: int8 copies of the output layer's item rows and of
+    /// every linear layer, or back to the float weights. Explanations by gradient keep floats.
+    func setPrecision(_ precision: ScoringPrecision) {
+        // The output table first: a content-aware network computes and caches it from its
+        // float adaptor here, before the adaptor itself is quantised.
+        let (table, offset) = outputTable
+        setLinearPrecision(precision)
+        quantizedOutput =
+            precision == .int8
+            ? QuantizedMatrix(rows: itemCount, columns: table.shape[1], values: table.scalars, offset: offset) : nil
     }
 
     /// For each of `items`, how much each item of `history` (oldest first) adds to its score:
@@ -419,6 +441,10 @@ protocol SequenceCore: AnyObject {
     func explain(_ items: [Int32], for state: UserState, top: Int, method: ExplanationMethod) -> [[Attribution]]
     func save(to directory: URL) throws
     var itemVectors: Tensor? { get }
+    var scoringPrecision: ScoringPrecision { get }
+    func setScoringPrecision(_ precision: ScoringPrecision)
+    /// Bytes of the table the model scores items with (int8 or float).
+    var scoringTableBytes: Int { get }
 }
 
 /// A network with its training settings and what training left: fits with the shared loop,
@@ -439,12 +465,15 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
     var validationNDCG: [Double] = []
     private var itemFingerprint = ""
     private var trainingMetrics: [String: Double] = [:]
+    private(set) var scoringPrecision: ScoringPrecision
 
     init(
         name: String, historyLength: Int, config: [String: JSONValue], options: SequenceTrainingOptions,
+        precision: ScoringPrecision = .float,
         prepare: ((Network, Dataset, TrainingProgress?) throws -> Void)? = nil,
         makeNetwork: @escaping (Int) -> Network
     ) {
+        self.scoringPrecision = precision
         self.name = name
         self.historyLength = historyLength
         self.options = options
@@ -467,6 +496,17 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
         epochSeconds = outcome.epochSeconds
         validationNDCG = outcome.validationNDCG
         trainingMetrics = outcome.metrics
+        if scoringPrecision != .float { network.setPrecision(scoringPrecision) }
+    }
+
+    func setScoringPrecision(_ precision: ScoringPrecision) {
+        scoringPrecision = precision
+        network?.setPrecision(precision)
+    }
+
+    var scoringTableBytes: Int {
+        guard let network else { return 0 }
+        return network.quantizedOutput?.bytes ?? itemCount * network.outputTable.table.shape[1] * 4
     }
 
     func history(_ state: UserState) -> ArraySlice<Int32> {
@@ -516,13 +556,16 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
         network.setTraining(false)
         self.itemCount = itemCount
         self.network = network
+        if scoringPrecision != .float { network.setPrecision(scoringPrecision) }
     }
 }
 
 /// A recommender over item sequences (``SASRec``, ``BERT4Rec``, ``GRU4Rec``): it scores from
 /// the newest items of a ``UserState``, so fresh events count without retraining, and explains
 /// a recommendation by gradient × input over that history.
-public class SequenceRecommender: Recommender, Explaining, ItemVectorProviding, StoppableTraining {
+public class SequenceRecommender: Recommender, Explaining, ItemVectorProviding, StoppableTraining,
+    PrecisionSwitching
+{
     public let inputs: Set<ModelInput> = [.sequence]
     let core: any SequenceCore
     public let stop = TrainingStop()
@@ -567,6 +610,10 @@ public class SequenceRecommender: Recommender, Explaining, ItemVectorProviding, 
 
     /// The output layer's item rows.
     public var itemVectors: Tensor? { core.itemVectors }
+
+    public var scoringPrecision: ScoringPrecision { core.scoringPrecision }
+    public func setScoringPrecision(_ precision: ScoringPrecision) { core.setScoringPrecision(precision) }
+    public var scoringTableBytes: Int { core.scoringTableBytes }
 }
 
 /// Reads a sequence model's saved configuration and weights.
