@@ -62,6 +62,12 @@ struct ServeCommand: AsyncParsableCommand {
             its weights and item table; float: as each model was saved.
             """)
     var quantize: ScoringPrecision?
+    @Option(
+        name: .customLong("query-encoder"),
+        help:
+            "A sentence-encoder folder (e.g. all-MiniLM-L6-v2) that matches ?q= queries by meaning; default BM25 keywords."
+    )
+    var queryEncoder: String?
     @OptionGroup var connections: ConnectionOptions
     @OptionGroup var compute: ComputeOptions
 
@@ -79,7 +85,8 @@ struct ServeCommand: AsyncParsableCommand {
         let service = RecommendationService(
             store: store, limits: limits,
             modelDirectory: URL(fileURLWithPath: modelsDirectory ?? Self.defaultModelDirectory(db: db)),
-            liveBytes: try liveBytes())
+            liveBytes: try liveBytes(),
+            queryEncoder: try queryEncoder.map { try SentenceEncoder(folder: URL(fileURLWithPath: $0)) })
         for failure in try await service.restoreModels() {
             Console.log("warning: registered model '\(failure.name)' could not be loaded: \(failure.reason)")
         }

@@ -11,7 +11,7 @@ public struct SwiftRecCommand: AsyncParsableCommand {
         version: SwiftRecInfo.version,
         subcommands: [
             InfoCommand.self, ImportCommand.self, TrainCommand.self, EvaluateCommand.self, ServeCommand.self,
-            BenchCommand.self, DemoCommand.self,
+            BenchCommand.self, DemoCommand.self, RecommendCommand.self,
         ])
 
     public init() {}

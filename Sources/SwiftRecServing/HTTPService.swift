@@ -60,7 +60,7 @@ public final class RecommendationService: Sendable {
     /// read again from the store when asked for); `cachedUsers` bounds the score cache.
     public init(
         store: any RecommendationStore, limits: ServiceLimits = .init(), modelDirectory: URL? = nil,
-        liveBytes: Int = 512 << 20, cachedUsers: Int = 20_000
+        liveBytes: Int = 512 << 20, cachedUsers: Int = 20_000, queryEncoder: (any TextEncoder)? = nil
     ) {
         self.store = store
         let active = ActiveModel()
@@ -77,7 +77,7 @@ public final class RecommendationService: Sendable {
         pipeline = RecommendationPipeline(
             store: store, live: LiveInterests(store: store, maxBytes: liveBytes),
             scoreCache: ScoreCache(capacity: cachedUsers), scenarios: ScenarioCatalog(), active: active,
-            registry: registry, metrics: metrics, noise: limits.popularityNoise)
+            registry: registry, metrics: metrics, noise: limits.popularityNoise, queryEncoder: queryEncoder)
     }
 }
 

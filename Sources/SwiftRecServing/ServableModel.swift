@@ -33,6 +33,8 @@ public final class ServableModel: @unchecked Sendable {
     }
 
     private let vectorCache = Mutex<Tensor??>(nil)
+    /// The catalogue's text index for queries, built at the first query.
+    let queryIndexCache = Mutex<QueryIndex?>(nil)
 
     /// The model's item vectors ([items, dim]) when it has them, read once.
     public var itemVectors: Tensor? {

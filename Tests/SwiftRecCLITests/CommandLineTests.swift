@@ -87,6 +87,48 @@ struct CommandLineTests {
         #expect(FileManager.default.fileExists(atPath: db.path))
     }
 
+    @Test func recommendTakesAQueryInWordsAndRefusesABlankOne() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-cli-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let csv = folder.appendingPathComponent("events.csv"), model = folder.appendingPathComponent("pop")
+        var lines = ["user_id,item_id,timestamp,title"]
+        for u in 0..<6 {
+            lines += [
+                "u\(u),a,\(10 * u),Star telescope", "u\(u),b,\(10 * u + 1),Duct tape",
+                "u\(u),c,\(10 * u + 2),Pipe fitting",
+            ]
+            if u % 2 == 0 { lines.append("u\(u),d,\(10 * u + 3),Astronomy book") }
+        }
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: csv)
+        let data = ["--data", csv.path, "--format", "csv", "--item-title-column", "title"]
+        await SwiftRecCommand.dispatch(["train", "--model", "pop", "--out", model.path] + data)
+        var asked = try #require(
+            try SwiftRecCommand.parseAsRoot(
+                [
+                    "recommend", "--model-dir", model.path, "--user", "u1", "--query", "something for astronomy",
+                    "--explain",
+                ]
+                    + data) as? RecommendCommand)
+        try asked.run()
+        for (bad, flag) in [
+            (["--query", "  "], "--query"), (["--query", "x", "--query-weight", "2"], "--query-weight"),
+        ] {
+            var command = try #require(
+                try SwiftRecCommand.parseAsRoot(["recommend", "--model-dir", model.path, "--user", "u1"] + bad + data)
+                    as? RecommendCommand)
+            #expect {
+                try command.run()
+            } throws: { error in
+                "\(error)".contains(flag)
+            }
+        }
+        var unknown = try #require(
+            try SwiftRecCommand.parseAsRoot(["recommend", "--model-dir", model.path, "--user", "nobody"] + data)
+                as? RecommendCommand)
+        #expect(throws: ValidationError.self) { try unknown.run() }
+    }
+
     @Test func theDemoAndAPseudonymisedImportWriteTheirStores() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-cli-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

@@ -211,6 +211,57 @@ struct HTTPAPITests {
         }
     }
 
+    @Test func aQueryInWordsMovesTheListAndIsExplained() async throws {
+        let (service, data) = try await makeService()
+        try await Application(router: service.router()).test(.router) { client async throws in
+            let history = (0..<6).map { #"{"user": "qa", "item": "item-\#($0)"}"# }
+            _ = try await client.call(.post, "/events", "[\(history.joined(separator: ","))]")
+            let wanted = 3
+            let words = data.categoryNames[wanted].addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            func list(_ uri: String) async throws -> [[String: Any]] {
+                let reply = try await client.call(.get, uri)
+                #expect(reply.status == .ok, "\(reply.text)")
+                return reply.object["recommendations"] as? [[String: Any]] ?? []
+            }
+            let plain = try await list("/users/qa/recommendations?n=10").map { category(data, $0) }
+            let asked = try await list("/users/qa/recommendations?n=10&explain=true&q=something%20for%20\(words)")
+            let askedCategories = asked.map { category(data, $0) }
+            #expect(plain.filter { $0 == wanted }.count < 5, "\(plain)")
+            // The user's own category stays where the model is surest; most of the list is what was asked for.
+            #expect(askedCategories.filter { $0 == wanted }.count >= 6, "\(askedCategories)")
+            // Explanations say how much came from the query and which of its words matched.
+            let reasons = asked.compactMap { $0["query"] as? [String: Any] }
+            #expect(reasons.count == asked.count)
+            let first = asked.indices.first { askedCategories[$0] == wanted }.map { reasons[$0] } ?? [:]
+            #expect((first["share"] as? Double ?? 0) > 0 && (first["share"] as? Double ?? 2) <= 1)
+            #expect(
+                (first["words"] as? [String] ?? []).contains(
+                    data.categoryNames[wanted].lowercased().split(separator: " ")[0].description))
+            // Weight 0 is the model alone; without explain no query part is given.
+            let ignored = try await list("/users/qa/recommendations?n=10&q=\(words)&query_weight=0")
+            #expect(ignored.map { category(data, $0) } == plain && ignored.allSatisfy { $0["query"] == nil })
+            // Sessions take the query in the body.
+            let session = try await client.call(
+                .post, "/sessions/recommendations",
+                #"{"events": [{"item": "item-1"}], "n": 10, "query": "\#(data.categoryNames[wanted])"}"#)
+            let sessionCategories = (session.object["recommendations"] as? [Any] ?? []).map { category(data, $0) }
+            #expect(sessionCategories.filter { $0 == wanted }.count >= 6, "\(session.text)")
+            // Empty, blank, over-long and badly weighted queries are refused by name.
+            let long = String(repeating: "a", count: QueryIndex.maxCharacters + 1)
+            for (bad, field) in [
+                ("q=", "q"), ("q=%20%20", "q"), ("q=\(long)", "q"), ("q=x&query_weight=2", "query_weight"),
+            ] {
+                let reply = try await client.call(.get, "/users/qa/recommendations?\(bad)")
+                #expect(reply.status == .badRequest && reply.error.hasPrefix(field), "\(bad): \(reply.text)")
+            }
+            for body in [#""query": """#, #""query": 5"#, #""query": "x", "query_weight": -1"#] {
+                let reply = try await client.call(
+                    .post, "/sessions/recommendations", #"{"events": [{"item": "item-1"}], \#(body)}"#)
+                #expect(reply.status == .badRequest && reply.error.hasPrefix("query"), "\(body): \(reply.text)")
+            }
+        }
+    }
+
     @Test func badWritesGetClearErrorsAndKeepTheValidPart() async throws {
         let (service, _) = try await makeService(maxBatch: 5)
         try await Application(router: service.router()).test(.router) { client async throws in

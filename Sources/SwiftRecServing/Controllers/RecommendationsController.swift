@@ -95,6 +95,16 @@ struct RecommendationsController {
             query.scenario = scenario
         default: throw APIError(.badRequest, "scenario: expected a string")
         }
+        switch object["query"] {
+        case nil: break
+        case .string(let text): try applyQuery(&query, text: text, weight: nil, field: "query")
+        default: throw APIError(.badRequest, "query: expected a string such as \"something for astronomy\"")
+        }
+        switch object["query_weight"] {
+        case nil: break
+        case .number(let w): try applyQuery(&query, text: nil, weight: String(w), field: "query")
+        default: throw APIError(.badRequest, "query_weight: expected a number from 0 to 1")
+        }
         if case .object(let fields)? = object["options"] {
             try applyReranking(&query) { name in
                 switch fields[name] {
@@ -125,6 +135,9 @@ struct RecommendationsController {
         }
         query.excludeSeen = try flag("exclude_seen") ?? defaultExcludeSeen
         try applyReranking(&query) { parameters[Substring($0)].map(String.init) }
+        try applyQuery(
+            &query, text: parameters["q"].map(String.init), weight: parameters["query_weight"].map(String.init),
+            field: "q")
         if let text = parameters["explain"], let method = ExplanationMethod(rawValue: String(text)) {
             query.explain = true
             query.explanationMethod = method
@@ -169,4 +182,19 @@ struct RecommendationsController {
     }
 
     func checkScenario(_ scenario: String) throws { try limits.checkID(scenario, "scenario") }
+
+    /// Reads a query (`q` / `query`) and its weight (`query_weight`), each checked by name.
+    func applyQuery(_ query: inout RecommendationRequest, text: String?, weight: String?, field: String) throws {
+        if let text {
+            do { query.query = try QueryIndex.checked(text) } catch {
+                throw APIError(.badRequest, "\(field): \(error)")
+            }
+        }
+        if let weight {
+            guard let w = Float(weight), w >= 0, w <= 1 else {
+                throw APIError(.badRequest, "query_weight: expected a number from 0 to 1, got '\(weight)'")
+            }
+            query.queryWeight = w
+        }
+    }
 }

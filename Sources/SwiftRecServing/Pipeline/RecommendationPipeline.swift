@@ -23,6 +23,12 @@ public struct RecommendationList: Codable, Sendable, Equatable {
     /// with nothing to go by was given the scenario's most popular items).
     public var model: String
     public var recommendations: [Recommendation]
+
+    public init(user: String?, model: String, recommendations: [Recommendation]) {
+        self.user = user
+        self.model = model
+        self.recommendations = recommendations
+    }
 }
 
 /// Why a list could not be made; each names what the caller can fix.
@@ -65,15 +71,19 @@ public final class RecommendationPipeline: Sendable {
     let metrics: ServiceMetrics
     /// When set, popularity counts are released with Laplace noise.
     let noise: PopularityNoise?
+    /// Matches queries by meaning when set; by BM25 keywords otherwise.
+    let queryEncoder: (any TextEncoder)?
 
     /// The `model` a list names when it ranked by popularity within the requested scenario.
     public static let scenarioPopularity = ScenarioPopularity.name
 
     init(
         store: any RecommendationStore, live: LiveInterests, scoreCache: ScoreCache, scenarios: ScenarioCatalog,
-        active: ActiveModel, registry: ModelRegistry, metrics: ServiceMetrics, noise: PopularityNoise? = nil
+        active: ActiveModel, registry: ModelRegistry, metrics: ServiceMetrics, noise: PopularityNoise? = nil,
+        queryEncoder: (any TextEncoder)? = nil
     ) {
         self.noise = noise
+        self.queryEncoder = queryEncoder
         self.store = store
         self.live = live
         self.scoreCache = scoreCache
@@ -170,7 +180,19 @@ public final class RecommendationPipeline: Sendable {
         _ model: ServableModel, state: UserState, scores: [Float], request: RecommendationRequest,
         cachedReasons: CachedReasons? = nil
     ) async throws -> RecommendationList {
+        var scores = scores
+        var queryParts: QueryParts?
+        if let query = request.query {
+            let index = try await queryIndex(for: model)
+            let blended = try Self.blend(scores, query: query, weight: request.queryWeight, index: index)
+            scores = blended.scores
+            queryParts = QueryParts(query: query, shares: blended.queryShare, texts: [:])
+        }
         let pool = Self.candidatePool(model, state: state, scores: scores, request: request)
+        if request.explain, queryParts != nil {
+            let stored = try await store.items(withIDs: Set(pool.map { model.items.id(at: $0) }))
+            queryParts?.texts = stored.mapValues(ItemText.of)
+        }
         var categories: [String: [String]] = [:]
         if request.diversification.isActive {
             let byVectors = request.diversifyByVectors && model.itemVectors != nil
@@ -181,8 +203,63 @@ public final class RecommendationPipeline: Sendable {
         }
         let ranked = Self.rank(
             model, state: state, scores: scores, request: request, categories: categories, pool: pool,
-            cachedReasons: cachedReasons)
+            cachedReasons: cachedReasons, queryParts: queryParts)
         return RecommendationList(user: nil, model: model.name, recommendations: ranked)
+    }
+
+    /// The model's catalogue text index for queries: built from the stored items' text at the
+    /// first query, then kept with the model.
+    func queryIndex(for model: ServableModel) async throws -> QueryIndex {
+        if let index = model.queryIndexCache.withLock({ $0 }) { return index }
+        let ids = (0..<Int32(model.items.count)).map { model.items.id(at: $0) }
+        let stored = try await store.items(withIDs: Set(ids))
+        let texts = ids.map { ItemText.of(stored[$0]) }
+        let index = QueryIndex(
+            itemTexts: texts, representation: queryEncoder.map { .encoder($0) } ?? .keywords(.bm25))
+        model.queryIndexCache.withLock { $0 = $0 ?? index }
+        return index
+    }
+
+    /// A query's blend with a model's scores (``QueryBlend``): the one step that `swiftrec
+    /// recommend --query`, the service and `swiftrec bench query` share.
+    public static func blend(_ scores: [Float], query: String, weight: Float, index: QueryIndex) throws -> (
+        scores: [Float], queryShare: [Float]
+    ) {
+        let blend = try QueryBlend(weight: weight)
+        return blend.blend(model: scores, query: try index.similarities(to: query))
+    }
+
+    /// The list for `state` without a store or a service (the command line's `recommend`): the
+    /// model's scores, the query blend when the request has a query (matched by `queryIndex`,
+    /// explained with `itemTexts` by item index), then the ranking steps of ``recommend(_:_:)``.
+    public static func list(
+        _ model: ServableModel, state: UserState, request: RecommendationRequest, queryIndex: QueryIndex?,
+        itemTexts: [String]
+    ) throws -> [Recommendation] {
+        var scores = model.model.scores(for: state)
+        var queryParts: QueryParts?
+        if let query = request.query, let queryIndex {
+            let blended = try blend(scores, query: query, weight: request.queryWeight, index: queryIndex)
+            scores = blended.scores
+            let texts = Dictionary(
+                itemTexts.prefix(model.items.count).enumerated().map {
+                    (model.items.id(at: Int32($0.offset)), $0.element)
+                },
+                uniquingKeysWith: { a, _ in a })
+            queryParts = QueryParts(query: query, shares: blended.queryShare, texts: texts)
+        }
+        return rank(model, state: state, scores: scores, request: request, queryParts: queryParts)
+    }
+
+    /// What explanations say about a query: its share per item and the listed items' texts.
+    struct QueryParts {
+        var query: String
+        var shares: [Float]
+        var texts: [String: String]
+
+        func reason(_ item: Int32, id: String) -> QueryReason {
+            QueryReason(share: shares[Int(item)], words: QueryIndex.sharedWords(query, texts[id] ?? ""))
+        }
     }
 
     // MARK: The ranking steps (synchronous, on precomputed scores)
@@ -211,7 +288,8 @@ public final class RecommendationPipeline: Sendable {
     /// of the candidate pool's items (by id) when the request diversifies by category.
     static func rank(
         _ model: ServableModel, state: UserState, scores: [Float], request: RecommendationRequest,
-        categories: [String: [String]] = [:], pool: [Int32]? = nil, cachedReasons: CachedReasons? = nil
+        categories: [String: [String]] = [:], pool: [Int32]? = nil, cachedReasons: CachedReasons? = nil,
+        queryParts: QueryParts? = nil
     ) -> [Recommendation] {
         let pool = pool ?? candidatePool(model, state: state, scores: scores, request: request)
         var top = Array(pool.prefix(request.count))
@@ -259,7 +337,8 @@ public final class RecommendationPipeline: Sendable {
         return top.enumerated().map { k, index in
             Recommendation(
                 item: model.items.id(at: index), score: scores[Int(index)], because: explanations?[k],
-                features: features?[k], explore: index == explored ? true : nil)
+                features: features?[k], explore: index == explored ? true : nil,
+                query: request.explain ? queryParts?.reason(index, id: model.items.id(at: index)) : nil)
         }
     }
 

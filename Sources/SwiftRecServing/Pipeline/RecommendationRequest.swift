@@ -23,6 +23,13 @@ public struct RecommendationRequest: Sendable {
     /// The probability that the last slot goes to an exploration item: one the model ranks
     /// below the list, drawn at random from the candidate pool.
     public var exploration: Double = 0
+    /// What the person asked for in words ("something for astronomy"): matched against the
+    /// items' text and blended with the model's scores (``QueryBlend``).
+    public var query: String?
+    /// The query's weight in the blend (0…1).
+    public var queryWeight: Float = RecommendationRequest.defaultQueryWeight
+    /// The query weight when a request does not give one.
+    public static let defaultQueryWeight: Float = 0.5
 
     public init(
         count: Int = 10, excludeSeen: Bool = true, explain: Bool = false,
@@ -48,6 +55,16 @@ public struct Recommendation: Codable, Sendable, Equatable {
     public var features: [FeatureAttribution]?
     /// True when the item fills the exploration slot.
     public var explore: Bool?
+    /// How much of the score came from the request's query, when explanations were asked for.
+    public var query: QueryReason?
+}
+
+/// The query's part in a recommendation.
+public struct QueryReason: Codable, Sendable, Equatable {
+    /// The query's share of the blended score (0…1), the model's being the rest.
+    public var share: Float
+    /// The query's words the item's text has.
+    public var words: [String]
 }
 
 /// A history item's share in a recommendation.
