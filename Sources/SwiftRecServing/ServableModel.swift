@@ -33,8 +33,9 @@ public final class ServableModel: @unchecked Sendable {
     }
 
     private let vectorCache = Mutex<Tensor??>(nil)
-    /// The catalogue's text index for queries, built at the first query.
-    let queryIndexCache = Mutex<QueryIndex?>(nil)
+    /// The catalogue's text index for queries: built once, by the first query; concurrent
+    /// first queries wait for the same build.
+    let queryIndexBuild = Mutex<Task<QueryIndex, any Error>?>(nil)
 
     /// The model's item vectors ([items, dim]) when it has them, read once.
     public var itemVectors: Tensor? {

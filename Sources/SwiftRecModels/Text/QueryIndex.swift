@@ -153,13 +153,22 @@ public struct QueryBlend: Sendable, Equatable {
     /// For each finite value, the share of the other finite values below it (ties share the
     /// lower rank), in [0, 1]; 0 for non-finite values.
     static func rankShares(_ values: [Float]) -> [Float] {
-        let order = values.indices.filter { values[$0].isFinite }.sorted { values[$0] < values[$1] }
+        // Sorting integer keys (the value's bits in an order-preserving form, then the index)
+        // needs no comparison closure: several times faster than sorting indices by value.
+        var keys = [UInt64]()
+        keys.reserveCapacity(values.count)
+        for (i, v) in values.enumerated() where v.isFinite {
+            let bits = (v == 0 ? Float(0) : v).bitPattern
+            let ordered = bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
+            keys.append(UInt64(ordered) << 32 | UInt64(i))
+        }
+        keys.sort()
         var shares = [Float](repeating: 0, count: values.count)
-        guard order.count > 1 else { return shares }
-        let top = Float(order.count - 1)
+        guard keys.count > 1 else { return shares }
+        let top = Float(keys.count - 1)
         var start = 0
-        for k in order.indices where k == order.count - 1 || values[order[k + 1]] != values[order[k]] {
-            for j in start...k { shares[order[j]] = Float(start) / top }
+        for k in keys.indices where k == keys.count - 1 || keys[k + 1] >> 32 != keys[k] >> 32 {
+            for j in start...k { shares[Int(keys[j] & 0xFFFF_FFFF)] = Float(start) / top }
             start = k + 1
         }
         return shares

@@ -75,6 +75,23 @@ enum OpenAPIDocument {
                 Probability that the last slot goes to an exploration item drawn from the lower-ranked candidates
                 (marked `"explore": true`); default 0.
               schema: {type: number, minimum: 0, maximum: 1, default: 0}
+            Query:
+              name: q
+              in: query
+              description: >-
+                What the person asks for in words ("something for astronomy"). It is matched against every item's
+                text (title, brand, categories, description; BM25, or the sentence encoder of `serve --query-encoder`),
+                and the similarities are blended with the model's scores after both are standardised over the
+                catalogue: (1 − query_weight)·z(model) + query_weight·z(query). With explain, each item says the
+                query's share of its score and the query words its text has. 400 when empty or over 512 characters.
+              schema: {type: string, minLength: 1, maxLength: 512, pattern: '\S'}
+            QueryWeight:
+              name: query_weight
+              in: query
+              description: >-
+                The query's weight in the blend, from 0 (ignore it) to 1 (rank by it alone); default 0.3, the best
+                weight on amazon-scientific's validation users (BENCHMARKS.md, "Queries").
+              schema: {type: number, minimum: 0, maximum: 1, default: 0.3}
             Limit:
               name: limit
               in: query
@@ -144,6 +161,13 @@ enum OpenAPIDocument {
                       item: {type: string}
                       score: {type: number}
                       explore: {type: boolean, description: True on the exploration slot.}
+                      query:
+                        type: object
+                        description: With a query and explain, the query's part in this item's score.
+                        required: [share, words]
+                        properties:
+                          share: {type: number, description: The query's share of the blended score (0 to 1).}
+                          words: {type: array, items: {type: string}, description: The query's words the item's text has.}
                       because:
                         type: array
                         items:
@@ -415,6 +439,8 @@ enum OpenAPIDocument {
                 - {$ref: '#/components/parameters/ItemID'}
                 - {$ref: '#/components/parameters/Count'}
                 - {$ref: '#/components/parameters/Explain'}
+                - {$ref: '#/components/parameters/Query'}
+                - {$ref: '#/components/parameters/QueryWeight'}
               responses:
                 '400': {$ref: '#/components/responses/BadRequest'}
                 '503': {$ref: '#/components/responses/NoModel'}
@@ -502,6 +528,8 @@ enum OpenAPIDocument {
                 - {$ref: '#/components/parameters/CategoryCap'}
                 - {$ref: '#/components/parameters/DiversifyBy'}
                 - {$ref: '#/components/parameters/Explore'}
+                - {$ref: '#/components/parameters/Query'}
+                - {$ref: '#/components/parameters/QueryWeight'}
               responses:
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '403': {$ref: '#/components/responses/Forbidden'}
@@ -548,6 +576,13 @@ enum OpenAPIDocument {
                         n: {type: integer, minimum: 1, maximum: 100}
                         explain: {oneOf: [{type: boolean}, {type: string, enum: [attention, gradient]}]}
                         scenario: {type: string, description: Only items with events in this scenario.}
+                        query:
+                          type: string
+                          minLength: 1
+                          maxLength: 512
+                          pattern: '\S'
+                          description: What the person asks for in words; as `q` of GET /users/{id}/recommendations.
+                        query_weight: {type: number, minimum: 0, maximum: 1, description: As `query_weight` there (default 0.3).}
                         options:
                           type: object
                           description: The re-ranking options of GET /users/{id}/recommendations.

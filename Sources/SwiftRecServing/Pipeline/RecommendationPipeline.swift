@@ -208,16 +208,24 @@ public final class RecommendationPipeline: Sendable {
     }
 
     /// The model's catalogue text index for queries: built from the stored items' text at the
-    /// first query, then kept with the model.
+    /// first query, then kept with the model (a failed build is tried again next time).
     func queryIndex(for model: ServableModel) async throws -> QueryIndex {
-        if let index = model.queryIndexCache.withLock({ $0 }) { return index }
-        let ids = (0..<Int32(model.items.count)).map { model.items.id(at: $0) }
-        let stored = try await store.items(withIDs: Set(ids))
-        let texts = ids.map { ItemText.of(stored[$0]) }
-        let index = QueryIndex(
-            itemTexts: texts, representation: queryEncoder.map { .encoder($0) } ?? .keywords(.bm25))
-        model.queryIndexCache.withLock { $0 = $0 ?? index }
-        return index
+        let build = model.queryIndexBuild.withLock { slot in
+            if let slot { return slot }
+            let task = Task { [store, queryEncoder] in
+                let ids = (0..<Int32(model.items.count)).map { model.items.id(at: $0) }
+                let stored = try await store.items(withIDs: Set(ids))
+                return QueryIndex(
+                    itemTexts: ids.map { ItemText.of(stored[$0]) },
+                    representation: queryEncoder.map { .encoder($0) } ?? .keywords(.bm25))
+            }
+            slot = task
+            return task
+        }
+        do { return try await build.value } catch {
+            model.queryIndexBuild.withLock { $0 = nil }
+            throw error
+        }
     }
 
     /// A query's blend with a model's scores (``QueryBlend``): the one step that `swiftrec
