@@ -62,10 +62,13 @@ struct DemoCommand: AsyncParsableCommand {
         // The graph model: propagation over the user-item graph, a short budget at a higher rate.
         var lightgcn = LightGCNConfig()
         (lightgcn.learningRate, lightgcn.timeBudget) = (0.01, seconds / 6)
+        // The convolutional sequence model, on the same short budget.
+        var caser = CaserConfig()
+        (caser.training.learningRate, caser.training.timeBudget, caser.dropout) = (1e-2, seconds / 6, 0.2)
         let models: [any Recommender] = [
             Popularity(), try SegmentPopularity(), try ItemKNN(neighbors: 100, similarity: .cosine, shrinkage: 10),
             try ContentRecommender(), try LightGCN(config: lightgcn), try FM(config: fm), try DeepFM(config: deepfm),
-            try SASRec(config: sasrec),
+            try Caser(config: caser), try SASRec(config: sasrec),
         ]
         var rows: [[String]] = []
         var reports: [String: ModelReport] = [:]

@@ -77,3 +77,38 @@ extension Tensor {
         return t
     }
 }
+
+extension Variable {
+    /// The largest element along the middle axis of a [a, b, c] variable: [a, c] (max pooling
+    /// over positions). The gradient goes to the first largest element of each (a, c) column.
+    public func maxOverMiddleAxis() -> Variable {
+        precondition(rank == 3 && shape[1] > 0, "maxOverMiddleAxis: expects [a, b > 0, c], got \(shape)")
+        let (a, b, c) = (shape[0], shape[1], shape[2])
+        var arg = [Int32](repeating: 0, count: a * c)
+        var out = Tensor.zeros([a, c])
+        value.withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBufferPointer { y in
+                for i in 0..<a {
+                    for k in 0..<c { y[i * c + k] = x[i * b * c + k] }
+                    for j in 1..<b {
+                        for k in 0..<c where x[(i * b + j) * c + k] > y[i * c + k] {
+                            y[i * c + k] = x[(i * b + j) * c + k]
+                            arg[i * c + k] = Int32(j)
+                        }
+                    }
+                }
+            }
+        }
+        return Variable(out, parents: [self]) { g in
+            var dx = Tensor.zeros([a, b, c])
+            g.withUnsafeBufferPointer { gp in
+                dx.withUnsafeMutableBufferPointer { d in
+                    for i in 0..<a {
+                        for k in 0..<c { d[(i * b + Int(arg[i * c + k])) * c + k] = gp[i * c + k] }
+                    }
+                }
+            }
+            return [dx]
+        }
+    }
+}

@@ -198,3 +198,12 @@ struct GradientTests {
         }
     }
 }
+
+extension GradientTests {
+    @Test func maxOverTheMiddleAxis() {
+        let x = leaf([2, 4, 3], seed: 41)
+        checkGradients("max over middle axis", [x]) { x.maxOverMiddleAxis() }
+        let y = Variable(Tensor(shape: [1, 3, 2], scalars: [1, 5, 4, 2, 3, -1]))
+        #expect(y.maxOverMiddleAxis().value.scalars == [4, 5])
+    }
+}

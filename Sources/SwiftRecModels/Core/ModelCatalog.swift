@@ -175,6 +175,10 @@ public enum ModelCatalog {
             },
             load: { try GRU4Rec.load(from: $0) }),
         .model(
+            "caser", CaserConfig.self, reads: [.sequence],
+            "Caser, horizontal and vertical convolutions over the newest items.",
+            make: { try Caser(config: $0) }, load: { try Caser.load(from: $0) }),
+        .model(
             "content", ContentConfig.self, reads: [.text, .sequence],
             "Items whose text resembles the user's recent items.",
             make: { try ContentRecommender(config: $0) }, load: { try ContentRecommender.load(from: $0) }),
