@@ -118,9 +118,11 @@ struct InferenceBench: ParsableCommand {
         let states = users.prefix(batch).map { UserState(user: Int32($0), in: dataset) }
         var rows: [[String: JSONValue]] = []
         var table: [[String]] = []
+        var times: [(one: Double, many: Double)] = []
         for precision in quantize == .int8 ? [ScoringPrecision.float, .int8] : [.float] {
             switching?.setScoringPrecision(precision)
             let (one, many) = measure(model, states)
+            times.append((one, many))
             let tableBytes = switching?.scoringTableBytes
             let history = states[0].items.count
             table.append([
@@ -140,13 +142,11 @@ struct InferenceBench: ParsableCommand {
             "\(model.name): all \(model.itemCount) items for the user with the longest history (\(states[0].items.count) events) on 1 thread, and for \(states.count) users on \(threads) threads:"
         )
         Console.log(Console.table(["precision", "one user ms", "batch ms", "ms/user", "item table MB"], table))
-        if table.count == 2, let oneFloat = Double(table[0][1]), let oneInt8 = Double(table[1][1]),
-            let batchFloat = Double(table[0][2]), let batchInt8 = Double(table[1][2])
-        {
+        if times.count == 2 {
             Console.log(
                 String(
                     format: "int8 speed-up: %.2fx for one user, %.2fx for the batch (int8 kernel: %@)",
-                    oneFloat / oneInt8, batchFloat / batchInt8, QuantizedKernelPath.best.description))
+                    times[0].one / times[1].one, times[0].many / times[1].many, QuantizedKernelPath.best.description))
         }
         Console.log(
             "command: swiftrec bench inference --model-dir \(modelDirectory) --data \(source.data) --format \(source.format.rawValue) --batch \(batch) --threads \(threads)"

@@ -68,22 +68,20 @@ struct QueryBench: ParsableCommand {
                 }
                 let state = UserState(user: user, in: history)
                 let scores = recommender.scores(for: state)
-                let seen = Set(state.items).subtracting([target])
+                var excluded = [Bool](repeating: false, count: scores.count)
+                for i in state.items where i != target { excluded[Int(i)] = true }
                 for (k, blend) in blends.enumerated() {
                     let start = ProcessStats.now()
                     let blended = blend.blend(model: scores, query: similarities[category]!).scores
                     if k == blends.count / 2 { blendSeconds.append(ProcessStats.now() - start) }
-                    // Pessimistic ties: every other unseen item scoring at least the target's is ahead.
-                    let t = blended[Int(target)]
-                    var rank = 0
-                    for (i, s) in blended.enumerated()
-                    where i != Int(target) && !(s < t) && !seen.contains(Int32(i)) {
-                        rank += 1
+                    // The evaluator's rank: pessimistic ties, history excluded.
+                    let rank = blended.withUnsafeBufferPointer { b in
+                        excluded.withUnsafeBufferPointer {
+                            RankingOutcome.rank(of: Int(target), scores: b, excluded: $0, limit: 10)
+                        }
                     }
-                    if rank < 10 {
-                        hits[k] += 1
-                        gains[k] += 1 / log2(Double(rank) + 2)
-                    }
+                    if rank < 10 { hits[k] += 1 }
+                    gains[k] += RankingOutcome.ndcg(rank: rank, k: 10)
                 }
                 users += 1
             }

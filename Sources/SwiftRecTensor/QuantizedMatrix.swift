@@ -164,9 +164,4 @@ extension Layer {
         if let linear = self as? Linear { linear.setPrecision(precision) }
         for child in children { child.layer.setLinearPrecision(precision) }
     }
-
-    /// Bytes of the int8 weights of every quantised ``Linear`` below this layer.
-    public var quantizedLinearBytes: Int {
-        ((self as? Linear)?.quantizedWeight?.bytes ?? 0) + children.reduce(0) { $0 + $1.layer.quantizedLinearBytes }
-    }
 }

@@ -89,9 +89,9 @@ enum OpenAPIDocument {
               name: query_weight
               in: query
               description: >-
-                The query's weight in the blend, from 0 (ignore it) to 1 (rank by it alone); default 0.3, the best
+                The query's weight in the blend, from 0 (ignore it) to 1 (rank by it alone); default 0.5, the best
                 weight on amazon-scientific's validation users (BENCHMARKS.md, "Queries").
-              schema: {type: number, minimum: 0, maximum: 1, default: 0.3}
+              schema: {type: number, minimum: 0, maximum: 1, default: 0.5}
             Limit:
               name: limit
               in: query
@@ -582,7 +582,7 @@ enum OpenAPIDocument {
                           maxLength: 512
                           pattern: '\S'
                           description: What the person asks for in words; as `q` of GET /users/{id}/recommendations.
-                        query_weight: {type: number, minimum: 0, maximum: 1, description: As `query_weight` there (default 0.3).}
+                        query_weight: {type: number, minimum: 0, maximum: 1, description: As `query_weight` there (default 0.5).}
                         options:
                           type: object
                           description: The re-ranking options of GET /users/{id}/recommendations.
