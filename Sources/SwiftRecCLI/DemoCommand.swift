@@ -15,7 +15,7 @@ struct DemoCommand: AsyncParsableCommand {
         discussion: """
             Runs unattended: the data goes into a fresh SQLite file (--db), SASRec trains for \
             --seconds of wall time next to popularity, segment popularity, item-kNN, the text model, \
-            LightGCN and the feature rankers FM and DeepFM, \
+            LightGCN (also over item categories), CFGAN, Caser and the feature rankers FM and DeepFM, \
             an evaluation table is printed \
             (leave-one-out, full ranking), and the service starts on --port with SASRec active. \
             --no-serve stops after the table.
@@ -65,10 +65,18 @@ struct DemoCommand: AsyncParsableCommand {
         // The convolutional sequence model, on the same short budget.
         var caser = CaserConfig()
         (caser.training.learningRate, caser.training.timeBudget, caser.dropout) = (1e-2, seconds / 6, 0.2)
+        // The same graph with the items' categories as nodes.
+        var lightgcnKG = lightgcn
+        lightgcnKG.knowledge = true
+        // The adversarial model: a generator of purchase vectors against a discriminator.
+        var cfgan = CFGANConfig()
+        (cfgan.generatorLearningRate, cfgan.discriminatorLearningRate) = (1e-3, 1e-3)
+        (cfgan.generatorLoss, cfgan.timeBudget, cfgan.validateEvery) = (.nonSaturating, seconds / 6, 2)
         let models: [any Recommender] = [
             Popularity(), try SegmentPopularity(), try ItemKNN(neighbors: 100, similarity: .cosine, shrinkage: 10),
-            try ContentRecommender(), try LightGCN(config: lightgcn), try FM(config: fm), try DeepFM(config: deepfm),
-            try Caser(config: caser), try SASRec(config: sasrec),
+            try ContentRecommender(), try LightGCN(config: lightgcn), try LightGCN(config: lightgcnKG),
+            try CFGAN(config: cfgan), try FM(config: fm), try DeepFM(config: deepfm), try Caser(config: caser),
+            try SASRec(config: sasrec),
         ]
         var rows: [[String]] = []
         var reports: [String: ModelReport] = [:]

@@ -21,6 +21,12 @@ private func makeModel(_ name: String) throws -> any Recommender {
         (config.dim, config.layers, config.epochs, config.batchSize) = (16, 2, 40, 256)
         (config.learningRate, config.seed, config.knowledge) = (0.01, 3, name == "lightgcn-kg")
         return try LightGCN(config: config)
+    case "cfgan":
+        var config = CFGANConfig()
+        (config.generatorLayers, config.discriminatorLayers, config.epochs) = ([32], [16], 100)
+        (config.generatorLearningRate, config.discriminatorLearningRate, config.seed) = (3e-3, 3e-3, 3)
+        (config.generatorSteps, config.discriminatorSteps, config.generatorLoss) = (2, 1, .nonSaturating)
+        return try CFGAN(config: config)
     default: fatalError("unknown model \(name)")
     }
 }

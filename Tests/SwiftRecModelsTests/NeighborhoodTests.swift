@@ -102,7 +102,7 @@ struct NeighborhoodTests {
             throws: ModelError.invalidParameter(
                 name: "model",
                 reason:
-                    "unknown model 'nope'; known: pop, segment-pop, itemknn, userknn, cf-fusion, ease, bpr, ials, lightgcn, lightgcn-kg, sasrec, bert4rec, gru4rec, lstm, caser, content, sasrec-content, fm, deepfm, widedeep, dcnv2, din, star, blend, stack, cascade"
+                    "unknown model 'nope'; known: pop, segment-pop, itemknn, userknn, cf-fusion, ease, bpr, ials, lightgcn, lightgcn-kg, cfgan, sasrec, bert4rec, gru4rec, lstm, caser, content, sasrec-content, fm, deepfm, widedeep, dcnv2, din, star, blend, stack, cascade"
             )
         ) {
             try ModelCatalog.make("nope")

@@ -39,6 +39,7 @@ private let smallOptions: [String: ModelCatalog.Options] = {
         "lightgcn-kg": ["epochs": "3", "dim": "8", "batch": "64"],
         "sasrec-content": sequence.merging(["text-dim": "16"]) { $1 },
         "caser": ["epochs": "2", "dim": "8", "max-len": "3", "batch": "16", "train-len": "8"],
+        "cfgan": ["epochs": "2", "generator-layers": "16", "discriminator-layers": "8", "generator-batch": "64"],
     ]
     for name in ["sasrec", "bert4rec", "gru4rec", "lstm", "blend", "stack", "cascade"] { options[name] = sequence }
     for name in ["fm", "deepfm", "widedeep", "dcnv2", "din", "star"] {

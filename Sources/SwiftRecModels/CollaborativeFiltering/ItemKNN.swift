@@ -133,11 +133,6 @@ extension ItemKNN: Explaining {
                 }
             }
         }
-        let total = parts.reduce(Float(0)) { $0 + abs($1.weight) }
-        guard total > 0 else { return [] }
-        return parts.filter { $0.weight > 0 }
-            .sorted { ($0.weight, $1.item) > ($1.weight, $0.item) }
-            .prefix(top)
-            .map { Attribution(item: $0.item, position: newest[$0.item] ?? 0, weight: $0.weight / total) }
+        return Attribution.shares(parts, newest: newest, top: top)
     }
 }

@@ -157,6 +157,10 @@ public enum ModelCatalog {
             },
             load: { try LightGCN.load(from: $0) }),
         .model(
+            "cfgan", CFGANConfig.self, reads: [.history],
+            "CFGAN: a generator of whole purchase vectors trained against a discriminator.",
+            make: { try CFGAN(config: $0) }, load: { try CFGAN.load(from: $0) }),
+        .model(
             "sasrec", SASRecConfig.self, reads: [.sequence], "SASRec, a causal Transformer over the sequence.",
             make: { try SASRec(config: $0) }, load: { try SASRec.load(from: $0) }),
         .model(

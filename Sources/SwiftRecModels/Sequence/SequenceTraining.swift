@@ -221,6 +221,20 @@ public struct Attribution: Sendable, Equatable, Codable {
     public var weight: Float
 }
 
+extension Attribution {
+    /// The `parts` that raised the score (positive weight), strongest first (ties by item), at
+    /// most `top`, each weight divided by the sum of all parts' magnitudes; positions are each
+    /// item's in `newest`. Empty when every part is zero.
+    static func shares(_ parts: [(item: Int32, weight: Float)], newest: [Int32: Int], top: Int) -> [Attribution] {
+        let total = parts.reduce(Float(0)) { $0 + abs($1.weight) }
+        guard total > 0 else { return [] }
+        return parts.filter { $0.weight > 0 }
+            .sorted { ($0.weight, $1.item) > ($1.weight, $0.item) }
+            .prefix(top)
+            .map { Attribution(item: $0.item, position: newest[$0.item] ?? 0, weight: $0.weight / total) }
+    }
+}
+
 /// How a model attributes a recommendation to history items.
 public enum ExplanationMethod: String, Sendable, Codable, CaseIterable {
     /// The model's one-pass shortcut where it has one (SASRec: its last block's attention ×

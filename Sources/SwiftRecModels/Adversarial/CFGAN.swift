@@ -1,0 +1,472 @@
+import Foundation
+import SwiftRecData
+import SwiftRecTensor
+
+/// What the generator minimises against the discriminator.
+public enum CFGANGeneratorLoss: String, Sendable, Codable, CaseIterable, OptionChoice {
+    /// The paper's objective, log(1 − D(fake)): the generator descends the minimax game itself.
+    case minimax
+    /// −log D(fake) (Goodfellow et al.'s non-saturating form), which keeps the generator's
+    /// gradient large while the discriminator wins easily.
+    case nonSaturating = "non-saturating"
+}
+
+/// Options of ``CFGAN``. The defaults are the MovieLens configuration of a public
+/// re-implementation (E. Dervishaj's GANRec): one hidden layer of 400 sigmoid units in the
+/// generator and 125 in the discriminator, Adam at 1e-4, 70 % of each user's unseen items in
+/// the zero-reconstruction and partial-masking samples, α = 0.03; with the non-saturating
+/// generator loss, which trained better on ML-100K (docs/adversarial-models.md).
+public struct CFGANConfig: ModelConfig {
+    /// Hidden widths of the generator (items → … → items).
+    public var generatorLayers = [400]
+    /// Hidden widths of the discriminator (2 × items → … → 1).
+    public var discriminatorLayers = [125]
+    /// Training rounds; each runs `discriminator-steps` passes of D over the users, then
+    /// `generator-steps` passes of G.
+    public var epochs = 400
+    public var generatorSteps = 4
+    public var discriminatorSteps = 2
+    public var generatorBatch = 32
+    public var discriminatorBatch = 64
+    public var generatorLearningRate: Float = 1e-4
+    public var discriminatorLearningRate: Float = 1e-4
+    /// L2 penalty (λ‖w‖²/2, through Adam's coupled weight decay) on the generator's weights.
+    public var generatorRegularization: Float = 1e-3
+    public var discriminatorRegularization: Float = 0
+    /// S_ZR: the share of a user's unseen items whose generated value is pushed towards 0.
+    public var zeroReconstructionRatio: Float = 0.7
+    /// S_PM: the share of a user's unseen items the discriminator also sees (k_u).
+    public var partialMaskingRatio: Float = 0.7
+    /// α: the weight of the zero-reconstruction term.
+    public var zeroReconstructionWeight: Float = 0.03
+    public var generatorLoss = CFGANGeneratorLoss.nonSaturating
+    /// Validation rounds without a better NDCG@10 before training stops.
+    public var patience = 20
+    public var validateEvery = 5
+    /// Stop once this many seconds of training have passed (checked after each step).
+    public var timeBudget: Double?
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    /// Both networks with Adam's two moments and a gradient each, and a batch's dense
+    /// condition, masks and activations (about a dozen [batch, items] tables).
+    public func estimatedTrainingBytes(_ shape: DataShape) -> Double {
+        let n = Double(shape.items)
+        let generator = zip([Int(n)] + generatorLayers, generatorLayers + [Int(n)]).reduce(0.0) {
+            $0 + Double($1.0 * $1.1)
+        }
+        let discriminator = zip([Int(2 * n)] + discriminatorLayers, discriminatorLayers + [1]).reduce(0.0) {
+            $0 + Double($1.0 * $1.1)
+        }
+        let batch = Double(max(generatorBatch, discriminatorBatch))
+        return MemoryEstimate.data(shape) + (generator + discriminator) * 4 * MemoryEstimate.float
+            + batch * n * 16 * MemoryEstimate.float
+    }
+
+    public static let options: [ConfigOption<Self>] = [
+        .widths("generator-layers", \.generatorLayers, "Hidden widths of the generator (sigmoid units)."),
+        .widths("discriminator-layers", \.discriminatorLayers, "Hidden widths of the discriminator (sigmoid units)."),
+        .value("epochs", \.epochs, in: 0...100_000, "The most training rounds (D passes, then G passes)."),
+        .value("generator-steps", \.generatorSteps, in: 1...100, "Passes of the generator over the users per round."),
+        .value(
+            "discriminator-steps", \.discriminatorSteps, in: 1...100,
+            "Passes of the discriminator over the users per round."),
+        .value("generator-batch", \.generatorBatch, in: 1...65_536, "Users per generator step."),
+        .value("discriminator-batch", \.discriminatorBatch, in: 1...65_536, "Users per discriminator step."),
+        .value("generator-lr", \.generatorLearningRate, in: 1e-7...10, "Adam learning rate of the generator."),
+        .value(
+            "discriminator-lr", \.discriminatorLearningRate, in: 1e-7...10, "Adam learning rate of the discriminator."),
+        .value(
+            "generator-regularization", \.generatorRegularization, in: 0...100, "L2 penalty on the generator's weights."
+        ),
+        .value(
+            "discriminator-regularization", \.discriminatorRegularization, in: 0...100,
+            "L2 penalty on the discriminator's weights."),
+        .value(
+            "zr-ratio", \.zeroReconstructionRatio, in: 0...1,
+            "Share of a user's unseen items pushed towards 0 (zero reconstruction, S_ZR)."),
+        .value(
+            "pm-ratio", \.partialMaskingRatio, in: 0...1,
+            "Share of a user's unseen items the discriminator also sees (partial masking, S_PM)."),
+        .value("zr-weight", \.zeroReconstructionWeight, in: 0...1000, "Weight α of the zero-reconstruction term."),
+        .choice("generator-loss", \.generatorLoss, "minimax (the paper's log(1 − D)), or non-saturating (−log D)."),
+        .value("patience", \.patience, in: 0...1000, "Validation rounds without a better NDCG@10 before stopping."),
+        .value("validate-every", \.validateEvery, in: 1...1000, "Validate after every this many rounds."),
+        .value(
+            "time-budget", \.timeBudget, in: 1e-3...1e7, "Stop after this many seconds of training (none: no limit)."),
+        .value("seed", \.seed, in: 0...UInt64.max, "Random seed."),
+    ]
+}
+
+/// CFGAN (Chae et al., CIKM 2018): a conditional GAN whose generator produces a user's whole
+/// purchase vector, trained vector-wise against a discriminator.
+///
+/// - **Generator** G(c_u): an MLP with sigmoid units from the user's purchase vector c_u
+///   (1 for each item the user has) to r̂_u ∈ (0, 1)ⁿ, one value per item.
+/// - **Discriminator** D(r | c_u): an MLP with sigmoid units from [c_u; r] to the probability
+///   that r is the user's real purchase vector.
+/// - **Masking.** Compared as they are, G would win by predicting 1 everywhere, since a real
+///   vector is 1 on the user's items and D sees nothing else. So D is shown
+///   r̂_u ⊙ (e_u + k_u): e_u is 1 on the user's items and k_u (partial masking, CFGAN_PM) on a
+///   `pm-ratio` sample of the unseen ones, where the real vector is 0, so G must keep them low.
+/// - **Zero reconstruction** (CFGAN_ZR): α Σⱼ r̂ᵤⱼ² over a `zr-ratio` sample of unseen items
+///   is added to G's loss. With both (the paper's CFGAN_ZP, its best variant) the losses are
+///   J_D = −Σᵤ [log D(r_u|c_u) + log(1 − D(r̂_u ⊙ (e_u + k_u)|c_u))] and
+///   J_G = Σᵤ [log(1 − D(r̂_u ⊙ (e_u + k_u)|c_u)) + α Σⱼ∈ZR r̂ᵤⱼ²], means over a batch.
+/// - **Training** alternates `discriminator-steps` passes of D and `generator-steps` passes of
+///   G per round, each with Adam and its own batch size; the samples k_u and ZR are drawn
+///   afresh for every batch (the reference code draws them once per round; the expectation is
+///   the same). Validation NDCG@10 every `validate-every` rounds keeps the best generator.
+///
+/// This is the paper's user-based CFGAN: the condition is the user's purchase vector, so a
+/// state's newest events (and a new user's first ones) change the condition and the scores at
+/// once, without retraining. The score of an item is G's output logit (the sigmoid's input),
+/// which orders items as r̂ does without the ties a saturated sigmoid would make. The
+/// discriminator is needed only to train and is not saved.
+public final class CFGAN: Recommender, StoppableTraining, Explaining {
+    public let name = "cfgan"
+    public let inputs: Set<ModelInput> = [.history]
+    public let config: CFGANConfig
+    public let stop = TrainingStop()
+    public private(set) var itemCount = 0
+    public private(set) var userCount = 0
+    /// The generator: items → hidden (sigmoid) → … → items (logits).
+    public private(set) var generator: MLP?
+    /// The generator's first weight matrix by item, [itemCount, firstWidth]: a binary
+    /// condition's first layer is the sum of its items' rows.
+    private var firstLayerByItem: [Float] = []
+    public private(set) var epochSeconds: [Double] = []
+    public private(set) var validationNDCG: [Double] = []
+
+    public init(config: CFGANConfig = .init()) throws {
+        self.config = try config.checked()
+    }
+
+    /// An MLP with sigmoid hidden units and Xavier-uniform weights with zero biases, as both
+    /// reference implementations initialise them.
+    static func network(_ sizes: [Int], generator rng: inout SeededGenerator) -> MLP {
+        let mlp = MLP(sizes: sizes, activation: .sigmoid, generator: &rng)
+        for layer in mlp.layers {
+            let (rows, columns) = (layer.weight.shape[0], layer.weight.shape[1])
+            let bound = (6 / Float(rows + columns)).squareRoot()
+            layer.weight.value = .randomUniform([rows, columns], low: -bound, high: bound, generator: &rng)
+            if let bias = layer.bias { bias.value = .zeros([rows]) }
+        }
+        return mlp
+    }
+
+    // MARK: Training
+
+    public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
+        let n = dataset.itemCount
+        let data = BinaryInteractions(dataset)
+        var rng = SeededGenerator(seed: config.seed)
+        let g = Self.network([n] + config.generatorLayers + [n], generator: &rng)
+        let d = Self.network([2 * n] + config.discriminatorLayers + [1], generator: &rng)
+        let generatorOptimizer = Adam(
+            parameters: g.parameters, learningRate: config.generatorLearningRate,
+            weightDecay: config.generatorRegularization)
+        let discriminatorOptimizer = Adam(
+            parameters: d.parameters, learningRate: config.discriminatorLearningRate,
+            weightDecay: config.discriminatorRegularization)
+        generator = g
+        itemCount = n
+        userCount = dataset.userCount
+        epochSeconds = []
+        validationNDCG = []
+        var users = (0..<dataset.userCount).filter { data.userOffsets[$0 + 1] > data.userOffsets[$0] }
+        let validating = validation.map { !$0.isEmpty } ?? false
+        var stopping = EarlyStopping<[String: Tensor]>(patience: config.patience)
+        let start = ProcessClock.now()
+        var stoppedBy = "epochs"
+        let passes = config.discriminatorSteps + config.generatorSteps
+        epochs: for epoch in 1...max(config.epochs, 1) where config.epochs > 0 && !users.isEmpty {
+            let epochStart = ProcessClock.now()
+            var generatorLoss = 0.0, discriminatorLoss = 0.0
+            var outOfTime = false
+            passes: for pass in 0..<passes {
+                let trainsDiscriminator = pass < config.discriminatorSteps
+                let batchSize = trainsDiscriminator ? config.discriminatorBatch : config.generatorBatch
+                users.shuffle(using: &rng)
+                let steps = (users.count + batchSize - 1) / batchSize
+                for (step, first) in stride(from: 0, to: users.count, by: batchSize).enumerated() {
+                    let batch = Array(users[first..<min(users.count, first + batchSize)])
+                    if trainsDiscriminator {
+                        discriminatorLoss += discriminatorStep(batch, data: data, g: g, d: d, rng: &rng)
+                        discriminatorOptimizer.step()
+                    } else {
+                        generatorLoss += generatorStep(batch, data: data, g: g, d: d, rng: &rng)
+                        generatorOptimizer.step()
+                    }
+                    let now = ProcessClock.now()
+                    let budgetLeft = config.timeBudget.map { $0 - (now - start) }
+                    progress?(
+                        .step(
+                            TrainingStatus(
+                                model: name, epoch: epoch, epochs: config.epochs, step: pass * steps + step + 1,
+                                steps: passes * steps, loss: generatorLoss / Double(max(step, 1)),
+                                itemsPerSecond: Double(pass * users.count + first + batch.count)
+                                    / max(now - epochStart, 1e-9), epochElapsed: now - epochStart,
+                                budgetLeft: budgetLeft)))
+                    if let budgetLeft, budgetLeft <= 0 {
+                        (outOfTime, stoppedBy) = (true, "time budget")
+                        break passes
+                    }
+                    if stop.isRequested {
+                        (outOfTime, stoppedBy) = (true, "a stop request")
+                        break passes
+                    }
+                }
+            }
+            epochSeconds.append(ProcessClock.now() - epochStart)
+            let generatorBatches = Double(
+                config.generatorSteps * ((users.count + config.generatorBatch - 1) / config.generatorBatch))
+            let discriminatorBatches = Double(
+                config.discriminatorSteps * ((users.count + config.discriminatorBatch - 1) / config.discriminatorBatch))
+            var validated: Double?, isBest = false
+            if validating, let validation, epoch % config.validateEvery == 0 || outOfTime {
+                installScoring()
+                let ndcg = ValidationRanking.ndcg(self, dataset: dataset, heldOut: validation)
+                validated = ndcg
+                validationNDCG.append(ndcg)
+                isBest = stopping.record(ndcg, epoch: epoch) { g.stateDict() }
+            }
+            progress?(
+                .message(
+                    String(
+                        format: "%@: round %d, D loss %.4f, G loss %.4f", name, epoch,
+                        discriminatorLoss / max(discriminatorBatches, 1), generatorLoss / max(generatorBatches, 1))))
+            EarlyStopping<[String: Tensor]>.reportEpoch(
+                progress, model: name, epoch: epoch, loss: generatorLoss / max(generatorBatches, 1),
+                seconds: epochSeconds.last!, validated: validated, isBest: isBest)
+            if outOfTime { break epochs }
+            if validating && stopping.shouldStop {
+                stoppedBy = "early stopping"
+                break epochs
+            }
+        }
+        if let best = stopping.bestWeights {
+            try g.loadStateDict(best)
+            progress?(
+                .message(
+                    String(
+                        format: "%@: stopped by %@; keeping round %d (valid NDCG@10 %.4f)", name, stoppedBy,
+                        stopping.bestEpoch, stopping.best)))
+        }
+        g.setTraining(false)
+        installScoring()
+    }
+
+    /// The batch's condition vectors c_u (1 on each of the user's items), [batch, items].
+    static func conditions(_ batch: [Int], data: BinaryInteractions) -> Tensor {
+        let n = data.itemCount
+        var c = Tensor.zeros([batch.count, n])
+        c.withUnsafeMutableBufferPointer { p in
+            for (row, u) in batch.enumerated() {
+                for k in data.userOffsets[u]..<data.userOffsets[u + 1] { p[row * n + Int(data.items[k])] = 1 }
+            }
+        }
+        return c
+    }
+
+    /// A mask that is 1 where `condition` is 1 when `keepingPositives`, and on each other item
+    /// with probability `ratio`.
+    static func sampledMask(
+        _ condition: Tensor, ratio: Float, keepingPositives: Bool, rng: inout SeededGenerator
+    ) -> Tensor {
+        var mask = Tensor.zeros(condition.shape)
+        condition.withUnsafeBufferPointer { c in
+            mask.withUnsafeMutableBufferPointer { m in
+                for k in 0..<c.count {
+                    if c[k] > 0 {
+                        m[k] = keepingPositives ? 1 : 0
+                    } else if ratio >= 1 || (ratio > 0 && rng.nextUniform() < ratio) {
+                        m[k] = 1
+                    }
+                }
+            }
+        }
+        return mask
+    }
+
+    /// One discriminator step's loss (gradients left in D's parameters): real vectors are
+    /// labelled 1, generated ones seen through e_u + k_u labelled 0.
+    private func discriminatorStep(
+        _ batch: [Int], data: BinaryInteractions, g: MLP, d: MLP, rng: inout SeededGenerator
+    ) -> Double {
+        let c = Self.conditions(batch, data: data)
+        let mask = Self.sampledMask(c, ratio: config.partialMaskingRatio, keepingPositives: true, rng: &rng)
+        let generated = withNoGrad { g(Variable(c)).sigmoid().value } * mask
+        let condition = Variable(c)
+        let real = d(Variable.concatenate([condition, condition], axis: 1))
+        let fake = d(Variable.concatenate([condition, Variable(generated)], axis: 1))
+        let loss =
+            real.binaryCrossEntropyWithLogits(targets: .ones(real.shape))
+            + fake.binaryCrossEntropyWithLogits(targets: .zeros(fake.shape))
+        d.zeroGrad()
+        loss.backward()
+        return Double(loss.value.scalar)
+    }
+
+    /// One generator step's loss (gradients left in G's parameters; D's are not computed).
+    private func generatorStep(
+        _ batch: [Int], data: BinaryInteractions, g: MLP, d: MLP, rng: inout SeededGenerator
+    ) -> Double {
+        let c = Self.conditions(batch, data: data)
+        let partialMask = Self.sampledMask(c, ratio: config.partialMaskingRatio, keepingPositives: true, rng: &rng)
+        let zeroMask = Self.sampledMask(c, ratio: config.zeroReconstructionRatio, keepingPositives: false, rng: &rng)
+        let condition = Variable(c)
+        let generated = g(condition).sigmoid()
+        // D's parameters are constants here: the gradient flows through D to G only.
+        let fake = withFrozenParameters {
+            d(Variable.concatenate([condition, generated * Variable(partialMask)], axis: 1))
+        }
+        let adversarial =
+            switch config.generatorLoss {
+            case .minimax: -fake.binaryCrossEntropyWithLogits(targets: .zeros(fake.shape))
+            case .nonSaturating: fake.binaryCrossEntropyWithLogits(targets: .ones(fake.shape))
+            }
+        var loss = adversarial
+        if config.zeroReconstructionWeight > 0 && config.zeroReconstructionRatio > 0 {
+            let zeroed = generated * Variable(zeroMask)
+            loss = loss + (zeroed * zeroed).sum() * (config.zeroReconstructionWeight / Float(batch.count))
+        }
+        g.zeroGrad()
+        loss.backward()
+        return Double(loss.value.scalar)
+    }
+
+    /// Keeps the generator's first weight matrix by item for sparse scoring.
+    private func installScoring() {
+        guard let g = generator else { return }
+        let weight = g.layers[0].weight.value  // [width, items]
+        let width = weight.shape[0], n = weight.shape[1]
+        var byItem = [Float](repeating: 0, count: n * width)
+        weight.withUnsafeBufferPointer { w in
+            for h in 0..<width {
+                for i in 0..<n { byItem[i * width + h] = w[h * n + i] }
+            }
+        }
+        firstLayerByItem = byItem
+    }
+
+    // MARK: Scoring
+
+    /// The first hidden layer's pre-activations of each state, [states, width]: the bias plus
+    /// the rows of the state's distinct items, less `removing[r]` when given.
+    private func firstPreactivations(_ states: [UserState], removing: [Int32?]? = nil) -> Tensor {
+        let g = generator!
+        let width = g.layers[0].weight.shape[0]
+        var out = Tensor.zeros([states.count, width])
+        let bias = g.layers[0].bias!.value
+        out.withUnsafeMutableBufferPointer { o in
+            bias.withUnsafeBufferPointer { b in
+                firstLayerByItem.withUnsafeBufferPointer { table in
+                    for (r, state) in states.enumerated() {
+                        let row = o.baseAddress! + r * width
+                        row.update(from: b.baseAddress!, count: width)
+                        for i in BinaryInteractions.distinct(state.items, itemCount: itemCount)
+                        where i != removing?[r] {
+                            VectorKernels.add(table.baseAddress! + Int(i) * width, into: row, count: width)
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// The generator's last hidden layer for pre-activations of its first.
+    private func lastHidden(_ first: Tensor) -> Variable {
+        let g = generator!
+        var h = Variable(first).sigmoid()
+        for layer in g.layers.dropFirst().dropLast() { h = layer(h).sigmoid() }
+        return h
+    }
+
+    public func score(_ state: UserState, into scores: UnsafeMutableBufferPointer<Float>) {
+        scoreBatch([state], into: scores)
+    }
+
+    /// G's output logits: the first layer summed from the states' items, the rest as matrix products.
+    public func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>) {
+        precondition(scores.count >= states.count * itemCount, "cfgan: scoreBatch buffer too small")
+        guard let g = generator, !states.isEmpty else { return }
+        let logits = withNoGrad { g.layers.last!(lastHidden(firstPreactivations(states))).value }
+        logits.withUnsafeBufferPointer { scores.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
+    }
+
+    // MARK: Explaining
+
+    /// Exact occlusion: each distinct history item's share is how much the target's logit
+    /// falls when that item is taken out of the condition vector (only items whose removal
+    /// lowers it are listed; shares are divided by the sum of all changes' magnitudes).
+    public func explain(_ item: Int32, for state: UserState, top: Int) -> [Attribution] {
+        explain([item], for: state, top: top)[0]
+    }
+
+    public func explain(_ items: [Int32], for state: UserState, top: Int) -> [[Attribution]] {
+        guard let g = generator, top > 0 else { return items.map { _ in [] } }
+        let history = BinaryInteractions.distinct(state.items, itemCount: itemCount)
+        guard !history.isEmpty else { return items.map { _ in [] } }
+        var newest: [Int32: Int] = [:]
+        for (position, i) in state.items.enumerated() { newest[i] = position }
+        // Row 0 is the whole state, row k + 1 the state without history[k].
+        let variants = [state] + history.map { _ in state }
+        let hidden = withNoGrad {
+            lastHidden(firstPreactivations(variants, removing: [nil] + history.map { Optional($0) })).value
+        }
+        let output = g.layers.last!
+        let width = hidden.shape[1]
+        return items.map { target in
+            guard target >= 0, Int(target) < itemCount else { return [] }
+            let weights = output.weight.value
+            let logits: [Float] = hidden.withUnsafeBufferPointer { h in
+                weights.withUnsafeBufferPointer { w in
+                    (0..<variants.count).map {
+                        VectorKernels.dot(
+                            h.baseAddress! + $0 * width, w.baseAddress! + Int(target) * width, count: width)
+                    }
+                }
+            }
+            // Each item's part is how far the target's logit falls without it.
+            let drops = history.indices.map { (item: history[$0], weight: logits[0] - logits[$0 + 1]) }
+            return Attribution.shares(drops, newest: newest, top: top)
+        }
+    }
+
+    // MARK: Saving
+
+    public func save(to directory: URL) throws {
+        guard let g = generator else { throw ModelError.notFitted(name) }
+        var tensors: [String: Tensor] = [:]
+        for (key, value) in g.stateDict() { tensors["generator.\(key)"] = value }
+        try ModelArtifact.write(
+            manifest: ModelManifest(
+                model: name, config: config.values, userCount: userCount, itemCount: itemCount,
+                metrics: ["epochs": Double(epochSeconds.count)]),
+            tensors: tensors, to: directory)
+    }
+
+    public static func load(from directory: URL) throws -> CFGAN {
+        let (manifest, file) = try ModelArtifact.read(from: directory, expecting: "cfgan")
+        let model = try CFGAN(config: manifest.config(CFGANConfig.self))
+        let n = manifest.itemCount
+        var rng = SeededGenerator(seed: 0)
+        let g = network([n] + model.config.generatorLayers + [n], generator: &rng)
+        var state: [String: Tensor] = [:]
+        for (key, _) in g.stateDict() { state[key] = try file.tensor("generator.\(key)") }
+        do {
+            try g.loadStateDict(state)
+        } catch {
+            throw ModelError.incompatibleArtifact("cfgan: \(error)")
+        }
+        g.setTraining(false)
+        model.generator = g
+        model.itemCount = n
+        model.userCount = manifest.userCount
+        model.installScoring()
+        return model
+    }
+}
