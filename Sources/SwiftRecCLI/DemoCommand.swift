@@ -68,10 +68,13 @@ struct DemoCommand: AsyncParsableCommand {
         // The same graph with the items' categories as nodes.
         var lightgcnKG = lightgcn
         lightgcnKG.knowledge = true
-        // The adversarial model: a generator of purchase vectors against a discriminator.
+        // The adversarial model: a generator of purchase vectors against a discriminator. Its
+        // defaults need hundreds of rounds; smaller networks at a higher rate fit the short budget.
         var cfgan = CFGANConfig()
-        (cfgan.generatorLearningRate, cfgan.discriminatorLearningRate) = (1e-3, 1e-3)
-        (cfgan.generatorLoss, cfgan.timeBudget, cfgan.validateEvery) = (.nonSaturating, seconds / 6, 2)
+        (cfgan.generatorLayers, cfgan.discriminatorLayers) = ([64], [32])
+        (cfgan.generatorLearningRate, cfgan.discriminatorLearningRate) = (3e-3, 3e-3)
+        (cfgan.generatorSteps, cfgan.discriminatorSteps) = (2, 1)
+        (cfgan.timeBudget, cfgan.validateEvery) = (seconds / 6, 2)
         let models: [any Recommender] = [
             Popularity(), try SegmentPopularity(), try ItemKNN(neighbors: 100, similarity: .cosine, shrinkage: 10),
             try ContentRecommender(), try LightGCN(config: lightgcn), try LightGCN(config: lightgcnKG),

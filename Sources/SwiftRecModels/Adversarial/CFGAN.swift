@@ -181,34 +181,41 @@ public final class CFGAN: Recommender, StoppableTraining, Explaining {
         let start = ProcessClock.now()
         var stoppedBy = "epochs"
         let passes = config.discriminatorSteps + config.generatorSteps
+        func batches(_ size: Int) -> Int { (users.count + size - 1) / size }
+        let stepsPerRound =
+            config.discriminatorSteps * batches(config.discriminatorBatch) + config.generatorSteps
+            * batches(config.generatorBatch)
         epochs: for epoch in 1...max(config.epochs, 1) where config.epochs > 0 && !users.isEmpty {
             let epochStart = ProcessClock.now()
             var generatorLoss = 0.0, discriminatorLoss = 0.0
+            var (generatorBatches, discriminatorBatches, usersSeen) = (0, 0, 0)
             var outOfTime = false
             passes: for pass in 0..<passes {
                 let trainsDiscriminator = pass < config.discriminatorSteps
                 let batchSize = trainsDiscriminator ? config.discriminatorBatch : config.generatorBatch
                 users.shuffle(using: &rng)
-                let steps = (users.count + batchSize - 1) / batchSize
-                for (step, first) in stride(from: 0, to: users.count, by: batchSize).enumerated() {
+                for first in stride(from: 0, to: users.count, by: batchSize) {
                     let batch = Array(users[first..<min(users.count, first + batchSize)])
                     if trainsDiscriminator {
                         discriminatorLoss += discriminatorStep(batch, data: data, g: g, d: d, rng: &rng)
                         discriminatorOptimizer.step()
+                        discriminatorBatches += 1
                     } else {
                         generatorLoss += generatorStep(batch, data: data, g: g, d: d, rng: &rng)
                         generatorOptimizer.step()
+                        generatorBatches += 1
                     }
+                    usersSeen += batch.count
                     let now = ProcessClock.now()
                     let budgetLeft = config.timeBudget.map { $0 - (now - start) }
                     progress?(
                         .step(
                             TrainingStatus(
-                                model: name, epoch: epoch, epochs: config.epochs, step: pass * steps + step + 1,
-                                steps: passes * steps, loss: generatorLoss / Double(max(step, 1)),
-                                itemsPerSecond: Double(pass * users.count + first + batch.count)
-                                    / max(now - epochStart, 1e-9), epochElapsed: now - epochStart,
-                                budgetLeft: budgetLeft)))
+                                model: name, epoch: epoch, epochs: config.epochs,
+                                step: generatorBatches + discriminatorBatches, steps: stepsPerRound,
+                                loss: generatorLoss / Double(max(generatorBatches, 1)),
+                                itemsPerSecond: Double(usersSeen) / max(now - epochStart, 1e-9),
+                                epochElapsed: now - epochStart, budgetLeft: budgetLeft)))
                     if let budgetLeft, budgetLeft <= 0 {
                         (outOfTime, stoppedBy) = (true, "time budget")
                         break passes
@@ -220,10 +227,7 @@ public final class CFGAN: Recommender, StoppableTraining, Explaining {
                 }
             }
             epochSeconds.append(ProcessClock.now() - epochStart)
-            let generatorBatches = Double(
-                config.generatorSteps * ((users.count + config.generatorBatch - 1) / config.generatorBatch))
-            let discriminatorBatches = Double(
-                config.discriminatorSteps * ((users.count + config.discriminatorBatch - 1) / config.discriminatorBatch))
+            let meanGeneratorLoss = generatorLoss / Double(max(generatorBatches, 1))
             var validated: Double?, isBest = false
             if validating, let validation, epoch % config.validateEvery == 0 || outOfTime {
                 installScoring()
@@ -236,9 +240,9 @@ public final class CFGAN: Recommender, StoppableTraining, Explaining {
                 .message(
                     String(
                         format: "%@: round %d, D loss %.4f, G loss %.4f", name, epoch,
-                        discriminatorLoss / max(discriminatorBatches, 1), generatorLoss / max(generatorBatches, 1))))
+                        discriminatorLoss / Double(max(discriminatorBatches, 1)), meanGeneratorLoss)))
             EarlyStopping<[String: Tensor]>.reportEpoch(
-                progress, model: name, epoch: epoch, loss: generatorLoss / max(generatorBatches, 1),
+                progress, model: name, epoch: epoch, loss: meanGeneratorLoss,
                 seconds: epochSeconds.last!, validated: validated, isBest: isBest)
             if outOfTime { break epochs }
             if validating && stopping.shouldStop {
