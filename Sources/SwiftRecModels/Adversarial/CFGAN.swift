@@ -344,22 +344,14 @@ public final class CFGAN: Recommender, StoppableTraining, Explaining {
     /// Keeps the generator's first weight matrix by item for sparse scoring.
     private func installScoring() {
         guard let g = generator else { return }
-        let weight = g.layers[0].weight.value  // [width, items]
-        let width = weight.shape[0], n = weight.shape[1]
-        var byItem = [Float](repeating: 0, count: n * width)
-        weight.withUnsafeBufferPointer { w in
-            for h in 0..<width {
-                for i in 0..<n { byItem[i * width + h] = w[h * n + i] }
-            }
-        }
-        firstLayerByItem = byItem
+        firstLayerByItem = g.layers[0].weight.value.transposed().scalars  // [items, width]
     }
 
     // MARK: Scoring
 
     /// The first hidden layer's pre-activations of each state, [states, width]: the bias plus
-    /// the rows of the state's distinct items, less `removing[r]` when given.
-    private func firstPreactivations(_ states: [UserState], removing: [Int32?]? = nil) -> Tensor {
+    /// the rows of the state's distinct items.
+    private func firstPreactivations(_ states: [UserState]) -> Tensor {
         let g = generator!
         let width = g.layers[0].weight.shape[0]
         var out = Tensor.zeros([states.count, width])
@@ -370,8 +362,7 @@ public final class CFGAN: Recommender, StoppableTraining, Explaining {
                     for (r, state) in states.enumerated() {
                         let row = o.baseAddress! + r * width
                         row.update(from: b.baseAddress!, count: width)
-                        for i in BinaryInteractions.distinct(state.items, itemCount: itemCount)
-                        where i != removing?[r] {
+                        for i in BinaryInteractions.distinct(state.items, itemCount: itemCount) {
                             VectorKernels.add(table.baseAddress! + Int(i) * width, into: row, count: width)
                         }
                     }
@@ -416,21 +407,36 @@ public final class CFGAN: Recommender, StoppableTraining, Explaining {
         guard !history.isEmpty else { return items.map { _ in [] } }
         var newest: [Int32: Int] = [:]
         for (position, i) in state.items.enumerated() { newest[i] = position }
-        // Row 0 is the whole state, row k + 1 the state without history[k].
-        let variants = [state] + history.map { _ in state }
-        let hidden = withNoGrad {
-            lastHidden(firstPreactivations(variants, removing: [nil] + history.map { Optional($0) })).value
+        // Row 0 is the whole state, row k + 1 the state without history[k]: the first layer is
+        // a sum over items, so that row is row 0 less history[k]'s row.
+        let base = firstPreactivations([state])
+        let width = base.count
+        var first = Tensor.zeros([history.count + 1, width])
+        first.withUnsafeMutableBufferPointer { out in
+            base.withUnsafeBufferPointer { b in
+                firstLayerByItem.withUnsafeBufferPointer { table in
+                    for r in 0...history.count {
+                        let row = out.baseAddress! + r * width
+                        row.update(from: b.baseAddress!, count: width)
+                        if r > 0 {
+                            VectorKernels.axpy(
+                                -1, table.baseAddress! + Int(history[r - 1]) * width, row, count: width)
+                        }
+                    }
+                }
+            }
         }
-        let output = g.layers.last!
-        let width = hidden.shape[1]
+        let hidden = withNoGrad { lastHidden(first).value }
+        let weights = g.layers.last!.weight.value
+        let lastWidth = hidden.shape[1]
         return items.map { target in
             guard target >= 0, Int(target) < itemCount else { return [] }
-            let weights = output.weight.value
             let logits: [Float] = hidden.withUnsafeBufferPointer { h in
                 weights.withUnsafeBufferPointer { w in
-                    (0..<variants.count).map {
+                    (0...history.count).map {
                         VectorKernels.dot(
-                            h.baseAddress! + $0 * width, w.baseAddress! + Int(target) * width, count: width)
+                            h.baseAddress! + $0 * lastWidth, w.baseAddress! + Int(target) * lastWidth,
+                            count: lastWidth)
                     }
                 }
             }
