@@ -1,6 +1,7 @@
 import Foundation
 import SwiftRecData
 import SwiftRecEvaluation
+import SwiftRecTensor
 import Testing
 
 @testable import SwiftRecModels
@@ -184,6 +185,75 @@ struct FeatureRankerTests {
             for reason in list { #expect(state.items[reason.position] == reason.item) }
             #expect(zip(list, list.dropFirst()).allSatisfy { abs($0.weight) >= abs($1.weight) })
         }
+    }
+
+    /// In a cascade the ranker may learn from negatives among the retriever's candidates: in
+    /// their share, always outside the user's items, and uniform runs unchanged without pools.
+    @Test func negativesComeFromTheRetrieversCandidatesInTheirShare() throws {
+        let data = ratedFeatureData
+        let positives = DIN.positives(data)
+        let uniform = DIN.withNegatives(positives, data, 1, seed: 4)
+        #expect(DIN.withNegatives(positives, data, 1, seed: 4, candidates: ([], 0.7)) == uniform)
+        // Each user's pool: the first 2 of the 10 items they do not have.
+        let seen = (0..<data.userCount).map { Set(data.sequences.items(of: $0)) }
+        let pools = seen.map { own in Array((0..<Int32(30)).filter { !own.contains($0) }.prefix(2)) }
+        func poolShare(_ pairs: LabeledPairs) -> Double {
+            let negatives = pairs.labels.indices.filter { pairs.labels[$0] == 0 }
+            for k in negatives { #expect(!seen[Int(pairs.users[k])].contains(pairs.items[k])) }
+            let inPool = negatives.filter { pools[Int(pairs.users[$0])].contains(pairs.items[$0]) }
+            return Double(inPool.count) / Double(negatives.count)
+        }
+        #expect(poolShare(DIN.withNegatives(positives, data, 1, seed: 4, candidates: (pools, 1))) == 1)
+        // Half from the pool, half uniform over 10 items of which 2 are the pool's: 0.6 expected.
+        let half = poolShare(DIN.withNegatives(positives, data, 1, seed: 4, candidates: (pools, 0.5)))
+        #expect(half > 0.55 && half < 0.65, "\(half)")
+        #expect(abs(poolShare(uniform) - 0.2) < 0.05)
+
+        // A cascade hands its ranker the retriever's top lists for training, then drops them.
+        var options = Self.fast
+        options["members"] = "pop,din"
+        options["candidates"] = 5
+        options["din.epochs"] = 2
+        options["din.candidate-negatives"] = 1
+        let cascade = try #require(try ModelCatalog.make("cascade", options: options) as? FusionRecommender)
+        try cascade.fit(data, validation: nil, progress: nil)
+        let lists = cascade.retrieverCandidates(data)
+        #expect(lists.count == data.userCount)
+        for (u, list) in lists.enumerated() {
+            #expect(list.count == 5 && list.allSatisfy { !seen[u].contains($0) })
+        }
+        let ranker = try #require(cascade.members[1] as? DIN)
+        #expect(ranker.candidateNegativeShare == 1 && ranker.negativeCandidates == nil)
+        #expect(throws: ModelError.self) { try ModelCatalog.make("din", options: ["candidate-negatives": 1.5]) }
+    }
+
+    /// DIN's request path (first layer split by input block, padding skipped) gives the logits
+    /// of the batch path: for a user with a full history, one with a short one, and a new user.
+    @Test func dinsRequestPathEqualsItsBatchPath() throws {
+        var options = Self.fast
+        options["epochs"] = 3
+        let model = try #require(try ModelCatalog.make("din", options: options) as? DIN)
+        try model.fit(ratedFeatureData, validation: nil, progress: nil)
+        let network = try #require(model.network), encoder = try #require(model.encoder)
+        let items = (0..<Int32(30)).map { $0 }
+        let states = [
+            UserState(user: 3, in: ratedFeatureData),
+            UserState(user: 8, items: [4, 9, 2], features: ["group": "b"]),
+            UserState(items: [], features: ["group": "a"]),
+        ]
+        for state in states {
+            let batch = model.batch(for: state, items: items, network: network, encoder: encoder)
+            let reference = withNoGrad { network.logits(batch, encoder: encoder).value.scalars }
+            let fast = try #require(network.oneUserLogits(batch, encoder: encoder))
+            #expect(fast.count == reference.count)
+            let largest = zip(fast, reference).map { abs($0 - $1) }.max() ?? 0
+            #expect(largest < 1e-4, "history of \(state.items.count): largest difference \(largest)")
+            #expect(model.logits(state, items: items) == fast, "scoring takes the request path")
+        }
+        network.setTraining(true)
+        defer { network.setTraining(false) }
+        let batch = model.batch(for: states[0], items: items, network: network, encoder: encoder)
+        #expect(network.oneUserLogits(batch, encoder: encoder) == nil, "training uses the batch path")
     }
 
     /// In scenario x, red-team users like category 0 and blue-team ones category 1; in y the

@@ -108,7 +108,19 @@ public final class FusionRecommender: Recommender {
     }
 
     public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
-        for member in members { try member.fit(dataset, validation: validation, progress: progress) }
+        for (k, member) in members.enumerated() {
+            if kind == .cascade, k == 1, let ranker = member as? any CandidateNegativeSampling,
+                ranker.candidateNegativeShare > 0
+            {
+                ranker.negativeCandidates = retrieverCandidates(dataset)
+                progress?(
+                    .message(
+                        "cascade: \(member.name) draws \(Int(ranker.candidateNegativeShare * 100)) % of its negatives from \(members[0].name)'s top \(candidates)"
+                    ))
+            }
+            try member.fit(dataset, validation: validation, progress: progress)
+            (member as? any CandidateNegativeSampling)?.negativeCandidates = nil
+        }
         guard let validation, !validation.isEmpty else {
             if weights.isEmpty { weights = defaultWeights }
             return
@@ -151,6 +163,27 @@ public final class FusionRecommender: Recommender {
     }
 
     // MARK: Retrieve then rank
+
+    /// For every user of `dataset`, the retriever's top `candidates` outside their training
+    /// items, from their whole training history: the ranker's negatives to learn from.
+    func retrieverCandidates(_ dataset: Dataset) -> [[Int32]] {
+        let n = itemCount, chunk = 256
+        var lists: [[Int32]] = []
+        lists.reserveCapacity(dataset.userCount)
+        var start = 0
+        while start < dataset.userCount {
+            let end = min(start + chunk, dataset.userCount)
+            let states = (start..<end).map { UserState(user: Int32($0), in: dataset) }
+            var scores = [Float](repeating: 0, count: states.count * n)
+            scores.withUnsafeMutableBufferPointer { members[0].scoreBatch(states, into: $0) }
+            for (k, state) in states.enumerated() {
+                lists.append(
+                    TopK.select(candidates, from: Array(scores[(k * n)..<((k + 1) * n)]), excluding: state.items))
+            }
+            start = end
+        }
+        return lists
+    }
 
     /// The first member's top `candidates` outside the user's history, best first, with the
     /// retriever's and the ranker's scores of each, both standardised over the candidates. A

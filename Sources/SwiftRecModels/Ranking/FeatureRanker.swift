@@ -26,6 +26,9 @@ public struct FeatureTrainingOptions: ModelConfig {
     public var labels: LabelSource = .auto
     public var positiveAt: Double = 4
     public var negatives = 1
+    /// Share of the sampled negatives drawn from the items a cascade's retriever proposes to
+    /// the user (``CandidateNegativeSampling``); the rest are uniform. No effect outside a cascade.
+    public var candidateNegatives: Double = 0
     /// User attribute keys read as fields; none reads every key the users have.
     public var userFeatures: [String]? = nil
     /// Item attribute keys read as fields (`categories` for the categories); none reads all.
@@ -51,6 +54,9 @@ public struct FeatureTrainingOptions: ModelConfig {
         .choice("labels", \.labels, "auto, ratings (1 at or above positive-at) or implicit (sampled negatives)."),
         .value("positive-at", \.positiveAt, in: -1e9...1e9, "The lowest rating that counts as a positive."),
         .value("negatives", \.negatives, in: 1...100, "Sampled negatives per positive (implicit labels)."),
+        .value(
+            "candidate-negatives", \.candidateNegatives, in: 0...1,
+            "In a cascade: share of sampled negatives drawn from the retriever's candidates for the user."),
         .checked(
             "user-features", \.userFeatures, range: "a list of attribute keys, or none",
             "User attributes read as fields (none: all)."
@@ -177,6 +183,11 @@ public protocol FeatureNetwork: Layer {
     /// [B × historyLength]: how much each of an example's history slots weighed in its score,
     /// for models that weigh the history (DIN's activation unit); nil for the others.
     func historyWeights(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float]?
+    /// [B] logits of a batch whose examples all share the first example's user fields and
+    /// history (one user's candidates, as a request scores them), by a path faster than
+    /// ``logits(_:encoder:)`` that gives the same numbers up to rounding; nil where the network
+    /// has none (or while training), and the caller uses ``logits(_:encoder:)``.
+    func oneUserLogits(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float]?
     /// The scenario an example of a user with these attributes belongs to, `requested` (the
     /// request's scenario, ``UserState/scenario``) taking precedence; 0 for models without scenarios.
     func scenario(features: [String: String], requested: String?) -> Int32
@@ -184,7 +195,19 @@ public protocol FeatureNetwork: Layer {
 
 extension FeatureNetwork {
     public func historyWeights(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float]? { nil }
+    public func oneUserLogits(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float]? { nil }
     public func scenario(features: [String: String], requested: String?) -> Int32 { 0 }
+}
+
+/// A ranker that can learn from negatives drawn among what a retriever proposes to each user,
+/// as production rankers learn from impressions: the items it will have to order at serving
+/// time are all plausible, and uniformly drawn negatives rarely are.
+public protocol CandidateNegativeSampling: AnyObject {
+    /// Share of the sampled negatives to draw from ``negativeCandidates`` (0: none; then the
+    /// retriever's candidates are not needed).
+    var candidateNegativeShare: Double { get }
+    /// Per user index, the items the retriever proposes that the user does not have; set before `fit`.
+    var negativeCandidates: [[Int32]]? { get set }
 }
 
 /// A model that gives the probability of a positive for given (user, item) pairs, as the CTR
@@ -210,7 +233,9 @@ public protocol PairScoring: Recommender {
 /// attributes (`UserState.features`: a new user with attributes is ranked by them) and, for
 /// models that attend over it, their most recent items. Training reads each example's history
 /// as the user's items before the example's time; serving reads the state's newest items.
-public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, StoppableTraining {
+public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, StoppableTraining,
+    CandidateNegativeSampling
+{
     public var name: String { Network.modelName }
     public var inputs: Set<ModelInput> { Network.readsHistory ? [.features, .sequence] : [.features, .history] }
     public let config: Network.Config
@@ -221,6 +246,8 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
     public private(set) var userCount = 0
     public private(set) var epochSeconds: [Double] = []
     public var validationPairs: LabeledPairs?
+    public var negativeCandidates: [[Int32]]?
+    public var candidateNegativeShare: Double { options.candidateNegatives }
     public let stop = TrainingStop()
 
     public init(config: Network.Config = .init()) throws {
@@ -272,7 +299,10 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
         for epoch in 0..<options.epochs {
             let epochStart = Date()
             let examples =
-                rated ?? Self.withNegatives(positives!, dataset, options.negatives, seed: options.seed &+ UInt64(epoch))
+                rated
+                ?? Self.withNegatives(
+                    positives!, dataset, options.negatives, seed: options.seed &+ UInt64(epoch),
+                    candidates: negativeCandidates.map { ($0, options.candidateNegatives) })
             var order = Array(0..<examples.count)
             shuffler.shuffle(&order)
             network.setTraining(true)
@@ -343,10 +373,12 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
         return out
     }
 
-    /// The positives, each followed by `negatives` items the user never had (seeded).
-    static func withNegatives(_ positives: LabeledPairs, _ dataset: Dataset, _ negatives: Int, seed: UInt64)
-        -> LabeledPairs
-    {
+    /// The positives, each followed by `negatives` items the user never had (seeded): uniformly
+    /// drawn, or with probability `candidates.share` drawn from the user's `candidates.lists` entry.
+    static func withNegatives(
+        _ positives: LabeledPairs, _ dataset: Dataset, _ negatives: Int, seed: UInt64,
+        candidates: (lists: [[Int32]], share: Double)? = nil
+    ) -> LabeledPairs {
         var out = LabeledPairs()
         var generator = SplitMix64(seed: seed ^ 0x5EED_CAFE)
         let histories = (0..<dataset.userCount).map { Set(dataset.sequences.items(of: $0)) }
@@ -356,7 +388,17 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
             out.append(user: user, item: positives.items[k], label: 1, timestamp: time)
             let seen = histories[Int(user)]
             guard seen.count < n else { continue }
+            let pool = candidates.flatMap { Int(user) < $0.lists.count ? $0.lists[Int(user)] : nil } ?? []
+            let share = candidates?.share ?? 0
             for _ in 0..<negatives {
+                // The share is drawn only when there is a pool, so uniform runs repeat exactly.
+                if !pool.isEmpty && share > 0 && generator.nextDouble() < share {
+                    let j = pool[generator.nextInt(below: pool.count)]
+                    if !seen.contains(j) {
+                        out.append(user: user, item: j, label: 0, timestamp: time)
+                        continue
+                    }
+                }
                 var j = Int32(generator.nextInt(below: n))
                 while seen.contains(j) { j = Int32(generator.nextInt(below: n)) }
                 out.append(user: user, item: j, label: 0, timestamp: time)
@@ -474,7 +516,11 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
                     userRows: one ? rows : Array(rows[start..<end]),
                     scenarios: one ? scenarios : Array(scenarios[start..<end]), encoder: encoder,
                     historyLength: options.history)
-                out += network.logits(batch, encoder: encoder).value.scalars
+                if one, let fast = network.oneUserLogits(batch, encoder: encoder) {
+                    out += fast
+                } else {
+                    out += network.logits(batch, encoder: encoder).value.scalars
+                }
                 start = end
             }
         }
