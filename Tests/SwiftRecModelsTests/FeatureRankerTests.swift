@@ -209,6 +209,23 @@ struct FeatureRankerTests {
         #expect(half > 0.55 && half < 0.65, "\(half)")
         #expect(abs(poolShare(uniform) - 0.2) < 0.05)
 
+        // Validation negatives follow the same share, and never take a held-out positive's place.
+        var held = LabeledPairs()
+        for u in Int32(0)..<20 {
+            held.append(user: u, item: pools[Int(u)][0], label: 1, timestamp: 0)
+            held.append(user: u, item: 29, label: 0, timestamp: 0)
+        }
+        let replaced = DIN.replacingNegatives(held, pools: pools, share: 1, seed: 2)
+        var fromPool = 0
+        for k in stride(from: 1, to: replaced.count, by: 2) {
+            // A draw of the held-out positive keeps the uniform negative.
+            let user = Int(replaced.users[k])
+            #expect([pools[user][1], 29].contains(replaced.items[k]))
+            if replaced.items[k] == pools[user][1] { fromPool += 1 }
+        }
+        #expect(fromPool >= 5, "about half of 20 draws hit the pool's other item: \(fromPool)")
+        #expect(DIN.replacingNegatives(held, pools: pools, share: 0, seed: 2) == held)
+
         // A cascade hands its ranker the retriever's top lists for training, then drops them.
         var options = Self.fast
         options["members"] = "pop,din"

@@ -281,10 +281,15 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
             mode == .ratings
             ? LabeledPairs.fromRatings(dataset, positiveAt: options.positiveAt, negativeBelow: options.positiveAt) : nil
         let positives = mode == .implicit ? Self.positives(dataset) : nil
+        // Held-out items against drawn negatives; with the retriever's candidates, drawn from them
+        // in the same share as training's, so the best epoch is the best at ordering candidates.
         let checkpoints =
             validationPairs
             ?? validation.map {
-                LabeledPairs.fromHeldOut($0, in: dataset, negatives: 1, seed: options.seed &+ 17)
+                let pairs = LabeledPairs.fromHeldOut($0, in: dataset, negatives: 1, seed: options.seed &+ 17)
+                guard let pools = negativeCandidates, options.candidateNegatives > 0 else { return pairs }
+                return Self.replacingNegatives(
+                    pairs, pools: pools, share: options.candidateNegatives, seed: options.seed &+ 19)
             }
         let optimizer = Adam(
             parameters: network.parameters, learningRate: options.learningRate, weightDecay: options.weightDecay)
@@ -403,6 +408,26 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
                 while seen.contains(j) { j = Int32(generator.nextInt(below: n)) }
                 out.append(user: user, item: j, label: 0, timestamp: time)
             }
+        }
+        return out
+    }
+
+    /// `pairs` with each negative replaced, with probability `share`, by an item of the user's
+    /// pool that is none of the user's positives in `pairs` (the pools hold no training items).
+    static func replacingNegatives(_ pairs: LabeledPairs, pools: [[Int32]], share: Double, seed: UInt64)
+        -> LabeledPairs
+    {
+        var out = pairs
+        var generator = SplitMix64(seed: seed ^ 0xCA9D_1DA7)
+        var positives: [Int32: Set<Int32>] = [:]
+        for k in 0..<pairs.count where pairs.labels[k] > 0 {
+            positives[pairs.users[k], default: []].insert(pairs.items[k])
+        }
+        for k in 0..<pairs.count where pairs.labels[k] == 0 {
+            let user = Int(pairs.users[k])
+            guard user < pools.count, !pools[user].isEmpty, generator.nextDouble() < share else { continue }
+            let j = pools[user][generator.nextInt(below: pools[user].count)]
+            if positives[pairs.users[k]]?.contains(j) != true { out.items[k] = j }
         }
         return out
     }
