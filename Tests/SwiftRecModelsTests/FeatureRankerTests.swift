@@ -194,6 +194,8 @@ struct FeatureRankerTests {
         let positives = DIN.positives(data)
         let uniform = DIN.withNegatives(positives, data, 1, seed: 4)
         #expect(DIN.withNegatives(positives, data, 1, seed: 4, candidates: ([], 0.7)) == uniform)
+        let everyone = (0..<data.userCount).map { _ in [Int32(0)] }
+        #expect(DIN.withNegatives(positives, data, 1, seed: 4, candidates: (everyone, 0)) == uniform)
         // Each user's pool: the first 2 of the 10 items they do not have.
         let seen = (0..<data.userCount).map { Set(data.sequences.items(of: $0)) }
         let pools = seen.map { own in Array((0..<Int32(30)).filter { !own.contains($0) }.prefix(2)) }
@@ -226,14 +228,27 @@ struct FeatureRankerTests {
         #expect(fromPool >= 5, "about half of 20 draws hit the pool's other item: \(fromPool)")
         #expect(DIN.replacingNegatives(held, pools: pools, share: 0, seed: 2) == held)
 
-        // A cascade hands its ranker the retriever's top lists for training, then drops them.
+        // A cascade hands its ranker (sampling negatives: implicit labels) the retriever's top
+        // lists for training, then drops them; the ranker then differs from one drawn uniformly.
         var options = Self.fast
         options["members"] = "pop,din"
         options["candidates"] = 5
         options["din.epochs"] = 2
-        options["din.candidate-negatives"] = 1
-        let cascade = try #require(try ModelCatalog.make("cascade", options: options) as? FusionRecommender)
-        try cascade.fit(data, validation: nil, progress: nil)
+        options["din.labels"] = "implicit"
+        func fitted(share: Double) throws -> (FusionRecommender, [String]) {
+            options["din.candidate-negatives"] = .number(share)
+            let cascade = try #require(try ModelCatalog.make("cascade", options: options) as? FusionRecommender)
+            let log = UpdateLog()
+            let validation = HeldOut(users: [0, 1, 2], items: [[pools[0][0]], [pools[1][0]], [pools[2][0]]])
+            try cascade.fit(data, validation: validation, progress: { log.add($0) })
+            return (cascade, log.messages)
+        }
+        let (cascade, messages) = try fitted(share: 1)
+        #expect(messages.contains("cascade: din draws 100 % of its negatives from pop's top 5"))
+        let (uniformCascade, uniformMessages) = try fitted(share: 0)
+        #expect(!uniformMessages.contains { $0.hasPrefix("cascade: din draws") })
+        let state = UserState(user: 0, in: data)
+        #expect(cascade.members[1].scores(for: state) != uniformCascade.members[1].scores(for: state))
         let lists = cascade.retrieverCandidates(data)
         #expect(lists.count == data.userCount)
         for (u, list) in lists.enumerated() {

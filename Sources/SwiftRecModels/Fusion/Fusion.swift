@@ -109,17 +109,20 @@ public final class FusionRecommender: Recommender {
 
     public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
         for (k, member) in members.enumerated() {
-            if kind == .cascade, k == 1, let ranker = member as? any CandidateNegativeSampling,
-                ranker.candidateNegativeShare > 0
-            {
-                ranker.negativeCandidates = retrieverCandidates(dataset)
-                progress?(
-                    .message(
-                        "cascade: \(member.name) draws \(Int(ranker.candidateNegativeShare * 100)) % of its negatives from \(members[0].name)'s top \(candidates)"
-                    ))
+            guard kind == .cascade, k == 1, let ranker = member as? any CandidateNegativeSampling,
+                ranker.candidateNegativeShare > 0, ranker.samplesNegatives(on: dataset)
+            else {
+                try member.fit(dataset, validation: validation, progress: progress)
+                continue
             }
+            ranker.negativeCandidates = retrieverCandidates(dataset)
+            defer { ranker.negativeCandidates = nil }
+            let percent = Int((ranker.candidateNegativeShare * 100).rounded())
+            progress?(
+                .message(
+                    "cascade: \(member.name) draws \(percent) % of its negatives from \(members[0].name)'s top \(candidates)"
+                ))
             try member.fit(dataset, validation: validation, progress: progress)
-            (member as? any CandidateNegativeSampling)?.negativeCandidates = nil
         }
         guard let validation, !validation.isEmpty else {
             if weights.isEmpty { weights = defaultWeights }

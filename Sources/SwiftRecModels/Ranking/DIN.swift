@@ -114,6 +114,7 @@ public final class DINNetwork: FeatureNetwork {
         return withNoGrad { requestLogits(batch, encoder: encoder) }
     }
 
+    /// ``oneUserLogits(_:encoder:)``'s work, inside `withNoGrad`.
     private func requestLogits(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float] {
         let n = batch.size, d = embeddings.dim, length = batch.historyLength
         let userFields = embeddings.space.userFields.count

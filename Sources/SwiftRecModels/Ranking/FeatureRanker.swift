@@ -206,6 +206,8 @@ public protocol CandidateNegativeSampling: AnyObject {
     /// Share of the sampled negatives to draw from ``negativeCandidates`` (0: none; then the
     /// retriever's candidates are not needed).
     var candidateNegativeShare: Double { get }
+    /// Whether fitting on `dataset` samples negatives at all (rated data brings its own).
+    func samplesNegatives(on dataset: Dataset) -> Bool
     /// Per user index, the items the retriever proposes that the user does not have; set before `fit`.
     var negativeCandidates: [[Int32]]? { get set }
 }
@@ -248,6 +250,7 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
     public var validationPairs: LabeledPairs?
     public var negativeCandidates: [[Int32]]?
     public var candidateNegativeShare: Double { options.candidateNegatives }
+    public func samplesNegatives(on dataset: Dataset) -> Bool { Self.labelMode(options, dataset) == .implicit }
     public let stop = TrainingStop()
 
     public init(config: Network.Config = .init()) throws {
