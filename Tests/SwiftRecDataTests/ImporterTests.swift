@@ -5,7 +5,7 @@ import Testing
 
 /// Writes `files` (name → bytes) into a new temporary directory and returns it.
 private func temporaryDirectory(_ files: [String: Data]) throws -> URL {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-import-\(UUID().uuidString)")
+    let dir = fixtureRoot.appendingPathComponent("swiftrec-import-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     for (name, data) in files { try data.write(to: dir.appendingPathComponent(name)) }
     return dir

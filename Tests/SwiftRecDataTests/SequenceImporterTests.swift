@@ -5,7 +5,7 @@ import Testing
 
 /// Writes `text` to a temporary file and returns its URL.
 func temporaryFile(_ name: String, _ text: String) throws -> URL {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-data-\(UUID().uuidString)")
+    let dir = fixtureRoot.appendingPathComponent("swiftrec-data-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     let url = dir.appendingPathComponent(name)
     try Data(text.utf8).write(to: url)
