@@ -255,7 +255,10 @@ struct FeatureRankerTests {
             #expect(list.count == 5 && list.allSatisfy { !seen[u].contains($0) })
         }
         let ranker = try #require(cascade.members[1] as? DIN)
-        #expect(ranker.candidateNegativeShare == 1 && ranker.negativeCandidates == nil)
+        #expect(ranker.candidateNegativeShare(on: data) == 1 && ranker.negativeCandidates == nil)
+        var rated = DINConfig()
+        rated.training.candidateNegatives = 1
+        #expect(try DIN(config: rated).candidateNegativeShare(on: data) == 0, "rated labels sample no negatives")
         #expect(throws: ModelError.self) { try ModelCatalog.make("din", options: ["candidate-negatives": 1.5]) }
     }
 

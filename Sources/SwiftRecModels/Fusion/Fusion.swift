@@ -108,21 +108,11 @@ public final class FusionRecommender: Recommender {
     }
 
     public func fit(_ dataset: Dataset, validation: HeldOut?, progress: TrainingProgress?) throws {
-        for (k, member) in members.enumerated() {
-            guard kind == .cascade, k == 1, let ranker = member as? any CandidateNegativeSampling,
-                ranker.candidateNegativeShare > 0, ranker.samplesNegatives(on: dataset)
-            else {
+        try members[0].fit(dataset, validation: validation, progress: progress)
+        for member in members.dropFirst() {
+            try withRetrievedNegatives(for: member, dataset, progress: progress) {
                 try member.fit(dataset, validation: validation, progress: progress)
-                continue
             }
-            ranker.negativeCandidates = retrieverCandidates(dataset)
-            defer { ranker.negativeCandidates = nil }
-            let percent = Int((ranker.candidateNegativeShare * 100).rounded())
-            progress?(
-                .message(
-                    "cascade: \(member.name) draws \(percent) % of its negatives from \(members[0].name)'s top \(candidates)"
-                ))
-            try member.fit(dataset, validation: validation, progress: progress)
         }
         guard let validation, !validation.isEmpty else {
             if weights.isEmpty { weights = defaultWeights }
@@ -167,6 +157,24 @@ public final class FusionRecommender: Recommender {
 
     // MARK: Retrieve then rank
 
+    /// Runs `fit` with a cascade's ranker holding, for every user of `dataset`, the retriever's
+    /// top `candidates` from their whole training history, when the ranker draws negatives
+    /// from them (``CandidateNegativeSampling``); otherwise just runs `fit`.
+    private func withRetrievedNegatives(
+        for member: any Recommender, _ dataset: Dataset, progress: TrainingProgress?, fit: () throws -> Void
+    ) throws {
+        guard kind == .cascade, let ranker = member as? any CandidateNegativeSampling,
+            case let share = ranker.candidateNegativeShare(on: dataset), share > 0
+        else { return try fit() }
+        ranker.negativeCandidates = retrieverCandidates(dataset)
+        defer { ranker.negativeCandidates = nil }
+        progress?(
+            .message(
+                "cascade: \(member.name) draws \(Int((share * 100).rounded())) % of its negatives from \(members[0].name)'s top \(candidates)"
+            ))
+        try fit()
+    }
+
     /// For every user of `dataset`, the retriever's top `candidates` outside their training
     /// items, from their whole training history: the ranker's negatives to learn from.
     func retrieverCandidates(_ dataset: Dataset) -> [[Int32]] {
@@ -179,13 +187,19 @@ public final class FusionRecommender: Recommender {
             let states = (start..<end).map { UserState(user: Int32($0), in: dataset) }
             var scores = [Float](repeating: 0, count: states.count * n)
             scores.withUnsafeMutableBufferPointer { members[0].scoreBatch(states, into: $0) }
-            for (k, state) in states.enumerated() {
-                lists.append(
-                    TopK.select(candidates, from: Array(scores[(k * n)..<((k + 1) * n)]), excluding: state.items))
+            scores.withUnsafeBufferPointer { all in
+                for (k, state) in states.enumerated() {
+                    lists.append(retrieved(UnsafeBufferPointer(rebasing: all[(k * n)..<((k + 1) * n)]), for: state))
+                }
             }
             start = end
         }
         return lists
+    }
+
+    /// The top `candidates` of the retriever's `scores` for `state`, outside its history, best first.
+    private func retrieved(_ scores: UnsafeBufferPointer<Float>, for state: UserState) -> [Int32] {
+        historyFlags(state).withUnsafeBufferPointer { TopK.select(candidates, from: scores, excluded: $0) }
     }
 
     /// The first member's top `candidates` outside the user's history, best first, with the
@@ -194,10 +208,7 @@ public final class FusionRecommender: Recommender {
     func cascadeCandidates(_ state: UserState) -> (items: [Int32], retriever: [Float], ranker: [Float]) {
         var first = [Float](repeating: 0, count: itemCount)
         first.withUnsafeMutableBufferPointer { members[0].score(state, into: $0) }
-        let seen = historyFlags(state)
-        let items = first.withUnsafeBufferPointer { scores in
-            seen.withUnsafeBufferPointer { TopK.select(candidates, from: scores, excluded: $0) }
-        }
+        let items = first.withUnsafeBufferPointer { retrieved($0, for: state) }
         var retriever = items.map { first[Int($0)] }
         var ranker: [Float]
         if let pairs = members[1] as? any PairScoring {

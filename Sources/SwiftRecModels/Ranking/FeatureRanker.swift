@@ -203,11 +203,10 @@ extension FeatureNetwork {
 /// as production rankers learn from impressions: the items it will have to order at serving
 /// time are all plausible, and uniformly drawn negatives rarely are.
 public protocol CandidateNegativeSampling: AnyObject {
-    /// Share of the sampled negatives to draw from ``negativeCandidates`` (0: none; then the
-    /// retriever's candidates are not needed).
-    var candidateNegativeShare: Double { get }
-    /// Whether fitting on `dataset` samples negatives at all (rated data brings its own).
-    func samplesNegatives(on dataset: Dataset) -> Bool
+    /// Share of the negatives that fitting on `dataset` would draw from ``negativeCandidates``:
+    /// 0 when it draws none there, or samples no negatives at all (rated data brings its own),
+    /// and then the retriever's candidates are not needed.
+    func candidateNegativeShare(on dataset: Dataset) -> Double
     /// Per user index, the items the retriever proposes that the user does not have; set before `fit`.
     var negativeCandidates: [[Int32]]? { get set }
 }
@@ -249,8 +248,9 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
     public private(set) var epochSeconds: [Double] = []
     public var validationPairs: LabeledPairs?
     public var negativeCandidates: [[Int32]]?
-    public var candidateNegativeShare: Double { options.candidateNegatives }
-    public func samplesNegatives(on dataset: Dataset) -> Bool { Self.labelMode(options, dataset) == .implicit }
+    public func candidateNegativeShare(on dataset: Dataset) -> Double {
+        Self.labelMode(options, dataset) == .implicit ? options.candidateNegatives : 0
+    }
     public let stop = TrainingStop()
 
     public init(config: Network.Config = .init()) throws {
@@ -397,15 +397,10 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
             let seen = histories[Int(user)]
             guard seen.count < n else { continue }
             let pool = candidates.flatMap { Int(user) < $0.lists.count ? $0.lists[Int(user)] : nil } ?? []
-            let share = candidates?.share ?? 0
             for _ in 0..<negatives {
-                // The share is drawn only when there is a pool, so uniform runs repeat exactly.
-                if !pool.isEmpty && share > 0 && generator.nextDouble() < share {
-                    let j = pool[generator.nextInt(below: pool.count)]
-                    if !seen.contains(j) {
-                        out.append(user: user, item: j, label: 0, timestamp: time)
-                        continue
-                    }
+                if let j = Self.draw(from: pool, share: candidates?.share ?? 0, &generator), !seen.contains(j) {
+                    out.append(user: user, item: j, label: 0, timestamp: time)
+                    continue
                 }
                 var j = Int32(generator.nextInt(below: n))
                 while seen.contains(j) { j = Int32(generator.nextInt(below: n)) }
@@ -428,11 +423,17 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
         }
         for k in 0..<pairs.count where pairs.labels[k] == 0 {
             let user = Int(pairs.users[k])
-            guard user < pools.count, !pools[user].isEmpty, generator.nextDouble() < share else { continue }
-            let j = pools[user][generator.nextInt(below: pools[user].count)]
+            guard user < pools.count, let j = draw(from: pools[user], share: share, &generator) else { continue }
             if positives[pairs.users[k]]?.contains(j) != true { out.items[k] = j }
         }
         return out
+    }
+
+    /// With probability `share`, an item of `pool`; nil otherwise. Draws nothing from the
+    /// generator for an empty pool or a share of 0, so runs without candidates repeat exactly.
+    static func draw(from pool: [Int32], share: Double, _ generator: inout SplitMix64) -> Int32? {
+        guard !pool.isEmpty, share > 0, generator.nextDouble() < share else { return nil }
+        return pool[generator.nextInt(below: pool.count)]
     }
 
     /// How many of the user's items (in time order) happened before `time`.
