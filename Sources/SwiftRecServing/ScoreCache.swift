@@ -2,25 +2,42 @@ import Foundation
 import SwiftRecModels
 import Synchronization
 
+/// What a user's scores were computed from besides the model: their history's version (nil
+/// without history), the scenario the request named, and the attributes a feature model read.
+/// Cached scores serve a request only when all three are the same, so a new event, another
+/// scenario or changed attributes is scored afresh.
+public struct ScoreVersion: Hashable, Sendable {
+    public var history: Int?
+    public var scenario: String?
+    public var attributes: [String: String]
+
+    public init(history: Int?, scenario: String? = nil, attributes: [String: String] = [:]) {
+        self.history = history
+        self.scenario = scenario
+        self.attributes = attributes
+    }
+}
+
 /// A user's explanations kept with their cached scores: a repeated request explains nothing again.
 public struct CachedReasons: Sendable {
     public let cache: ScoreCache
     public let user: String
-    public let version: Int
+    public let version: ScoreVersion
 
-    public init(cache: ScoreCache, user: String, version: Int) {
+    public init(cache: ScoreCache, user: String, version: ScoreVersion) {
         self.cache = cache
         self.user = user
         self.version = version
     }
 }
 
-/// Each user's latest scores from a model, valid while the user's history version and the
-/// model are unchanged: a repeated request skips the model, a new event or model swap does not.
+/// Each user's latest scores from a model, valid while the model and the ``ScoreVersion``
+/// (history version, scenario, attributes read) are unchanged: a repeated request skips the
+/// model; a new event, another scenario, new attributes or a model swap does not.
 public final class ScoreCache: Sendable {
     private struct Entry {
         var model: Int
-        var version: Int
+        var version: ScoreVersion
         var scores: [Float]
         /// Explanations computed for these scores, by method and item index.
         var reasons: [ExplanationMethod: [Int32: [Reason]]] = [:]
@@ -35,7 +52,7 @@ public final class ScoreCache: Sendable {
 
     public init(capacity: Int = 20_000) { self.capacity = max(capacity, 0) }
 
-    public func scores(user: String, model: ServableModel, version: Int) -> [Float]? {
+    public func scores(user: String, model: ServableModel, version: ScoreVersion) -> [Float]? {
         state.withLock { s in
             guard let entry = s.entries[user], entry.model == model.serial, entry.version == version
             else { return nil }
@@ -43,7 +60,7 @@ public final class ScoreCache: Sendable {
         }
     }
 
-    public func store(_ scores: [Float], user: String, model: ServableModel, version: Int) {
+    public func store(_ scores: [Float], user: String, model: ServableModel, version: ScoreVersion) {
         guard capacity > 0 else { return }
         state.withLock { s in
             if s.entries.updateValue(
@@ -60,7 +77,7 @@ public final class ScoreCache: Sendable {
 
     /// Explanations already computed for `items` under the current scores, by item.
     public func reasons(
-        user: String, model: ServableModel, version: Int, method: ExplanationMethod, items: [Int32]
+        user: String, model: ServableModel, version: ScoreVersion, method: ExplanationMethod, items: [Int32]
     ) -> [Int32: [Reason]] {
         state.withLock { s in
             guard let entry = s.entries[user], entry.model == model.serial, entry.version == version,
@@ -72,7 +89,7 @@ public final class ScoreCache: Sendable {
 
     /// Keeps explanations with the user's current scores (dropped when they are).
     public func store(
-        reasons: [Int32: [Reason]], user: String, model: ServableModel, version: Int, method: ExplanationMethod
+        reasons: [Int32: [Reason]], user: String, model: ServableModel, version: ScoreVersion, method: ExplanationMethod
     ) {
         state.withLock { s in
             guard var entry = s.entries[user], entry.model == model.serial, entry.version == version

@@ -21,6 +21,12 @@ private func makeModel(_ name: String) throws -> any Recommender {
         (config.dim, config.layers, config.epochs, config.batchSize) = (16, 2, 40, 256)
         (config.learningRate, config.seed, config.knowledge) = (0.01, 3, name == "lightgcn-kg")
         return try LightGCN(config: config)
+    case "lightgcn-softmax":
+        // Not a catalogue name: `lightgcn` with `loss=softmax`.
+        var config = LightGCNConfig()
+        (config.dim, config.layers, config.epochs, config.batchSize) = (16, 2, 40, 256)
+        (config.learningRate, config.seed, config.loss) = (0.01, 3, .softmax)
+        return try LightGCN(config: config)
     case "cfgan":
         var config = CFGANConfig()
         (config.generatorLayers, config.discriminatorLayers, config.epochs) = ([32], [16], 100)

@@ -17,6 +17,7 @@ struct LightGCNTests {
         try checks.saveLoadKeepsScoresAndBatchMatchesSingle("lightgcn")
         try checks.saveLoadKeepsScoresAndBatchMatchesSingle("lightgcn-kg")
     }
+    @Test func softmaxLossBeatsPopularity() throws { try checks.beatsPopularity("lightgcn-softmax") }
     @Test func scoresFollowTheState() throws { try checks.scoresFollowTheState("lightgcn") }
     @Test func fitIsDeterministic() throws { try checks.fitIsDeterministic("lightgcn") }
 
@@ -29,6 +30,32 @@ struct LightGCNTests {
             for i in picks.sorted() { edges.append((Int32(u), Int32(users + i))) }
         }
         return LightGCN.Graph(edges: edges, nodeCount: users + items, users: users, items: items)
+    }
+
+    /// ∂L/∂E⁽⁰⁾ by the backward pass for `loss` (its value, ∂L/∂E_final and the L2 term's
+    /// gradient) at `embeddings`, checked against central differences of the loss at the
+    /// elements `selected` picks (by index and analytic value); returns it and how many were checked.
+    private func checkedGradient(
+        _ embeddings: [Float], graph: LightGCN.Graph, layers: Int, dim: Int,
+        where selected: (Int, Float) -> Bool = { _, _ in true },
+        loss: ([Float]) -> (Double, gradient: [Float], regularizationGradient: [Float])
+    ) -> (analytic: [Float], checked: Int) {
+        let (_, finalGradient, regularizationGradient) = loss(embeddings)
+        var analytic = LightGCN.backward(finalGradient, graph: graph, layers: layers, dim: dim)
+        for k in analytic.indices { analytic[k] += regularizationGradient[k] }
+        var checked = 0
+        for k in analytic.indices where selected(k, analytic[k]) {
+            let h: Float = 1e-2
+            var plus = embeddings, minus = embeddings
+            plus[k] += h
+            minus[k] -= h
+            let numeric = (loss(plus).0 - loss(minus).0) / Double(2 * h)
+            #expect(
+                abs(numeric - Double(analytic[k])) <= 2e-3 + 2e-2 * abs(numeric),
+                "element \(k): analytic \(analytic[k]), numeric \(numeric)")
+            checked += 1
+        }
+        return (analytic, checked)
     }
 
     /// The sparse propagation's backward pass (with the BPR loss and its L2 term) against
@@ -49,21 +76,9 @@ struct LightGCNTests {
                 regularization: regularization, gradient: &gradient, regularizationGradient: &regularizationGradient)
             return (value, gradient, regularizationGradient)
         }
-        let (_, finalGradient, regularizationGradient) = loss(embeddings)
-        var analytic = LightGCN.backward(finalGradient, graph: graph, layers: layers, dim: dim)
-        for k in analytic.indices { analytic[k] += regularizationGradient[k] }
-        var checked = 0
-        for k in analytic.indices where k % 3 == 0 || abs(analytic[k]) > 0.01 {
-            let h: Float = 1e-2
-            var plus = embeddings, minus = embeddings
-            plus[k] += h
-            minus[k] -= h
-            let numeric = (loss(plus).0 - loss(minus).0) / Double(2 * h)
-            #expect(
-                abs(numeric - Double(analytic[k])) <= 2e-3 + 2e-2 * abs(numeric),
-                "element \(k): analytic \(analytic[k]), numeric \(numeric)")
-            checked += 1
-        }
+        let (analytic, checked) = checkedGradient(
+            embeddings, graph: graph, layers: layers, dim: dim, where: { k, g in k % 3 == 0 || abs(g) > 0.01 },
+            loss: loss)
         #expect(checked > analytic.count / 3)
         // The gradient reaches nodes the batch does not touch, through the graph.
         let touched = Set(triples.flatMap { [Int($0.user), users + Int($0.positive), users + Int($0.negative)] })
@@ -74,6 +89,50 @@ struct LightGCNTests {
     }
 
     /// Propagation against a dense Â built from the definition, on every thread count.
+    /// The softmax loss through the propagation against central differences, and its value
+    /// at zero vectors: every logit is 0, so each pair costs log(items with events).
+    @Test func softmaxGradientMatchesFiniteDifferences() throws {
+        let (users, items, dim, layers) = (6, 8, 4, 2)
+        var g = SeededGenerator(seed: 11)
+        var log = InteractionLog()
+        var edges: [(Int32, Int32)] = []
+        for u in 0..<users {
+            // The last item never has events, so it is outside every softmax.
+            for i in Set((0..<3).map { _ in g.nextInt(below: items - 1) }).sorted() {
+                log.append(user: Int32(u), item: Int32(i), timestamp: Int64(log.count), value: 1, type: .click)
+                edges.append((Int32(u), Int32(users + i)))
+            }
+        }
+        let dataset = Dataset(
+            users: IDMap((0..<users).map { "u\($0)" }), items: IDMap((0..<items).map { "i\($0)" }), log: log)
+        let data = BinaryInteractions(dataset)
+        let graph = LightGCN.Graph(edges: edges, nodeCount: users + items, users: users, items: items)
+        let eligible = (0..<items).map { i in edges.contains { Int($0.1) == users + i } }
+        #expect(!eligible[items - 1] && eligible.filter { $0 }.count >= 3)
+        let batchUsers: [Int32] = [1, 4, 2]
+        let regularization: Float = 0.1
+        func loss(_ e: [Float]) -> (Double, gradient: [Float], regularizationGradient: [Float]) {
+            let (_, final) = LightGCN.forward(e, graph: graph, layers: layers, dim: dim)
+            var gradient = [Float](repeating: 0, count: e.count)
+            var regularizationGradient = [Float](repeating: 0, count: e.count)
+            let value = eligible.withUnsafeBufferPointer {
+                LightGCN.softmaxBatchLoss(
+                    batchUsers: batchUsers[...], data: data, eligible: $0, final: final, embeddings: e, users: users,
+                    dim: dim, regularization: regularization, gradient: &gradient,
+                    regularizationGradient: &regularizationGradient)
+            }
+            return (value, gradient, regularizationGradient)
+        }
+        let atZero = loss([Float](repeating: 0, count: (users + items) * dim)).0
+        #expect(abs(atZero - Foundation.log(Double(eligible.filter { $0 }.count))) < 1e-5)
+        let embeddings = (0..<((users + items) * dim)).map { _ in g.nextUniform() - 0.5 }
+        let (analytic, checked) = checkedGradient(embeddings, graph: graph, layers: layers, dim: dim, loss: loss)
+        #expect(checked == analytic.count)
+        // The item outside every softmax gets no gradient; items the batch's users lack do.
+        #expect((0..<dim).allSatisfy { analytic[(users + items - 1) * dim + $0] == 0 })
+        #expect(analytic.contains { abs($0) > 1e-3 })
+    }
+
     @Test func sparsePropagationEqualsTheDenseNormalisedAdjacency() {
         let (users, items, dim) = (30, 20, 5)
         let graph = randomGraph(users: users, items: items, seed: 2)
@@ -172,6 +231,7 @@ struct LightGCNTests {
     @Test func badOptionsAreRejectedByName() {
         #expect(throws: ModelError.self) { try ModelCatalog.make("lightgcn", options: ["layers": 9]) }
         #expect(throws: ModelError.self) { try ModelCatalog.make("lightgcn", options: ["lr": 0]) }
+        #expect(throws: ModelError.self) { try ModelCatalog.make("lightgcn", options: ["loss": "hinge"]) }
         #expect(throws: ModelError.self) { try LightGCN.load(from: URL(fileURLWithPath: "/nonexistent-lightgcn")) }
     }
 }

@@ -235,24 +235,35 @@ struct ServingCoreTests {
         }
     }
 
-    @Test func theScoreCacheServesOnlyTheSameHistoryAndModel() {
+    @Test func theScoreCacheServesOnlyTheSameHistoryScenarioAttributesAndModel() {
         let (data, model) = servingModel
         let pop = try! Popularity()
         try! pop.fit(data.dataset, validation: nil, progress: nil)
         let other = ServableModel(name: "pop", model: pop, items: model.items)
         let cache = ScoreCache(capacity: 2)
-        cache.store([1, 2], user: "a", model: model, version: 3)
-        #expect(cache.scores(user: "a", model: model, version: 3) == [1, 2])
-        #expect(cache.scores(user: "a", model: model, version: 4) == nil)
-        #expect(cache.scores(user: "a", model: other, version: 3) == nil)
+        cache.store([1, 2], user: "a", model: model, version: .init(history: 3))
+        #expect(cache.scores(user: "a", model: model, version: .init(history: 3)) == [1, 2])
+        #expect(cache.scores(user: "a", model: model, version: .init(history: 4)) == nil)
+        #expect(cache.scores(user: "a", model: other, version: .init(history: 3)) == nil)
         // Another instance of the same model (as a catalogue extension makes) is another model.
         let again = ServableModel(name: model.name, model: model.model, items: model.items)
-        #expect(cache.scores(user: "a", model: again, version: 3) == nil)
-        cache.store([3], user: "b", model: model, version: 0)
-        cache.store([4], user: "c", model: model, version: 0)
-        #expect(cache.count == 2 && cache.scores(user: "a", model: model, version: 3) == nil)
+        #expect(cache.scores(user: "a", model: again, version: .init(history: 3)) == nil)
+        cache.store([3], user: "b", model: model, version: .init(history: 0))
+        cache.store([4], user: "c", model: model, version: .init(history: 0))
+        #expect(cache.count == 2 && cache.scores(user: "a", model: model, version: .init(history: 3)) == nil)
         cache.remove(user: "c")
-        #expect(cache.scores(user: "c", model: model, version: 0) == nil && cache.count == 1)
+        #expect(cache.scores(user: "c", model: model, version: .init(history: 0)) == nil && cache.count == 1)
+        // Another scenario or other attributes read are other scores; a user without history
+        // is cached by their attributes.
+        let young = ScoreVersion(history: 7, scenario: "young", attributes: ["age": "18"])
+        cache.store([5], user: "b", model: model, version: young)
+        #expect(cache.scores(user: "b", model: model, version: young) == [5])
+        #expect(cache.scores(user: "b", model: model, version: .init(history: 7, attributes: ["age": "18"])) == nil)
+        #expect(cache.scores(user: "b", model: model, version: .init(history: 7, scenario: "young")) == nil)
+        let newcomer = ScoreVersion(history: nil, attributes: ["age": "25"])
+        cache.store([6], user: "n", model: model, version: newcomer)
+        #expect(cache.scores(user: "n", model: model, version: newcomer) == [6])
+        #expect(cache.scores(user: "n", model: model, version: .init(history: nil, attributes: ["age": "35"])) == nil)
     }
 
     @Test func liveVersionsChangeWithEveryNewEvent() async throws {

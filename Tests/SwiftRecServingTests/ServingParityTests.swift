@@ -171,5 +171,15 @@ struct FeatureModelNewUserTests {
             let group = try #require(features.first { $0.field == "user.group" }, "\(features)")
             #expect(group.value == "b" && group.weight > 0)
         }
+        // The newcomer's scores are cached with their attributes: the same request is
+        // answered from the cache, and new attributes (even without the PUT handler's
+        // eviction) are scored afresh.
+        #expect(service.pipeline.scoreCache.count == 1)
+        try await service.store.upsert(users: [User(id: "newcomer", attributes: ["group": "a"])])
+        let moved = try await service.pipeline.recommend(.user("newcomer"), RecommendationRequest(count: 10))
+        let expectedMoved = TopK.select(
+            10, from: model.scores(for: UserState(items: [], features: ["group": "a"])), excluding: [])
+        #expect(moved.recommendations.map(\.item) == expectedMoved.map { Self.data.items.id(at: $0) })
+        #expect(moved.recommendations.map(\.item) != served.recommendations.map(\.item))
     }
 }

@@ -2,13 +2,22 @@ import Foundation
 import SwiftRecData
 import SwiftRecTensor
 
+/// What ``LightGCN`` minimises.
+public enum GraphLoss: String, Codable, Sendable, CaseIterable, OptionChoice {
+    /// The paper's BPR on (user, item, sampled negative) triples.
+    case bpr
+    /// Softmax cross-entropy of each training pair over every item with training events.
+    case softmax
+}
+
 /// Options of ``LightGCN`` (and of `lightgcn-kg`, the same model with attribute nodes).
 public struct LightGCNConfig: ModelConfig {
     public var dim = 64
     /// Propagation layers K; the final vectors average layers 0…K.
     public var layers = 3
     public var epochs = 100
-    /// (user, positive, negative) triples per step.
+    public var loss = GraphLoss.bpr
+    /// Training pairs per step: BPR triples, or (softmax) whole users' pairs, about this many.
     public var batchSize = 2048
     public var learningRate: Float = 1e-3
     /// L2 penalty on the layer-0 vectors of each triple, divided by the batch size (the paper's λ).
@@ -28,20 +37,24 @@ public struct LightGCNConfig: ModelConfig {
     public init() {}
 
     /// The graph (CSR, both directions), the layer-0 table with Adam's moments and its gradient,
-    /// and K + 1 layer tables plus the backward pass's two.
+    /// K + 1 layer tables plus the backward pass's two, and (softmax) a step's logits.
     public func estimatedTrainingBytes(_ shape: DataShape) -> Double {
         let nodes = Double(shape.users + shape.items) * (knowledge ? 1.1 : 1)
         return MemoryEstimate.data(shape) + Double(shape.events) * 2 * 8 * (knowledge ? 1.5 : 1)
             + nodes * Double(dim) * MemoryEstimate.float * Double(4 + layers + 1 + 2)
+            // Softmax: a step's logits and their gradient, one row per user of the step.
+            + (loss == .softmax
+                ? Double(min(batchSize, shape.users)) * Double(shape.items) * MemoryEstimate.float : 0)
     }
 
     public static let options: [ConfigOption<Self>] = [
         .value("dim", \.dim, in: 1...4096, "Embedding dimensions."),
         .value("layers", \.layers, in: 0...8, "Propagation layers K (0 is matrix factorisation)."),
         .value("epochs", \.epochs, in: 0...10_000, "The most epochs (passes over the training events)."),
-        .value("batch", \.batchSize, in: 1...1_048_576, "Triples per optimiser step."),
+        .choice("loss", \.loss, "bpr (the paper's, sampled negatives) or softmax (each pair over every item)."),
+        .value("batch", \.batchSize, in: 1...1_048_576, "Training pairs per optimiser step."),
         .value("lr", \.learningRate, in: 1e-7...10, "Adam learning rate."),
-        .value("regularization", \.regularization, in: 0...100, "L2 penalty on each triple's layer-0 vectors."),
+        .value("regularization", \.regularization, in: 0...100, "L2 penalty on each pair's layer-0 vectors."),
         .value("patience", \.patience, in: 0...1000, "Validation rounds without a better NDCG@10 before stopping."),
         .value("validate-every", \.validateEvery, in: 1...1000, "Validate after every this many epochs."),
         .value(
@@ -60,6 +73,12 @@ public struct LightGCNConfig: ModelConfig {
 /// Only E⁽⁰⁾ is learned, with the BPR loss on triples (u, i, j) — i one of u's items, j a
 /// uniform item with training events that u does not have — plus λ‖E⁽⁰⁾ᵤ,ᵢ,ⱼ‖²/2 per triple,
 /// averaged over the batch, by Adam.
+///
+/// **Softmax loss** (`loss=softmax`, which the issue allows "if it trains better here"): each
+/// training pair (u, i) costs −log softmax(sᵤ)ᵢ over every item with training events, plus
+/// λ‖E⁽⁰⁾ᵤ,ᵢ‖²/2. A step takes whole users, so each user's logits are computed once for all their
+/// pairs: the user's loss is nᵤ·logsumexp(sᵤ) − Σᵢ sᵤᵢ (Mult-VAE's multinomial likelihood),
+/// and its gradient nᵤ·softmax(sᵤ) − yᵤ. Three GEMMs per step, no sampling.
 ///
 /// **Sparse and multi-threaded.** Â is kept as CSR over all nodes (never dense). Each step
 /// propagates forward (K sparse products), takes the loss on the batch's rows, and propagates
@@ -337,6 +356,105 @@ public final class LightGCN: Recommender, StoppableTraining, ItemVectorProviding
         return loss * Double(scale)
     }
 
+    /// The mean over the pairs of `batchUsers` (all of each user's training items) of
+    /// −log softmax(sᵤ)ᵢ over the `eligible` items, plus λ‖E⁽⁰⁾ᵤ,ᵢ‖²/2 per pair; its gradient
+    /// with respect to the final vectors goes into `gradient` (added) and the L2 term's into
+    /// `regularizationGradient` (added).
+    static func softmaxBatchLoss(
+        batchUsers: ArraySlice<Int32>, data: BinaryInteractions, eligible: UnsafeBufferPointer<Bool>,
+        final: UnsafePointer<Float>, embeddings: UnsafePointer<Float>, users: Int, dim d: Int,
+        regularization: Float, gradient: UnsafeMutablePointer<Float>,
+        regularizationGradient: UnsafeMutablePointer<Float>
+    ) -> Double {
+        let b = batchUsers.count, n = eligible.count
+        guard b > 0, n > 0 else { return 0 }
+        let pairCount = batchUsers.reduce(0) { $0 + data.userOffsets[Int($1) + 1] - data.userOffsets[Int($1)] }
+        guard pairCount > 0 else { return 0 }
+        let scale = 1 / Float(pairCount)
+        let itemTable = final + users * d
+        var userRows = [Float](repeating: 0, count: b * d)
+        for (r, u) in batchUsers.enumerated() {
+            for c in 0..<d { userRows[r * d + c] = final[Int(u) * d + c] }
+        }
+        var logits = [Float](repeating: 0, count: b * n)
+        var loss = 0.0
+        userRows.withUnsafeBufferPointer { up in
+            logits.withUnsafeMutableBufferPointer { lp in
+                let l = lp.baseAddress!
+                GEMM.multiply(
+                    transA: false, transB: true, m: b, n: n, k: d, a: up.baseAddress!, lda: d, b: itemTable, ldb: d,
+                    beta: 0, c: l, ldc: n)
+                // Each row becomes its gradient: nᵤ·softmax − the user's items, over the pairs' count.
+                for (r, u) in batchUsers.enumerated() {
+                    let row = l + r * n
+                    let lo = data.userOffsets[Int(u)], hi = data.userOffsets[Int(u) + 1]
+                    let positives = Float(hi - lo)
+                    var positiveLogits = 0.0
+                    for k in lo..<hi { positiveLogits += Double(row[Int(data.items[k])]) }
+                    var top = -Float.infinity
+                    for j in 0..<n where eligible[j] { top = max(top, row[j]) }
+                    var sum: Float = 0
+                    for j in 0..<n {
+                        if eligible[j] {
+                            row[j] = Foundation.exp(row[j] - top)
+                            sum += row[j]
+                        } else {
+                            row[j] = 0
+                        }
+                    }
+                    let logSum = top + Foundation.log(sum)
+                    let weight = positives * scale / sum
+                    for j in 0..<n { row[j] *= weight }
+                    for k in lo..<hi { row[Int(data.items[k])] -= scale }
+                    loss += Double(positives) * Double(logSum) - positiveLogits
+                }
+                // ∂L/∂(user rows) = G·I, scattered; ∂L/∂(item rows) += Gᵀ·U, in place.
+                var userGradient = [Float](repeating: 0, count: b * d)
+                userGradient.withUnsafeMutableBufferPointer { gp in
+                    GEMM.multiply(
+                        transA: false, transB: false, m: b, n: d, k: n, a: l, lda: n, b: itemTable, ldb: d, beta: 0,
+                        c: gp.baseAddress!, ldc: d)
+                    for (r, u) in batchUsers.enumerated() {
+                        VectorKernels.add(gp.baseAddress! + r * d, into: gradient + Int(u) * d, count: d)
+                    }
+                }
+                GEMM.multiply(
+                    transA: true, transB: false, m: n, n: d, k: b, a: l, lda: n, b: up.baseAddress!, ldb: d, beta: 1,
+                    c: gradient + users * d, ldc: d)
+            }
+        }
+        for u in batchUsers {
+            let lo = data.userOffsets[Int(u)], hi = data.userOffsets[Int(u) + 1]
+            func penalise(_ r: Int, times: Int) {
+                let e0 = embeddings + r * d
+                loss += Double(0.5 * regularization * Float(times) * VectorKernels.dot(e0, e0, count: d))
+                VectorKernels.axpy(
+                    regularization * scale * Float(times), e0, regularizationGradient + r * d, count: d)
+            }
+            penalise(Int(u), times: hi - lo)
+            for k in lo..<hi { penalise(users + Int(data.items[k]), times: 1) }
+        }
+        return loss * Double(scale)
+    }
+
+    /// Consecutive runs of `order` (users) holding at least `size` training pairs each (the last
+    /// may hold fewer), with their pair counts.
+    static func userBatches(_ order: [Int32], data: BinaryInteractions, size: Int) -> [(
+        range: Range<Int>, pairs: Int
+    )] {
+        var batches: [(range: Range<Int>, pairs: Int)] = []
+        var start = 0, pairs = 0
+        for (k, u) in order.enumerated() {
+            pairs += data.userOffsets[Int(u) + 1] - data.userOffsets[Int(u)]
+            if pairs >= size {
+                batches.append((start..<(k + 1), pairs))
+                (start, pairs) = (k + 1, 0)
+            }
+        }
+        if start < order.count { batches.append((start..<order.count, pairs)) }
+        return batches
+    }
+
     /// ∂L/∂E⁽⁰⁾ from `gradient` = ∂L/∂E_final: 1/(K+1) Σₖ Âᵏ G by Horner's rule (Â is symmetric).
     static func backward(_ gradient: [Float], graph: Graph, layers: Int, dim: Int) -> [Float] {
         var h = gradient
@@ -383,6 +501,7 @@ public final class LightGCN: Recommender, StoppableTraining, ItemVectorProviding
         var hasEvents = [Bool](repeating: false, count: items)
         for (_, item) in pairs { hasEvents[Int(item)] = true }
         let negativeCandidates = (0..<items).filter { hasEvents[$0] }.map(Int32.init)
+        var trainingUsers = (0..<users).filter { data.userOffsets[$0 + 1] > data.userOffsets[$0] }.map(Int32.init)
         userCount = users
         itemCount = items
         epochSeconds = []
@@ -395,47 +514,61 @@ public final class LightGCN: Recommender, StoppableTraining, ItemVectorProviding
         var stoppedBy = "epochs"
         epochs: for epoch in 1...max(config.epochs, 1) where config.epochs > 0 && !pairs.isEmpty {
             let epochStart = ProcessClock.now()
-            pairs.shuffle(using: &rng)
-            var lossSum = 0.0
-            var outOfTime = false
-            let steps = (pairs.count + config.batchSize - 1) / config.batchSize
-            for (step, first) in stride(from: 0, to: pairs.count, by: config.batchSize).enumerated() {
-                let batch = pairs[first..<min(pairs.count, first + config.batchSize)].map {
-                    (
-                        user: $0.user, positive: $0.item,
-                        negative: Self.negative(
-                            for: Int($0.user), data: data, candidates: negativeCandidates, using: &rng)
-                    )
+            // BPR steps over shuffled pairs; softmax steps over shuffled users, whole.
+            let batches: [(range: Range<Int>, pairs: Int)]
+            switch config.loss {
+            case .bpr:
+                pairs.shuffle(using: &rng)
+                batches = stride(from: 0, to: pairs.count, by: config.batchSize).map {
+                    ($0..<min(pairs.count, $0 + config.batchSize), min(config.batchSize, pairs.count - $0))
                 }
+            case .softmax:
+                trainingUsers.shuffle(using: &rng)
+                batches = Self.userBatches(trainingUsers, data: data, size: config.batchSize)
+            }
+            var lossSum = 0.0, pairsDone = 0
+            var outOfTime = false
+            for (step, batch) in batches.enumerated() {
                 let embeddings = table.value.scalars
                 let (_, final) = Self.forward(embeddings, graph: graph, layers: config.layers, dim: d)
                 for k in gradient.indices { gradient[k] = 0 }
                 for k in regularizationGradient.indices { regularizationGradient[k] = 0 }
-                let loss = final.withUnsafeBufferPointer { fp in
-                    embeddings.withUnsafeBufferPointer { ep in
-                        gradient.withUnsafeMutableBufferPointer { gp in
-                            regularizationGradient.withUnsafeMutableBufferPointer { rp in
-                                Self.batchLoss(
-                                    triples: batch[...], final: fp.baseAddress!, embeddings: ep.baseAddress!,
-                                    users: users, dim: d, regularization: config.regularization,
-                                    gradient: gp.baseAddress!, regularizationGradient: rp.baseAddress!)
-                            }
-                        }
+                let loss: Double
+                switch config.loss {
+                case .bpr:
+                    let triples = pairs[batch.range].map {
+                        (
+                            user: $0.user, positive: $0.item,
+                            negative: Self.negative(
+                                for: Int($0.user), data: data, candidates: negativeCandidates, using: &rng)
+                        )
+                    }
+                    loss = Self.batchLoss(
+                        triples: triples[...], final: final, embeddings: embeddings, users: users, dim: d,
+                        regularization: config.regularization, gradient: &gradient,
+                        regularizationGradient: &regularizationGradient)
+                case .softmax:
+                    loss = hasEvents.withUnsafeBufferPointer { eligible in
+                        Self.softmaxBatchLoss(
+                            batchUsers: trainingUsers[batch.range], data: data, eligible: eligible, final: final,
+                            embeddings: embeddings, users: users, dim: d, regularization: config.regularization,
+                            gradient: &gradient, regularizationGradient: &regularizationGradient)
                     }
                 }
                 var total = Self.backward(gradient, graph: graph, layers: config.layers, dim: d)
                 VectorKernels.add(regularizationGradient, into: &total, count: total.count)
                 table.grad = Tensor(shape: [nodes, d], scalars: total)
                 optimizer.step()
-                lossSum += loss * Double(batch.count)
+                lossSum += loss * Double(batch.pairs)
+                pairsDone += batch.pairs
                 let now = ProcessClock.now()
                 let budgetLeft = config.timeBudget.map { $0 - (now - start) }
                 progress?(
                     .step(
                         TrainingStatus(
-                            model: name, epoch: epoch, epochs: config.epochs, step: step + 1, steps: steps,
-                            loss: lossSum / Double(first + batch.count),
-                            itemsPerSecond: Double(first + batch.count) / max(now - epochStart, 1e-9),
+                            model: name, epoch: epoch, epochs: config.epochs, step: step + 1, steps: batches.count,
+                            loss: lossSum / Double(max(pairsDone, 1)),
+                            itemsPerSecond: Double(pairsDone) / max(now - epochStart, 1e-9),
                             epochElapsed: now - epochStart, budgetLeft: budgetLeft)))
                 if let budgetLeft, budgetLeft <= 0 {
                     outOfTime = true

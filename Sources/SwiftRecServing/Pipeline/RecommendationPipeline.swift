@@ -147,20 +147,22 @@ public final class RecommendationPipeline: Sendable {
                 answer.model = ScenarioPopularity.name
                 return answer
             }
-            // A user without history gets a new version at every read: nothing to cache.
-            let cacheable = !history.isEmpty
+            // A user without history gets a new live version at every read; their scores depend
+            // only on the model, the attributes read and the scenario, which the key holds.
+            let key = ScoreVersion(
+                history: history.isEmpty ? nil : version, scenario: request.scenario, attributes: features)
             let scores: [Float]
-            let cached = cacheable ? scoreCache.scores(user: user, model: model, version: version) : nil
-            if cacheable { metrics.scoreCache(hit: cached != nil) }
+            let cached = scoreCache.scores(user: user, model: model, version: key)
+            metrics.scoreCache(hit: cached != nil)
             if let cached {
                 scores = cached
             } else {
                 scores = released(model, state)
-                if cacheable { scoreCache.store(scores, user: user, model: model, version: version) }
+                scoreCache.store(scores, user: user, model: model, version: key)
             }
             var answer = try await list(
                 model, state: state, scores: scores, request: request,
-                cachedReasons: cacheable ? CachedReasons(cache: scoreCache, user: user, version: version) : nil)
+                cachedReasons: CachedReasons(cache: scoreCache, user: user, version: key))
             answer.user = user
             return answer
         }
