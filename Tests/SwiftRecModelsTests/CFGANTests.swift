@@ -17,6 +17,38 @@ struct CFGANTests {
     @Test func scoresFollowTheState() throws { try checks.scoresFollowTheState("cfgan") }
     @Test func fitIsDeterministic() throws { try checks.fitIsDeterministic("cfgan") }
 
+    /// Training's first layers by input give the dense networks' outputs: G on the
+    /// conditions, D on the real [c; c] and on [c; r].
+    @Test func sparseFirstLayersEqualTheDenseNetworks() throws {
+        var rng = SeededGenerator(seed: 4)
+        let n = 9
+        let g = CFGAN.network([n, 6, n], generator: &rng)
+        let d = CFGAN.network([2 * n, 5, 1], generator: &rng)
+        let first = SparseFirstLayers(generator: g, discriminator: d)
+        let rows = BinaryRows([[0, 4, 8], [2], [1, 3, 5, 7]], width: n)
+        let c = rows.dense()
+        func close(_ a: Tensor, _ b: Tensor) -> Bool {
+            a.shape == b.shape && zip(a.scalars, b.scalars).allSatisfy { abs($0 - $1) < 1e-5 }
+        }
+        withNoGrad {
+            #expect(close(first.generate(rows).value, g(Variable(c)).value))
+            #expect(
+                close(
+                    first.discriminate(rows, generated: nil).value,
+                    d(Variable(Tensor.concatenate([c, c], axis: 1))).value))
+            let r = Tensor.randomUniform([3, n], low: 0, high: 1, generator: &rng)
+            #expect(
+                close(
+                    first.discriminate(rows, generated: Variable(r)).value,
+                    d(Variable(Tensor.concatenate([c, r], axis: 1))).value))
+        }
+        // A step changes the weight by input; writing it back makes the MLP compute the same.
+        let moved = first.generatorFirst.value
+        first.generatorFirst.value = Tensor(shape: moved.shape, scalars: moved.scalars.map { $0 * 1.5 + 0.01 })
+        first.writeGeneratorWeight()
+        #expect(withNoGrad { close(first.generate(rows).value, g(Variable(c)).value) })
+    }
+
     /// Serving sums the first layer from the state's items; training runs the dense network on
     /// the condition vector. Both give the same logits, for one and for two hidden layers.
     @Test func sparseScoringEqualsTheDenseGenerator() throws {

@@ -76,6 +76,31 @@ struct GradientTests {
         #expect(causal.scalars == [0, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0])
     }
 
+    /// A 0/1 matrix given by its ones, next to a dense part, times a weight laid out by input:
+    /// the dense product's values, and gradients for the weight, bias and dense part.
+    @Test func binaryLinearIsTheDenseProduct() {
+        let rows = BinaryRows([[0, 3], [], [2, 2, 4]], width: 5)
+        #expect(rows.dense().scalars == [1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1])
+        let dense = leaf([3, 2], seed: 31)
+        let weight = leaf([7, 4], seed: 32), bias = leaf([4], seed: 33)
+        let y = Variable.binaryLinear(rows, dense: dense, weight: weight, bias: bias).value
+        let input = Tensor.concatenate([rows.dense(), dense.value], axis: 1)
+        let product = Tensor.matmul(input, weight.value)
+        for r in 0..<3 {
+            for j in 0..<4 {
+                let expected = product.scalars[r * 4 + j] + bias.value.scalars[j]
+                #expect(abs(y.scalars[r * 4 + j] - expected) < 1e-5, "row \(r), column \(j)")
+            }
+        }
+        checkGradients("binaryLinear", [weight, bias, dense]) {
+            .binaryLinear(rows, dense: dense, weight: weight, bias: bias)
+        }
+        let sparseOnly = leaf([5, 3], seed: 34)
+        checkGradients("binaryLinear without bias or dense part", [sparseOnly]) {
+            .binaryLinear(rows, weight: sparseOnly, bias: nil)
+        }
+    }
+
     @Test func embeddingWithRepeatsAndPadding() {
         let table = leaf([5, 3], seed: 17)
         let indices: [Int32] = [1, 3, 1, 0, 4, 1]

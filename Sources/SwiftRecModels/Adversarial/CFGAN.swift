@@ -49,8 +49,9 @@ public struct CFGANConfig: ModelConfig {
 
     public init() {}
 
-    /// Both networks with Adam's two moments and a gradient each, and a batch's dense
-    /// condition, masks and activations (about a dozen [batch, items] tables).
+    /// Both networks with Adam's two moments and a gradient each, the first layers' copies
+    /// by input, and a batch's dense condition, masks and activations (about a dozen
+    /// [batch, items] tables).
     public func estimatedTrainingBytes(_ shape: DataShape) -> Double {
         let n = Double(shape.items)
         let generator = zip([Int(n)] + generatorLayers, generatorLayers + [Int(n)]).reduce(0.0) {
@@ -60,7 +61,8 @@ public struct CFGANConfig: ModelConfig {
             $0 + Double($1.0 * $1.1)
         }
         let batch = Double(max(generatorBatch, discriminatorBatch))
-        return MemoryEstimate.data(shape) + (generator + discriminator) * 4 * MemoryEstimate.float
+        let firstLayers = n * Double(generatorLayers.first ?? Int(n)) + 2 * n * Double(discriminatorLayers.first ?? 1)
+        return MemoryEstimate.data(shape) + ((generator + discriminator) * 4 + firstLayers) * MemoryEstimate.float
             + batch * n * 16 * MemoryEstimate.float
     }
 
@@ -164,11 +166,14 @@ public final class CFGAN: Recommender, StoppableTraining, Explaining {
         var rng = SeededGenerator(seed: config.seed)
         let g = Self.network([n] + config.generatorLayers + [n], generator: &rng)
         let d = Self.network([2 * n] + config.discriminatorLayers + [1], generator: &rng)
+        // The first layers train laid out by input (SparseFirstLayers); the MLPs' own first
+        // weights are written from them when the generator is read.
+        let layers = SparseFirstLayers(generator: g, discriminator: d)
         let generatorOptimizer = Adam(
-            parameters: g.parameters, learningRate: config.generatorLearningRate,
+            parameters: layers.generatorParameters, learningRate: config.generatorLearningRate,
             weightDecay: config.generatorRegularization)
         let discriminatorOptimizer = Adam(
-            parameters: d.parameters, learningRate: config.discriminatorLearningRate,
+            parameters: layers.discriminatorParameters, learningRate: config.discriminatorLearningRate,
             weightDecay: config.discriminatorRegularization)
         generator = g
         itemCount = n
@@ -197,11 +202,11 @@ public final class CFGAN: Recommender, StoppableTraining, Explaining {
                 for first in stride(from: 0, to: users.count, by: batchSize) {
                     let batch = Array(users[first..<min(users.count, first + batchSize)])
                     if trainsDiscriminator {
-                        discriminatorLoss += discriminatorStep(batch, data: data, g: g, d: d, rng: &rng)
+                        discriminatorLoss += discriminatorStep(batch, data: data, layers: layers, rng: &rng)
                         discriminatorOptimizer.step()
                         discriminatorBatches += 1
                     } else {
-                        generatorLoss += generatorStep(batch, data: data, g: g, d: d, rng: &rng)
+                        generatorLoss += generatorStep(batch, data: data, layers: layers, rng: &rng)
                         generatorOptimizer.step()
                         generatorBatches += 1
                     }
@@ -230,6 +235,7 @@ public final class CFGAN: Recommender, StoppableTraining, Explaining {
             let meanGeneratorLoss = generatorLoss / Double(max(generatorBatches, 1))
             var validated: Double?, isBest = false
             if validating, let validation, epoch % config.validateEvery == 0 || outOfTime {
+                layers.writeGeneratorWeight()
                 installScoring()
                 let ndcg = ValidationRanking.ndcg(self, dataset: dataset, heldOut: validation)
                 validated = ndcg
@@ -250,6 +256,7 @@ public final class CFGAN: Recommender, StoppableTraining, Explaining {
                 break epochs
             }
         }
+        layers.writeGeneratorWeight()
         if let best = stopping.bestWeights {
             try g.loadStateDict(best)
             progress?(
@@ -296,35 +303,35 @@ public final class CFGAN: Recommender, StoppableTraining, Explaining {
 
     /// One discriminator step's loss (gradients left in D's parameters): real vectors are
     /// labelled 1, generated ones seen through e_u + k_u labelled 0.
-    private func discriminatorStep(
-        _ batch: [Int], data: BinaryInteractions, g: MLP, d: MLP, rng: inout SeededGenerator
+    func discriminatorStep(
+        _ batch: [Int], data: BinaryInteractions, layers: SparseFirstLayers, rng: inout SeededGenerator
     ) -> Double {
         let c = Self.conditions(batch, data: data)
         let mask = Self.sampledMask(c, ratio: config.partialMaskingRatio, keepingPositives: true, rng: &rng)
-        let generated = withNoGrad { g(Variable(c)).sigmoid().value } * mask
-        let condition = Variable(c)
-        let real = d(Variable.concatenate([condition, condition], axis: 1))
-        let fake = d(Variable.concatenate([condition, Variable(generated)], axis: 1))
+        let condition = SparseFirstLayers.rows(batch, data: data)
+        let generated = withNoGrad { layers.generate(condition).sigmoid().value } * mask
+        let real = layers.discriminate(condition, generated: nil)
+        let fake = layers.discriminate(condition, generated: Variable(generated))
         let loss =
             real.binaryCrossEntropyWithLogits(targets: .ones(real.shape))
             + fake.binaryCrossEntropyWithLogits(targets: .zeros(fake.shape))
-        d.zeroGrad()
+        layers.zeroDiscriminatorGrad()
         loss.backward()
         return Double(loss.value.scalar)
     }
 
     /// One generator step's loss (gradients left in G's parameters; D's are not computed).
-    private func generatorStep(
-        _ batch: [Int], data: BinaryInteractions, g: MLP, d: MLP, rng: inout SeededGenerator
+    func generatorStep(
+        _ batch: [Int], data: BinaryInteractions, layers: SparseFirstLayers, rng: inout SeededGenerator
     ) -> Double {
         let c = Self.conditions(batch, data: data)
         let partialMask = Self.sampledMask(c, ratio: config.partialMaskingRatio, keepingPositives: true, rng: &rng)
         let zeroMask = Self.sampledMask(c, ratio: config.zeroReconstructionRatio, keepingPositives: false, rng: &rng)
-        let condition = Variable(c)
-        let generated = g(condition).sigmoid()
+        let condition = SparseFirstLayers.rows(batch, data: data)
+        let generated = layers.generate(condition).sigmoid()
         // D's parameters are constants here: the gradient flows through D to G only.
         let fake = withFrozenParameters {
-            d(Variable.concatenate([condition, generated * Variable(partialMask)], axis: 1))
+            layers.discriminate(condition, generated: generated * Variable(partialMask))
         }
         let adversarial =
             switch config.generatorLoss {
@@ -336,7 +343,7 @@ public final class CFGAN: Recommender, StoppableTraining, Explaining {
             let zeroed = generated * Variable(zeroMask)
             loss = loss + (zeroed * zeroed).sum() * (config.zeroReconstructionWeight / Float(batch.count))
         }
-        g.zeroGrad()
+        layers.zeroGeneratorGrad()
         loss.backward()
         return Double(loss.value.scalar)
     }
@@ -478,5 +485,85 @@ public final class CFGAN: Recommender, StoppableTraining, Explaining {
         model.userCount = manifest.userCount
         model.installScoring()
         return model
+    }
+}
+
+/// CFGAN's generator and discriminator with their first layers laid out by input, [inputs,
+/// width], for training: a condition vector c_u is 0/1 with a few ones, so its share of a
+/// first layer is the sum of the rows at the user's items (``Variable/binaryLinear(_:dense:weight:bias:)``)
+/// instead of a product with the whole matrix. D's input [c_u; r] is c_u's ones plus r as a
+/// dense part, and the real input [c_u; c_u] is ones at i and n + i for each item i. The
+/// values are those of the dense layers; only the order of the sums differs.
+final class SparseFirstLayers {
+    let generator: MLP
+    let discriminator: MLP
+    /// G's first weight by input, [items, width]; its bias stays the MLP's.
+    let generatorFirst: Variable
+    /// D's first weight by input, [2 · items, width].
+    let discriminatorFirst: Variable
+
+    init(generator: MLP, discriminator: MLP) {
+        self.generator = generator
+        self.discriminator = discriminator
+        generatorFirst = Variable(generator.layers[0].weight.value.transposed(), requiresGrad: true)
+        discriminatorFirst = Variable(discriminator.layers[0].weight.value.transposed(), requiresGrad: true)
+    }
+
+    /// What G's optimiser updates: the first weight by input and every other parameter of G.
+    var generatorParameters: [Variable] {
+        [generatorFirst] + generator.parameters.filter { $0 !== generator.layers[0].weight }
+    }
+
+    var discriminatorParameters: [Variable] {
+        [discriminatorFirst] + discriminator.parameters.filter { $0 !== discriminator.layers[0].weight }
+    }
+
+    /// Each batch user's items as the ones of a 0/1 row over the items.
+    static func rows(_ batch: [Int], data: BinaryInteractions) -> BinaryRows {
+        BinaryRows(
+            batch.map { u in Array(data.items[data.userOffsets[u]..<data.userOffsets[u + 1]]) }, width: data.itemCount)
+    }
+
+    /// G's output logits for the conditions `rows`.
+    func generate(_ rows: BinaryRows) -> Variable {
+        rest(of: generator, after: .binaryLinear(rows, weight: generatorFirst, bias: generator.layers[0].bias))
+    }
+
+    /// D's logits for [c; generated], or for the real [c; c] when `generated` is nil.
+    func discriminate(_ rows: BinaryRows, generated: Variable?) -> Variable {
+        let bias = discriminator.layers[0].bias
+        guard let generated else {
+            let n = rows.width
+            let doubled = BinaryRows(
+                (0..<rows.count).map { r in
+                    let items = rows.columns[rows.offsets[r]..<rows.offsets[r + 1]]
+                    return Array(items) + items.map { $0 + Int32(n) }
+                }, width: 2 * n)
+            return rest(of: discriminator, after: .binaryLinear(doubled, weight: discriminatorFirst, bias: bias))
+        }
+        return rest(
+            of: discriminator, after: .binaryLinear(rows, dense: generated, weight: discriminatorFirst, bias: bias))
+    }
+
+    /// The MLP from its first layer's pre-activations on: sigmoid units between layers.
+    private func rest(of mlp: MLP, after first: Variable) -> Variable {
+        var h = first
+        for layer in mlp.layers.dropFirst() { h = layer(h.sigmoid()) }
+        return h
+    }
+
+    func zeroGeneratorGrad() {
+        generator.zeroGrad()
+        generatorFirst.grad = nil
+    }
+
+    func zeroDiscriminatorGrad() {
+        discriminator.zeroGrad()
+        discriminatorFirst.grad = nil
+    }
+
+    /// Writes G's trained first weight back into the MLP (what scoring and saving read).
+    func writeGeneratorWeight() {
+        generator.layers[0].weight.value = generatorFirst.value.transposed()
     }
 }

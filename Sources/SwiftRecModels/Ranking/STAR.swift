@@ -15,6 +15,8 @@ public struct STARConfig: FeatureModelConfig {
     public var layers = [256, 128]
     /// Hidden widths of the auxiliary network over the scenario and the fields.
     public var auxiliaryLayers = [64]
+    /// Adds FM's pairwise term over the fields' vectors to the logit, as DeepFM does.
+    public var pairwise = false
 
     public init() {}
 
@@ -30,6 +32,9 @@ public struct STARConfig: FeatureModelConfig {
             ) { $0.count <= 32 && $0.allSatisfy { !$0.isEmpty } },
             .widths("layers", \.layers, "Hidden widths of the star network."),
             .widths("auxiliary-layers", \.auxiliaryLayers, counts: 1...4, "Hidden widths of the auxiliary network."),
+            .checked(
+                "pairwise", \.pairwise, range: "true or false",
+                "Add FM's pairwise term over the fields' vectors to the logit, as DeepFM does."),
         ]
 
     public func estimatedTrainingBytes(_ shape: DataShape) -> Double {
@@ -90,7 +95,8 @@ public struct ScenarioGroups: Sendable, Equatable {
 /// reads the attribute: the data layer keeps no scenario per event.
 ///
 /// Differences from the paper: no partitioned normalisation (the fields go in unnormalised),
-/// and the first-order weights of ``FieldEmbeddings`` are added to the logit.
+/// and the first-order weights of ``FieldEmbeddings`` are added to the logit (with `pairwise`,
+/// FM's pairwise term too, as in DeepFM).
 public final class STARNetwork: FeatureNetwork {
     public static let modelName = "star"
     public static let readsHistory = false
@@ -102,6 +108,8 @@ public final class STARNetwork: FeatureNetwork {
     public let scenarioBiases: [[Variable]]
     public let scenarioVectors: Embedding
     public let auxiliary: MLP
+    /// Whether FM's pairwise term joins the logit.
+    public let pairwise: Bool
     public var isTraining = true
 
     public init(config: STARConfig, space: FeatureSpace, generator: inout SeededGenerator) {
@@ -129,6 +137,7 @@ public final class STARNetwork: FeatureNetwork {
         scenarioBiases = biases
         scenarioVectors = Embedding(count: count, dim: d, std: 0.01, generator: &generator)
         auxiliary = MLP(sizes: [d + space.fieldCount * d] + config.auxiliaryLayers + [1], generator: &generator)
+        pairwise = config.pairwise
     }
 
     public var ownParameters: [(name: String, parameter: Variable)] {
@@ -175,7 +184,8 @@ public final class STARNetwork: FeatureNetwork {
         }
         let star = x.embeddingLookup(restore)
         let aux = auxiliary(Variable.concatenate([scenarioVectors(batch.scenarios), flat], axis: 1))
-        return embeddings.firstOrder(batch) + star + aux
+        let logit = embeddings.firstOrder(batch) + star + aux
+        return pairwise ? logit + FMNetwork.pairwise(fields) : logit
     }
 }
 
