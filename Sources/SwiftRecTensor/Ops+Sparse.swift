@@ -44,21 +44,22 @@ extension Variable {
     public static func binaryLinear(
         _ rows: BinaryRows, dense: Variable? = nil, weight: Variable, bias: Variable?
     ) -> Variable {
-        let out = weight.shape[1], sparseWidth = rows.width
-        let denseWidth = dense?.shape[1] ?? 0
+        let sparseWidth = rows.width, denseWidth = dense?.shape[1] ?? 0
         precondition(
             weight.shape.count == 2 && weight.shape[0] == sparseWidth + denseWidth,
             "binaryLinear: weight \(weight.shape) must be [\(sparseWidth + denseWidth), out]")
+        let out = weight.shape[1]
         precondition(dense.map { $0.shape == [rows.count, denseWidth] } ?? true, "binaryLinear: dense part's shape")
         precondition(bias.map { $0.shape == [out] } ?? true, "binaryLinear: bias must be [\(out)]")
         let batch = rows.count
         var y = Tensor.zeros([batch, out])
         let w = weight.value.storage.pointer, c = y.mutablePointer()
         nonisolated(unsafe) let yp = c
+        nonisolated(unsafe) let biasValues = bias?.value.storage.pointer
         parallelRanges(batch, costPerItem: max(1, rows.columns.count / max(batch, 1)) * out) { range in
             for r in range {
                 let row = yp + r * out
-                if let bias { row.update(from: bias.value.storage.pointer, count: out) }
+                if let biasValues { row.update(from: biasValues, count: out) }
                 for k in rows.offsets[r]..<rows.offsets[r + 1] {
                     let source = w + Int(rows.columns[k]) * out
                     for j in 0..<out { row[j] += source[j] }

@@ -37,16 +37,33 @@ struct CFGANTests {
                     first.discriminate(rows, generated: nil).value,
                     d(Variable(Tensor.concatenate([c, c], axis: 1))).value))
             let r = Tensor.randomUniform([3, n], low: 0, high: 1, generator: &rng)
-            #expect(
-                close(
-                    first.discriminate(rows, generated: Variable(r)).value,
-                    d(Variable(Tensor.concatenate([c, r], axis: 1))).value))
+            let dense = d(Variable(Tensor.concatenate([c, r], axis: 1))).value
+            #expect(close(first.discriminate(rows, generated: Variable(r)).value, dense))
+            #expect(close(first.discriminate(rows, generated: Variable(r), constantWeights: true).value, dense))
         }
         // A step changes the weight by input; writing it back makes the MLP compute the same.
         let moved = first.generatorFirst.value
         first.generatorFirst.value = Tensor(shape: moved.shape, scalars: moved.scalars.map { $0 * 1.5 + 0.01 })
         first.writeGeneratorWeight()
         #expect(withNoGrad { close(first.generate(rows).value, g(Variable(c)).value) })
+    }
+
+    /// A generator step computes no gradient for D (its first weight included) and a
+    /// discriminator step none for G.
+    @Test func eachStepTrainsOnlyItsNetwork() throws {
+        let model = try CFGAN(config: CFGANConfig())
+        let train = BinaryInteractions(data.train)
+        var rng = SeededGenerator(seed: 6)
+        let g = CFGAN.network([train.itemCount, 8, train.itemCount], generator: &rng)
+        let d = CFGAN.network([2 * train.itemCount, 4, 1], generator: &rng)
+        let layers = SparseFirstLayers(generator: g, discriminator: d)
+        _ = model.generatorStep([0, 1, 2], data: train, layers: layers, rng: &rng)
+        #expect(layers.generatorParameters.allSatisfy { $0.grad != nil })
+        #expect(layers.discriminatorParameters.allSatisfy { $0.grad == nil })
+        layers.zeroGeneratorGrad()
+        _ = model.discriminatorStep([0, 1, 2], data: train, layers: layers, rng: &rng)
+        #expect(layers.discriminatorParameters.allSatisfy { $0.grad != nil })
+        #expect(layers.generatorParameters.allSatisfy { $0.grad == nil })
     }
 
     /// Serving sums the first layer from the state's items; training runs the dense network on

@@ -88,7 +88,6 @@ struct LightGCNTests {
         #expect(!reached.isEmpty)
     }
 
-    /// Propagation against a dense Â built from the definition, on every thread count.
     /// The softmax loss through the propagation against central differences, and its value
     /// at zero vectors: every logit is 0, so each pair costs log(items with events).
     @Test func softmaxGradientMatchesFiniteDifferences() throws {
@@ -133,6 +132,7 @@ struct LightGCNTests {
         #expect(analytic.contains { abs($0) > 1e-3 })
     }
 
+    /// Propagation against a dense Â built from the definition, on every thread count.
     @Test func sparsePropagationEqualsTheDenseNormalisedAdjacency() {
         let (users, items, dim) = (30, 20, 5)
         let graph = randomGraph(users: users, items: items, seed: 2)

@@ -171,10 +171,13 @@ struct FeatureModelNewUserTests {
             let group = try #require(features.first { $0.field == "user.group" }, "\(features)")
             #expect(group.value == "b" && group.weight > 0)
         }
-        // The newcomer's scores are cached with their attributes: the same request is
-        // answered from the cache, and new attributes (even without the PUT handler's
-        // eviction) are scored afresh.
-        #expect(service.pipeline.scoreCache.count == 1)
+        // The newcomer's scores are cached under their attributes, and new attributes (even
+        // without the PUT handler's eviction) are scored afresh.
+        let active = try #require(service.pipeline.active.current)
+        let key = ScoreVersion(history: nil, attributes: ["group": "b"])
+        #expect(
+            service.pipeline.scoreCache.scores(user: "newcomer", model: active, version: key)
+                == model.scores(for: UserState(items: [], features: ["group": "b"])))
         try await service.store.upsert(users: [User(id: "newcomer", attributes: ["group": "a"])])
         let moved = try await service.pipeline.recommend(.user("newcomer"), RecommendationRequest(count: 10))
         let expectedMoved = TopK.select(

@@ -330,9 +330,7 @@ public final class CFGAN: Recommender, StoppableTraining, Explaining {
         let condition = SparseFirstLayers.rows(batch, data: data)
         let generated = layers.generate(condition).sigmoid()
         // D's parameters are constants here: the gradient flows through D to G only.
-        let fake = withFrozenParameters {
-            layers.discriminate(condition, generated: generated * Variable(partialMask))
-        }
+        let fake = layers.discriminate(condition, generated: generated * Variable(partialMask), constantWeights: true)
         let adversarial =
             switch config.generatorLoss {
             case .minimax: -fake.binaryCrossEntropyWithLogits(targets: .zeros(fake.shape))
@@ -505,8 +503,8 @@ final class SparseFirstLayers {
     init(generator: MLP, discriminator: MLP) {
         self.generator = generator
         self.discriminator = discriminator
-        generatorFirst = Variable(generator.layers[0].weight.value.transposed(), requiresGrad: true)
-        discriminatorFirst = Variable(discriminator.layers[0].weight.value.transposed(), requiresGrad: true)
+        generatorFirst = parameter(generator.layers[0].weight.value.transposed())
+        discriminatorFirst = parameter(discriminator.layers[0].weight.value.transposed())
     }
 
     /// What G's optimiser updates: the first weight by input and every other parameter of G.
@@ -526,29 +524,33 @@ final class SparseFirstLayers {
 
     /// G's output logits for the conditions `rows`.
     func generate(_ rows: BinaryRows) -> Variable {
-        rest(of: generator, after: .binaryLinear(rows, weight: generatorFirst, bias: generator.layers[0].bias))
+        var h = Variable.binaryLinear(rows, weight: generatorFirst, bias: generator.layers[0].bias)
+        for layer in generator.layers.dropFirst() { h = layer(h.sigmoid()) }
+        return h
     }
 
     /// D's logits for [c; generated], or for the real [c; c] when `generated` is nil.
-    func discriminate(_ rows: BinaryRows, generated: Variable?) -> Variable {
-        let bias = discriminator.layers[0].bias
-        guard let generated else {
+    /// With `constantWeights`, D's weights enter as constants: a backward pass from the result
+    /// reaches `generated` but computes no gradient for D (the generator's step).
+    func discriminate(_ rows: BinaryRows, generated: Variable?, constantWeights: Bool = false) -> Variable {
+        func held(_ v: Variable) -> Variable { constantWeights ? Variable(v.value) : v }
+        let weight = held(discriminatorFirst), bias = discriminator.layers[0].bias.map(held)
+        let first: Variable
+        if let generated {
+            first = .binaryLinear(rows, dense: generated, weight: weight, bias: bias)
+        } else {
             let n = rows.width
             let doubled = BinaryRows(
                 (0..<rows.count).map { r in
                     let items = rows.columns[rows.offsets[r]..<rows.offsets[r + 1]]
                     return Array(items) + items.map { $0 + Int32(n) }
                 }, width: 2 * n)
-            return rest(of: discriminator, after: .binaryLinear(doubled, weight: discriminatorFirst, bias: bias))
+            first = .binaryLinear(doubled, weight: weight, bias: bias)
         }
-        return rest(
-            of: discriminator, after: .binaryLinear(rows, dense: generated, weight: discriminatorFirst, bias: bias))
-    }
-
-    /// The MLP from its first layer's pre-activations on: sigmoid units between layers.
-    private func rest(of mlp: MLP, after first: Variable) -> Variable {
         var h = first
-        for layer in mlp.layers.dropFirst() { h = layer(h.sigmoid()) }
+        for layer in discriminator.layers.dropFirst() {
+            h = h.sigmoid().linear(weight: held(layer.weight), bias: layer.bias.map(held))
+        }
         return h
     }
 

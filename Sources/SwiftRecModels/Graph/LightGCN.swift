@@ -20,7 +20,8 @@ public struct LightGCNConfig: ModelConfig {
     /// Training pairs per step: BPR triples, or (softmax) whole users' pairs, about this many.
     public var batchSize = 2048
     public var learningRate: Float = 1e-3
-    /// L2 penalty on the layer-0 vectors of each triple, divided by the batch size (the paper's λ).
+    /// L2 penalty on the layer-0 vectors of each training pair's nodes (with BPR, the negative's
+    /// too), divided by the batch size (the paper's λ).
     public var regularization: Float = 1e-4
     /// Validation rounds without a better NDCG@10 before training stops.
     public var patience = 5

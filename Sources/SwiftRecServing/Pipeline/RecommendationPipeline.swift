@@ -62,7 +62,8 @@ public final class RecommendationPipeline: Sendable {
     public let store: any RecommendationStore
     /// Users' whole histories, in memory and backed by the store.
     public let live: LiveInterests
-    /// Users' scores from a model, reused until their history or the model changes.
+    /// Users' scores from a model, reused until the model, their history, the request's
+    /// scenario or the attributes the model read change (``ScoreVersion``).
     public let scoreCache: ScoreCache
     /// Items per scenario, for `scenario` requests.
     public let scenarios: ScenarioCatalog
