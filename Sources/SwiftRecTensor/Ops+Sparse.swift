@@ -1,3 +1,5 @@
+import CSwiftRecKernels
+
 /// Rows of a 0/1 matrix by where their ones are (CSR without values): row r has ones at
 /// `columns[offsets[r]..<offsets[r + 1]]`, each in `0..<width`.
 public struct BinaryRows: Sendable, Equatable {
@@ -60,10 +62,7 @@ extension Variable {
             for r in range {
                 let row = yp + r * out
                 if let biasValues { row.update(from: biasValues, count: out) }
-                for k in rows.offsets[r]..<rows.offsets[r + 1] {
-                    let source = w + Int(rows.columns[k]) * out
-                    for j in 0..<out { row[j] += source[j] }
-                }
+                for k in rows.offsets[r]..<rows.offsets[r + 1] { sr_vaxpy(out, 1, w + Int(rows.columns[k]) * out, row) }
             }
         }
         if let dense, denseWidth > 0 {
@@ -79,9 +78,9 @@ extension Variable {
                 var gw = Tensor.zeros(weight.shape)
                 let d = gw.mutablePointer()
                 for r in 0..<batch {
+                    // The scatter of `embeddingLookup`'s backward pass.
                     for k in rows.offsets[r]..<rows.offsets[r + 1] {
-                        let target = d + Int(rows.columns[k]) * out, source = gp + r * out
-                        for j in 0..<out { target[j] += source[j] }
+                        sr_vaxpy(out, 1, gp + r * out, d + Int(rows.columns[k]) * out)
                     }
                 }
                 if let dense, denseWidth > 0 {
