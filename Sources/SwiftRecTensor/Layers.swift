@@ -1,5 +1,14 @@
 import Foundation
 
+/// How a ``Linear`` layer's weights start.
+public enum LinearInitialization: String, Sendable, Codable, CaseIterable {
+    /// Weights and bias from U(−1/√in, 1/√in), PyTorch's default for `nn.Linear`.
+    case uniform
+    /// Weights from N(0, 2 / (in + out)) and a zero bias (Glorot and Bengio 2010), what
+    /// RecBole's context-aware models start from.
+    case xavier
+}
+
 /// `y = x·Wᵀ + b` over the last dimension. `weight` is [out, in] as in PyTorch.
 public final class Linear: Layer {
     public let weight: Variable
@@ -8,12 +17,23 @@ public final class Linear: Layer {
     /// An int8 copy of `weight` that inference uses when set (``quantize()``).
     public internal(set) var quantizedWeight: QuantizedMatrix?
 
-    /// Weights and bias drawn from U(-1/√in, 1/√in), as PyTorch does.
-    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, generator: inout SeededGenerator) {
-        let bound = 1 / Float(inFeatures).squareRoot()
-        weight = parameter(.randomUniform([outFeatures, inFeatures], low: -bound, high: bound, generator: &generator))
-        self.bias =
-            bias ? parameter(.randomUniform([outFeatures], low: -bound, high: bound, generator: &generator)) : nil
+    /// Weights (and bias) drawn as `initialization` says; PyTorch's uniform default unless told.
+    public init(
+        _ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, initialization: LinearInitialization = .uniform,
+        generator: inout SeededGenerator
+    ) {
+        switch initialization {
+        case .uniform:
+            let bound = 1 / Float(inFeatures).squareRoot()
+            weight = parameter(
+                .randomUniform([outFeatures, inFeatures], low: -bound, high: bound, generator: &generator))
+            self.bias =
+                bias ? parameter(.randomUniform([outFeatures], low: -bound, high: bound, generator: &generator)) : nil
+        case .xavier:
+            let std = (2 / Float(inFeatures + outFeatures)).squareRoot()
+            weight = parameter(.randomNormal([outFeatures, inFeatures], std: std, generator: &generator))
+            self.bias = bias ? parameter(.zeros([outFeatures])) : nil
+        }
     }
 
     public var ownParameters: [(name: String, parameter: Variable)] {
@@ -114,10 +134,15 @@ public final class MLP: Layer {
     public var isTraining = true
 
     /// `sizes` lists the widths from input to output, e.g. `[64, 256, 64]`.
-    public init(sizes: [Int], activation: Activation = .relu, dropout: Float = 0, generator: inout SeededGenerator) {
+    public init(
+        sizes: [Int], activation: Activation = .relu, dropout: Float = 0,
+        initialization: LinearInitialization = .uniform, generator: inout SeededGenerator
+    ) {
         precondition(sizes.count >= 2, "MLP: needs at least an input and an output size, got \(sizes)")
         var layers: [Linear] = []
-        for i in 0..<(sizes.count - 1) { layers.append(Linear(sizes[i], sizes[i + 1], generator: &generator)) }
+        for i in 0..<(sizes.count - 1) {
+            layers.append(Linear(sizes[i], sizes[i + 1], initialization: initialization, generator: &generator))
+        }
         self.layers = layers
         self.activation = activation
         self.dropout = Dropout(dropout, seed: generator.next())

@@ -128,6 +128,26 @@ struct TrainingTests {
         #expect(fusedGrads.1.maxAbsDifference(weight.grad!) < 1e-5)
     }
 
+    /// Each initialisation draws from its own law: uniform within ±1/√in with a drawn bias,
+    /// Xavier-normal at std √(2 / (in + out)) with a zero bias.
+    @Test func linearInitialisationsFollowTheirLaws() {
+        var g = SeededGenerator(seed: 3)
+        let inputs = 200, outputs = 100
+        let uniform = Linear(inputs, outputs, initialization: .uniform, generator: &g)
+        let xavier = Linear(inputs, outputs, initialization: .xavier, generator: &g)
+        let bound = 1 / Float(inputs).squareRoot()
+        #expect(uniform.weight.value.scalars.allSatisfy { abs($0) <= bound })
+        #expect(uniform.bias!.value.scalars.contains { $0 != 0 })
+        let weights = xavier.weight.value.scalars
+        let std = (weights.map { $0 * $0 }.reduce(0, +) / Float(weights.count)).squareRoot()
+        let expected = (2 / Float(inputs + outputs)).squareRoot()
+        #expect(abs(std - expected) < 0.03 * expected)
+        #expect(weights.contains { abs($0) > bound })
+        #expect(xavier.bias!.value.scalars.allSatisfy { $0 == 0 })
+        let mlp = MLP(sizes: [4, 6, 1], initialization: .xavier, generator: &g)
+        #expect(mlp.layers.allSatisfy { $0.bias!.value.scalars.allSatisfy { $0 == 0 } })
+    }
+
     @Test func noGradRecordsNothing() {
         let w = Variable(Tensor([1, 2]), requiresGrad: true)
         let y = withNoGrad { (w * 3).exp() }

@@ -52,10 +52,12 @@ public final class DINNetwork: FeatureNetwork {
     public init(config: DINConfig, space: FeatureSpace, generator: inout SeededGenerator) {
         let d = config.training.dim
         embeddings = FieldEmbeddings(space: space, dim: d, std: config.training.initStd, generator: &generator)
-        activationUnit = MLP(sizes: [4 * d] + config.attentionLayers + [1], activation: .sigmoid, generator: &generator)
+        activationUnit = MLP(
+            sizes: [4 * d] + config.attentionLayers + [1], activation: .sigmoid,
+            initialization: config.training.mlpInit, generator: &generator)
         top = MLP(
             sizes: [(space.userFields.count + 2) * d] + config.layers + [1], dropout: config.dropout,
-            generator: &generator)
+            initialization: config.training.mlpInit, generator: &generator)
         recency = Embedding(count: max(config.training.history, 1), dim: d, std: 0.01, generator: &generator)
     }
 

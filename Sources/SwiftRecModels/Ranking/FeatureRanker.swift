@@ -12,6 +12,8 @@ public enum LabelSource: String, OptionChoice, Sendable {
     case implicit
 }
 
+extension LinearInitialization: OptionChoice {}
+
 /// Settings every feature ranker (FM, DeepFM, Wide & Deep, DCN-v2, DIN) trains with.
 public struct FeatureTrainingOptions: ModelConfig {
     /// Size of each field's vector.
@@ -39,6 +41,8 @@ public struct FeatureTrainingOptions: ModelConfig {
     public var history = 50
     /// Standard deviation of the feature vectors' and first-order weights' initial values.
     public var initStd: Float = 0.01
+    /// How the deep part's linear layers start (``LinearInitialization``); FM has none.
+    public var mlpInit: LinearInitialization = .uniform
     public var timeBudget: Double? = nil
     public var seed: UInt64 = 0
 
@@ -69,6 +73,9 @@ public struct FeatureTrainingOptions: ModelConfig {
         .value("max-vocabulary", \.maxVocabulary, in: 1...1_000_000, "The most values one field keeps."),
         .value("history", \.history, in: 1...1_000, "Recent items read by models that attend over the history."),
         .value("init-std", \.initStd, in: 1e-6...10, "Standard deviation of the initial feature vectors."),
+        .choice(
+            "mlp-init", \.mlpInit,
+            "How the deep part's layers start: uniform (PyTorch's default) or xavier (normal, as RecBole)."),
         .value("time-budget", \.timeBudget, in: 0...86_400 * 7, "Stop training after this many seconds."),
         .value("seed", \.seed, in: 0...UInt64.max, "Random seed."),
     ]

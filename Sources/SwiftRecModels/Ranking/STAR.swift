@@ -128,7 +128,8 @@ public final class STARNetwork: FeatureNetwork {
         var weights: [[Variable]] = []
         var biases: [[Variable]] = []
         for l in 0..<(sizes.count - 1) {
-            shared.append(Linear(sizes[l], sizes[l + 1], generator: &generator))
+            shared.append(
+                Linear(sizes[l], sizes[l + 1], initialization: config.training.mlpInit, generator: &generator))
             weights.append((0..<count).map { _ in parameter(.ones([sizes[l + 1], sizes[l]])) })
             biases.append((0..<count).map { _ in parameter(.zeros([sizes[l + 1]])) })
         }
@@ -136,7 +137,9 @@ public final class STARNetwork: FeatureNetwork {
         scenarioWeights = weights
         scenarioBiases = biases
         scenarioVectors = Embedding(count: count, dim: d, std: 0.01, generator: &generator)
-        auxiliary = MLP(sizes: [d + space.fieldCount * d] + config.auxiliaryLayers + [1], generator: &generator)
+        auxiliary = MLP(
+            sizes: [d + space.fieldCount * d] + config.auxiliaryLayers + [1], initialization: config.training.mlpInit,
+            generator: &generator)
         pairwise = config.pairwise
     }
 
