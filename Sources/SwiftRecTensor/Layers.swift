@@ -126,16 +126,18 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
 }
 
 /// A stack of Linear layers with an activation (and dropout) between them; the last layer
-/// has no activation.
+/// has no activation. With `dropsInput`, the input is dropped out too (as RecBole's `MLPLayers`
+/// does before every layer).
 public final class MLP: Layer {
     public let layers: [Linear]
     public let activation: Activation
     public let dropout: Dropout
+    public let dropsInput: Bool
     public var isTraining = true
 
     /// `sizes` lists the widths from input to output, e.g. `[64, 256, 64]`.
     public init(
-        sizes: [Int], activation: Activation = .relu, dropout: Float = 0,
+        sizes: [Int], activation: Activation = .relu, dropout: Float = 0, dropsInput: Bool = false,
         initialization: LinearInitialization = .uniform, generator: inout SeededGenerator
     ) {
         precondition(sizes.count >= 2, "MLP: needs at least an input and an output size, got \(sizes)")
@@ -146,6 +148,7 @@ public final class MLP: Layer {
         self.layers = layers
         self.activation = activation
         self.dropout = Dropout(dropout, seed: generator.next())
+        self.dropsInput = dropsInput
     }
 
     public var children: [(name: String, layer: any Layer)] {
@@ -153,7 +156,7 @@ public final class MLP: Layer {
     }
 
     public func callAsFunction(_ x: Variable) -> Variable {
-        var h = x
+        var h = dropsInput ? dropout(x) : x
         for (i, layer) in layers.enumerated() {
             h = layer(h)
             if i < layers.count - 1 { h = dropout(activation(h)) }

@@ -148,6 +148,27 @@ struct TrainingTests {
         #expect(mlp.layers.allSatisfy { $0.bias!.value.scalars.allSatisfy { $0 == 0 } })
     }
 
+    /// With `dropsInput`, training drops input elements (a one-layer MLP has no other dropout),
+    /// and evaluation reads the whole input.
+    @Test func mlpCanDropItsInput() {
+        var g = SeededGenerator(seed: 4)
+        let dropping = MLP(sizes: [64, 1], dropout: 0.5, dropsInput: true, generator: &g)
+        let x = Variable(Tensor(shape: [8, 64], scalars: (0..<512).map { Float($0 % 7) - 3 }))
+        let exact = withNoGrad { x.linear(weight: dropping.layers[0].weight, bias: dropping.layers[0].bias) }
+        dropping.setTraining(true)
+        let trained = withNoGrad { dropping(x) }
+        #expect(zip(trained.value.scalars, exact.value.scalars).filter { abs($0 - $1) > 1e-4 }.count >= 6)
+        dropping.setTraining(false)
+        let evaluated = withNoGrad { dropping(x) }
+        #expect(zip(evaluated.value.scalars, exact.value.scalars).allSatisfy { abs($0 - $1) < 1e-4 })
+        let keeping = MLP(sizes: [64, 1], dropout: 0.5, generator: &g)
+        keeping.setTraining(true)
+        let plain = withNoGrad {
+            (keeping(x), x.linear(weight: keeping.layers[0].weight, bias: keeping.layers[0].bias))
+        }
+        #expect(zip(plain.0.value.scalars, plain.1.value.scalars).allSatisfy { abs($0 - $1) < 1e-4 })
+    }
+
     @Test func noGradRecordsNothing() {
         let w = Variable(Tensor([1, 2]), requiresGrad: true)
         let y = withNoGrad { (w * 3).exp() }

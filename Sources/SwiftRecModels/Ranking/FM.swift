@@ -8,7 +8,12 @@ public struct FMConfig: FeatureModelConfig {
 
     /// FM's vectors start wider (std 0.05) than the deep models' (0.01). FM has no network to
     /// amplify them, and on the ML-1M CTR split 0.05 gave AUC 0.8775 against 0.8738 (BENCHMARKS.md).
-    public init() { training.initStd = 0.05 }
+    /// It learns at 3e-3 rather than 1e-3: trained to its best validation epoch, that gave test
+    /// AUC 0.8875 against 0.8869 on ML-1M and 0.8544 against 0.8528 on ML-100K, in fewer epochs.
+    public init() {
+        training.initStd = 0.05
+        training.learningRate = 3e-3
+    }
 
     public static let options: [ConfigOption<Self>] = FeatureTrainingOptions.options.map { $0.lifted(\.training) }
 
