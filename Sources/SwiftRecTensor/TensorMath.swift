@@ -97,6 +97,44 @@ extension Tensor {
         return out
     }
 
+    /// This tensor repeated along its size-1 dimensions up to `target`, which has the same rank
+    /// (the gradient of a sum that kept its dimensions).
+    public func expanded(to target: [Int]) -> Tensor {
+        if shape == target { return self }
+        precondition(
+            shape.count == target.count && Swift.zip(shape, target).allSatisfy { $0 == $1 || $0 == 1 },
+            "expanded(to:): \(shape) cannot expand to \(target)")
+        var out = Tensor(uninitializedShape: target)
+        let rank = target.count
+        // The trailing dimensions that match are copied as one block; a broadcast last
+        // dimension repeats one value.
+        var tail = rank
+        while tail > 0, shape[tail - 1] == target[tail - 1] { tail -= 1 }
+        let repeatsLast = tail == rank
+        let lead = repeatsLast ? rank - 1 : tail
+        let block = repeatsLast ? target[rank - 1] : target[tail...].reduce(1, *)
+        let strides = Tensor.broadcastStrides(shape, to: target)
+        let src = storage.pointer, dst = out.mutablePointer()
+        var index = [Int](repeating: 0, count: lead)
+        for o in 0..<target[..<lead].reduce(1, *) {
+            var offset = 0
+            for d in 0..<lead { offset += index[d] * strides[d] }
+            if repeatsLast {
+                (dst + o * block).update(repeating: src[offset], count: block)
+            } else {
+                (dst + o * block).update(from: src + offset, count: block)
+            }
+            var d = lead - 1
+            while d >= 0 {
+                index[d] += 1
+                if index[d] < target[d] { break }
+                index[d] = 0
+                d -= 1
+            }
+        }
+        return out
+    }
+
     static func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
         let padded = [Int](repeating: 1, count: target.count - shape.count) + shape
         let strides = Tensor.strides(of: padded)
@@ -128,12 +166,19 @@ extension Tensor {
         var newShape = shape
         newShape[axis] = 1
         var out = Tensor.zeros(newShape)
-        let src = storage.pointer, dst = out.mutablePointer()
-        for o in 0..<outer {
-            let d = dst + o * inner
-            for m in 0..<mid {
-                let s = src + (o * mid + m) * inner
-                for i in 0..<inner { d[i] += s[i] }
+        nonisolated(unsafe) let src = storage.pointer, dst = out.mutablePointer()
+        // Threads split the outputs (blocks of 16 kept columns), so each sum still runs in row
+        // order: the same bits for any thread count.
+        let columnBlocks = (inner + 15) / 16
+        parallelRanges(outer * columnBlocks, costPerItem: mid * 16) { items in
+            for item in items {
+                let o = item / columnBlocks, block = item % columnBlocks
+                let columns = (block * 16)..<min(inner, block * 16 + 16)
+                let d = dst + o * inner
+                for m in 0..<mid {
+                    let s = src + (o * mid + m) * inner
+                    for i in columns { d[i] += s[i] }
+                }
             }
         }
         return out

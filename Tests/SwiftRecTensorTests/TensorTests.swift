@@ -150,6 +150,76 @@ struct DropoutTests {
         #expect(x.dropout(0.3, training: true, generator: &g2).value.scalars == y.scalars)
         #expect(x.dropout(0.3, training: false, generator: &g2).value.scalars == x.value.scalars)
     }
+
+    /// The mask is the documented draw: chunks of 65,536 elements, each with its own generator
+    /// seeded from one draw of the caller's, four 16-bit numbers per 64-bit draw, low bits
+    /// first. Seeded figures stay what they were when the kernel changes.
+    @Test(arguments: [5, 64, 65_539, 131_075])
+    func maskFollowsTheDrawRule(count: Int) {
+        var inputs = SeededGenerator(seed: 3)
+        let x = Variable(Tensor.randomNormal([count], generator: &inputs), requiresGrad: true)
+        var generator = SeededGenerator(seed: 11), reference = SeededGenerator(seed: 11)
+        let y = x.dropout(0.2, training: true, generator: &generator)
+        y.sum().backward()
+        let base = reference.next()
+        var mask = [Float](repeating: 0, count: count)
+        for chunkStart in stride(from: 0, to: count, by: 65_536) {
+            var local = SeededGenerator(seed: base &+ UInt64(chunkStart / 65_536) &* 0x9E37_79B9_7F4A_7C15)
+            var r: UInt64 = 0
+            for i in chunkStart..<min(count, chunkStart + 65_536) {
+                if (i - chunkStart) % 4 == 0 { r = local.next() }
+                mask[i] = (r & 0xFFFF) >= 13_107 ? 1 / (1 - Float(0.2)) : 0
+                r >>= 16
+            }
+        }
+        let xs = x.value.scalars
+        #expect(y.value.scalars == (0..<count).map { xs[$0] * mask[$0] })
+        #expect(x.grad!.scalars == mask)
+    }
+}
+
+@Suite("Elementwise kernels against scalar references")
+struct ElementwiseKernelTests {
+    @Test(arguments: [1, 8, 13, 1_027])
+    func reluPassesGradientsWherePositive(count: Int) {
+        var g = SeededGenerator(seed: 5)
+        var values = Tensor.randomNormal([count], generator: &g).scalars
+        values[0] = 0
+        if count > 9 { values[9] = .nan }
+        let x = Variable(Tensor(values), requiresGrad: true)
+        let upstream = Tensor.randomNormal([count], generator: &g)
+        (x.relu() * Variable(upstream)).sum().backward()
+        let expected = (0..<count).map { values[$0] > 0 ? upstream.scalars[$0] : 0 }
+        #expect(x.grad!.scalars == expected)
+    }
+
+    @Test(arguments: [
+        ([2, 1, 3], [2, 4, 3]), ([3, 1], [3, 5]), ([1, 4], [3, 4]), ([2, 1, 1], [2, 3, 4]), ([1, 2, 1], [3, 2, 2]),
+    ])
+    func expandedRepeatsSizeOneDimensions(shape: [Int], target: [Int]) {
+        var g = SeededGenerator(seed: 7)
+        let small = Tensor.randomNormal(shape, generator: &g)
+        // Broadcasting against zeros is the slow general path: the reference.
+        let reference = Tensor.zip(Tensor.zeros(target), small) { _, v in v }
+        #expect(small.expanded(to: target).shape == target)
+        #expect(small.expanded(to: target).scalars == reference.scalars)
+    }
+
+    @Test(arguments: [([3_000, 40], 0), ([64, 50, 37], 1), ([7, 3], 1)])
+    func sumsAddInRowOrderOnAnyThreadCount(shape: [Int], axis: Int) {
+        var g = SeededGenerator(seed: 9)
+        let t = Tensor.randomNormal(shape, generator: &g)
+        let outer = shape[..<axis].reduce(1, *), mid = shape[axis], inner = shape[(axis + 1)...].reduce(1, *)
+        var expected = [Float](repeating: 0, count: outer * inner)
+        let xs = t.scalars
+        for o in 0..<outer {
+            for m in 0..<mid {
+                for i in 0..<inner { expected[o * inner + i] += xs[(o * mid + m) * inner + i] }
+            }
+        }
+        #expect(Threading.withThreadCount(1) { t.sum(axes: [axis]).scalars } == expected)
+        #expect(Threading.withThreadCount(2) { t.sum(axes: [axis]).scalars } == expected)
+    }
 }
 
 @Suite("Frozen parameters")
