@@ -6,17 +6,26 @@ public struct InteractionLog: Sendable, Equatable {
     /// The event's value, or NaN when it has none.
     public var values: [Float] = []
     public var types: [EventType] = []
+    /// Where each event happened, as an index into ``Dataset/scenarios``; ``noScenario`` when
+    /// the source names none.
+    public var scenarios: [Int32] = []
+
+    /// The scenario index of an event whose source names no scenario.
+    public static let noScenario: Int32 = -1
 
     public init() {}
 
     public var count: Int { users.count }
 
-    public mutating func append(user: Int32, item: Int32, timestamp: Int64, value: Float, type: EventType) {
+    public mutating func append(
+        user: Int32, item: Int32, timestamp: Int64, value: Float, type: EventType, scenario: Int32 = noScenario
+    ) {
         users.append(user)
         items.append(item)
         timestamps.append(timestamp)
         values.append(value)
         types.append(type)
+        scenarios.append(scenario)
     }
 }
 
@@ -78,10 +87,20 @@ public struct Dataset: Sendable {
     public var userInfo: [User?]
     /// Per-user time-ordered item sequences, derived from `log`.
     public private(set) var sequences: UserSequences
+    /// The names of the scenarios events happened in (`home`, `search`, …): the log's
+    /// ``InteractionLog/scenarios`` index them. Empty when no event names one.
+    public private(set) var scenarios: IDMap
 
-    public init(users: IDMap, items: IDMap, log: InteractionLog, itemInfo: [Item?] = [], userInfo: [User?] = []) {
+    public init(
+        users: IDMap, items: IDMap, log: InteractionLog, itemInfo: [Item?] = [], userInfo: [User?] = [],
+        scenarios: IDMap = IDMap()
+    ) {
+        precondition(
+            log.scenarios.allSatisfy { $0 == InteractionLog.noScenario || (0..<Int32(scenarios.count)).contains($0) },
+            "Dataset: an event's scenario index is outside the \(scenarios.count) scenario names")
         self.users = users
         self.items = items
+        self.scenarios = scenarios
         self.log = log
         self.itemInfo = itemInfo + Array(repeating: nil, count: max(0, items.count - itemInfo.count))
         self.userInfo = userInfo + Array(repeating: nil, count: max(0, users.count - userInfo.count))
@@ -91,6 +110,12 @@ public struct Dataset: Sendable {
     /// Changes event values in place; values are not part of ``sequences``, so those stay valid.
     public mutating func updateEventValues<R>(_ body: (inout [Float]) throws -> R) rethrows -> R {
         try body(&log.values)
+    }
+
+    /// The name of scenario index `index` (an entry of ``InteractionLog/scenarios``), nil for
+    /// ``InteractionLog/noScenario``.
+    public func scenarioName(_ index: Int32) -> String? {
+        index == InteractionLog.noScenario ? nil : scenarios.id(at: index)
     }
 
     public var userCount: Int { users.count }

@@ -6,6 +6,7 @@ public struct DatasetBuilder: Sendable {
     public private(set) var users = IDMap()
     public private(set) var items = IDMap()
     public private(set) var log = InteractionLog()
+    public private(set) var scenarios = IDMap()
     private var itemInfo: [Int32: Item] = [:]
     private var userInfo: [Int32: User] = [:]
 
@@ -15,8 +16,10 @@ public struct DatasetBuilder: Sendable {
     public mutating func add(_ event: Event) {
         let u = users.intern(event.user)
         let i = items.intern(event.item)
+        let scenario = event.scenario.map { scenarios.intern($0) } ?? InteractionLog.noScenario
         log.append(
-            user: u, item: i, timestamp: event.timestamp, value: event.value.map(Float.init) ?? .nan, type: event.type)
+            user: u, item: i, timestamp: event.timestamp, value: event.value.map(Float.init) ?? .nan, type: event.type,
+            scenario: scenario)
     }
 
     /// Adds (or replaces) an item's features.
@@ -32,6 +35,7 @@ public struct DatasetBuilder: Sendable {
         for (i, item) in itemInfo { itemList[Int(i)] = item }
         var userList = [User?](repeating: nil, count: users.count)
         for (u, user) in userInfo { userList[Int(u)] = user }
-        return Dataset(users: users, items: items, log: log, itemInfo: itemList, userInfo: userList)
+        return Dataset(
+            users: users, items: items, log: log, itemInfo: itemList, userInfo: userList, scenarios: scenarios)
     }
 }

@@ -9,23 +9,30 @@ public struct LabeledPairs: Sendable, Equatable {
     public var labels: [Float] = []
     /// When the example happened (a sampled negative takes its positive's time).
     public var timestamps: [Int64] = []
+    /// Where the example happened: an index into the dataset's ``Dataset/scenarios``, or
+    /// ``InteractionLog/noScenario`` (a sampled negative takes its positive's).
+    public var scenarios: [Int32] = []
 
     public init() {}
 
     public var count: Int { users.count }
 
-    public mutating func append(user: Int32, item: Int32, label: Float, timestamp: Int64) {
+    public mutating func append(
+        user: Int32, item: Int32, label: Float, timestamp: Int64, scenario: Int32 = InteractionLog.noScenario
+    ) {
         users.append(user)
         items.append(item)
         labels.append(label)
         timestamps.append(timestamp)
+        scenarios.append(scenario)
     }
 
     /// The examples at `indices`, in that order.
     public func subset(_ indices: [Int]) -> LabeledPairs {
         var out = LabeledPairs()
         for k in indices {
-            out.append(user: users[k], item: items[k], label: labels[k], timestamp: timestamps[k])
+            out.append(
+                user: users[k], item: items[k], label: labels[k], timestamp: timestamps[k], scenario: scenarios[k])
         }
         return out
     }
@@ -38,10 +45,10 @@ public struct LabeledPairs: Sendable, Equatable {
         for k in 0..<log.count {
             let value = Double(log.values[k])
             guard !value.isNaN else { continue }
-            if value >= positiveAt {
-                out.append(user: log.users[k], item: log.items[k], label: 1, timestamp: log.timestamps[k])
-            } else if value < negativeBelow {
-                out.append(user: log.users[k], item: log.items[k], label: 0, timestamp: log.timestamps[k])
+            if value >= positiveAt || value < negativeBelow {
+                out.append(
+                    user: log.users[k], item: log.items[k], label: value >= positiveAt ? 1 : 0,
+                    timestamp: log.timestamps[k], scenario: log.scenarios[k])
             }
         }
         return out

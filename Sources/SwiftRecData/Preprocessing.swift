@@ -413,7 +413,9 @@ extension Dataset {
         step.eventsRemoved = log.count - kept
         step.usersRemoved = userCount - userMap.count
         step.itemsRemoved = itemCount - itemMap.count
-        return Dataset(users: userMap, items: itemMap, log: newLog, itemInfo: newItemInfo, userInfo: newUserInfo)
+        return Dataset(
+            users: userMap, items: itemMap, log: newLog, itemInfo: newItemInfo, userInfo: newUserInfo,
+            scenarios: scenarios)
     }
 
     // MARK: Time features
@@ -593,6 +595,7 @@ extension InteractionLog {
         result.timestamps = Self.gather(timestamps, keep, kept)
         result.values = Self.gather(values, keep, kept)
         result.types = Self.gather(types, keep, kept)
+        result.scenarios = Self.gather(scenarios, keep, kept)
         return result
     }
 

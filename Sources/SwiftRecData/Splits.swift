@@ -270,7 +270,7 @@ private struct HeldOutBuilder {
 extension Dataset {
     /// The log index of every event in sequence order: `sequences.items[p]` is
     /// `log.items[sequenceOrder()[p]]` (users in index order, each by time, ties in log order).
-    func sequenceOrder() -> [Int] {
+    public func sequenceOrder() -> [Int] {
         let n = eventCount
         var start = [Int](repeating: 0, count: userCount + 1)
         var order = [Int](repeating: 0, count: n)
@@ -303,6 +303,8 @@ extension Dataset {
 
     /// The events marked in `keep`, in log order, over this dataset's id maps and features.
     public func sharingMaps(keeping keep: [Bool]) -> Dataset {
-        Dataset(users: users, items: items, log: log.keeping(keep), itemInfo: itemInfo, userInfo: userInfo)
+        Dataset(
+            users: users, items: items, log: log.keeping(keep), itemInfo: itemInfo, userInfo: userInfo,
+            scenarios: scenarios)
     }
 }

@@ -15,8 +15,8 @@ import SwiftRecModels
 ///
 /// The training part is a ``Dataset`` of the training events only, with every user's and
 /// item's features and the full id maps; a feature model scores a validation or test pair from
-/// the user's attributes and training events before the pair's time (the state it would have
-/// been served with then), other models from all the user's training events; no held-out event
+/// the user's attributes, training events before the pair's time and the pair's scenario (the
+/// state it would have been served with then), other models from all the user's training events; no held-out event
 /// is ever seen.
 public struct CTRExperiment: Sendable {
     public let dataset: Dataset
@@ -57,21 +57,23 @@ public struct CTRExperiment: Sendable {
         for position in order[..<trainCount].sorted() {
             let k = eligible[position]
             trainPairs.append(
-                user: log.users[k], item: log.items[k], label: labels[position], timestamp: log.timestamps[k])
+                user: log.users[k], item: log.items[k], label: labels[position], timestamp: log.timestamps[k],
+                scenario: log.scenarios[k])
             trainLog.append(
                 user: log.users[k], item: log.items[k], timestamp: log.timestamps[k], value: log.values[k],
-                type: log.types[k])
+                type: log.types[k], scenario: log.scenarios[k])
         }
         self.trainPairs = trainPairs
         train = Dataset(
             users: dataset.users, items: dataset.items, log: trainLog, itemInfo: dataset.itemInfo,
-            userInfo: dataset.userInfo)
+            userInfo: dataset.userInfo, scenarios: dataset.scenarios)
         func pairs(_ positions: ArraySlice<Int>, salt: UInt64) -> LabeledPairs {
             var out = LabeledPairs()
             for position in positions.sorted() {
                 let k = eligible[position]
                 out.append(
-                    user: log.users[k], item: log.items[k], label: labels[position], timestamp: log.timestamps[k])
+                    user: log.users[k], item: log.items[k], label: labels[position], timestamp: log.timestamps[k],
+                    scenario: log.scenarios[k])
             }
             return rated ? out : Self.withSampledNegatives(out, dataset: dataset, seed: seed &+ salt)
         }
@@ -132,12 +134,13 @@ public struct CTRExperiment: Sendable {
         var generator = SplitMix64(seed: seed)
         for k in 0..<positives.count {
             let user = positives.users[k]
-            out.append(user: user, item: positives.items[k], label: 1, timestamp: positives.timestamps[k])
+            let time = positives.timestamps[k], scenario = positives.scenarios[k]
+            out.append(user: user, item: positives.items[k], label: 1, timestamp: time, scenario: scenario)
             let seen = Set(dataset.sequences.items(of: Int(user)))
             guard seen.count < dataset.itemCount else { continue }
             var j = Int32(generator.nextInt(below: dataset.itemCount))
             while seen.contains(j) { j = Int32(generator.nextInt(below: dataset.itemCount)) }
-            out.append(user: user, item: j, label: 0, timestamp: positives.timestamps[k])
+            out.append(user: user, item: j, label: 0, timestamp: time, scenario: scenario)
         }
         return out
     }
@@ -175,7 +178,8 @@ public struct CTRExperiment: Sendable {
                 let end = readsSequence ? times.partitioningIndex { $0 >= pairs.timestamps[k] } : times.startIndex
                 return UserState(
                     user: user, items: Array(items[items.startIndex..<(items.startIndex + end - times.startIndex)]),
-                    features: history.userInfo[Int(user)]?.attributes ?? [:])
+                    features: history.userInfo[Int(user)]?.attributes ?? [:],
+                    scenario: history.scenarioName(pairs.scenarios[k]))
             }
             scores = probabilistic.logits(states: states, items: pairs.items)
         } else {

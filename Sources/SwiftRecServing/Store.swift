@@ -178,9 +178,9 @@ public actor InMemoryStore: RecommendationStore {
 }
 
 extension RecommendationStore {
-    /// Writes a whole dataset (items, users, events in each user's time order) in batches of
-    /// `batchSize` events; returns the events written. With `pseudonyms`, user ids are stored
-    /// as their pseudonyms.
+    /// Writes a whole dataset (items, users, events in each user's time order, with their
+    /// scenarios) in batches of `batchSize` events; returns the events written. With
+    /// `pseudonyms`, user ids are stored as their pseudonyms.
     @discardableResult
     public func load(_ dataset: Dataset, pseudonyms: UserPseudonyms? = nil, batchSize: Int = 50_000) async throws
         -> Int
@@ -194,13 +194,17 @@ extension RecommendationStore {
         var batch: [Event] = []
         batch.reserveCapacity(batchSize)
         var written = 0
+        // The log index behind each sequence position, for the event's scenario.
+        let logIndex = dataset.scenarios.count > 0 ? dataset.sequenceOrder() : []
         for u in 0..<dataset.userCount {
             let range = dataset.sequences.offsets[u]..<dataset.sequences.offsets[u + 1]
             let user = userID(dataset.users.ids[u])
             for k in range {
                 let item = dataset.sequences.items[k]
                 batch.append(
-                    Event(user: user, item: dataset.items.ids[Int(item)], timestamp: dataset.sequences.timestamps[k]))
+                    Event(
+                        user: user, item: dataset.items.ids[Int(item)], timestamp: dataset.sequences.timestamps[k],
+                        scenario: logIndex.isEmpty ? nil : dataset.scenarioName(dataset.log.scenarios[logIndex[k]])))
                 if batch.count == batchSize {
                     try await append(batch)
                     written += batch.count

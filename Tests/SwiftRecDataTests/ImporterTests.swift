@@ -347,7 +347,43 @@ struct ImporterTests {
             events(dataset) == [
                 "u1 i1 1700000000 4.5 rating", "u2 item, with comma 1700000001 3.0 rating", "u1 i2 1700000002 - view",
             ])
-        #expect(report.notes.contains { $0.hasPrefix("scenario column 'where' read (2 distinct values)") })
+        #expect(report.notes.contains { $0 == "scenario column 'where' read: 2 distinct scenarios kept" })
+        #expect(dataset.scenarios.ids == ["home", "search"] && dataset.log.scenarios == [0, 1, 0])
+        #expect(dataset.scenarioName(dataset.log.scenarios[1]) == "search")
+        // Scenarios survive the steps that rebuild the log.
+        let kept = dataset.sharingMaps(keeping: [false, true, true])
+        #expect(kept.log.scenarios == [1, 0] && kept.scenarios == dataset.scenarios)
+    }
+
+    /// Each event keeps the scenario it names (none when it names none), through the importer,
+    /// the k-core that rebuilds the id maps, and a dataset built from stored events.
+    @Test func eventsKeepTheirScenario() throws {
+        let url = try temporaryFile(
+            "scenarios.jsonl",
+            """
+            {"user": "a", "item": "x", "timestamp": 1, "scenario": "search"}
+            {"user": "a", "item": "y", "timestamp": 2}
+            {"user": "b", "item": "x", "timestamp": 3, "scenario": "home"}
+            {"user": "b", "item": "y", "timestamp": 4, "scenario": "search"}
+            {"user": "c", "item": "x", "timestamp": 5, "scenario": "feed"}
+
+            """)
+        let (dataset, report) = try Importer.read(format: .jsonl, path: url)
+        #expect(report.recordsKept == 5)
+        #expect(report.notes.contains("scenario column 'scenario' read: 3 distinct scenarios kept"))
+        let names = (0..<dataset.eventCount).map { dataset.scenarioName(dataset.log.scenarios[$0]) ?? "-" }
+        #expect(names == ["search", "-", "home", "search", "feed"])
+        // User c has one event: the 2-core drops it and renumbers the users; scenarios follow.
+        let core = dataset.kCore(users: 2, items: 0)
+        #expect(
+            (0..<core.eventCount).map { core.scenarioName(core.log.scenarios[$0]) ?? "-" } == [
+                "search", "-", "home", "search",
+            ])
+        var builder = DatasetBuilder()
+        builder.add(Event(user: "a", item: "x", timestamp: 1, scenario: "detail"))
+        builder.add(Event(user: "a", item: "y", timestamp: 2))
+        let built = builder.build()
+        #expect(built.scenarios.ids == ["detail"] && built.log.scenarios == [0, InteractionLog.noScenario])
     }
 
     @Test func tsvWithoutHeaderByIndex() throws {

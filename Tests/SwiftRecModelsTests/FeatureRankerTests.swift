@@ -333,6 +333,60 @@ struct FeatureRankerTests {
                 == star.scores(for: UserState(items: [], features: ["team": "red"], scenario: "y")))
     }
 
+    /// The same users act in two places: in x red-team users like category 0 and blue ones
+    /// category 1, in y the reverse. Only the events say where they happened (no attribute
+    /// does), so STAR must take each training example's scenario from its event; the CTR
+    /// evaluator gives each test pair its event's scenario as serving gives a request's.
+    @Test func starLearnsScenariosFromEventsAndIsEvaluatedAsServed() throws {
+        var builder = DatasetBuilder()
+        var generator = SplitMix64(seed: 12)
+        for i in 0..<30 { builder.add(Item(id: "i\(i)", categories: ["c\(i % 2)"])) }
+        for u in 0..<200 {
+            let team = u % 2 == 0 ? "red" : "blue"
+            builder.add(User(id: "u\(u)", attributes: ["team": team]))
+            for (s, scenario) in ["x", "y"].enumerated() {
+                var items = Array(0..<30)
+                generator.shuffle(&items)
+                for (k, i) in items.prefix(10).enumerated() {
+                    let likes = ((team == "red") == (scenario == "x")) == (i % 2 == 0)
+                    builder.add(
+                        Event(
+                            user: "u\(u)", item: "i\(i)", type: .rating, value: likes ? 5 : 1,
+                            timestamp: Int64(u * 100 + s * 50 + k), scenario: scenario))
+                }
+            }
+        }
+        let data = builder.build()
+        var options = Self.fast
+        options["epochs"] = 20
+        options["user-features"] = "team"
+        let experiment = CTRExperiment(dataset: data, seed: 3)
+        let star = try #require(try ModelCatalog.make("star", options: options) as? STAR)
+        let starAUC = try #require(try experiment.run(star).test["AUC"])
+        #expect(star.network?.scenarios.names.sorted() == ["x", "y"], "the events' scenarios, no attribute needed")
+        let blind = try ModelCatalog.make("deepfm", options: options)
+        let blindAUC = try #require(try experiment.run(blind).test["AUC"])
+        #expect(starAUC > 0.9, "star test AUC \(starAUC)")
+        #expect(blindAUC < 0.7, "a model without scenarios cannot tell them apart: AUC \(blindAUC)")
+        for (scenario, liked) in [("x", 0), ("y", 1)] {
+            let state = UserState(items: [], features: ["team": "red"], scenario: scenario)
+            let top = TopK.select(10, from: star.scores(for: state), excluding: [])
+            let matching = top.filter { Int(data.items.id(at: $0).dropFirst())! % 2 == liked }
+            #expect(matching.count >= 9, "scenario \(scenario): \(matching.count) of the top 10 in category \(liked)")
+        }
+        // Served one request per test pair, each naming its event's scenario: the evaluator's AUC.
+        let test = experiment.test
+        let served = (0..<test.count).map { k in
+            let user = test.users[k]
+            let state = UserState(
+                user: user, items: [], features: data.userInfo[Int(user)]?.attributes ?? [:],
+                scenario: data.scenarioName(test.scenarios[k]))
+            return star.scores(for: state)[Int(test.items[k])]
+        }
+        #expect(test.scenarios.allSatisfy { $0 != InteractionLog.noScenario })
+        #expect(BinaryClassification.auc(scores: served, labels: test.labels) == starAUC)
+    }
+
     @Test func optionsOutsideTheirRangesAreRefusedByName() {
         #expect(throws: ModelError.self) { try ModelCatalog.make("deepfm", options: ["layers": "0"]) }
         #expect(throws: ModelError.self) { try ModelCatalog.make("din", options: ["history": 5000]) }

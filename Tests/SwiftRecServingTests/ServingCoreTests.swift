@@ -100,6 +100,20 @@ struct ServingCoreTests {
         #expect(try await store.recentEvents(ofUser: "b", limit: 5).last == scenario)
         #expect(try await store.itemCounts(inScenario: "home") == ["x": 1])
         #expect(try await store.itemCounts(inScenario: "away").isEmpty)
+        // Training reads the scenario with each event; a loaded dataset writes its events' scenarios.
+        var builder = DatasetBuilder()
+        builder.add(Event(user: "s", item: "i2", timestamp: 20, scenario: "search"))
+        builder.add(Event(user: "s", item: "i1", timestamp: 10))
+        try await store.load(builder.build())
+        let snapshot = try await store.snapshot()
+        let scenarioOf = Dictionary(
+            (0..<snapshot.eventCount).map {
+                (
+                    "\(snapshot.users.id(at: snapshot.log.users[$0]))/\(snapshot.items.id(at: snapshot.log.items[$0]))",
+                    snapshot.scenarioName(snapshot.log.scenarios[$0]) ?? "-"
+                )
+            }, uniquingKeysWith: { first, _ in first })
+        #expect(scenarioOf["b/x"] == "home" && scenarioOf["s/i2"] == "search" && scenarioOf["s/i1"] == "-")
         // The model registry: one active record at a time, replaced by name.
         let a = ModelRecord(
             name: "a", type: "sasrec", directory: "/m/a", items: 5, metrics: ["valid_NDCG@10": 0.25], createdAt: 7,

@@ -82,7 +82,7 @@ public enum DelimitedImporter {
         sink.report.linesRead += reader.linesRead
         checker.addNotes(
             to: &sink.report, scenarioColumn: columns.scenario.map { columns.describe($0) },
-            timestampColumn: columns.timestamp.map { columns.describe($0) })
+            timestampColumn: columns.timestamp.map { columns.describe($0) }, scenarios: sink.scenarios)
         return sink.finish()
     }
 

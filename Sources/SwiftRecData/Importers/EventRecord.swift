@@ -15,7 +15,9 @@ struct EventRecord {
 struct EventRecordChecker {
     let timestampFormat: ImportOptions.TimestampFormat
     let hasTimestamp: Bool
-    private(set) var scenarios: Set<String> = []
+    /// The most distinct scenario names one import keeps: a scenario is a place in the product
+    /// (`home`, `search`), so a column with more is almost surely another field mapped by mistake.
+    static let maximumScenarios = 10_000
 
     init(options: ImportOptions, hasTimestamp: Bool) {
         timestampFormat = options.timestampFormat
@@ -65,24 +67,33 @@ struct EventRecordChecker {
             guard let known = Self.typesByName[name] else { return reject("unknown event type", field) }
             type = known
         }
-        if let field = record.scenario?.trimmingSpaces, !field.isEmpty, scenarios.count < 10_000 {
-            scenarios.insert(String(decoding: field, as: UTF8.self))
+        var scenario = InteractionLog.noScenario
+        if let field = record.scenario?.trimmingSpaces, !field.isEmpty {
+            let name = String(decoding: field, as: UTF8.self)
+            if let known = sink.scenarios.index(of: name) {
+                scenario = known
+            } else {
+                guard sink.scenarios.count < Self.maximumScenarios else {
+                    return reject("scenario is new after \(Self.maximumScenarios) distinct ones", field)
+                }
+                scenario = sink.scenarios.intern(name)
+            }
         }
         let user = sink.users.intern(userID), item = sink.items.intern(itemID)
-        sink.addEvent(user: user, item: item, timestamp: time, value: value, type: type)
+        sink.addEvent(user: user, item: item, timestamp: time, value: value, type: type, scenario: scenario)
         sink.report.recordsKept += 1
         return (user, item)
     }
 
     /// Notes what the report should say about the mapping once the file is read.
-    func addNotes(to report: inout ImportReport, scenarioColumn: String?, timestampColumn: String?) {
+    func addNotes(
+        to report: inout ImportReport, scenarioColumn: String?, timestampColumn: String?, scenarios: IDMap
+    ) {
         if timestampColumn == nil {
             report.notes.append("no timestamp column: an event's timestamp is its line number")
         }
         if let scenarioColumn {
-            report.notes.append(
-                "scenario column \(scenarioColumn) read (\(scenarios.count)\(scenarios.count >= 10_000 ? "+" : "") "
-                    + "distinct values) but not kept: the Dataset has no scenario column yet")
+            report.notes.append("scenario column \(scenarioColumn) read: \(scenarios.count) distinct scenarios kept")
         }
     }
 }

@@ -42,6 +42,8 @@ struct ImportSink {
     var log = InteractionLog()
     var itemInfo: [Int32: Item] = [:]
     var userInfo: [Int32: User] = [:]
+    /// The scenario names events carry.
+    var scenarios = IDMap()
     var report: ImportReport
 
     init(options: ImportOptions) { report = ImportReport(maximumProblems: options.maximumProblems) }
@@ -58,8 +60,13 @@ struct ImportSink {
         }
     }
 
-    mutating func addEvent(user: Int32, item: Int32, timestamp: Int64, value: Double?, type: EventType) {
-        log.append(user: user, item: item, timestamp: timestamp, value: value.map(Float.init) ?? .nan, type: type)
+    mutating func addEvent(
+        user: Int32, item: Int32, timestamp: Int64, value: Double?, type: EventType,
+        scenario: Int32 = InteractionLog.noScenario
+    ) {
+        log.append(
+            user: user, item: item, timestamp: timestamp, value: value.map(Float.init) ?? .nan, type: type,
+            scenario: scenario)
     }
 
     /// Items that have features but no event (cold-start items), noted in the report.
@@ -85,7 +92,8 @@ struct ImportSink {
         for (i, item) in itemInfo { itemList[Int(i)] = item }
         var userList = [User?](repeating: nil, count: users.count)
         for (u, user) in userInfo { userList[Int(u)] = user }
-        return Dataset(users: users.map, items: items.map, log: log, itemInfo: itemList, userInfo: userList)
+        return Dataset(
+            users: users.map, items: items.map, log: log, itemInfo: itemList, userInfo: userList, scenarios: scenarios)
     }
 
     /// The import's result.

@@ -121,7 +121,7 @@ public enum JSONLinesImporter {
             checker.addNotes(
                 to: &sink.report,
                 scenarioColumn: options.scenario != nil || sawScenario ? "'\(scenarioKey ?? "scenario")'" : nil,
-                timestampColumn: timestampKey)
+                timestampColumn: timestampKey, scenarios: sink.scenarios)
         }
         return sink.finish()
     }

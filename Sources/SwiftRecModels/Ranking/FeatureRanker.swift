@@ -304,6 +304,7 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
         let optimizer = Adam(
             parameters: network.parameters, learningRate: options.learningRate, weightDecay: options.weightDecay)
         let started = Date()
+        var ratedScenarios: [Int32] = []
         var best: (auc: Double, state: [String: Tensor])?
         var sinceBest = 0
         epochSeconds = []
@@ -318,6 +319,11 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
                 ?? Self.withNegatives(
                     positives!, dataset, options.negatives, seed: options.seed &+ UInt64(epoch),
                     candidates: negativeCandidates.map { ($0, options.candidateNegatives) })
+            let exampleScenarios =
+                epoch > 0 && rated != nil
+                ? ratedScenarios
+                : Self.scenarios(of: examples, dataset: dataset, network: network, userScenarios: userScenarios)
+            if rated != nil { ratedScenarios = exampleScenarios }
             var order = Array(0..<examples.count)
             shuffler.shuffle(&order)
             network.setTraining(true)
@@ -331,7 +337,7 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
                     histories: Network.readsHistory
                         ? chunk.map { Self.history(dataset, user: examples.users[$0], before: examples.timestamps[$0]) }
                         : nil,
-                    userRows: userRows, scenarios: chunk.map { userScenarios[Int(examples.users[$0])] },
+                    userRows: userRows, scenarios: chunk.map { exampleScenarios[$0] },
                     encoder: encoder, historyLength: options.history)
                 let targets = Tensor(shape: [chunk.count, 1], scalars: chunk.map { examples.labels[$0] })
                 let loss = network.logits(batch, encoder: encoder).binaryCrossEntropyWithLogits(targets: targets)
@@ -369,6 +375,19 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
         network.setTraining(false)
     }
 
+    /// Each example's scenario in the network: its event's (``LabeledPairs/scenarios``) as a
+    /// request's would be, else the user's (from the attribute); what serving does with
+    /// ``UserState/scenario``.
+    static func scenarios(of pairs: LabeledPairs, dataset: Dataset, network: Network, userScenarios: [Int32])
+        -> [Int32]
+    {
+        (0..<pairs.count).map { k in
+            let user = Int(pairs.users[k])
+            guard let name = dataset.scenarioName(pairs.scenarios[k]) else { return userScenarios[user] }
+            return network.scenario(features: dataset.userInfo[user]?.attributes ?? [:], requested: name)
+        }
+    }
+
     static func labelMode(_ options: FeatureTrainingOptions, _ dataset: Dataset) -> LabelSource {
         switch options.labels {
         case .ratings, .implicit: return options.labels
@@ -383,7 +402,9 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
         var out = LabeledPairs()
         let log = dataset.log
         for k in 0..<log.count {
-            out.append(user: log.users[k], item: log.items[k], label: 1, timestamp: log.timestamps[k])
+            out.append(
+                user: log.users[k], item: log.items[k], label: 1, timestamp: log.timestamps[k],
+                scenario: log.scenarios[k])
         }
         return out
     }
@@ -399,19 +420,19 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
         let histories = (0..<dataset.userCount).map { Set(dataset.sequences.items(of: $0)) }
         let n = dataset.itemCount
         for k in 0..<positives.count {
-            let user = positives.users[k], time = positives.timestamps[k]
-            out.append(user: user, item: positives.items[k], label: 1, timestamp: time)
+            let user = positives.users[k], time = positives.timestamps[k], scenario = positives.scenarios[k]
+            out.append(user: user, item: positives.items[k], label: 1, timestamp: time, scenario: scenario)
             let seen = histories[Int(user)]
             guard seen.count < n else { continue }
             let pool = candidates.flatMap { Int(user) < $0.lists.count ? $0.lists[Int(user)] : nil } ?? []
             for _ in 0..<negatives {
                 if let j = Self.draw(from: pool, share: candidates?.share ?? 0, &generator), !seen.contains(j) {
-                    out.append(user: user, item: j, label: 0, timestamp: time)
+                    out.append(user: user, item: j, label: 0, timestamp: time, scenario: scenario)
                     continue
                 }
                 var j = Int32(generator.nextInt(below: n))
                 while seen.contains(j) { j = Int32(generator.nextInt(below: n)) }
-                out.append(user: user, item: j, label: 0, timestamp: time)
+                out.append(user: user, item: j, label: 0, timestamp: time, scenario: scenario)
             }
         }
         return out
@@ -507,6 +528,7 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
         defer { network.setTraining(true) }
         var scores: [Float] = []
         scores.reserveCapacity(pairs.count)
+        let scenarios = Self.scenarios(of: pairs, dataset: dataset, network: network, userScenarios: userScenarios)
         withNoGrad {
             var start = 0
             while start < pairs.count {
@@ -518,7 +540,7 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
                             Self.history(dataset, user: pairs.users[$0], before: pairs.timestamps[$0])
                         }
                         : nil,
-                    userRows: userRows, scenarios: (start..<end).map { userScenarios[Int(pairs.users[$0])] },
+                    userRows: userRows, scenarios: Array(scenarios[start..<end]),
                     encoder: encoder, historyLength: options.history)
                 scores += network.logits(batch, encoder: encoder).value.scalars
                 start = end

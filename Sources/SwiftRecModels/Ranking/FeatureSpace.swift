@@ -38,6 +38,9 @@ public struct FeatureSpace: Codable, Sendable, Equatable {
     public private(set) var categoryWidth: Int
     /// Rows in the embedding table, padding included.
     public private(set) var rowCount: Int
+    /// The scenarios the training events happened in, most events first; nil when no event
+    /// names one (and in models saved before events kept their scenario).
+    public private(set) var scenarioNames: [String]?
 
     /// The padding row (zero, never trained).
     public var paddingRow: Int { rowCount - 1 }
@@ -101,6 +104,13 @@ public struct FeatureSpace: Codable, Sendable, Equatable {
         self.fields = fields
         self.categoryWidth = width
         self.rowCount = offset + 1
+        var scenarioCounts = [Int](repeating: 0, count: dataset.scenarios.count)
+        for s in dataset.log.scenarios where s != InteractionLog.noScenario { scenarioCounts[Int(s)] += 1 }
+        let named = scenarioCounts.indices.filter { scenarioCounts[$0] > 0 }
+            .sorted {
+                (-scenarioCounts[$0], dataset.scenarios.ids[$0]) < (-scenarioCounts[$1], dataset.scenarios.ids[$1])
+            }
+        scenarioNames = named.isEmpty ? nil : named.map { dataset.scenarios.ids[$0] }
     }
 
     /// The attribute keys to read: the selected ones, or every key without its one-to-one duplicates.

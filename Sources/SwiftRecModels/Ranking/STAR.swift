@@ -7,9 +7,10 @@ public struct STARConfig: FeatureModelConfig {
     public var training = FeatureTrainingOptions()
     /// The user attribute whose value names the scenario when the request names none.
     public var scenarioAttribute = "age"
-    /// Scenarios as groups of that attribute's values, each `|`-separated (`1|18,25,35|45|50|56`
-    /// are ML-1M's three age domains); empty: each value the attribute's feature field knows
-    /// is a scenario (so the attribute must then be among the user features read).
+    /// Scenarios as groups of values, each `|`-separated (`1|18,25,35|45|50|56` are ML-1M's
+    /// three age domains). A value is an event's scenario or the attribute's. Empty: the
+    /// scenarios the training events name (the 32 with most events), or, when none names one,
+    /// each value the attribute's feature field knows (the attribute must then be read).
     public var scenarioGroups: [String] = []
     /// Hidden widths of the star-topology network.
     public var layers = [256, 128]
@@ -28,7 +29,7 @@ public struct STARConfig: FeatureModelConfig {
             ) { (1...64).contains($0.count) },
             .checked(
                 "scenario-groups", \.scenarioGroups, range: "up to 32 groups of |-separated values",
-                "Scenarios as groups of the attribute's values (default: one per value)."
+                "Scenarios as groups of event scenarios or attribute values (default: the events' scenarios, else one per attribute value)."
             ) { $0.count <= 32 && $0.allSatisfy { !$0.isEmpty } },
             .widths("layers", \.layers, "Hidden widths of the star network."),
             .widths("auxiliary-layers", \.auxiliaryLayers, counts: 1...4, "Hidden widths of the auxiliary network."),
@@ -92,7 +93,9 @@ public struct ScenarioGroups: Sendable, Equatable {
 /// A scenario is the request's (``UserState/scenario``) when it names one of the model's
 /// scenarios (a group such as `35|45|50|56`, or one of a group's values), else the one the
 /// user's `scenario-attribute` falls in; anything else is an extra "other" scenario. Training
-/// reads the attribute: the data layer keeps no scenario per event.
+/// gives each example the same: its event's scenario (``InteractionLog/scenarios``) in place
+/// of the request's, so a model trained on events that name where they happened is served by
+/// the scenario each request names.
 ///
 /// Differences from the paper: no partitioned normalisation (the fields go in unnormalised),
 /// and the first-order weights of ``FieldEmbeddings`` are added to the logit (with `pairwise`,
@@ -115,12 +118,11 @@ public final class STARNetwork: FeatureNetwork {
     public init(config: STARConfig, space: FeatureSpace, generator: inout SeededGenerator) {
         let d = config.training.dim
         embeddings = FieldEmbeddings(space: space, dim: d, std: config.training.initStd, generator: &generator)
+        let attributeValues =
+            space.fields.first { $0.source == .userAttribute && $0.key == config.scenarioAttribute }?.vocabulary ?? []
         let groups =
             config.scenarioGroups.isEmpty
-            ? Array(
-                (space.fields.first { $0.source == .userAttribute && $0.key == config.scenarioAttribute }?.vocabulary
-                    ?? []).prefix(32))
-            : config.scenarioGroups
+            ? Array((space.scenarioNames ?? attributeValues).prefix(32)) : config.scenarioGroups
         scenarios = ScenarioGroups(attribute: config.scenarioAttribute, groups: groups)
         let sizes = [space.fieldCount * d] + config.layers + [1]
         let count = groups.count + 1
