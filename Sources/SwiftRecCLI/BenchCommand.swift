@@ -20,15 +20,22 @@ struct GEMMBench: ParsableCommand {
 
     @Flag(help: "Print one JSON object as the last line.") var json = false
     @Option(help: "Seconds of repeats per measurement (best time counts).") var seconds = 1.0
-    @Option(help: "Shapes as M,K,N separated by ';' (default: the shapes recommendation training uses).")
+    @Option(
+        help:
+            "Shapes as M,K,N separated by ';', each optionally followed by ,NT / ,TN / ,TT: A or B stored transposed, as backward passes read them (default: the shapes recommendation training uses)."
+    )
     var shapes = "1024,1024,1024;12800,64,64;12800,64,256;256,64,3416;25600,64,3416"
     @Option(help: "Thread counts, comma-separated.") var threads = "1,2"
 
     func run() throws {
-        let shapeList = try shapes.split(separator: ";").map { s -> (Int, Int, Int) in
-            let v = s.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard v.count == 3, v.allSatisfy({ $0 > 0 }) else { throw ValidationError("--shapes: '\(s)' is not M,K,N") }
-            return (v[0], v[1], v[2])
+        let shapeList = try shapes.split(separator: ";").map { s -> (Int, Int, Int, String) in
+            let parts = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let v = parts.prefix(3).compactMap { Int($0) }
+            let layout = parts.count == 4 ? parts[3].uppercased() : "NN"
+            guard parts.count == 3 || parts.count == 4, v.count == 3, v.allSatisfy({ $0 > 0 }),
+                ["NN", "NT", "TN", "TT"].contains(layout)
+            else { throw ValidationError("--shapes: '\(s)' is not M,K,N or M,K,N,NN|NT|TN|TT") }
+            return (v[0], v[1], v[2], layout)
         }
         let threadList = try threads.split(separator: ",").map { s -> Int in
             guard let n = Int(s), n >= 1 else { throw ValidationError("--threads: '\(s)' is not a positive integer") }
@@ -38,10 +45,11 @@ struct GEMMBench: ParsableCommand {
         var table: [[String]] = []
         Console.log(
             "GEMM benchmark: native kernels \(GEMM.nativeISA), OpenBLAS \(GEMM.openBLASDescription ?? "absent")")
-        for (m, k, n) in shapeList {
+        for (m, k, n, layout) in shapeList {
             var generator = SeededGenerator(seed: 7)
-            let a = Tensor.randomUniform([m, k], low: -1, high: 1, generator: &generator)
-            let b = Tensor.randomUniform([k, n], low: -1, high: 1, generator: &generator)
+            let transA = layout.first == "T", transB = layout.last == "T"
+            let a = Tensor.randomUniform(transA ? [k, m] : [m, k], low: -1, high: 1, generator: &generator)
+            let b = Tensor.randomUniform(transB ? [n, k] : [k, n], low: -1, high: 1, generator: &generator)
             var c = Tensor.zeros([m, n])
             for t in threadList {
                 for backend in GEMM.availableBackends {
@@ -51,9 +59,9 @@ struct GEMMBench: ParsableCommand {
                             b.withUnsafeBufferPointer { bp in
                                 bestTime(seconds: seconds) {
                                     GEMM.multiply(
-                                        transA: false, transB: false, m: m, n: n, k: k, a: ap.baseAddress!, lda: k,
-                                        b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n, backend: backend,
-                                        threads: t)
+                                        transA: transA, transB: transB, m: m, n: n, k: k, a: ap.baseAddress!,
+                                        lda: transA ? m : k, b: bp.baseAddress!, ldb: transB ? k : n,
+                                        c: cp.baseAddress!, ldc: n, backend: backend, threads: t)
                                 }
                             }
                         }
@@ -61,11 +69,12 @@ struct GEMMBench: ParsableCommand {
                     let gflops = flops / best / 1e9
                     let selected = GEMM.backend(m: m, n: n, k: k) == backend
                     rows.append([
-                        "m": m.json, "k": k.json, "n": n.json, "threads": t.json, "backend": backend.rawValue.json,
+                        "m": m.json, "k": k.json, "n": n.json, "layout": layout.json, "threads": t.json,
+                        "backend": backend.rawValue.json,
                         "gflops": ((gflops * 10).rounded() / 10).json, "auto_selected": selected.json,
                     ])
                     table.append([
-                        "\(m)×\(k)×\(n)", "\(t)", backend.rawValue + (selected ? " *" : ""),
+                        "\(m)×\(k)×\(n)" + (layout == "NN" ? "" : " \(layout)"), "\(t)", backend.rawValue + (selected ? " *" : ""),
                         String(format: "%.1f", gflops),
                     ])
                 }
@@ -73,7 +82,9 @@ struct GEMMBench: ParsableCommand {
         }
         Console.log(Console.table(["M×K×N", "threads", "backend", "GF/s"], table))
         Console.log("(* = the backend chosen automatically for this shape)")
-        Console.log("command: swiftrec bench gemm --seconds \(seconds) --threads \(threads)\(json ? " --json" : "")")
+        Console.log(
+            "command: swiftrec bench gemm --seconds \(seconds) --shapes '\(shapes)' --threads \(threads)\(json ? " --json" : "")"
+        )
         if json { try Console.printResults(rows) }
     }
 }

@@ -167,13 +167,15 @@ extension Tensor {
         newShape[axis] = 1
         var out = Tensor.zeros(newShape)
         nonisolated(unsafe) let src = storage.pointer, dst = out.mutablePointer()
-        // Threads split the outputs (blocks of 16 kept columns), so each sum still runs in row
-        // order: the same bits for any thread count.
-        let columnBlocks = (inner + 15) / 16
-        parallelRanges(outer * columnBlocks, costPerItem: mid * 16) { items in
+        // Threads split the outputs (blocks of kept columns), so each sum still runs in row
+        // order: the same bits for any thread count. Wide rows take wide blocks, so each row's
+        // slice is a few cache lines rather than one.
+        let blockWidth = inner >= 128 ? 64 : 16
+        let columnBlocks = (inner + blockWidth - 1) / blockWidth
+        parallelRanges(outer * columnBlocks, costPerItem: mid * blockWidth) { items in
             for item in items {
                 let o = item / columnBlocks, block = item % columnBlocks
-                let columns = (block * 16)..<min(inner, block * 16 + 16)
+                let columns = (block * blockWidth)..<min(inner, block * blockWidth + blockWidth)
                 let d = dst + o * inner
                 for m in 0..<mid {
                     let s = src + (o * mid + m) * inner
