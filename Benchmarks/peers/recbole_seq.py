@@ -29,6 +29,10 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-len", type=int, default=5, help="MAX_ITEM_LIST_LENGTH (Caser's L)")
     p.add_argument("--work-dir", default="/tmp/recbole-seq-work")
+    p.add_argument("--patience", type=int, default=0,
+                   help="stop after this many epochs without a better valid NDCG@10 (0: run every epoch)")
+    p.add_argument("--time-budget", type=float, default=0,
+                   help="stop starting epochs after this many seconds of training and validation (0: none)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
 
@@ -73,20 +77,26 @@ def main():
     train, valid, test = data_preparation(config, dataset)
     model = get_model(config["model"])(config, train.dataset).to("cpu")
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-    epoch_seconds, best = [], -1.0
+    epoch_seconds, best, since_best, began = [], -1.0, 0, time.time()
     for epoch in range(args.epochs):
         start = time.time()
         loss = trainer._train_epoch(train, epoch, show_progress=False)
         epoch_seconds.append(time.time() - start)
         score, result = trainer._valid_epoch(valid, show_progress=False)
         if score > best:
-            best = score
+            best, since_best = score, 0
             trainer._save_checkpoint(epoch)
+        else:
+            since_best += 1
         print(f"{args.model}: epoch {epoch + 1}, loss {float(np.sum(loss)):.4f}, {epoch_seconds[-1]:.1f} s, "
               f"valid NDCG@10 {score:.4f}", file=sys.stderr, flush=True)
+        if args.patience and since_best >= args.patience:
+            break
+        if args.time_budget and time.time() - began > args.time_budget:
+            break
     result = trainer.evaluate(test, load_best_model=True, show_progress=False)
     row = {"model": args.model, "test": {"NDCG@10": float(result["ndcg@10"]), "HR@10": float(result["hit@10"])},
-           "best_valid_NDCG@10": best, "epochs": args.epochs,
+           "best_valid_NDCG@10": best, "epochs": len(epoch_seconds),
            "epoch_seconds_mean": sum(epoch_seconds) / len(epoch_seconds), "threads": args.threads}
     print(f"{args.model}: test NDCG@10 {row['test']['NDCG@10']:.4f}, HR@10 {row['test']['HR@10']:.4f}, "
           f"best valid NDCG@10 {best:.4f}, {row['epoch_seconds_mean']:.1f} s per epoch")

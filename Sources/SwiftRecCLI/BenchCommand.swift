@@ -74,7 +74,8 @@ struct GEMMBench: ParsableCommand {
                         "gflops": ((gflops * 10).rounded() / 10).json, "auto_selected": selected.json,
                     ])
                     table.append([
-                        "\(m)×\(k)×\(n)" + (layout == "NN" ? "" : " \(layout)"), "\(t)", backend.rawValue + (selected ? " *" : ""),
+                        "\(m)×\(k)×\(n)" + (layout == "NN" ? "" : " \(layout)"), "\(t)",
+                        backend.rawValue + (selected ? " *" : ""),
                         String(format: "%.1f", gflops),
                     ])
                 }

@@ -55,6 +55,30 @@ struct FeatureRankerTests {
         #expect(abs(loss - (log(2) + -log(0.1)) / 2) < 1e-6)
     }
 
+    /// Xavier-normal per table, as RecBole starts its embeddings: the same draws as `fixed`,
+    /// each row rescaled to its table's law; the categories' few rows start far wider.
+    @Test func xavierEmbeddingsRescaleEachTableToItsOwnLaw() throws {
+        let space = FeatureSpace(dataset: ratedFeatureData, selection: .init(minCount: 1))
+        var g1 = SeededGenerator(seed: 5), g2 = SeededGenerator(seed: 5)
+        let fixed = FieldEmbeddings(space: space, dim: 8, std: 0.01, generator: &g1)
+        let xavier = FieldEmbeddings(space: space, dim: 8, std: 0.01, initialization: .xavier, generator: &g2)
+        let categories = try #require(space.fields.first { $0.source == .itemCategories })
+        let categoryRows = categories.offset..<(categories.offset + categories.size)
+        let singleRows = Float(space.paddingRow - categoryRows.count)
+        for (a, b, width) in [(fixed.vectors, xavier.vectors, 8), (fixed.weights, xavier.weights, 1)] {
+            let before = a.weight.value.scalars, after = b.weight.value.scalars
+            for row in [0, categories.offset - 1, categories.offset, space.paddingRow] {
+                let law = categoryRows.contains(row) ? Float(categoryRows.count) : singleRows
+                let scale = row == space.paddingRow ? 1 : (2 / (law + Float(width))).squareRoot() / 0.01
+                for j in 0..<width {
+                    let expected = before[row * width + j] * scale
+                    #expect(abs(after[row * width + j] - expected) <= 1e-6 * max(1, abs(expected)), "row \(row)")
+                }
+            }
+        }
+        #expect(xavier.vectors.weight.value.scalars.suffix(8).allSatisfy { $0 == 0 }, "the padding row stays zero")
+    }
+
     @Test func theFeatureSpaceReadsEachAttributeOnceAndKnowsUnknownValues() throws {
         let space = FeatureSpace(dataset: ratedFeatureData, selection: .init(minCount: 1))
         // `team` is one-to-one with `group`, so only `group` is read.

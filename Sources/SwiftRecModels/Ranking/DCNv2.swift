@@ -48,7 +48,8 @@ public final class DCNv2Network: FeatureNetwork {
     public init(config: DCNv2Config, space: FeatureSpace, generator: inout SeededGenerator) {
         let width = space.fieldCount * config.training.dim
         embeddings = FieldEmbeddings(
-            space: space, dim: config.training.dim, std: config.training.initStd, generator: &generator)
+            space: space, dim: config.training.dim, std: config.training.initStd,
+            initialization: config.training.embeddingInit, generator: &generator)
         cross = (0..<config.crossLayers).map { _ in Linear(width, width, generator: &generator) }
         // The MLP's last layer is its output: its hidden layers are all but the last width.
         deep = MLP(

@@ -51,7 +51,9 @@ public final class DINNetwork: FeatureNetwork {
 
     public init(config: DINConfig, space: FeatureSpace, generator: inout SeededGenerator) {
         let d = config.training.dim
-        embeddings = FieldEmbeddings(space: space, dim: d, std: config.training.initStd, generator: &generator)
+        embeddings = FieldEmbeddings(
+            space: space, dim: d, std: config.training.initStd,
+            initialization: config.training.embeddingInit, generator: &generator)
         activationUnit = MLP(
             sizes: [4 * d] + config.attentionLayers + [1], activation: .sigmoid,
             initialization: config.training.mlpInit, generator: &generator)

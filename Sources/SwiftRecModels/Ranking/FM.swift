@@ -35,7 +35,8 @@ public final class FMNetwork: FeatureNetwork {
 
     public init(config: FMConfig, space: FeatureSpace, generator: inout SeededGenerator) {
         embeddings = FieldEmbeddings(
-            space: space, dim: config.training.dim, std: config.training.initStd, generator: &generator)
+            space: space, dim: config.training.dim, std: config.training.initStd,
+            initialization: config.training.embeddingInit, generator: &generator)
     }
 
     public var children: [(name: String, layer: any Layer)] { [("embeddings", embeddings)] }

@@ -13,6 +13,7 @@ public enum LabelSource: String, OptionChoice, Sendable {
 }
 
 extension LinearInitialization: OptionChoice {}
+extension EmbeddingInitialization: OptionChoice {}
 
 /// Settings every feature ranker (FM, DeepFM, Wide & Deep, DCN-v2, DIN) trains with.
 public struct FeatureTrainingOptions: ModelConfig {
@@ -43,6 +44,8 @@ public struct FeatureTrainingOptions: ModelConfig {
     public var initStd: Float = 0.01
     /// How the deep part's linear layers start (``LinearInitialization``); FM has none.
     public var mlpInit: LinearInitialization = .uniform
+    /// How the feature vectors and first-order weights start (``EmbeddingInitialization``).
+    public var embeddingInit: EmbeddingInitialization = .fixed
     public var timeBudget: Double? = nil
     public var seed: UInt64 = 0
 
@@ -76,6 +79,9 @@ public struct FeatureTrainingOptions: ModelConfig {
         .choice(
             "mlp-init", \.mlpInit,
             "How the deep part's layers start: uniform (PyTorch's default) or xavier (normal, as RecBole)."),
+        .choice(
+            "embedding-init", \.embeddingInit,
+            "How feature vectors start: fixed (normal with init-std) or xavier (per table, as RecBole)."),
         .value("time-budget", \.timeBudget, in: 0...86_400 * 7, "Stop training after this many seconds."),
         .value("seed", \.seed, in: 0...UInt64.max, "Random seed."),
     ]
@@ -131,6 +137,17 @@ public struct FeatureBatch {
 
 /// The embedding table every field reads from, plus the first-order weights (one number per
 /// row) and a global bias: the part all feature rankers share.
+/// How ``FieldEmbeddings`` draws its initial values.
+public enum EmbeddingInitialization: String, Codable, Sendable, CaseIterable {
+    /// N(0, init-std²) for every vector and first-order weight.
+    case fixed
+    /// Xavier-normal per table, as RecBole's context-aware models start theirs: the
+    /// single-valued fields share one table (std √(2 / (rows + dim))), the categories have
+    /// their own, much smaller and so much wider (√(2 / (categories + dim))), and the
+    /// first-order weights the same with a width of 1.
+    case xavier
+}
+
 public final class FieldEmbeddings: Layer {
     public let vectors: Embedding
     public let weights: Embedding
@@ -138,13 +155,34 @@ public final class FieldEmbeddings: Layer {
     public let space: FeatureSpace
     public var isTraining = true
 
-    public init(space: FeatureSpace, dim: Int, std: Float = 0.01, generator: inout SeededGenerator) {
+    public init(
+        space: FeatureSpace, dim: Int, std: Float = 0.01, initialization: EmbeddingInitialization = .fixed,
+        generator: inout SeededGenerator
+    ) {
         self.space = space
         vectors = Embedding(
             count: space.rowCount, dim: dim, paddingIndex: space.paddingRow, std: std, generator: &generator)
         weights = Embedding(
             count: space.rowCount, dim: 1, paddingIndex: space.paddingRow, std: std, generator: &generator)
         bias = parameter(.zeros([1]))
+        if initialization == .xavier {
+            // The same draws rescaled: N(0, std²)·(target / std) is N(0, target²).
+            let categories = space.fields.first { $0.source == .itemCategories }
+            let categoryRows = categories.map { $0.offset..<($0.offset + $0.size) } ?? 0..<0
+            let singleRows = Float(space.paddingRow - categoryRows.count)
+            for (table, width) in [(vectors, dim), (weights, 1)] {
+                let single = (2 / (singleRows + Float(width))).squareRoot() / std
+                let own = (2 / (Float(categoryRows.count) + Float(width))).squareRoot() / std
+                var value = table.weight.value
+                value.withUnsafeMutableBufferPointer { rows in
+                    for row in 0..<space.paddingRow {
+                        let scale = categoryRows.contains(row) ? own : single
+                        for j in 0..<width { rows[row * width + j] *= scale }
+                    }
+                }
+                table.weight.value = value
+            }
+        }
     }
 
     public var ownParameters: [(name: String, parameter: Variable)] { [("bias", bias)] }

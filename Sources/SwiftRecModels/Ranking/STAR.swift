@@ -117,7 +117,9 @@ public final class STARNetwork: FeatureNetwork {
 
     public init(config: STARConfig, space: FeatureSpace, generator: inout SeededGenerator) {
         let d = config.training.dim
-        embeddings = FieldEmbeddings(space: space, dim: d, std: config.training.initStd, generator: &generator)
+        embeddings = FieldEmbeddings(
+            space: space, dim: d, std: config.training.initStd,
+            initialization: config.training.embeddingInit, generator: &generator)
         let attributeValues =
             space.fields.first { $0.source == .userAttribute && $0.key == config.scenarioAttribute }?.vocabulary ?? []
         let groups =

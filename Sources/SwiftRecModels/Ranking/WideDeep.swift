@@ -45,7 +45,8 @@ public final class WideDeepNetwork: FeatureNetwork {
 
     public init(config: WideDeepConfig, space: FeatureSpace, generator: inout SeededGenerator) {
         embeddings = FieldEmbeddings(
-            space: space, dim: config.training.dim, std: config.training.initStd, generator: &generator)
+            space: space, dim: config.training.dim, std: config.training.initStd,
+            initialization: config.training.embeddingInit, generator: &generator)
         deep = MLP(
             sizes: [space.fieldCount * config.training.dim] + config.layers + [1], dropout: config.dropout,
             dropsInput: config.inputDropout, initialization: config.training.mlpInit, generator: &generator)
