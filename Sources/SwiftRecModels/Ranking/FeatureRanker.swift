@@ -135,8 +135,6 @@ public struct FeatureBatch {
     public let scenarios: [Int32]
 }
 
-/// The embedding table every field reads from, plus the first-order weights (one number per
-/// row) and a global bias: the part all feature rankers share.
 /// How ``FieldEmbeddings`` draws its initial values.
 public enum EmbeddingInitialization: String, Codable, Sendable, CaseIterable {
     /// N(0, init-std²) for every vector and first-order weight.
@@ -148,6 +146,8 @@ public enum EmbeddingInitialization: String, Codable, Sendable, CaseIterable {
     case xavier
 }
 
+/// The embedding table every field reads from, plus the first-order weights (one number per
+/// row) and a global bias: the part all feature rankers share.
 public final class FieldEmbeddings: Layer {
     public let vectors: Embedding
     public let weights: Embedding
