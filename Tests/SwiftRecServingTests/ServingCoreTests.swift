@@ -153,8 +153,10 @@ struct ServingCoreTests {
         }
         // Everything acknowledged is there after reopening.
         let reopened = try SQLiteStore(path: path)
-        #expect(try await reopened.eventCount() == 2)
+        // User b's two events and the two the contract loaded for user s, scenarios included.
+        #expect(try await reopened.eventCount() == 4)
         #expect(try await reopened.recentEvents(ofUser: "b", limit: 5).map(\.item) == ["item-2", "x"])
+        #expect(try await reopened.recentEvents(ofUser: "s", limit: 5).map { $0.scenario ?? "-" } == ["-", "search"])
         #expect(try await reopened.items(after: nil, limit: 10).elements.count == 5)
         #expect(try await reopened.modelRecords().map { "\($0.name) \($0.active)" } == ["a true"])
     }
