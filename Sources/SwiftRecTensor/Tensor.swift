@@ -165,15 +165,23 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
             order.count == rank && Set(order) == Set(0..<rank),
             "permute: \(order) is not a permutation of the \(rank) dimensions of \(shape)")
         if order == Array(0..<rank) { return self }
-        let newShape = order.map { shape[$0] }
-        var out = Tensor(uninitializedShape: newShape)
         let inStrides = Tensor.strides(of: shape)
-        let srcStrides = order.map { inStrides[$0] }
-        let n = count
-        guard n > 0 else { return out }
+        return gathered(shape: order.map { shape[$0] }, strides: order.map { inStrides[$0] })
+    }
+
+    /// A tensor of `newShape` whose element at each index is this tensor's element at that
+    /// index's offset under `srcStrides` (one per dimension; a stride of 0 repeats the
+    /// dimension): the walk ``permuted(_:)`` and ``expanded(to:)`` share.
+    func gathered(shape newShape: [Int], strides srcStrides: [Int]) -> Tensor {
+        precondition(newShape.count == srcStrides.count, "gathered: \(newShape) with strides \(srcStrides)")
+        var out = Tensor(uninitializedShape: newShape)
+        let rank = newShape.count
+        let n = out.count
+        guard n > 0, rank > 0 else { return rank == 0 ? self : out }
         let src = storage.pointer
         let dst = out.mutablePointer()
-        // Walk the output in order; the innermost dimension is a strided copy.
+        // Walk the output in order; the innermost dimension is a block copy, a repeat or a
+        // strided copy.
         let inner = newShape[rank - 1]
         let innerStride = srcStrides[rank - 1]
         var index = [Int](repeating: 0, count: rank)
@@ -183,6 +191,8 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
             for d in 0..<(rank - 1) { base += index[d] * srcStrides[d] }
             if innerStride == 1 {
                 (dst + o).update(from: src + base, count: inner)
+            } else if innerStride == 0 {
+                (dst + o).update(repeating: src[base], count: inner)
             } else {
                 for j in 0..<inner { dst[o + j] = src[base + j * innerStride] }
             }

@@ -104,35 +104,7 @@ extension Tensor {
         precondition(
             shape.count == target.count && Swift.zip(shape, target).allSatisfy { $0 == $1 || $0 == 1 },
             "expanded(to:): \(shape) cannot expand to \(target)")
-        var out = Tensor(uninitializedShape: target)
-        let rank = target.count
-        // The trailing dimensions that match are copied as one block; a broadcast last
-        // dimension repeats one value.
-        var tail = rank
-        while tail > 0, shape[tail - 1] == target[tail - 1] { tail -= 1 }
-        let repeatsLast = tail == rank
-        let lead = repeatsLast ? rank - 1 : tail
-        let block = repeatsLast ? target[rank - 1] : target[tail...].reduce(1, *)
-        let strides = Tensor.broadcastStrides(shape, to: target)
-        let src = storage.pointer, dst = out.mutablePointer()
-        var index = [Int](repeating: 0, count: lead)
-        for o in 0..<target[..<lead].reduce(1, *) {
-            var offset = 0
-            for d in 0..<lead { offset += index[d] * strides[d] }
-            if repeatsLast {
-                (dst + o * block).update(repeating: src[offset], count: block)
-            } else {
-                (dst + o * block).update(from: src + offset, count: block)
-            }
-            var d = lead - 1
-            while d >= 0 {
-                index[d] += 1
-                if index[d] < target[d] { break }
-                index[d] = 0
-                d -= 1
-            }
-        }
-        return out
+        return gathered(shape: target, strides: Tensor.broadcastStrides(shape, to: target))
     }
 
     static func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
