@@ -342,7 +342,14 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
         let optimizer = Adam(
             parameters: network.parameters, learningRate: options.learningRate, weightDecay: options.weightDecay)
         let started = Date()
-        var ratedScenarios: [Int32] = []
+        // Each example's scenario in the network: once for the fixed examples, each epoch for
+        // freshly sampled ones.
+        let ratedScenarios = rated.map {
+            Self.scenarios(of: $0, dataset: dataset, network: network, userScenarios: userScenarios)
+        }
+        let checkpointScenarios = checkpoints.map {
+            Self.scenarios(of: $0, dataset: dataset, network: network, userScenarios: userScenarios)
+        }
         var best: (auc: Double, state: [String: Tensor])?
         var sinceBest = 0
         epochSeconds = []
@@ -358,10 +365,8 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
                     positives!, dataset, options.negatives, seed: options.seed &+ UInt64(epoch),
                     candidates: negativeCandidates.map { ($0, options.candidateNegatives) })
             let exampleScenarios =
-                epoch > 0 && rated != nil
-                ? ratedScenarios
-                : Self.scenarios(of: examples, dataset: dataset, network: network, userScenarios: userScenarios)
-            if rated != nil { ratedScenarios = exampleScenarios }
+                ratedScenarios
+                ?? Self.scenarios(of: examples, dataset: dataset, network: network, userScenarios: userScenarios)
             var order = Array(0..<examples.count)
             shuffler.shuffle(&order)
             network.setTraining(true)
@@ -393,9 +398,9 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
                 format: "%@: epoch %d, loss %.4f, %.1f s", name, epoch + 1, lossSum / Double(max(steps, 1)),
                 epochSeconds.last!)
             var stopNow = stop.isRequested || options.timeBudget.map({ Date().timeIntervalSince(started) > $0 }) == true
-            if let checkpoints, checkpoints.count > 0 {
+            if let checkpoints, let checkpointScenarios, checkpoints.count > 0 {
                 let auc =
-                    self.auc(checkpoints, dataset: dataset, userRows: userRows, userScenarios: userScenarios) ?? 0
+                    self.auc(checkpoints, dataset: dataset, userRows: userRows, scenarios: checkpointScenarios) ?? 0
                 line += String(format: ", valid AUC %.4f", auc)
                 if auc > (best?.auc ?? -1) {
                     best = (auc, network.stateDict())
@@ -559,14 +564,14 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
         return all.prefix(historyEnd(dataset, user: user, before: time))
     }
 
-    /// Validation AUC over `pairs`, each scored with the user's history before the pair's time.
-    func auc(_ pairs: LabeledPairs, dataset: Dataset, userRows: [[Int32]], userScenarios: [Int32]) -> Double? {
+    /// Validation AUC over `pairs`, each scored with the user's history before the pair's time
+    /// and its scenario in `scenarios`.
+    func auc(_ pairs: LabeledPairs, dataset: Dataset, userRows: [[Int32]], scenarios: [Int32]) -> Double? {
         guard let network, let encoder else { return nil }
         network.setTraining(false)
         defer { network.setTraining(true) }
         var scores: [Float] = []
         scores.reserveCapacity(pairs.count)
-        let scenarios = Self.scenarios(of: pairs, dataset: dataset, network: network, userScenarios: userScenarios)
         withNoGrad {
             var start = 0
             while start < pairs.count {
