@@ -108,6 +108,12 @@ public final class Dropout: Layer {
     public func callAsFunction(_ x: Variable) -> Variable {
         x.dropout(probability, training: isTraining, generator: &generator)
     }
+
+    /// `self(x.relu())` in one pass each way (``Variable/reluDropout(_:training:generator:)``):
+    /// the same values and the same draws.
+    public func afterReLU(_ x: Variable) -> Variable {
+        x.reluDropout(probability, training: isTraining, generator: &generator)
+    }
 }
 
 /// An elementwise non-linearity.
@@ -159,7 +165,8 @@ public final class MLP: Layer {
         var h = dropsInput ? dropout(x) : x
         for (i, layer) in layers.enumerated() {
             h = layer(h)
-            if i < layers.count - 1 { h = dropout(activation(h)) }
+            guard i < layers.count - 1 else { continue }
+            h = activation == .relu ? dropout.afterReLU(h) : dropout(activation(h))
         }
         return h
     }

@@ -77,48 +77,27 @@ extension Variable {
     public func dropout(_ p: Float, training: Bool, generator: inout SeededGenerator) -> Variable {
         precondition(p >= 0 && p < 1, "dropout: probability must be in [0, 1), got \(p)")
         guard training, p > 0 else { return self }
-        var mask = Tensor(uninitializedShape: shape)
+        var mask: Tensor? = Tensor(uninitializedShape: shape)
         var y = Tensor(uninitializedShape: shape)
-        let scale = 1 / (1 - p)
-        // 16-bit draws: a keep probability resolution of 1/65536 is plenty for dropout.
-        let threshold = UInt64(min(65_535, (Double(p) * 65_536).rounded()))
-        // Fixed-size chunks with their own seeds: the mask depends on the seed only, not on threads.
-        let base = generator.next()
-        let chunk = 65_536
-        let n = mask.count
-        nonisolated(unsafe) let m = mask.mutablePointer(), out = y.mutablePointer()
-        nonisolated(unsafe) let x = value.storage.pointer
-        parallelRanges((n + chunk - 1) / chunk, costPerItem: chunk) { chunks in
-            for c in chunks {
-                var local = SeededGenerator(seed: base &+ UInt64(c) &* 0x9E37_79B9_7F4A_7C15)
-                var i = c * chunk
-                let end = min(n, i + chunk)
-                // Four draws per 64-bit number, compared as one vector: a per-element branch on
-                // a random bit mispredicts one time in five and cost 4x the time.
-                let limit = SIMD4<UInt32>(repeating: UInt32(threshold)), keepValue = SIMD4<Float>(repeating: scale)
-                let lanes = SIMD4<UInt64>(0, 16, 32, 48)
-                while i + 4 <= end {
-                    let r = SIMD4<UInt64>(repeating: local.next())
-                    let draws = SIMD4<UInt32>(truncatingIfNeeded: (r &>> lanes) & 0xFFFF)
-                    let keep = SIMD4<Float>(repeating: 0).replacing(with: keepValue, where: draws .>= limit)
-                    UnsafeMutableRawPointer(m + i).storeBytes(of: keep, as: SIMD4<Float>.self)
-                    let xs = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD4<Float>.self)
-                    UnsafeMutableRawPointer(out + i).storeBytes(of: xs * keep, as: SIMD4<Float>.self)
-                    i += 4
-                }
-                if i < end {
-                    var r = local.next()
-                    for j in i..<end {
-                        let keep: Float = (r & 0xFFFF) >= threshold ? scale : 0
-                        m[j] = keep
-                        out[j] = x[j] * keep
-                        r >>= 16
-                    }
-                }
-            }
-        }
+        dropoutPass(p, seed: generator.next(), input: value, output: &y, mask: &mask, appliesReLU: false)
+        let keep = mask!
         return Variable(y, parents: [self]) { g in
-            [Tensor.combining(g, mask, cost: 1) { a, b, d, n in for i in 0..<n { d[i] = a[i] * b[i] } }]
+            [Tensor.combining(g, keep, cost: 1) { a, b, d, n in for i in 0..<n { d[i] = a[i] * b[i] } }]
+        }
+    }
+
+    /// `relu()` followed by `dropout(p, …)` in one pass each way, drawing the same mask from the
+    /// same generator, so the values (and every seeded result) are those of the two calls. It
+    /// stores no mask: an output above zero is exactly an element both kept and positive.
+    public func reluDropout(_ p: Float, training: Bool, generator: inout SeededGenerator) -> Variable {
+        precondition(p >= 0 && p < 1, "reluDropout: probability must be in [0, 1), got \(p)")
+        guard training, p > 0 else { return relu() }
+        var y = Tensor(uninitializedShape: shape)
+        var noMask: Tensor? = nil
+        dropoutPass(p, seed: generator.next(), input: value, output: &y, mask: &noMask, appliesReLU: true)
+        let scale = 1 / (1 - p)
+        return Variable(y, parents: [self]) { g in
+            [Tensor.combining(g, y, cost: 1) { gp, yp, d, n in keptPositiveBackward(gp, yp, scale, d, n) }]
         }
     }
 
@@ -154,4 +133,72 @@ extension Variable {
     }
 
     var rank: Int { shape.count }
+}
+
+/// Writes `output` = `input` (after ReLU when `appliesReLU`) times a keep scale of 1/(1-p) or
+/// 0 per element, and the scales into `mask` when given. The draws come in fixed chunks of
+/// 65,536 elements seeded from `seed` and the chunk's index, each 64-bit number giving four
+/// 16-bit draws: the mask depends on the seed only, not on the thread count.
+private func dropoutPass(
+    _ p: Float, seed base: UInt64, input: Tensor, output: inout Tensor, mask: inout Tensor?, appliesReLU: Bool
+) {
+    let scale = 1 / (1 - p)
+    // 16-bit draws: a keep probability resolution of 1/65536 is plenty for dropout.
+    let threshold = UInt64(min(65_535, (Double(p) * 65_536).rounded()))
+    let chunk = 65_536
+    let n = input.count
+    nonisolated(unsafe) let m = mask == nil ? nil : mask!.mutablePointer()
+    nonisolated(unsafe) let out = output.mutablePointer()
+    nonisolated(unsafe) let x = input.storage.pointer
+    parallelRanges((n + chunk - 1) / chunk, costPerItem: chunk) { chunks in
+        for c in chunks {
+            var local = SeededGenerator(seed: base &+ UInt64(c) &* 0x9E37_79B9_7F4A_7C15)
+            var i = c * chunk
+            let end = min(n, i + chunk)
+            // Four draws per 64-bit number, compared as one vector: a per-element branch on
+            // a random bit mispredicts one time in five and cost 4x the time.
+            let limit = SIMD4<UInt32>(repeating: UInt32(threshold)), keepValue = SIMD4<Float>(repeating: scale)
+            let lanes = SIMD4<UInt64>(0, 16, 32, 48)
+            let zero = SIMD4<Float>(repeating: 0)
+            while i + 4 <= end {
+                let r = SIMD4<UInt64>(repeating: local.next())
+                let draws = SIMD4<UInt32>(truncatingIfNeeded: (r &>> lanes) & 0xFFFF)
+                let keep = zero.replacing(with: keepValue, where: draws .>= limit)
+                if let m { UnsafeMutableRawPointer(m + i).storeBytes(of: keep, as: SIMD4<Float>.self) }
+                var xs = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD4<Float>.self)
+                if appliesReLU { xs = pointwiseMax(xs, zero) }
+                UnsafeMutableRawPointer(out + i).storeBytes(of: xs * keep, as: SIMD4<Float>.self)
+                i += 4
+            }
+            if i < end {
+                var r = local.next()
+                for j in i..<end {
+                    let keep: Float = (r & 0xFFFF) >= threshold ? scale : 0
+                    m?[j] = keep
+                    out[j] = (appliesReLU ? Swift.max(x[j], 0) : x[j]) * keep
+                    r >>= 16
+                }
+            }
+        }
+    }
+}
+
+/// The gradient of ReLU then dropout from the output `y`: `g` times the keep scale where `y` is
+/// above zero (kept and positive), zero elsewhere.
+private func keptPositiveBackward(
+    _ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ scale: Float, _ d: UnsafeMutablePointer<Float>, _ n: Int
+) {
+    var i = 0
+    let zero = SIMD8<Float>(repeating: 0), scales = SIMD8<Float>(repeating: scale)
+    while i + 8 <= n {
+        let ys = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+        let gs = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(d + i).storeBytes(
+            of: zero.replacing(with: gs * scales, where: ys .> zero), as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < n {
+        d[i] = y[i] > 0 ? g[i] * scale : 0
+        i += 1
+    }
 }
