@@ -562,6 +562,57 @@ SR_Z_INLINE void small_axpys(const int MM, const int NQ, long N, long K, float a
     }
 }
 
+// op(B) = B on AVX2 (weight gradients of a one-output layer, dW = g^T X): each 16-column block
+// of C stays in registers while k runs, in the KC slices, FMA order and store arithmetic
+// (a multiply, then an add, no FMA) of the packed path's edge tiles, so the result has the
+// same bits while B is read once, in place. op(A)[i][k] = a[i * rsa + k * csa].
+SR_AVX2 static void small_axpys_avx2(long M, long N, long K, long kc_blk, float alpha,
+                                     const float *a, long rsa, long csa, const float *B,
+                                     long ldb, float beta, float *C, long ldc) {
+    static const int lane_index[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    const __m256i lanes = _mm256_loadu_si256((const __m256i *)lane_index);
+    const __m256 va = _mm256_set1_ps(alpha);
+    for (long j = 0; j < N; j += 16) {
+        long nr = min_l(16, N - j);
+        __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr), lanes);
+        __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr - 8), lanes);
+        for (long pc = 0; pc < K; pc += kc_blk) {
+            long kc = min_l(kc_blk, K - pc);
+            // Later K slices accumulate onto the first one's result.
+            float beta_k = pc == 0 ? beta : 1.0f;
+            __m256 acc[SMALL_M][2];
+            for (long i = 0; i < M; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+            const float *b = B + pc * ldb + j;
+            for (long k = pc; k < pc + kc; k++, b += ldb) {
+                __m256 b0, b1;
+                if (nr == 16) {
+                    b0 = _mm256_loadu_ps(b);
+                    b1 = _mm256_loadu_ps(b + 8);
+                } else {
+                    b0 = _mm256_maskload_ps(b, m0);
+                    b1 = _mm256_maskload_ps(b + 8, m1);
+                }
+                for (long i = 0; i < M; i++) {
+                    __m256 av = _mm256_set1_ps(a[i * rsa + k * csa]);
+                    acc[i][0] = _mm256_fmadd_ps(av, b0, acc[i][0]);
+                    acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
+                }
+            }
+            const __m256 vb = _mm256_set1_ps(beta_k);
+            for (long i = 0; i < M; i++) {
+                float *ci = C + i * ldc + j;
+                __m256 r0 = _mm256_mul_ps(va, acc[i][0]), r1 = _mm256_mul_ps(va, acc[i][1]);
+                if (beta_k != 0.0f) {
+                    r0 = _mm256_add_ps(r0, _mm256_mul_ps(vb, _mm256_maskload_ps(ci, m0)));
+                    r1 = _mm256_add_ps(r1, _mm256_mul_ps(vb, _mm256_maskload_ps(ci + 8, m1)));
+                }
+                _mm256_maskstore_ps(ci, m0, r0);
+                _mm256_maskstore_ps(ci + 8, m1, r1);
+            }
+        }
+    }
+}
+
 SR_AVX512 static void small_m_avx512(int transA, int transB, long M, long N, long K,
                                      float alpha, const float *A, long lda, const float *B,
                                      long ldb, float beta, float *C, long ldc) {
@@ -610,6 +661,12 @@ void sr_sgemm(int transA, int transB, long M, long N, long K, float alpha, const
     long rsb = transB ? 1 : ldb, csb = transB ? ldb : 1;
 
     long kc_blk = balanced_block(K, path.kc, 1);
+#if defined(SR_X86)
+    if (M <= SMALL_M && !transB && path.isa == SR_ISA_AVX2 && path.mr > M) {
+        small_axpys_avx2(M, N, K, kc_blk, alpha, A, rsa, csa, B, ldb, beta, C, ldc);
+        return;
+    }
+#endif
     long mc_blk = balanced_block(M, path.mc, path.mr);
     long nc_blk = balanced_block(N, path.nc, path.nr);
     // The packed A block is rounded to whole cache lines so packed B stays 64-byte aligned.

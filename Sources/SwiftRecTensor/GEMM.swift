@@ -178,8 +178,11 @@ public enum GEMM {
         let ta: Int32 = transA ? 1 : 0
         let tb: Int32 = transB ? 1 : 0
         let work = m * n * max(k, 1)
-        // Products with a handful of rows (scoring a few users) run faster on one thread.
-        let workers = m <= 4 ? 1 : min(threads, max(1, work / 65_536))
+        // Products with a handful of rows (scoring a few users) run faster on one thread, unless
+        // B is long and read in place (the weight gradient of a one-output layer: 1 x 256 from a
+        // batch of 2,048), where each thread takes its own columns.
+        let fewRowsSplit = m <= 4 && !transB && work >= 1 << 19
+        let workers = m <= 4 && !fewRowsSplit ? 1 : min(threads, max(1, work / 65_536))
         if workers <= 1 {
             sr_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return

@@ -126,6 +126,45 @@ struct GEMMTests {
         }
     }
 
+    /// Products with at most four rows and B read in place (a one-output layer's weight
+    /// gradient) take the few-row path on AVX2 CPUs, split over threads by columns. It keeps the
+    /// packed path's K slices and arithmetic, so its rows are those of a larger product to the
+    /// last bit there (and within rounding on other kernels).
+    @Test(arguments: [1, 2, 4])
+    func fewRowProductsEqualTheRowsOfALargerOne(rows: Int) {
+        var g = SeededGenerator(seed: 13)
+        let n = 37, k = 700, tall = 7
+        for transA in [false, true] {
+            for beta: Float in [0, 1] {
+                let a = (0..<(tall * k)).map { _ in g.nextUniform() * 2 - 1 }
+                let b = (0..<(k * n)).map { _ in g.nextUniform() * 2 - 1 }
+                let start = (0..<(tall * n)).map { _ in g.nextUniform() }
+                // A's first `rows` rows of op(A): row-major [tall, k], or [k, tall] when transposed.
+                let aFew =
+                    transA ? (0..<k).flatMap { r in a[(r * tall)..<(r * tall + rows)] } : Array(a[0..<(rows * k)])
+                func product(_ m: Int, _ a: [Float], threads: Int) -> [Float] {
+                    var c = Array(start[0..<(m * n)])
+                    c.withUnsafeMutableBufferPointer { cp in
+                        GEMM.multiply(
+                            transA: transA, transB: false, m: m, n: n, k: k, a: a, lda: transA ? m : k, b: b, ldb: n,
+                            beta: beta, c: cp.baseAddress!, ldc: n, backend: .native, threads: threads)
+                    }
+                    return c
+                }
+                let full = Array(product(tall, a, threads: 1)[0..<(rows * n)])
+                for threads in [1, 2] {
+                    let few = product(rows, aFew, threads: threads)
+                    if GEMM.nativeISA == "avx2+fma" {
+                        #expect(few == full, "rows \(rows) tA=\(transA) beta=\(beta) threads \(threads)")
+                    } else {
+                        let worst = zip(few, full).map { abs($0 - $1) }.max()!
+                        #expect(worst < 1e-4, "rows \(rows) tA=\(transA) beta=\(beta): \(worst)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func batchedMatmulMatchesLoop() {
         var g = SeededGenerator(seed: 12)
         let a = Tensor.randomUniform([3, 4, 5], generator: &g), b = Tensor.randomUniform([3, 5, 2], generator: &g)
@@ -175,6 +214,29 @@ struct DropoutTests {
         let xs = x.value.scalars
         #expect(y.value.scalars == (0..<count).map { xs[$0] * mask[$0] })
         #expect(x.grad!.scalars == mask)
+    }
+}
+
+extension DropoutTests {
+    /// The fused ReLU-then-dropout draws the mask `dropout` draws and gives the values and
+    /// gradients of the two calls in a row.
+    @Test(arguments: [5, 64, 65_539])
+    func reluDropoutIsReLUThenDropout(count: Int) {
+        var inputs = SeededGenerator(seed: 4)
+        let values = Tensor.randomNormal([count], generator: &inputs)
+        let upstream = Variable(Tensor.randomNormal([count], generator: &inputs))
+        let fused = Variable(values, requiresGrad: true), separate = Variable(values, requiresGrad: true)
+        var g1 = SeededGenerator(seed: 21), g2 = SeededGenerator(seed: 21)
+        let y1 = fused.reluDropout(0.25, training: true, generator: &g1)
+        let y2 = separate.relu().dropout(0.25, training: true, generator: &g2)
+        #expect(y1.value.scalars == y2.value.scalars)
+        if count >= 64 { #expect(y1.value.scalars.contains(0) && y1.value.scalars.contains { $0 > 0 }) }
+        (y1 * upstream).sum().backward()
+        (y2 * upstream).sum().backward()
+        #expect(fused.grad!.scalars == separate.grad!.scalars)
+        #expect(g1.next() == g2.next())
+        let evaluated = fused.reluDropout(0.25, training: false, generator: &g1)
+        #expect(evaluated.value.scalars == values.scalars.map { max($0, 0) })
     }
 }
 

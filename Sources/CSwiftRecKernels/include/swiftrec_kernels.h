@@ -29,7 +29,8 @@ const char *sr_kernel_isa(void);
 /// op(B) is KxN: B is KxN (ldb >= N) when transB == 0, NxK (ldb >= K) when transB == 1.
 /// C is MxN with ldc >= N. beta == 0 ignores C's old contents (NaN/Inf in C are overwritten).
 /// Any M, N, K >= 0 is accepted; K == 0 or alpha == 0 only scales C by beta.
-/// M <= 4 reads B in place (no packing) on AVX-512 CPUs. Concurrent callers splitting one
+/// M <= 4 reads B in place (no packing) on AVX-512 CPUs, and on AVX2 CPUs when transB == 0
+/// (with the packed path's results, bit for bit). Concurrent callers splitting one
 /// product should give each thread a multiple of 12 rows of C (or of 32 columns when M is
 /// small) so that only the last block has partial register tiles.
 void sr_sgemm(int transA, int transB, long M, long N, long K, float alpha,
