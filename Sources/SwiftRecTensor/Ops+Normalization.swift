@@ -110,22 +110,37 @@ extension Variable {
         precondition(
             outShape.dropLast().reduce(1, *) == indices.count,
             "embeddingLookup: index shape \(indexShape ?? []) does not hold \(indices.count) indices")
-        var out = Tensor(uninitializedShape: outShape)
-        let table = value.storage.pointer, dst = out.mutablePointer()
         for (i, index) in indices.enumerated() {
             precondition(
                 index >= 0 && Int(index) < rows,
                 "embeddingLookup: index \(index) at position \(i) is outside 0..<\(rows)")
-            (dst + i * dim).update(from: table + Int(index) * dim, count: dim)
+        }
+        var out = Tensor(uninitializedShape: outShape)
+        nonisolated(unsafe) let table = value.storage.pointer, dst = out.mutablePointer()
+        indices.withUnsafeBufferPointer { ip in
+            nonisolated(unsafe) let ip = ip
+            parallelRanges(indices.count, costPerItem: dim) { range in
+                for i in range { copyRow(from: table + Int(ip[i]) * dim, to: dst + i * dim, dim) }
+            }
         }
         let tableShape = shape
         return Variable(out, parents: [self]) { g in
-            var grad = Tensor.zeros(tableShape)
-            grad.withUnsafeMutableBufferPointer { gp in
-                let src = g.storage.pointer
-                // Sequential scatter-add: repeated indices accumulate.
-                for (i, index) in indices.enumerated() where Int(index) != paddingIndex {
-                    sr_vaxpy(dim, 1, src + i * dim, gp.baseAddress! + Int(index) * dim)
+            var grad = Tensor(uninitializedShape: tableShape)
+            nonisolated(unsafe) let gp = grad.mutablePointer(), src = g.storage.pointer
+            indices.withUnsafeBufferPointer { ip in
+                nonisolated(unsafe) let ip = ip
+                // Each thread owns a block of table rows and adds the positions that name them
+                // in position order: repeated indices accumulate in the same order, so the bits
+                // do not depend on the thread count.
+                parallelRanges(Threading.threadCount, costPerItem: indices.count * dim + rows * dim / 4) { owners in
+                    let workers = Threading.threadCount
+                    let lo = rows * owners.lowerBound / workers, hi = rows * owners.upperBound / workers
+                    (gp + lo * dim).update(repeating: 0, count: (hi - lo) * dim)
+                    for (i, index) in ip.enumerated() {
+                        let r = Int(index)
+                        guard r >= lo, r < hi, r != paddingIndex else { continue }
+                        addRow(src + i * dim, into: gp + r * dim, dim)
+                    }
                 }
             }
             return [grad]
@@ -200,5 +215,38 @@ private func keptPositiveBackward(
     while i < n {
         d[i] = y[i] > 0 ? g[i] * scale : 0
         i += 1
+    }
+}
+
+/// dst[0..<n] = src[0..<n], eight at a time (embedding rows are short: a call to memmove per
+/// row cost more than the copy).
+@inline(__always)
+private func copyRow(from src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    var j = 0
+    while j + 8 <= n {
+        UnsafeMutableRawPointer(dst + j).storeBytes(
+            of: UnsafeRawPointer(src + j).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < n {
+        dst[j] = src[j]
+        j += 1
+    }
+}
+
+/// y[0..<n] += x[0..<n], eight at a time.
+@inline(__always)
+private func addRow(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, _ n: Int) {
+    var j = 0
+    while j + 8 <= n {
+        let sum =
+            UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self)
+            + UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(y + j).storeBytes(of: sum, as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < n {
+        y[j] += x[j]
+        j += 1
     }
 }

@@ -178,31 +178,36 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         let rank = newShape.count
         let n = out.count
         guard n > 0, rank > 0 else { return rank == 0 ? self : out }
-        let src = storage.pointer
-        let dst = out.mutablePointer()
-        // Walk the output in order; the innermost dimension is a block copy, a repeat or a
-        // strided copy.
+        nonisolated(unsafe) let src = storage.pointer, dst = out.mutablePointer()
+        // Threads take blocks of the first dimension; each walks its part of the output in
+        // order, the innermost dimension being a block copy, a repeat or a strided copy.
         let inner = newShape[rank - 1]
         let innerStride = srcStrides[rank - 1]
-        var index = [Int](repeating: 0, count: rank)
-        var o = 0
-        while o < n {
-            var base = 0
-            for d in 0..<(rank - 1) { base += index[d] * srcStrides[d] }
-            if innerStride == 1 {
-                (dst + o).update(from: src + base, count: inner)
-            } else if innerStride == 0 {
-                (dst + o).update(repeating: src[base], count: inner)
-            } else {
-                for j in 0..<inner { dst[o + j] = src[base + j * innerStride] }
-            }
-            o += inner
-            var d = rank - 2
-            while d >= 0 {
-                index[d] += 1
-                if index[d] < newShape[d] { break }
-                index[d] = 0
-                d -= 1
+        let leading = rank == 1 ? 1 : newShape[0]
+        let perLeading = n / leading
+        parallelRanges(leading, costPerItem: perLeading * 2) { block in
+            var index = [Int](repeating: 0, count: rank)
+            if rank > 1 { index[0] = block.lowerBound }
+            var o = rank == 1 ? 0 : block.lowerBound * perLeading
+            let end = rank == 1 ? n : block.upperBound * perLeading
+            while o < end {
+                var base = 0
+                for d in 0..<(rank - 1) { base += index[d] * srcStrides[d] }
+                if innerStride == 1 {
+                    (dst + o).update(from: src + base, count: inner)
+                } else if innerStride == 0 {
+                    (dst + o).update(repeating: src[base], count: inner)
+                } else {
+                    for j in 0..<inner { dst[o + j] = src[base + j * innerStride] }
+                }
+                o += inner
+                var d = rank - 2
+                while d >= 0 {
+                    index[d] += 1
+                    if index[d] < newShape[d] { break }
+                    index[d] = 0
+                    d -= 1
+                }
             }
         }
         return out

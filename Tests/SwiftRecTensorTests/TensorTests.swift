@@ -242,6 +242,31 @@ extension DropoutTests {
 
 @Suite("Elementwise kernels against scalar references")
 struct ElementwiseKernelTests {
+    /// Lookups copy rows; the backward pass adds each position's gradient into its row in
+    /// position order (repeats accumulate, the padding row gets nothing), split over threads
+    /// by table rows: the same bits on one thread and on two.
+    @Test(arguments: [(16, 9), (5, 3_000)])
+    func embeddingScatterAddsInPositionOrder(dim: Int, rows: Int) {
+        var g = SeededGenerator(seed: 31)
+        let table = Tensor.randomNormal([rows, dim], generator: &g)
+        let indices = (0..<4_100).map { _ in Int32(g.next() % UInt64(rows)) }
+        let upstream = Tensor.randomNormal([indices.count, dim], generator: &g)
+        var expected = [Float](repeating: 0, count: rows * dim)
+        for (i, index) in indices.enumerated() where index != 2 {
+            for j in 0..<dim { expected[Int(index) * dim + j] += upstream.scalars[i * dim + j] }
+        }
+        for threads in [1, 2] {
+            let grad = Threading.withThreadCount(threads) {
+                let leaf = Variable(table, requiresGrad: true)
+                let out = leaf.embeddingLookup(indices, paddingIndex: 2)
+                #expect(out.value.scalars == indices.flatMap { table.scalars[(Int($0) * dim)..<(Int($0) * dim + dim)] })
+                (out * Variable(upstream)).sum().backward()
+                return leaf.grad!.scalars
+            }
+            #expect(grad == expected, "threads \(threads)")
+        }
+    }
+
     @Test(arguments: [1, 8, 13, 1_027])
     func reluPassesGradientsWherePositive(count: Int) {
         var g = SeededGenerator(seed: 5)
