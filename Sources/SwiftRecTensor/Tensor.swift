@@ -201,13 +201,7 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
                     for j in 0..<inner { dst[o + j] = src[base + j * innerStride] }
                 }
                 o += inner
-                var d = rank - 2
-                while d >= 0 {
-                    index[d] += 1
-                    if index[d] < newShape[d] { break }
-                    index[d] = 0
-                    d -= 1
-                }
+                advanceOuterIndex(&index, in: newShape)
             }
         }
         return out
@@ -299,5 +293,18 @@ extension Tensor {
             storage = copy
         }
         return storage.pointer
+    }
+}
+
+/// Steps a row-major index over all but the last dimension of `shape`, like an odometer (the
+/// last dimension is walked by the caller).
+@inline(__always)
+func advanceOuterIndex(_ index: inout [Int], in shape: [Int]) {
+    var d = shape.count - 2
+    while d >= 0 {
+        index[d] += 1
+        if index[d] < shape[d] { return }
+        index[d] = 0
+        d -= 1
     }
 }

@@ -86,13 +86,7 @@ extension Tensor {
             }
             for j in 0..<inner { po[o + j] = f(pa[oa + j * ia], pb[ob + j * ib]) }
             o += inner
-            var d = rank - 2
-            while d >= 0 {
-                index[d] += 1
-                if index[d] < shape[d] { break }
-                index[d] = 0
-                d -= 1
-            }
+            advanceOuterIndex(&index, in: shape)
         }
         return out
     }
