@@ -194,17 +194,20 @@ extension RecommendationStore {
         var batch: [Event] = []
         batch.reserveCapacity(batchSize)
         var written = 0
-        // The log index behind each sequence position, for the event's scenario.
-        let logIndex = dataset.scenarios.count > 0 ? dataset.sequenceOrder() : []
+        // The log index behind each sequence position: the event's type, value and scenario.
+        let logIndex = dataset.sequenceOrder()
+        let log = dataset.log
         for u in 0..<dataset.userCount {
             let range = dataset.sequences.offsets[u]..<dataset.sequences.offsets[u + 1]
             let user = userID(dataset.users.ids[u])
             for k in range {
-                let item = dataset.sequences.items[k]
+                let item = dataset.sequences.items[k], e = logIndex[k]
+                let value = log.values.isEmpty || log.values[e].isNaN ? nil : Double(log.values[e])
                 batch.append(
                     Event(
-                        user: user, item: dataset.items.ids[Int(item)], timestamp: dataset.sequences.timestamps[k],
-                        scenario: logIndex.isEmpty ? nil : dataset.scenarioName(dataset.log.scenarios[logIndex[k]])))
+                        user: user, item: dataset.items.ids[Int(item)], type: log.types.isEmpty ? .view : log.types[e],
+                        value: value, timestamp: dataset.sequences.timestamps[k],
+                        scenario: log.scenarios.isEmpty ? nil : dataset.scenarioName(log.scenarios[e])))
                 if batch.count == batchSize {
                     try await append(batch)
                     written += batch.count

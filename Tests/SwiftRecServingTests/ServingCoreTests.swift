@@ -100,11 +100,16 @@ struct ServingCoreTests {
         #expect(try await store.recentEvents(ofUser: "b", limit: 5).last == scenario)
         #expect(try await store.itemCounts(inScenario: "home") == ["x": 1])
         #expect(try await store.itemCounts(inScenario: "away").isEmpty)
-        // Training reads the scenario with each event; a loaded dataset writes its events' scenarios.
+        // Training reads the scenario with each event; a loaded dataset writes its events'
+        // scenarios, types and values.
         var builder = DatasetBuilder()
-        builder.add(Event(user: "s", item: "i2", timestamp: 20, scenario: "search"))
-        builder.add(Event(user: "s", item: "i1", timestamp: 10))
+        let loaded = [
+            Event(user: "s", item: "i2", type: .rating, value: 4, timestamp: 20, scenario: "search"),
+            Event(user: "s", item: "i1", type: .cart, timestamp: 10),
+        ]
+        for event in loaded { builder.add(event) }
         try await store.load(builder.build())
+        #expect(try await store.recentEvents(ofUser: "s", limit: 5) == loaded.reversed())
         let snapshot = try await store.snapshot()
         let scenarioOf = Dictionary(
             (0..<snapshot.eventCount).map {
