@@ -320,7 +320,7 @@ struct ElementwiseKernelTests {
         #expect(small.expanded(to: target).scalars == reference.scalars)
     }
 
-    @Test(arguments: [([3_000, 40], 0), ([64, 50, 37], 1), ([7, 3], 1)])
+    @Test(arguments: [([3_000, 40], 0), ([600, 203], 0), ([64, 50, 37], 1), ([3, 9, 130], 1), ([7, 3], 1)])
     func sumsAddInRowOrderOnAnyThreadCount(shape: [Int], axis: Int) {
         var g = SeededGenerator(seed: 9)
         let t = Tensor.randomNormal(shape, generator: &g)
