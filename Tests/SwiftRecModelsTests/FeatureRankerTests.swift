@@ -121,6 +121,19 @@ struct FeatureRankerTests {
         }
     }
 
+    /// STAR's dropout (off by default) still learns the rule, and scoring is deterministic.
+    @Test func starWithDropoutLearnsTheFeatureRule() throws {
+        let experiment = CTRExperiment(dataset: ratedFeatureData, seed: 3)
+        var options = Self.fast
+        options["dropout"] = 0.2
+        options["input-dropout"] = true
+        let model = try ModelCatalog.make("star", options: options)
+        let auc = try #require(try experiment.run(model).test["AUC"])
+        #expect(auc > 0.8, "star with dropout: test AUC \(auc)")
+        let state = UserState(user: 0, in: experiment.train)
+        #expect(model.scores(for: state) == model.scores(for: state))
+    }
+
     @Test func aNewUserWithAttributesIsRankedByThem() throws {
         let model = try ModelCatalog.make("deepfm", options: Self.fast)
         try model.fit(ratedFeatureData, validation: nil, progress: nil)

@@ -18,6 +18,10 @@ public struct STARConfig: FeatureModelConfig {
     public var auxiliaryLayers = [64]
     /// Adds FM's pairwise term over the fields' vectors to the logit, as DeepFM does.
     public var pairwise = false
+    /// Dropout after each hidden layer of the star network (0: none, as before the option).
+    public var dropout: Float = 0
+    /// Drops out the star network's input (the field vectors) too, as DeepFM's MLP does.
+    public var inputDropout = false
 
     public init() {}
 
@@ -36,6 +40,10 @@ public struct STARConfig: FeatureModelConfig {
             .checked(
                 "pairwise", \.pairwise, range: "true or false",
                 "Add FM's pairwise term over the fields' vectors to the logit, as DeepFM does."),
+            .value("dropout", \.dropout, in: 0...0.95, "Dropout after each hidden layer of the star network."),
+            .checked(
+                "input-dropout", \.inputDropout, range: "true or false",
+                "Drop out the star network's input (the field vectors) too, with the same probability."),
         ]
 
     public func estimatedTrainingBytes(_ shape: DataShape) -> Double {
@@ -113,6 +121,9 @@ public final class STARNetwork: FeatureNetwork {
     public let auxiliary: MLP
     /// Whether FM's pairwise term joins the logit.
     public let pairwise: Bool
+    /// Between the star network's hidden layers (and before the first with `dropsInput`).
+    public let dropout: Dropout
+    public let dropsInput: Bool
     public var isTraining = true
 
     public init(config: STARConfig, space: FeatureSpace, generator: inout SeededGenerator) {
@@ -145,6 +156,9 @@ public final class STARNetwork: FeatureNetwork {
             sizes: [d + space.fieldCount * d] + config.auxiliaryLayers + [1], initialization: config.training.mlpInit,
             generator: &generator)
         pairwise = config.pairwise
+        // Drawn last, so the other weights start where they did before the option existed.
+        dropout = Dropout(config.dropout, seed: generator.next())
+        dropsInput = config.inputDropout
     }
 
     public var ownParameters: [(name: String, parameter: Variable)] {
@@ -157,7 +171,7 @@ public final class STARNetwork: FeatureNetwork {
 
     public var children: [(name: String, layer: any Layer)] {
         [("embeddings", embeddings), ("scenario_vectors", scenarioVectors), ("auxiliary", auxiliary)]
-            + shared.enumerated().map { ("shared_\($0.offset)", $0.element) }
+            + shared.enumerated().map { ("shared_\($0.offset)", $0.element) } + [("dropout", dropout)]
     }
 
     public func scenario(features: [String: String], requested: String?) -> Int32 {
@@ -176,6 +190,7 @@ public final class STARNetwork: FeatureNetwork {
         var restore = [Int32](repeating: 0, count: b)
         for (position, k) in order.enumerated() { restore[Int(k)] = Int32(position) }
         var x = flat.embeddingLookup(order)
+        if dropsInput { x = dropout(x) }
         for (l, layer) in shared.enumerated() {
             var parts: [Variable] = []
             var start = 0
@@ -187,7 +202,7 @@ public final class STARNetwork: FeatureNetwork {
                         weight: layer.weight * scenarioWeights[l][s], bias: layer.bias! + scenarioBiases[l][s]))
             }
             x = Variable.concatenate(parts, axis: 0)
-            if l < shared.count - 1 { x = x.relu() }
+            if l < shared.count - 1 { x = dropout.afterReLU(x) }
         }
         let star = x.embeddingLookup(restore)
         let aux = auxiliary(Variable.concatenate([scenarioVectors(batch.scenarios), flat], axis: 1))
