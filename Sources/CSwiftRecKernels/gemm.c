@@ -49,10 +49,9 @@ static long balanced_block(long n, long max_block, long multiple) {
 // ---------------------------------------------------------------------------------------
 // Per-thread packing workspace: reused across calls, freed when the thread exits.
 
-// Slot 0 holds a thread's packing blocks; slot 1 a packed B its threads share (while it waits).
 typedef struct {
-    float *buf[2];
-    size_t cap[2];
+    float *buf;
+    size_t cap;
 } sr_workspace;
 
 static pthread_key_t ws_key;
@@ -61,8 +60,7 @@ static int ws_key_ok;
 
 static void ws_destroy(void *p) {
     sr_workspace *w = p;
-    free(w->buf[0]);
-    free(w->buf[1]);
+    free(w->buf);
     free(w);
 }
 
@@ -70,7 +68,7 @@ static void ws_make_key(void) { ws_key_ok = pthread_key_create(&ws_key, ws_destr
 
 // 64-byte aligned buffer of at least n floats. Aborts when memory is exhausted, like Swift
 // allocations do; the sizes involved are a few MB at most.
-static float *workspace_slot(int slot, size_t n) {
+static float *workspace_get(size_t n) {
     pthread_once(&ws_once, ws_make_key);
     if (!ws_key_ok) abort();
     sr_workspace *w = pthread_getspecific(ws_key);
@@ -78,19 +76,15 @@ static float *workspace_slot(int slot, size_t n) {
         w = calloc(1, sizeof *w);
         if (!w || pthread_setspecific(ws_key, w) != 0) abort();
     }
-    if (w->cap[slot] < n) {
+    if (w->cap < n) {
         void *p = NULL;
-        free(w->buf[slot]);
+        free(w->buf);
         if (posix_memalign(&p, 64, n * sizeof(float)) != 0) abort();
-        w->buf[slot] = p;
-        w->cap[slot] = n;
+        w->buf = p;
+        w->cap = n;
     }
-    return w->buf[slot];
+    return w->buf;
 }
-
-static float *workspace_get(size_t n) { return workspace_slot(0, n); }
-
-float *sr_sgemm_shared_b_buffer(long floats) { return workspace_slot(1, (size_t)floats); }
 
 // ---------------------------------------------------------------------------------------
 // Packing. op(X)[i][k] lives at X[i*rs + k*cs], which covers both transposes.
@@ -648,55 +642,6 @@ SR_AVX512 static void small_m_avx512(int transA, int transB, long M, long N, lon
     }
 }
 #endif
-
-// ---------------------------------------------------------------------------------------
-// Products whose op(B) is shared by threads that split the rows of C: the threads pack the
-// column panels of every K slice once, together, instead of each packing all of B.
-
-long sr_sgemm_shared_b_floats(long N, long K) {
-    sr_gemm_path path = select_path();
-    if (N > path.nc) return 0;
-    long nc_pad = (N + path.nr - 1) / path.nr * path.nr;
-    return nc_pad * K;
-}
-
-long sr_sgemm_shared_b_panel(void) { return select_path().nr; }
-
-void sr_sgemm_pack_shared_b(int transB, long N, long K, const float *B, long ldb, long j0, long j1,
-                            float *packed) {
-    sr_gemm_path path = select_path();
-    long rsb = transB ? 1 : ldb, csb = transB ? ldb : 1;
-    long kc_blk = balanced_block(K, path.kc, 1);
-    long nc_pad = (N + path.nr - 1) / path.nr * path.nr;
-    j1 = min_l(j1, N);
-    if (j0 >= j1) return;
-    for (long pc = 0; pc < K; pc += kc_blk) {
-        long kc = min_l(kc_blk, K - pc);
-        // Slice pc starts pc * nc_pad floats in; panel j0 / NR of it, NR * kc floats per panel.
-        pack_b(&path, kc, j1 - j0, B + pc * rsb + j0 * csb, rsb, csb, packed + pc * nc_pad + j0 * kc);
-    }
-}
-
-void sr_sgemm_with_shared_b(int transA, long M, long N, long K, float alpha, const float *A, long lda,
-                            const float *packed, float beta, float *C, long ldc) {
-    if (M <= 0 || N <= 0) return;
-    sr_gemm_path path = select_path();
-    long rsa = transA ? 1 : lda, csa = transA ? lda : 1;
-    long kc_blk = balanced_block(K, path.kc, 1);
-    long mc_blk = balanced_block(M, path.mc, path.mr);
-    long nc_pad = (N + path.nr - 1) / path.nr * path.nr;
-    float *ap = workspace_get((size_t)(mc_blk * kc_blk));
-    for (long pc = 0; pc < K; pc += kc_blk) {
-        long kc = min_l(kc_blk, K - pc);
-        float beta_k = pc == 0 ? beta : 1.0f;
-        const float *bp = packed + pc * nc_pad;
-        for (long ic = 0; ic < M; ic += mc_blk) {
-            long mc = min_l(mc_blk, M - ic);
-            pack_a(&path, mc, kc, A + ic * rsa + pc * csa, rsa, csa, ap);
-            macro_kernel(&path, mc, N, kc, ap, bp, C + ic * ldc, ldc, alpha, beta_k);
-        }
-    }
-}
 
 void sr_sgemm(int transA, int transB, long M, long N, long K, float alpha, const float *A,
               long lda, const float *B, long ldb, float beta, float *C, long ldc) {

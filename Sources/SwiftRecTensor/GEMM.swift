@@ -191,26 +191,6 @@ public enum GEMM {
         // Split the longer side of C; rows in multiples of 12 and columns of 32 keep the
         // kernels' register tiles whole.
         let splitRows = m >= n || m >= 12 * workers * 8
-        // With a long K (a weight gradient over a batch: B is the batch's [2,048, 256]
-        // activations) each thread packing all of B cost more than the product's share; the
-        // threads pack it once, together, then each multiplies its rows.
-        let sharedFloats = splitRows && k >= 512 && alpha != 0 ? sr_sgemm_shared_b_floats(n, k) : 0
-        if sharedFloats > 0 {
-            nonisolated(unsafe) let packed = sr_sgemm_shared_b_buffer(sharedFloats)!
-            let panel = sr_sgemm_shared_b_panel(), panels = (n + panel - 1) / panel
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let p0 = panels * w / workers, p1 = panels * (w + 1) / workers
-                sr_sgemm_pack_shared_b(tb, n, k, b, ldb, p0 * panel, p1 * panel, packed)
-            }
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let lo = (m * w / workers) / 12 * 12
-                let hi = w == workers - 1 ? m : (m * (w + 1) / workers) / 12 * 12
-                guard lo < hi else { return }
-                let aw = transA ? a + lo : a + lo * lda
-                sr_sgemm_with_shared_b(ta, hi - lo, n, k, alpha, aw, lda, packed, beta, c + lo * ldc, ldc)
-            }
-            return
-        }
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             if splitRows {
                 let lo = (m * w / workers) / 12 * 12

@@ -165,34 +165,6 @@ struct GEMMTests {
         }
     }
 
-    /// Two threads that split C's rows pack a long-K op(B) once, together (a weight gradient
-    /// over a batch): the result equals one thread's product bit for bit, transposes included.
-    @Test func sharedPackedBGivesTheSingleThreadBits() {
-        var g = SeededGenerator(seed: 17)
-        let m = 50, n = 37, k = 700
-        for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
-            for beta: Float in [0, 0.5] {
-                let a = (0..<(m * k)).map { _ in g.nextUniform() * 2 - 1 }
-                let b = (0..<(k * n)).map { _ in g.nextUniform() * 2 - 1 }
-                let start = (0..<(m * n)).map { _ in g.nextUniform() }
-                let results = [1, 2].map { threads in
-                    var c = start
-                    c.withUnsafeMutableBufferPointer { cp in
-                        GEMM.multiply(
-                            transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.75, a: a, lda: transA ? m : k,
-                            b: b, ldb: transB ? k : n, beta: beta, c: cp.baseAddress!, ldc: n, backend: .native,
-                            threads: threads)
-                    }
-                    return c
-                }
-                #expect(results[0] == results[1], "tA=\(transA) tB=\(transB) beta=\(beta)")
-                let reference = Self.reference(
-                    transA, transB, m, n, k, 0.75, a, transA ? m : k, b, transB ? k : n, beta, start, n)
-                #expect(zip(results[1], reference).allSatisfy { abs($0 - $1) < 1e-3 })
-            }
-        }
-    }
-
     @Test func batchedMatmulMatchesLoop() {
         var g = SeededGenerator(seed: 12)
         let a = Tensor.randomUniform([3, 4, 5], generator: &g), b = Tensor.randomUniform([3, 5, 2], generator: &g)

@@ -36,21 +36,6 @@ const char *sr_kernel_isa(void);
 void sr_sgemm(int transA, int transB, long M, long N, long K, float alpha,
               const float *A, long lda, const float *B, long ldb, float beta, float *C, long ldc);
 
-/// Packed op(B) shared by threads that split the rows of C (sr_sgemm's results, bit for bit):
-/// the floats its packed form takes (0 when N is too wide for one column block: use sr_sgemm),
-/// and the panel width the threads' column ranges must be multiples of.
-long sr_sgemm_shared_b_floats(long N, long K);
-long sr_sgemm_shared_b_panel(void);
-/// The calling thread's buffer for a shared packed B, 64-byte aligned, reused across calls.
-float *sr_sgemm_shared_b_buffer(long floats);
-/// Packs columns [j0, j1) of op(B) (K x N) for every K slice into `packed` (j0 a multiple of the
-/// panel width); threads pack disjoint ranges of one buffer.
-void sr_sgemm_pack_shared_b(int transB, long N, long K, const float *B, long ldb, long j0, long j1,
-                            float *packed);
-/// C = alpha*op(A)*op(B) + beta*C with op(B) packed by sr_sgemm_pack_shared_b.
-void sr_sgemm_with_shared_b(int transA, long M, long N, long K, float alpha, const float *A, long lda,
-                            const float *packed, float beta, float *C, long ldc);
-
 /// y[i] = exp(x[i]); relative error <= ~2e-7 on [-87, 88], 0 or subnormal below -87.3,
 /// +inf above 88.72, NaN stays NaN. x and y may be the same array.
 void sr_vexp(const float *x, float *y, long n);
