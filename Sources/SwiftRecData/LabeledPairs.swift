@@ -109,7 +109,9 @@ public enum BinaryClassification {
         var byUser: [Int32: [Int]] = [:]
         for (k, user) in users.enumerated() { byUser[user, default: []].append(k) }
         var weighted = 0.0, weight = 0.0
-        for (_, indices) in byUser {
+        // Users in id order: a dictionary's order changes from process to process, and with it
+        // the sum's last digits.
+        for (_, indices) in byUser.sorted(by: { $0.key < $1.key }) {
             guard let auc = auc(scores: indices.map { scores[$0] }, labels: indices.map { labels[$0] }) else {
                 continue
             }
