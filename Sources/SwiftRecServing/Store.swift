@@ -202,12 +202,11 @@ extension RecommendationStore {
             let user = userID(dataset.users.ids[u])
             for k in range {
                 let item = dataset.sequences.items[k], e = logIndex[k]
-                let value = log.values.isEmpty || log.values[e].isNaN ? nil : Double(log.values[e])
                 batch.append(
                     Event(
-                        user: user, item: dataset.items.ids[Int(item)], type: log.types.isEmpty ? .view : log.types[e],
-                        value: value, timestamp: dataset.sequences.timestamps[k],
-                        scenario: log.scenarios.isEmpty ? nil : dataset.scenarioName(log.scenarios[e])))
+                        user: user, item: dataset.items.ids[Int(item)], type: log.types[e],
+                        value: log.values[e].isNaN ? nil : Double(log.values[e]),
+                        timestamp: dataset.sequences.timestamps[k], scenario: dataset.scenarioName(log.scenarios[e])))
                 if batch.count == batchSize {
                     try await append(batch)
                     written += batch.count
