@@ -77,12 +77,9 @@ extension Variable {
     public func dropout(_ p: Float, training: Bool, generator: inout SeededGenerator) -> Variable {
         precondition(p >= 0 && p < 1, "dropout: probability must be in [0, 1), got \(p)")
         guard training, p > 0 else { return self }
-        var mask: Tensor? = Tensor(uninitializedShape: shape)
-        var y = Tensor(uninitializedShape: shape)
-        dropoutPass(p, seed: generator.next(), input: value, output: &y, mask: &mask, appliesReLU: false)
-        let keep = mask!
+        let (y, mask) = dropoutPass(p, seed: generator.next(), input: value, appliesReLU: false, keepsMask: true)
         return Variable(y, parents: [self]) { g in
-            [Tensor.combining(g, keep, cost: 1) { a, b, d, n in for i in 0..<n { d[i] = a[i] * b[i] } }]
+            [Tensor.combining(g, mask!, cost: 1) { a, b, d, n in for i in 0..<n { d[i] = a[i] * b[i] } }]
         }
     }
 
@@ -92,9 +89,7 @@ extension Variable {
     public func reluDropout(_ p: Float, training: Bool, generator: inout SeededGenerator) -> Variable {
         precondition(p >= 0 && p < 1, "reluDropout: probability must be in [0, 1), got \(p)")
         guard training, p > 0 else { return relu() }
-        var y = Tensor(uninitializedShape: shape)
-        var noMask: Tensor? = nil
-        dropoutPass(p, seed: generator.next(), input: value, output: &y, mask: &noMask, appliesReLU: true)
+        let (y, _) = dropoutPass(p, seed: generator.next(), input: value, appliesReLU: true, keepsMask: false)
         let scale = 1 / (1 - p)
         return Variable(y, parents: [self]) { g in
             [Tensor.combining(g, y, cost: 1) { gp, yp, d, n in keptPositiveBackward(gp, yp, scale, d, n) }]
@@ -110,17 +105,18 @@ extension Variable {
         precondition(
             outShape.dropLast().reduce(1, *) == indices.count,
             "embeddingLookup: index shape \(indexShape ?? []) does not hold \(indices.count) indices")
-        for (i, index) in indices.enumerated() {
-            precondition(
-                index >= 0 && Int(index) < rows,
-                "embeddingLookup: index \(index) at position \(i) is outside 0..<\(rows)")
-        }
         var out = Tensor(uninitializedShape: outShape)
         nonisolated(unsafe) let table = value.storage.pointer, dst = out.mutablePointer()
         indices.withUnsafeBufferPointer { ip in
             nonisolated(unsafe) let ip = ip
             parallelRanges(indices.count, costPerItem: dim) { range in
-                for i in range { copyRow(from: table + Int(ip[i]) * dim, to: dst + i * dim, dim) }
+                for i in range {
+                    let index = ip[i]
+                    precondition(
+                        index >= 0 && Int(index) < rows,
+                        "embeddingLookup: index \(index) at position \(i) is outside 0..<\(rows)")
+                    copyRow(from: table + Int(index) * dim, to: dst + i * dim, dim)
+                }
             }
         }
         let tableShape = shape
@@ -131,14 +127,12 @@ extension Variable {
                 nonisolated(unsafe) let ip = ip
                 // Each thread owns a block of table rows and adds the positions that name them
                 // in position order: repeated indices accumulate in the same order, so the bits
-                // do not depend on the thread count.
-                parallelRanges(Threading.threadCount, costPerItem: indices.count * dim + rows * dim / 4) { owners in
-                    let workers = Threading.threadCount
-                    let lo = rows * owners.lowerBound / workers, hi = rows * owners.upperBound / workers
-                    (gp + lo * dim).update(repeating: 0, count: (hi - lo) * dim)
+                // do not depend on the thread count. Every thread reads all the positions.
+                parallelRanges(rows, costPerItem: dim + indices.count * dim / max(rows, 1)) { owned in
+                    (gp + owned.lowerBound * dim).update(repeating: 0, count: owned.count * dim)
                     for (i, index) in ip.enumerated() {
                         let r = Int(index)
-                        guard r >= lo, r < hi, r != paddingIndex else { continue }
+                        guard owned.contains(r), r != paddingIndex else { continue }
                         addRow(src + i * dim, into: gp + r * dim, dim)
                     }
                 }
@@ -150,19 +144,21 @@ extension Variable {
     var rank: Int { shape.count }
 }
 
-/// Writes `output` = `input` (after ReLU when `appliesReLU`) times a keep scale of 1/(1-p) or
-/// 0 per element, and the scales into `mask` when given. The draws come in fixed chunks of
-/// 65,536 elements seeded from `seed` and the chunk's index, each 64-bit number giving four
-/// 16-bit draws: the mask depends on the seed only, not on the thread count.
+/// `input` (after ReLU when `appliesReLU`) times a keep scale of 1/(1-p) or 0 per element,
+/// and the scales themselves when `keepsMask`. The draws come in fixed chunks of 65,536
+/// elements seeded from `seed` and the chunk's index, each 64-bit number giving four 16-bit
+/// draws: the mask depends on the seed only, not on the thread count.
 private func dropoutPass(
-    _ p: Float, seed base: UInt64, input: Tensor, output: inout Tensor, mask: inout Tensor?, appliesReLU: Bool
-) {
+    _ p: Float, seed base: UInt64, input: Tensor, appliesReLU: Bool, keepsMask: Bool
+) -> (output: Tensor, mask: Tensor?) {
     let scale = 1 / (1 - p)
     // 16-bit draws: a keep probability resolution of 1/65536 is plenty for dropout.
     let threshold = UInt64(min(65_535, (Double(p) * 65_536).rounded()))
     let chunk = 65_536
     let n = input.count
-    nonisolated(unsafe) let m = mask == nil ? nil : mask!.mutablePointer()
+    var output = Tensor(uninitializedShape: input.shape)
+    var mask = keepsMask ? Tensor(uninitializedShape: input.shape) : nil
+    nonisolated(unsafe) let m = mask?.mutablePointer()
     nonisolated(unsafe) let out = output.mutablePointer()
     nonisolated(unsafe) let x = input.storage.pointer
     parallelRanges((n + chunk - 1) / chunk, costPerItem: chunk) { chunks in
@@ -196,6 +192,7 @@ private func dropoutPass(
             }
         }
     }
+    return (output, mask)
 }
 
 /// The gradient of ReLU then dropout from the output `y`: `g` times the keep scale where `y` is

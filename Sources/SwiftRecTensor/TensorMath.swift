@@ -131,7 +131,8 @@ extension Tensor {
         let inner = shape[(axis + 1)...].reduce(1, *)
         var newShape = shape
         newShape[axis] = 1
-        var out = Tensor.zeros(newShape)
+        // Every output is written below (as a finished sum), so none needs zeroing first.
+        var out = Tensor(uninitializedShape: newShape)
         nonisolated(unsafe) let src = storage.pointer, dst = out.mutablePointer()
         // Threads split the outputs (blocks of kept columns), so each sum still runs in row
         // order: the same bits for any thread count. Wide rows take wide blocks, so each row's
