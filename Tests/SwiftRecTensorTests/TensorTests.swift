@@ -133,7 +133,8 @@ struct GEMMTests {
     @Test(arguments: [1, 2, 4])
     func fewRowProductsEqualTheRowsOfALargerOne(rows: Int) {
         var g = SeededGenerator(seed: 13)
-        let n = 37, k = 700, tall = 7
+        // Wide enough (one row × 803 × 700 ≥ 2¹⁹ multiply-adds) that two threads split the columns.
+        let n = 803, k = 700, tall = 7
         for transA in [false, true] {
             for beta: Float in [0, 1] {
                 let a = (0..<(tall * k)).map { _ in g.nextUniform() * 2 - 1 }
