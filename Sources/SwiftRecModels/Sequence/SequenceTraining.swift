@@ -530,8 +530,36 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
     func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>) {
         guard let network else { preconditionFailure("\(name): score before fit or load") }
         precondition(scores.count >= states.count * itemCount, "\(name): scoreBatch buffer too small")
-        network.scores(after: states.map(history), into: scores)
+        let histories = states.map(history)
+        // A large batch is scored a few users at a time, each thread taking its own groups on one
+        // thread: one forward pass over hundreds of users × hundreds of positions streams its
+        // activations through main memory, which then bounds the time more than arithmetic does;
+        // four users' activations stay in a core's cache.
+        let threads = Threading.threadCount, group = Self.scoringGroup
+        guard threads > 1, histories.count >= 2 * group else {
+            network.scores(after: histories, into: scores)
+            return
+        }
+        let groups = (histories.count + group - 1) / group, items = itemCount
+        nonisolated(unsafe) let scores = scores
+        // Scoring reads the weights only (its caches sit behind mutexes), as concurrent requests
+        // of the server already do.
+        nonisolated(unsafe) let shared = network
+        DispatchQueue.concurrentPerform(iterations: min(threads, groups)) { worker in
+            Threading.withThreadCount(1) {
+                for g in stride(from: worker, to: groups, by: threads) {
+                    let users = (g * group)..<min(histories.count, (g + 1) * group)
+                    shared.scores(
+                        after: Array(histories[users]),
+                        into: UnsafeMutableBufferPointer(
+                            rebasing: scores[(users.lowerBound * items)..<(users.upperBound * items)]))
+                }
+            }
+        }
     }
+
+    /// Users per forward pass when a large batch is split over threads.
+    static var scoringGroup: Int { 4 }
 
     func explain(_ items: [Int32], for state: UserState, top: Int, method: ExplanationMethod) -> [[Attribution]] {
         guard let network else { return items.map { _ in [] } }
