@@ -2,12 +2,20 @@
 // int8 in [-127, 127] and exact int32 sums. B (weights or an item table) is packed once into
 // panels of 16 rows × 4 columns so that one vector register holds 16 rows' next 4 values: AVX-512
 // VNNI adds 64 products per instruction (vpdpbusd), AVX2 32 (vpmaddubsw + vpmaddwd), NEON 16
-// (vmull_s8 + pairwise adds, or 64 with the dot-product extension). The path is picked at run
+// (vmull_s8 + pairwise adds, or 64 with the dot-product extension), and Intel AMX a 16 × 16 × 64
+// block per instruction (tdpbssd), reading the same panels as tiles. The path is picked at run
 // time; tests can ask for each one by number.
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+#if defined(__x86_64__) && defined(__linux__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define SR_AMX 1
+#endif
 
 #include "sr_internal.h"
 
@@ -89,14 +97,81 @@ __attribute__((target("avx2"))) static void quantize_rows_avx2(const float *x, l
 }
 #endif
 
-void sr_q8_quantize_rows(const float *x, long rows, long cols, long ldx, int8_t *q, long ldq, float *scales) {
 #if defined(SR_X86)
-    if (sr_q8_path_available(SR_Q8_AVX2)) {
+// The same arithmetic again, 16 values at a time, with masked tails and the saturating
+// 32-to-8-bit store (values are already within ±127).
+__attribute__((target("avx512f"))) static void quantize_rows_avx512(const float *x, long rows, long cols, long ldx,
+                                                                    int8_t *q, long ldq, float *scales) {
+    long padded = sr_q8_padded_columns(cols);
+    const __m512 finite = _mm512_set1_ps(FLT_MAX), high = _mm512_set1_ps(127.0f), low = _mm512_set1_ps(-127.0f);
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u), half = _mm512_castps_si512(_mm512_set1_ps(0.5f));
+    for (long r = 0; r < rows; r++) {
+        const float *row = x + r * ldx;
+        __m512 most = _mm512_setzero_ps();
+        for (long c = 0; c < cols; c += 16) {
+            __mmask16 m = cols - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - c)) - 1);
+            __m512 v = _mm512_abs_ps(_mm512_maskz_loadu_ps(m, row + c));
+            most = _mm512_mask_max_ps(most, _mm512_cmp_ps_mask(v, finite, _CMP_LE_OQ), most, v);
+        }
+        float largest = _mm512_reduce_max_ps(most);
+        float inverse = largest > 0 ? 127.0f / largest : 0;
+        const __m512 scale = _mm512_set1_ps(inverse);
+        int8_t *out = q + r * ldq;
+        for (long c = 0; c < cols; c += 16) {
+            __mmask16 m = cols - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - c)) - 1);
+            __m512 v = _mm512_maskz_loadu_ps(m, row + c);
+            __mmask16 keep = _mm512_cmp_ps_mask(_mm512_abs_ps(v), finite, _CMP_LE_OQ);
+            __m512 t = _mm512_maskz_mul_ps(keep, v, scale);
+            t = _mm512_max_ps(_mm512_min_ps(t, high), low);
+            __m512i bits = _mm512_or_si512(_mm512_and_si512(_mm512_castps_si512(t), sign), half);
+            t = _mm512_add_ps(t, _mm512_castsi512_ps(bits));
+            _mm512_mask_cvtsepi32_storeu_epi8(out + c, m, _mm512_cvttps_epi32(t));
+        }
+        for (long c = cols; c < padded; c++) out[c] = 0;
+        scales[r] = largest / 127.0f;
+    }
+}
+#endif
+
+void sr_q8_quantize_rows_path(int path, const float *x, long rows, long cols, long ldx, int8_t *q, long ldq,
+                              float *scales) {
+#if defined(SR_X86)
+    if ((path == SR_Q8_AVX512_VNNI || path == SR_Q8_AMX) && sr_q8_path_available(SR_Q8_AVX512_VNNI)) {
+        quantize_rows_avx512(x, rows, cols, ldx, q, ldq, scales);
+        return;
+    }
+    if (path != SR_Q8_PORTABLE && sr_q8_path_available(SR_Q8_AVX2)) {
         quantize_rows_avx2(x, rows, cols, ldx, q, ldq, scales);
         return;
     }
 #endif
+    (void)path;
     quantize_rows_portable(x, rows, cols, ldx, q, ldq, scales);
+}
+
+// The path sr_q8_gemm and sr_q8_quantize_rows take: the best one unless sr_q8_use_path chose.
+static int chosen_path = -1;
+
+static int current_path(void) {
+    int path = __atomic_load_n(&chosen_path, __ATOMIC_RELAXED);
+    if (path < 0) {
+        path = sr_q8_best_path();  // every thread that finds it unset computes the same value
+        __atomic_store_n(&chosen_path, path, __ATOMIC_RELAXED);
+    }
+    return path;
+}
+
+int sr_q8_current_path(void) { return current_path(); }
+
+int sr_q8_use_path(int path) {
+    if (path < 0) path = sr_q8_best_path();
+    if (!sr_q8_path_available(path)) return 0;
+    __atomic_store_n(&chosen_path, path, __ATOMIC_RELAXED);
+    return 1;
+}
+
+void sr_q8_quantize_rows(const float *x, long rows, long cols, long ldx, int8_t *q, long ldq, float *scales) {
+    sr_q8_quantize_rows_path(current_path(), x, rows, cols, ldx, q, ldq, scales);
 }
 
 void sr_q8_pack(const int8_t *b, long n, long k, long ldb, int8_t *packed, int32_t *row_sums) {
@@ -245,7 +320,7 @@ SR_TARGET_Q8_AVX2 static void q8_avx2(long m, long n, long groups, const int8_t 
 // without saturation. A's bytes are offset by 128 to make them unsigned; the offset's share,
 // 128 · Σₖ b[j, k], is taken back with the packed rows' sums.
 
-#define SR_TARGET_Q8_VNNI __attribute__((target("avx512f,avx512vnni")))
+#define SR_TARGET_Q8_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
 
 SR_TARGET_Q8_VNNI static inline void q8_vnni_store(__m512i acc, const int32_t *sums, long count, float scale_a,
                                             const float *scale_b, const float *bias, float *c) {
@@ -257,53 +332,176 @@ SR_TARGET_Q8_VNNI static inline void q8_vnni_store(__m512i acc, const int32_t *s
     _mm512_mask_storeu_ps(c, mask, v);
 }
 
+// `rows` (1 to 4) rows of A against `block` (1 to 4) consecutive panels starting at `p`: up to 16
+// independent accumulators, so that vpdpbusd's latency (about 5 cycles) is hidden behind the
+// others; each group's panel loads are shared by the rows, each row's broadcast by the panels.
+// Always inlined with constant `rows` and `block`, so the accumulators live in registers.
+SR_TARGET_Q8_VNNI static inline __attribute__((always_inline)) void q8_vnni_block(
+    const int rows, const int block, long p, long n, long groups, const int8_t *a, long lda, const float *scale_a,
+    const int8_t *packed, const int32_t *sums, const float *scale_b, const float *bias, float *c, long ldc) {
+    const __m512i offset = _mm512_set1_epi8((char)0x80);
+    __m512i acc[4][4];
+    for (int r = 0; r < rows; r++)
+        for (int q = 0; q < block; q++) acc[r][q] = _mm512_setzero_si512();
+    const long panel_bytes = groups * PANEL * GROUP;
+    const int8_t *panel = packed + p * panel_bytes;
+    for (long g = 0; g < groups; g++) {
+        __m512i b[4];
+        for (int q = 0; q < block; q++)
+            b[q] = _mm512_loadu_si512((const void *)(panel + q * panel_bytes + g * PANEL * GROUP));
+        for (int r = 0; r < rows; r++) {
+            int32_t w;
+            memcpy(&w, a + r * lda + g * GROUP, 4);
+            // A's bytes offset by 128 (xor of the sign bit): unsigned, as vpdpbusd wants them.
+            __m512i av = _mm512_xor_si512(_mm512_set1_epi32(w), offset);
+            for (int q = 0; q < block; q++) acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], av, b[q]);
+        }
+    }
+    for (int q = 0; q < block; q++) {
+        long first = (p + q) * PANEL, count = n - first < PANEL ? n - first : PANEL;
+        for (int r = 0; r < rows; r++)
+            q8_vnni_store(acc[r][q], sums + first, count, scale_a[r], scale_b + first, bias ? bias + first : 0,
+                          c + r * ldc + first);
+    }
+}
+
+// Four panels at a time, then the last one to three one by one.
+#define SR_Q8_VNNI_ROWS(R)                                                                                         \
+    SR_TARGET_Q8_VNNI static void q8_vnni_rows##R(long n, long groups, const int8_t *a, long lda,                   \
+                                                  const float *scale_a, const int8_t *packed, const int32_t *sums, \
+                                                  const float *scale_b, const float *bias, float *c, long ldc) {   \
+        long panels = (n + PANEL - 1) / PANEL, p = 0;                                                              \
+        for (; p + 4 <= panels; p += 4)                                                                            \
+            q8_vnni_block(R, 4, p, n, groups, a, lda, scale_a, packed, sums, scale_b, bias, c, ldc);               \
+        for (; p < panels; p++)                                                                                    \
+            q8_vnni_block(R, 1, p, n, groups, a, lda, scale_a, packed, sums, scale_b, bias, c, ldc);               \
+    }
+SR_Q8_VNNI_ROWS(1)
+SR_Q8_VNNI_ROWS(2)
+SR_Q8_VNNI_ROWS(3)
+SR_Q8_VNNI_ROWS(4)
+#undef SR_Q8_VNNI_ROWS
+
 SR_TARGET_Q8_VNNI static void q8_vnni(long m, long n, long groups, const int8_t *a, long lda, const float *scale_a,
                                const int8_t *packed, const int32_t *sums, const float *scale_b, const float *bias,
                                float *c, long ldc) {
-    long panels = (n + PANEL - 1) / PANEL;
-    const uint32_t offset = 0x80808080u;
     long i = 0;
-    for (; i + 4 <= m; i += 4) {
-        const int8_t *r0 = a + i * lda, *r1 = r0 + lda, *r2 = r1 + lda, *r3 = r2 + lda;
-        for (long p = 0; p < panels; p++) {
-            const int8_t *panel = packed + p * groups * PANEL * GROUP;
-            __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-            for (long g = 0; g < groups; g++) {
-                __m512i b = _mm512_loadu_si512((const void *)(panel + g * PANEL * GROUP));
-                uint32_t w0, w1, w2, w3;
-                memcpy(&w0, r0 + g * GROUP, 4);
-                memcpy(&w1, r1 + g * GROUP, 4);
-                memcpy(&w2, r2 + g * GROUP, 4);
-                memcpy(&w3, r3 + g * GROUP, 4);
-                a0 = _mm512_dpbusd_epi32(a0, _mm512_set1_epi32((int)(w0 ^ offset)), b);
-                a1 = _mm512_dpbusd_epi32(a1, _mm512_set1_epi32((int)(w1 ^ offset)), b);
-                a2 = _mm512_dpbusd_epi32(a2, _mm512_set1_epi32((int)(w2 ^ offset)), b);
-                a3 = _mm512_dpbusd_epi32(a3, _mm512_set1_epi32((int)(w3 ^ offset)), b);
+    for (; i + 4 <= m; i += 4)
+        q8_vnni_rows4(n, groups, a + i * lda, lda, scale_a + i, packed, sums, scale_b, bias, c + i * ldc, ldc);
+    const int8_t *ar = a + i * lda;
+    float *cr = c + i * ldc;
+    switch (m - i) {
+    case 3: q8_vnni_rows3(n, groups, ar, lda, scale_a + i, packed, sums, scale_b, bias, cr, ldc); break;
+    case 2: q8_vnni_rows2(n, groups, ar, lda, scale_a + i, packed, sums, scale_b, bias, cr, ldc); break;
+    case 1: q8_vnni_rows1(n, groups, ar, lda, scale_a + i, packed, sums, scale_b, bias, cr, ldc); break;
+    default: break;
+    }
+}
+#endif
+
+#if defined(SR_AMX)
+// ---------------------------------------------------------------------------------------
+// AMX (Sapphire Rapids and later): tdpbssd multiplies a 16 × 64 tile of A by a 16-group tile of
+// B (16 columns × 4 bytes per row: exactly a panel's next 16 groups) into 16 × 16 int32, signed by
+// signed, so no offset is needed. Blocks of 32 rows × 32 columns keep four result tiles. Needs
+// k a multiple of 64 (whole tiles); rows left over (m % 16) and other k go to the VNNI path.
+// Linux hands out tile state only on request (arch_prctl), once per process.
+
+#define SR_TARGET_Q8_AMX __attribute__((target("amx-tile,amx-int8,avx512f")))
+
+struct sr_tile_config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t bytes_per_row[16];
+    uint8_t rows[16];
+};
+
+static int amx_usable(void) {
+    static int state = -1;  // every thread that finds it unset computes the same value
+    int known = __atomic_load_n(&state, __ATOMIC_RELAXED);
+    if (known >= 0) return known;
+    unsigned a, b, c, d;
+    int usable = 0;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && ((d >> 24) & 1) && ((d >> 25) & 1)
+        && sr_q8_path_available(SR_Q8_AVX512_VNNI)) {
+        // ARCH_REQ_XCOMP_PERM (0x1023) for XFEATURE_XTILEDATA (18).
+        usable = syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+    }
+    __atomic_store_n(&state, usable, __ATOMIC_RELAXED);
+    return usable;
+}
+
+// `rows` (a multiple of 16) rows of A in blocks of 32 (and one of 16), all panels, k = 64 · chunks.
+SR_TARGET_Q8_AMX static void q8_amx_rows(long rows, long n, long groups, const int8_t *a, long lda,
+                                         const float *scale_a, const int8_t *packed, const float *scale_b,
+                                         const float *bias, float *c, long ldc) {
+    struct sr_tile_config config;
+    memset(&config, 0, sizeof config);
+    config.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        config.bytes_per_row[t] = 64;
+        config.rows[t] = 16;
+    }
+    _tile_loadconfig(&config);
+    const long panels = (n + PANEL - 1) / PANEL, chunks = groups / 16, panel_bytes = groups * PANEL * GROUP;
+    int32_t acc[32 * 32];
+    for (long i = 0; i < rows; i += 32) {
+        const int two_row_tiles = i + 32 <= rows;
+        const int8_t *a0 = a + i * lda, *a1 = a0 + 16 * lda;
+        for (long p = 0; p < panels; p += 2) {
+            const int two_panels = p + 1 < panels;
+            const int8_t *b0 = packed + p * panel_bytes, *b1 = b0 + panel_bytes;
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (long q = 0; q < chunks; q++) {
+                _tile_loadd(4, a0 + q * 64, lda);
+                _tile_loadd(6, b0 + q * 16 * PANEL * GROUP, 64);
+                _tile_dpbssd(0, 4, 6);
+                if (two_panels) {
+                    _tile_loadd(7, b1 + q * 16 * PANEL * GROUP, 64);
+                    _tile_dpbssd(1, 4, 7);
+                }
+                if (two_row_tiles) {
+                    _tile_loadd(5, a1 + q * 64, lda);
+                    _tile_dpbssd(2, 5, 6);
+                    if (two_panels) _tile_dpbssd(3, 5, 7);
+                }
             }
-            long first = p * PANEL, count = n - first < PANEL ? n - first : PANEL;
-            const float *sb = scale_b + first, *bb = bias ? bias + first : 0;
-            q8_vnni_store(a0, sums + first, count, scale_a[i], sb, bb, c + i * ldc + first);
-            q8_vnni_store(a1, sums + first, count, scale_a[i + 1], sb, bb, c + (i + 1) * ldc + first);
-            q8_vnni_store(a2, sums + first, count, scale_a[i + 2], sb, bb, c + (i + 2) * ldc + first);
-            q8_vnni_store(a3, sums + first, count, scale_a[i + 3], sb, bb, c + (i + 3) * ldc + first);
+            // acc: 32 rows × 32 columns, 128 bytes a row; tile (row half r, panel half q) at
+            // acc[16 r][16 q].
+            _tile_stored(0, acc, 128);
+            if (two_panels) _tile_stored(1, acc + 16, 128);
+            if (two_row_tiles) {
+                _tile_stored(2, acc + 16 * 32, 128);
+                if (two_panels) _tile_stored(3, acc + 16 * 32 + 16, 128);
+            }
+            // Each panel's scales and bias are loaded once for all its rows.
+            for (int half = 0; half < 1 + two_panels; half++) {
+                long first = (p + half) * PANEL, count = n - first < PANEL ? n - first : PANEL;
+                __mmask16 mask = count >= PANEL ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
+                __m512 sb = _mm512_maskz_loadu_ps(mask, scale_b + first);
+                __m512 bb = bias ? _mm512_maskz_loadu_ps(mask, bias + first) : _mm512_setzero_ps();
+                for (long r = 0; r < (two_row_tiles ? 32 : 16); r++) {
+                    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)(acc + r * 32 + half * 16))),
+                                             _mm512_mul_ps(_mm512_set1_ps(scale_a[i + r]), sb));
+                    if (bias) v = _mm512_add_ps(v, bb);
+                    _mm512_mask_storeu_ps(c + (i + r) * ldc + first, mask, v);
+                }
+            }
         }
     }
-    for (; i < m; i++) {
-        const int8_t *row = a + i * lda;
-        for (long p = 0; p < panels; p++) {
-            const int8_t *panel = packed + p * groups * PANEL * GROUP;
-            __m512i acc = _mm512_setzero_si512();
-            for (long g = 0; g < groups; g++) {
-                uint32_t w;
-                memcpy(&w, row + g * GROUP, 4);
-                acc = _mm512_dpbusd_epi32(acc, _mm512_set1_epi32((int)(w ^ offset)),
-                                          _mm512_loadu_si512((const void *)(panel + g * PANEL * GROUP)));
-            }
-            long first = p * PANEL, count = n - first < PANEL ? n - first : PANEL;
-            q8_vnni_store(acc, sums + first, count, scale_a[i], scale_b + first, bias ? bias + first : 0,
-                          c + i * ldc + first);
-        }
-    }
+    _tile_release();
+}
+
+static void q8_amx(long m, long n, long groups, const int8_t *a, long lda, const float *scale_a,
+                   const int8_t *packed, const int32_t *sums, const float *scale_b, const float *bias, float *c,
+                   long ldc) {
+    long tiled = groups % 16 == 0 ? m / 16 * 16 : 0;
+    if (tiled > 0) q8_amx_rows(tiled, n, groups, a, lda, scale_a, packed, scale_b, bias, c, ldc);
+    if (tiled < m)
+        q8_vnni(m - tiled, n, groups, a + tiled * lda, lda, scale_a + tiled, packed, sums, scale_b, bias,
+                c + tiled * ldc, ldc);
 }
 #endif
 
@@ -357,6 +555,9 @@ int sr_q8_path_available(int path) {
     case SR_Q8_AVX512_VNNI:
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni") ? 1 : 0;
+#if defined(SR_AMX)
+    case SR_Q8_AMX: return amx_usable();
+#endif
 #elif defined(SR_NEON)
     case SR_Q8_NEON: return 1;
 #endif
@@ -365,6 +566,7 @@ int sr_q8_path_available(int path) {
 }
 
 int sr_q8_best_path(void) {
+    if (sr_q8_path_available(SR_Q8_AMX)) return SR_Q8_AMX;
     if (sr_q8_path_available(SR_Q8_AVX512_VNNI)) return SR_Q8_AVX512_VNNI;
     if (sr_q8_path_available(SR_Q8_AVX2)) return SR_Q8_AVX2;
     if (sr_q8_path_available(SR_Q8_NEON)) return SR_Q8_NEON;
@@ -376,6 +578,7 @@ const char *sr_q8_path_name(int path) {
     case SR_Q8_PORTABLE: return "portable";
     case SR_Q8_AVX2: return "avx2";
     case SR_Q8_AVX512_VNNI: return "avx512-vnni";
+    case SR_Q8_AMX: return "amx";
     case SR_Q8_NEON:
 #if defined(__ARM_FEATURE_DOTPROD)
         return "neon-dotprod";
@@ -396,6 +599,9 @@ int sr_q8_gemm_path(int path, long m, long n, long k, const int8_t *a, long lda,
 #if defined(SR_X86)
     case SR_Q8_AVX2: q8_avx2(m, n, groups, a, lda, scale_a, packed, scale_b, bias, c, ldc); break;
     case SR_Q8_AVX512_VNNI: q8_vnni(m, n, groups, a, lda, scale_a, packed, row_sums, scale_b, bias, c, ldc); break;
+#if defined(SR_AMX)
+    case SR_Q8_AMX: q8_amx(m, n, groups, a, lda, scale_a, packed, row_sums, scale_b, bias, c, ldc); break;
+#endif
 #elif defined(SR_NEON)
     case SR_Q8_NEON: q8_neon(m, n, groups, a, lda, scale_a, packed, scale_b, bias, c, ldc); break;
 #endif
@@ -407,11 +613,5 @@ int sr_q8_gemm_path(int path, long m, long n, long k, const int8_t *a, long lda,
 
 void sr_q8_gemm(long m, long n, long k, const int8_t *a, long lda, const float *scale_a, const int8_t *packed,
                 const int32_t *row_sums, const float *scale_b, const float *bias, float *c, long ldc) {
-    static int best = -1;  // every thread that finds it unset computes the same value
-    int path = __atomic_load_n(&best, __ATOMIC_RELAXED);
-    if (path < 0) {
-        path = sr_q8_best_path();
-        __atomic_store_n(&best, path, __ATOMIC_RELAXED);
-    }
-    sr_q8_gemm_path(path, m, n, k, a, lda, scale_a, packed, row_sums, scale_b, bias, c, ldc);
+    sr_q8_gemm_path(current_path(), m, n, k, a, lda, scale_a, packed, row_sums, scale_b, bias, c, ldc);
 }

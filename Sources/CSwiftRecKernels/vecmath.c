@@ -680,3 +680,109 @@ void sr_vgelu_backward(const float *x, const float *dy, float *dx, long n) {
 #endif
     vgelu_backward_generic(x, dy, dx, n);
 }
+
+// ---------------------------------------------------------------------------------------
+// Layer normalisation of rows: mean and variance in vector lanes (one running sum is a chain
+// of dependent additions), then y = (x - mean) * rstd * gamma + beta.
+
+static void layer_norm_generic(const float *x, long rows, long d, const float *gamma, const float *beta, float eps,
+                               float *y, float *xhat, float *rstd) {
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * d;
+        float lanes[8] = {0}, total = 0;
+        long whole = d / 8 * 8;
+        for (long j = 0; j < whole; j += 8)
+            for (int t = 0; t < 8; t++) lanes[t] += xr[j + t];
+        for (int t = 0; t < 8; t++) total += lanes[t];
+        for (long j = whole; j < d; j++) total += xr[j];
+        float mean = total / (float)d, squares[8] = {0}, sum = 0;
+        for (long j = 0; j < whole; j += 8)
+            for (int t = 0; t < 8; t++) squares[t] += (xr[j + t] - mean) * (xr[j + t] - mean);
+        for (int t = 0; t < 8; t++) sum += squares[t];
+        for (long j = whole; j < d; j++) sum += (xr[j] - mean) * (xr[j] - mean);
+        float inv = 1.0f / sqrtf(sum / (float)d + eps);
+        rstd[r] = inv;
+        for (long j = 0; j < d; j++) {
+            float h = (xr[j] - mean) * inv;
+            xhat[r * d + j] = h;
+            y[r * d + j] = h * gamma[j] + beta[j];
+        }
+    }
+}
+
+#if defined(SR_X86)
+SR_AVX2 static void layer_norm_avx2(const float *x, long rows, long d, const float *gamma, const float *beta,
+                                    float eps, float *y, float *xhat, float *rstd) {
+    long whole = d / 8 * 8;
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * d;
+        __m256 s = _mm256_setzero_ps();
+        for (long j = 0; j < whole; j += 8) s = _mm256_add_ps(s, _mm256_loadu_ps(xr + j));
+        float total = hsum_avx2(s);
+        for (long j = whole; j < d; j++) total += xr[j];
+        float mean = total / (float)d;
+        __m256 vm = _mm256_set1_ps(mean), q = _mm256_setzero_ps();
+        for (long j = 0; j < whole; j += 8) {
+            __m256 c = _mm256_sub_ps(_mm256_loadu_ps(xr + j), vm);
+            q = _mm256_fmadd_ps(c, c, q);
+        }
+        float sum = hsum_avx2(q);
+        for (long j = whole; j < d; j++) sum += (xr[j] - mean) * (xr[j] - mean);
+        float inv = 1.0f / sqrtf(sum / (float)d + eps);
+        rstd[r] = inv;
+        __m256 vi = _mm256_set1_ps(inv);
+        for (long j = 0; j < whole; j += 8) {
+            __m256 h = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + j), vm), vi);
+            _mm256_storeu_ps(xhat + r * d + j, h);
+            _mm256_storeu_ps(y + r * d + j, _mm256_fmadd_ps(h, _mm256_loadu_ps(gamma + j), _mm256_loadu_ps(beta + j)));
+        }
+        for (long j = whole; j < d; j++) {
+            float h = (xr[j] - mean) * inv;
+            xhat[r * d + j] = h;
+            y[r * d + j] = h * gamma[j] + beta[j];
+        }
+    }
+}
+
+SR_AVX512 static void layer_norm_avx512(const float *x, long rows, long d, const float *gamma, const float *beta,
+                                        float eps, float *y, float *xhat, float *rstd) {
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * d;
+        __m512 s = _mm512_setzero_ps();
+        for (long j = 0; j < d; j += 16) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(tail_mask16(d - j), xr + j));
+        float mean = _mm512_reduce_add_ps(s) / (float)d;
+        __m512 vm = _mm512_set1_ps(mean), q = _mm512_setzero_ps();
+        for (long j = 0; j < d; j += 16) {
+            __mmask16 m = tail_mask16(d - j);
+            __m512 c = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, xr + j), vm);
+            q = _mm512_fmadd_ps(c, c, q);
+        }
+        float inv = 1.0f / sqrtf(_mm512_reduce_add_ps(q) / (float)d + eps);
+        rstd[r] = inv;
+        __m512 vi = _mm512_set1_ps(inv);
+        for (long j = 0; j < d; j += 16) {
+            __mmask16 m = tail_mask16(d - j);
+            __m512 h = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + j), vm), vi);
+            _mm512_mask_storeu_ps(xhat + r * d + j, m, h);
+            __m512 out = _mm512_fmadd_ps(h, _mm512_maskz_loadu_ps(m, gamma + j), _mm512_maskz_loadu_ps(m, beta + j));
+            _mm512_mask_storeu_ps(y + r * d + j, m, out);
+        }
+    }
+}
+#endif
+
+void sr_layer_norm_rows(const float *x, long rows, long d, const float *gamma, const float *beta, float eps,
+                        float *y, float *xhat, float *rstd) {
+    if (rows <= 0 || d <= 0) return;
+#if defined(SR_X86)
+    if (sr_cpu_has_avx512()) {
+        layer_norm_avx512(x, rows, d, gamma, beta, eps, y, xhat, rstd);
+        return;
+    }
+    if (sr_cpu_has_avx2_fma()) {
+        layer_norm_avx2(x, rows, d, gamma, beta, eps, y, xhat, rstd);
+        return;
+    }
+#endif
+    layer_norm_generic(x, rows, d, gamma, beta, eps, y, xhat, rstd);
+}

@@ -99,9 +99,16 @@ struct InferenceBench: ParsableCommand {
             (models with a quantize option), in the same run.
             """)
     var quantize: ScoringPrecision = .float
+    @Option(
+        name: .customLong("int8-kernel"),
+        help: "The int8 product's code path (amx, avx512-vnni, avx2, portable, neon); default: the best here.")
+    var int8Kernel: QuantizedKernelPath?
     @Flag(help: "Print one JSON object as the last line.") var json = false
 
     func run() throws {
+        if let int8Kernel, !QuantizedKernelPath.use(int8Kernel) {
+            throw ValidationError("--int8-kernel \(int8Kernel): this CPU cannot run it")
+        }
         let model = try ModelCatalog.load(from: URL(fileURLWithPath: modelDirectory))
         let dataset = try ModelRunner.load(source)
         guard dataset.itemCount == model.itemCount else {
@@ -136,6 +143,7 @@ struct InferenceBench: ParsableCommand {
                 "batch_ms": (many * 1e3).json, "threads": threads.json,
                 "item_table_mb": tableBytes.map { (Double($0) / 1e6).json } ?? .null,
                 "peak_rss_mb": (ProcessStats.peakRSSMegabytes() ?? -1).json,
+                "int8_kernel": (precision == .int8 ? QuantizedKernelPath.current.description.json : .null),
             ])
         }
         Console.log(
@@ -146,11 +154,12 @@ struct InferenceBench: ParsableCommand {
             Console.log(
                 String(
                     format: "int8 speed-up: %.2fx for one user, %.2fx for the batch (int8 kernel: %@)",
-                    times[0].one / times[1].one, times[0].many / times[1].many, QuantizedKernelPath.best.description))
+                    times[0].one / times[1].one, times[0].many / times[1].many, QuantizedKernelPath.current.description)
+            )
         }
         Console.log(
             "command: swiftrec bench inference --model-dir \(modelDirectory) --data \(source.data) --format \(source.format.rawValue) --batch \(batch) --threads \(threads)"
-                + (quantize == .int8 ? " --quantize int8" : ""))
+                + (quantize == .int8 ? " --quantize int8" : "") + (int8Kernel.map { " --int8-kernel \($0)" } ?? ""))
         if json { try Console.printResults(rows) }
     }
 
@@ -169,4 +178,12 @@ struct InferenceBench: ParsableCommand {
         }
         return (one, many)
     }
+}
+
+extension QuantizedKernelPath: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let path = Self.allCases.first(where: { $0.description == argument }) else { return nil }
+        self = path
+    }
+    public static var allValueStrings: [String] { allCases.map(\.description) }
 }

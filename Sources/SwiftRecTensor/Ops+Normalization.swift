@@ -18,24 +18,9 @@ extension Variable {
             nonisolated(unsafe) let rp = rstd.mutablePointer()
             nonisolated(unsafe) let gp = gamma.value.storage.pointer, bp = beta.value.storage.pointer
             parallelRanges(rows, costPerItem: d * 6) { range in
-                for r in range {
-                    let xr = xp + r * d, yr = yp + r * d, hr = hp + r * d
-                    var mean: Float = 0
-                    for j in 0..<d { mean += xr[j] }
-                    mean /= Float(d)
-                    var variance: Float = 0
-                    for j in 0..<d {
-                        let c = xr[j] - mean
-                        variance += c * c
-                    }
-                    let inv = 1 / (variance / Float(d) + epsilon).squareRoot()
-                    rp[r] = inv
-                    for j in 0..<d {
-                        let h = (xr[j] - mean) * inv
-                        hr[j] = h
-                        yr[j] = h * gp[j] + bp[j]
-                    }
-                }
+                let first = range.lowerBound * d
+                sr_layer_norm_rows(
+                    xp + first, range.count, d, gp, bp, epsilon, yp + first, hp + first, rp + range.lowerBound)
             }
         }
         let threads = Threading.threadCount

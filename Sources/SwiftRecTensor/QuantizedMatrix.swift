@@ -16,12 +16,22 @@ public enum QuantizedKernelPath: Int32, Sendable, CaseIterable, CustomStringConv
     case avx2 = 1
     case avx512VNNI = 2
     case neon = 3
+    /// Intel AMX tiles (k a multiple of 64; other shapes and leftover rows take the VNNI path).
+    case amx = 4
 
     /// Whether this CPU can run the path.
     public var isAvailable: Bool { sr_q8_path_available(rawValue) != 0 }
     /// The path ``QuantizedMatrix`` uses on this CPU.
     public static var best: QuantizedKernelPath { QuantizedKernelPath(rawValue: sr_q8_best_path()) ?? .portable }
     public var description: String { String(cString: sr_q8_path_name(rawValue)) }
+    /// The path products take now: ``best`` unless ``use(_:)`` chose another.
+    public static var current: QuantizedKernelPath {
+        QuantizedKernelPath(rawValue: sr_q8_current_path()) ?? .portable
+    }
+    /// Makes every later int8 product in this process take `path` (nil: the best one again), so
+    /// a benchmark can compare paths on one CPU. False (nothing changes) when the CPU lacks it.
+    @discardableResult
+    public static func use(_ path: QuantizedKernelPath?) -> Bool { sr_q8_use_path(path?.rawValue ?? -1) != 0 }
 }
 
 /// A float matrix stored as int8 in [-127, 127] with one scale per row, packed for the int8
@@ -95,23 +105,32 @@ public struct QuantizedMatrix: Sendable {
         if let path { precondition(path.isAvailable, "QuantizedMatrix: the \(path) path is not available here") }
         let padded = sr_q8_padded_columns(columns)
         nonisolated(unsafe) let x = x, out = out, bias = bias
+        // Rows are quantised and multiplied a block at a time, so that each block's int8 copy is
+        // still in the L1 cache when the kernel reads it, and the float input is read from
+        // memory once rather than twice (large batches are bound by memory, not arithmetic).
+        let blockRows = 64
         let work = { (range: Range<Int>) in
-            var quantized = [Int8](repeating: 0, count: range.count * padded)
-            var inputScales = [Float](repeating: 0, count: range.count)
-            sr_q8_quantize_rows(
-                x + range.lowerBound * xStride, range.count, columns, xStride, &quantized, padded, &inputScales)
+            let largest = min(range.count, blockRows)
+            var quantized = [Int8](repeating: 0, count: largest * padded)
+            var inputScales = [Float](repeating: 0, count: largest)
             self.packed.withUnsafeBufferPointer { p in
                 self.rowSums.withUnsafeBufferPointer { s in
                     self.scales.withUnsafeBufferPointer { sc in
-                        let target = out + range.lowerBound * outStride
-                        if let path {
-                            _ = sr_q8_gemm_path(
-                                path.rawValue, range.count, rows, columns, quantized, padded, inputScales,
-                                p.baseAddress, s.baseAddress, sc.baseAddress, bias, target, outStride)
-                        } else {
-                            sr_q8_gemm(
-                                range.count, rows, columns, quantized, padded, inputScales, p.baseAddress,
-                                s.baseAddress, sc.baseAddress, bias, target, outStride)
+                        for first in stride(from: range.lowerBound, to: range.upperBound, by: blockRows) {
+                            let block = min(blockRows, range.upperBound - first)
+                            let input = x + first * xStride, target = out + first * outStride
+                            if let path {
+                                sr_q8_quantize_rows_path(
+                                    path.rawValue, input, block, columns, xStride, &quantized, padded, &inputScales)
+                                _ = sr_q8_gemm_path(
+                                    path.rawValue, block, rows, columns, quantized, padded, inputScales,
+                                    p.baseAddress, s.baseAddress, sc.baseAddress, bias, target, outStride)
+                            } else {
+                                sr_q8_quantize_rows(input, block, columns, xStride, &quantized, padded, &inputScales)
+                                sr_q8_gemm(
+                                    block, rows, columns, quantized, padded, inputScales, p.baseAddress,
+                                    s.baseAddress, sc.baseAddress, bias, target, outStride)
+                            }
                         }
                     }
                 }

@@ -43,8 +43,14 @@ struct QuantizedMatrixTests {
             #expect(path != .portable)
             return
         }
-        // Shapes with partial panels (n % 16), padded columns (k % 4) and row tails (m % 4).
-        for (m, n, k) in [(1, 1, 1), (3, 17, 5), (4, 16, 64), (9, 40, 70), (5, 33, 3), (2, 130, 129)] {
+        // Shapes with partial panels (n % 16), padded columns (k % 4), row tails (m % 4), and
+        // blocks of four panels followed by single ones (n = 200: 13 panels), each row count.
+        let shapes =
+            [(1, 1, 1), (3, 17, 5), (4, 16, 64), (9, 40, 70), (5, 33, 3), (2, 130, 129)]
+            + [(1, 200, 64), (2, 200, 20), (3, 64, 17), (7, 200, 64)]
+            // AMX tiles: blocks of 32 and 16 rows, an odd panel count, leftover rows, k = 64·c.
+            + [(40, 200, 64), (16, 33, 128), (53, 16, 256)]
+        for (m, n, k) in shapes {
             let a = values(m * k, seed: UInt64(m * 1000 + k)), b = values(n * k, range: 0.5, seed: UInt64(n * 7 + k))
             let bias = values(n, seed: 99)
             let matrix = QuantizedMatrix(rows: n, columns: k, values: b)

@@ -268,6 +268,28 @@ struct ElementwiseKernelTests {
         }
     }
 
+    /// Layer norm's vector statistics against a Double reference, for widths with and without
+    /// a tail of the vector length, and values far from zero (mean 50).
+    @Test(arguments: [1, 7, 16, 64, 70])
+    func layerNormMatchesADoubleReference(width: Int) {
+        var g = SeededGenerator(seed: UInt64(width))
+        let rows = 5
+        let x = Tensor.randomNormal([rows, width], mean: 50, std: 3, generator: &g)
+        let gamma = Tensor.randomNormal([width], generator: &g), beta = Tensor.randomNormal([width], generator: &g)
+        let y = Variable(x).layerNorm(gamma: Variable(gamma), beta: Variable(beta)).value.scalars
+        for r in 0..<rows {
+            let row = (0..<width).map { Double(x.scalars[r * width + $0]) }
+            let mean = row.reduce(0, +) / Double(width)
+            let variance = row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(width)
+            for j in 0..<width {
+                let expected =
+                    (row[j] - mean) / (variance + 1e-5).squareRoot() * Double(gamma.scalars[j])
+                    + Double(beta.scalars[j])
+                #expect(abs(Double(y[r * width + j]) - expected) < 1e-3, "row \(r) column \(j) of \(width)")
+            }
+        }
+    }
+
     @Test(arguments: [1, 8, 13, 1_027])
     func reluPassesGradientsWherePositive(count: Int) {
         var g = SeededGenerator(seed: 5)

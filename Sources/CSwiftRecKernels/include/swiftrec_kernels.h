@@ -68,6 +68,11 @@ void sr_vsigmoid(const float *x, float *y, long n);
 /// +inf gives +inf, NaN stays NaN. x and y may be the same array.
 void sr_vgelu(const float *x, float *y, long n);
 
+/// Layer normalisation of `rows` rows of `d` values: xhat = (x - mean) / sqrt(var + eps) (biased
+/// variance), y = xhat * gamma + beta, rstd[r] = 1 / sqrt(var + eps). Outputs must not alias x.
+void sr_layer_norm_rows(const float *x, long rows, long d, const float *gamma, const float *beta, float eps,
+                        float *y, float *xhat, float *rstd);
+
 /// Backward pass of sr_vgelu: dx[i] = dy[i] * (Phi(x[i]) + x[i] * phi(x[i])), where Phi is
 /// the standard normal CDF and phi its density. dx may alias x or dy.
 void sr_vgelu_backward(const float *x, const float *dy, float *dx, long n);
@@ -91,7 +96,7 @@ int sr_heap_limit_arenas(int arenas);
 
 
 /// Code paths of the int8 product, for sr_q8_gemm_path.
-enum { SR_Q8_PORTABLE = 0, SR_Q8_AVX2 = 1, SR_Q8_AVX512_VNNI = 2, SR_Q8_NEON = 3 };
+enum { SR_Q8_PORTABLE = 0, SR_Q8_AVX2 = 1, SR_Q8_AVX512_VNNI = 2, SR_Q8_NEON = 3, SR_Q8_AMX = 4 };
 
 /// k rounded up to a multiple of 4: the row length (lda) a quantised A needs at least.
 long sr_q8_padded_columns(long k);
@@ -105,6 +110,11 @@ long sr_q8_packed_size(long n, long k);
 /// ldq must be at least that. NaN and infinite values are quantised as 0 (and ignored by the
 /// scale); an all-zero row gets scale 0.
 void sr_q8_quantize_rows(const float *x, long rows, long cols, long ldx, int8_t *q, long ldq, float *scales);
+
+/// sr_q8_quantize_rows with the vector code of a product path (portable where this CPU lacks
+/// it); every path gives the same bytes and scales.
+void sr_q8_quantize_rows_path(int path, const float *x, long rows, long cols, long ldx, int8_t *q, long ldq,
+                              float *scales);
 
 /// Packs B (n x k int8, row-major, ldb >= k) into `packed` (sr_q8_packed_size(n, k) bytes)
 /// and writes each row's sum to row_sums (padding rows get 0).
@@ -129,7 +139,14 @@ int sr_q8_path_available(int path);
 /// The path sr_q8_gemm uses here.
 int sr_q8_best_path(void);
 
-/// "portable", "avx2", "avx512-vnni", "neon" or "neon-dotprod" (static string).
+/// The path sr_q8_gemm and sr_q8_quantize_rows take now: sr_q8_best_path() unless changed.
+int sr_q8_current_path(void);
+
+/// Makes sr_q8_gemm take `path` from now on, process-wide (-1: the best one again), for
+/// benchmarks comparing paths on one CPU. Returns 0 (and changes nothing) when it is unavailable.
+int sr_q8_use_path(int path);
+
+/// "portable", "avx2", "avx512-vnni", "amx", "neon" or "neon-dotprod" (static string).
 const char *sr_q8_path_name(int path);
 
 #ifdef __cplusplus
