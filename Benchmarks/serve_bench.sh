@@ -7,7 +7,8 @@
 # copy); MODEL_DIR: a model saved by `swiftrec train --out`. Prints wrk's output for each run
 # and the server's memory. Needs `wrk` (Debian: apt-get install wrk) and a release build.
 # SERVE_ARGS adds options to `swiftrec serve` (e.g. SERVE_ARGS="--quantize int8"); ONLY=scores
-# runs only the two recommendation passes without explanations.
+# runs only the two recommendation passes without explanations; ONLY=sessions runs only
+# anonymous sessions of 200 events (the model runs for every request: nothing is cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DB=$1
@@ -29,6 +30,11 @@ start_server
 echo "server memory after start: $(rss)"
 URL=http://127.0.0.1:$PORT
 run() { echo "== $1"; shift; echo "command: $*"; "$@"; echo "server memory: $(rss)"; }
+if [ "${ONLY:-}" = sessions ]; then
+  run "session recommendations, 200 events per session (the model runs for every request)" \
+    wrk -t2 -c16 -d20s --latency -s Benchmarks/wrk/sessions.lua "$URL"
+  exit 0
+fi
 if [ "${ONLY:-}" != scores ]; then
   run "recommendations with explain=true on a fresh server (scores and explanations computed per request)" \
     env EXPLAIN=true wrk -t2 -c16 -d20s --latency -s Benchmarks/wrk/recommendations.lua "$URL"

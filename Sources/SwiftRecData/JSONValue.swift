@@ -66,12 +66,9 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
 }
 
 extension JSONValue {
-    /// One decoder for the importers' values (a decoder is cheap to reuse, not to make per line).
-    static let decoder = JSONDecoder()
-
     /// Parses `bytes` as one JSON value (objects, lists and bare values alike); nil when invalid.
     static func parse(_ bytes: some Collection<UInt8>) -> JSONValue? {
-        try? decoder.decode(JSONValue.self, from: Data(bytes))
+        try? JSONValue(parsing: bytes)
     }
 
     /// The text of an integer that a `Double` holds exactly (|n| < 2⁵³), e.g. a numeric id.

@@ -82,6 +82,9 @@ struct EventsAccepted: Codable, Sendable {
 struct EventParser {
     let limits: ServiceLimits
 
+    /// The fields an event may have.
+    static let fields: Set<String> = ["user", "item", "type", "value", "timestamp", "scenario"]
+
     func parseEvent(_ element: JSONValue, now: Int64) throws -> Event {
         guard case .object(let object) = element else { throw APIError(.badRequest, "expected an event object") }
         func id(_ field: String) throws -> String {
@@ -120,10 +123,12 @@ struct EventParser {
             scenario = text
         default: throw APIError(.badRequest, "scenario: expected a string")
         }
-        let known: Set<String> = ["user", "item", "type", "value", "timestamp", "scenario"]
-        if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
+        // Sorted only when one is unknown, so the error names the same field every time.
+        if object.keys.contains(where: { !Self.fields.contains($0) }),
+            let unknown = object.keys.sorted().first(where: { !Self.fields.contains($0) })
+        {
             throw APIError(
-                .badRequest, "\(unknown): unknown field; events have \(known.sorted().joined(separator: ", "))")
+                .badRequest, "\(unknown): unknown field; events have \(Self.fields.sorted().joined(separator: ", "))")
         }
         return Event(user: user, item: item, type: type, value: value, timestamp: timestamp, scenario: scenario)
     }

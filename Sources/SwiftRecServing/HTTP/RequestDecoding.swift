@@ -30,7 +30,9 @@ extension ServiceLimits {
             throw APIError(
                 .badRequest, "\(field): expected 1 to \(maxIDLength) bytes of UTF-8, got \(id.utf8.count)")
         }
-        if let control = id.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
+        // Unicode's control category (Cc) is exactly U+0000–U+001F and U+007F–U+009F: compared
+        // directly, as a property lookup per character was most of parsing a session's events.
+        if let control = id.unicodeScalars.first(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) {
             throw APIError(
                 .badRequest,
                 "\(field): control character U+\(String(control.value, radix: 16, uppercase: true)) is not allowed in an id"
@@ -71,9 +73,9 @@ extension ServiceLimits {
     func jsonBody(_ request: Request, _ context: ServiceContext) async throws -> JSONValue {
         let data = try await self.body(request, context)
         do {
-            return try JSONDecoder().decode(JSONValue.self, from: data)
+            return try JSONValue(parsing: data)
         } catch {
-            throw APIError(.badRequest, "the body is not valid JSON")
+            throw APIError(.badRequest, "the body is not valid JSON: \(error)")
         }
     }
 

@@ -1,0 +1,299 @@
+import Foundation
+
+/// Why text is not one JSON value, and at which byte.
+public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Offset of the byte where parsing stopped, from 0.
+    public var offset: Int
+    public var reason: String
+    public var description: String { "\(reason) at byte \(offset)" }
+}
+
+extension JSONValue {
+    /// The deepest nesting of arrays and objects a parsed value may have: deeper input is
+    /// refused rather than risking the stack on hostile bodies.
+    public static let maximumDepth = 256
+
+    /// Parses `bytes` as exactly one JSON value (RFC 8259: any value at the top, surrounding
+    /// whitespace allowed, nothing after it, no trailing commas). Strict like the ``Codable``
+    /// conformance: `true` is a Bool, numbers must be finite doubles, strings must be valid UTF-8
+    /// with valid escapes (surrogate pairs whole); a repeated object key keeps its last value.
+    ///
+    /// Written by hand because decoding into this enum through `JSONDecoder` tries each case
+    /// in turn and pays for a thrown error per miss: a 200-event session body took ~9 µs per
+    /// event that way, most of a request's time.
+    public init(parsing bytes: some Collection<UInt8>) throws(JSONParseError) {
+        let result: Result<JSONValue, JSONParseError> =
+            bytes.withContiguousStorageIfAvailable { buffer in
+                var parser = JSONByteParser(buffer)
+                return Result { () throws(JSONParseError) in try parser.document() }
+            }
+            ?? Array(bytes).withUnsafeBufferPointer { buffer in
+                var parser = JSONByteParser(buffer)
+                return Result { () throws(JSONParseError) in try parser.document() }
+            }
+        self = try result.get()
+    }
+
+    /// ``init(parsing:)`` of a `Data` body.
+    public init(parsing data: Data) throws(JSONParseError) {
+        let result: Result<JSONValue, JSONParseError> = data.withUnsafeBytes { raw in
+            var parser = JSONByteParser(raw.bindMemory(to: UInt8.self))
+            return Result { () throws(JSONParseError) in try parser.document() }
+        }
+        self = try result.get()
+    }
+}
+
+/// A recursive-descent reader over one buffer of UTF-8 bytes.
+private struct JSONByteParser {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var position = 0
+    var depth = 0
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: position, reason: reason) }
+
+    mutating func skipWhitespace() {
+        while position < bytes.count {
+            switch bytes[position] {
+            case 0x20, 0x09, 0x0A, 0x0D: position += 1
+            default: return
+            }
+        }
+    }
+
+    mutating func document() throws(JSONParseError) -> JSONValue {
+        skipWhitespace()
+        let value = try self.value()
+        skipWhitespace()
+        guard position == bytes.count else { throw fail("unexpected text after the value") }
+        return value
+    }
+
+    mutating func value() throws(JSONParseError) -> JSONValue {
+        guard position < bytes.count else { throw fail("unexpected end of input") }
+        switch bytes[position] {
+        case UInt8(ascii: "{"): return try object()
+        case UInt8(ascii: "["): return try array()
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
+        default: throw fail("unexpected character")
+        }
+    }
+
+    mutating func literal(_ word: StaticString) throws(JSONParseError) {
+        let count = word.utf8CodeUnitCount
+        guard bytes.count - position >= count else { throw fail("unexpected end of input") }
+        for k in 0..<count where bytes[position + k] != word.utf8Start[k] { throw fail("unexpected character") }
+        position += count
+    }
+
+    mutating func enter() throws(JSONParseError) {
+        depth += 1
+        guard depth <= JSONValue.maximumDepth else {
+            throw fail("nested deeper than \(JSONValue.maximumDepth) arrays and objects")
+        }
+        position += 1
+        skipWhitespace()
+    }
+
+    mutating func array() throws(JSONParseError) -> JSONValue {
+        try enter()
+        var elements: [JSONValue] = []
+        if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
+            position += 1
+            depth -= 1
+            return .array(elements)
+        }
+        while true {
+            elements.append(try value())
+            skipWhitespace()
+            guard position < bytes.count else { throw fail("unexpected end of input in an array") }
+            let next = bytes[position]
+            position += 1
+            if next == UInt8(ascii: "]") { break }
+            guard next == UInt8(ascii: ",") else {
+                position -= 1
+                throw fail("expected ',' or ']'")
+            }
+            skipWhitespace()
+        }
+        depth -= 1
+        return .array(elements)
+    }
+
+    mutating func object() throws(JSONParseError) -> JSONValue {
+        try enter()
+        var members: [String: JSONValue] = [:]
+        if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
+            position += 1
+            depth -= 1
+            return .object(members)
+        }
+        while true {
+            guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
+                throw fail("expected a string key")
+            }
+            let key = try string()
+            skipWhitespace()
+            guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+            position += 1
+            skipWhitespace()
+            members[key] = try value()
+            skipWhitespace()
+            guard position < bytes.count else { throw fail("unexpected end of input in an object") }
+            let next = bytes[position]
+            position += 1
+            if next == UInt8(ascii: "}") { break }
+            guard next == UInt8(ascii: ",") else {
+                position -= 1
+                throw fail("expected ',' or '}'")
+            }
+            skipWhitespace()
+        }
+        depth -= 1
+        return .object(members)
+    }
+
+    /// A string starting at the opening quote; the common case (no escapes) is decoded in one go.
+    mutating func string() throws(JSONParseError) -> String {
+        position += 1
+        let start = position
+        while position < bytes.count {
+            let byte = bytes[position]
+            if byte == UInt8(ascii: "\"") {
+                let text = try validated(start..<position)
+                position += 1
+                return text
+            }
+            if byte == UInt8(ascii: "\\") { return try escapedString(from: start) }
+            guard byte >= 0x20 else { throw fail("control character in a string") }
+            position += 1
+        }
+        throw fail("unterminated string")
+    }
+
+    func validated(_ range: Range<Int>) throws(JSONParseError) -> String {
+        guard let text = String(validating: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self) else {
+            throw JSONParseError(offset: range.lowerBound, reason: "invalid UTF-8 in a string")
+        }
+        return text
+    }
+
+    mutating func escapedString(from start: Int) throws(JSONParseError) -> String {
+        var utf8 = Array(bytes[start..<position])
+        while position < bytes.count {
+            let byte = bytes[position]
+            switch byte {
+            case UInt8(ascii: "\""):
+                position += 1
+                guard let text = String(validating: utf8, as: UTF8.self) else {
+                    throw JSONParseError(offset: start, reason: "invalid UTF-8 in a string")
+                }
+                return text
+            case UInt8(ascii: "\\"):
+                position += 1
+                guard position < bytes.count else { throw fail("unterminated string") }
+                let escape = bytes[position]
+                position += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(escape)
+                case UInt8(ascii: "b"): utf8.append(0x08)
+                case UInt8(ascii: "f"): utf8.append(0x0C)
+                case UInt8(ascii: "n"): utf8.append(0x0A)
+                case UInt8(ascii: "r"): utf8.append(0x0D)
+                case UInt8(ascii: "t"): utf8.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try hexQuad()
+                    if (0xD800...0xDBFF).contains(scalar) {
+                        guard bytes.count - position >= 6, bytes[position] == UInt8(ascii: "\\"),
+                            bytes[position + 1] == UInt8(ascii: "u")
+                        else { throw fail("unpaired surrogate in a \\u escape") }
+                        position += 2
+                        let low = try hexQuad()
+                        guard (0xDC00...0xDFFF).contains(low) else { throw fail("unpaired surrogate in a \\u escape") }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else if (0xDC00...0xDFFF).contains(scalar) {
+                        throw fail("unpaired surrogate in a \\u escape")
+                    }
+                    guard let unicode = Unicode.Scalar(scalar) else { throw fail("invalid \\u escape") }
+                    utf8.append(contentsOf: String(Character(unicode)).utf8)
+                default:
+                    position -= 1
+                    throw fail("invalid escape")
+                }
+            default:
+                guard byte >= 0x20 else { throw fail("control character in a string") }
+                utf8.append(byte)
+                position += 1
+            }
+        }
+        throw fail("unterminated string")
+    }
+
+    mutating func hexQuad() throws(JSONParseError) -> UInt32 {
+        guard bytes.count - position >= 4 else { throw fail("unterminated \\u escape") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[position]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw fail("invalid \\u escape")
+            }
+            value = value << 4 | UInt32(digit)
+            position += 1
+        }
+        return value
+    }
+
+    /// A number by JSON's grammar (-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?), converted by the
+    /// standard library; one beyond Double's range is refused rather than made infinite.
+    mutating func number() throws(JSONParseError) -> Double {
+        let start = position
+        func digits(_ parser: inout JSONByteParser) -> Int {
+            let first = parser.position
+            while parser.position < parser.bytes.count,
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(parser.bytes[parser.position])
+            {
+                parser.position += 1
+            }
+            return parser.position - first
+        }
+        if bytes[position] == UInt8(ascii: "-") { position += 1 }
+        guard position < bytes.count else { throw fail("unexpected end of input in a number") }
+        if bytes[position] == UInt8(ascii: "0") {
+            position += 1
+        } else {
+            guard digits(&self) > 0 else { throw fail("expected a digit") }
+        }
+        if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
+            position += 1
+            guard digits(&self) > 0 else { throw fail("expected a digit after '.'") }
+        }
+        if position < bytes.count, bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E") {
+            position += 1
+            if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") {
+                position += 1
+            }
+            guard digits(&self) > 0 else { throw fail("expected a digit in the exponent") }
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+        guard let value = Double(text), value.isFinite else {
+            throw JSONParseError(offset: start, reason: "number out of range")
+        }
+        return value
+    }
+}
