@@ -115,21 +115,27 @@ private struct JSONByteParser {
             depth -= 1
             return .array(elements)
         }
-        while true {
+        repeat {
             elements.append(try value())
-            skipWhitespace()
-            guard position < bytes.count else { throw fail("unexpected end of input in an array") }
-            let next = bytes[position]
-            position += 1
-            if next == UInt8(ascii: "]") { break }
-            guard next == UInt8(ascii: ",") else {
-                position -= 1
-                throw fail("expected ',' or ']'")
-            }
-            skipWhitespace()
-        }
+        } while try another(before: "]", in: "an array")
         depth -= 1
         return .array(elements)
+    }
+
+    /// After an element: true past a ',' (and the whitespace after it), false past `closing`.
+    mutating func another(before closing: Unicode.Scalar, in container: String) throws(JSONParseError) -> Bool {
+        skipWhitespace()
+        guard position < bytes.count else { throw fail("unexpected end of input in \(container)") }
+        switch bytes[position] {
+        case UInt8(ascii: ","):
+            position += 1
+            skipWhitespace()
+            return true
+        case UInt8(ascii: closing):
+            position += 1
+            return false
+        default: throw fail("expected ',' or '\(closing)'")
+        }
     }
 
     mutating func object() throws(JSONParseError) -> JSONValue {
@@ -150,16 +156,7 @@ private struct JSONByteParser {
             position += 1
             skipWhitespace()
             members[key] = try value()
-            skipWhitespace()
-            guard position < bytes.count else { throw fail("unexpected end of input in an object") }
-            let next = bytes[position]
-            position += 1
-            if next == UInt8(ascii: "}") { break }
-            guard next == UInt8(ascii: ",") else {
-                position -= 1
-                throw fail("expected ',' or '}'")
-            }
-            skipWhitespace()
+            guard try another(before: "}", in: "an object") else { break }
         }
         depth -= 1
         return .object(members)
