@@ -268,6 +268,24 @@ struct ElementwiseKernelTests {
         }
     }
 
+    /// GELU and its derivative against Double's erf, over a grid that crosses every branch
+    /// (both signs, the clamp, the vector tail) and with a NaN and infinities.
+    @Test func geluMatchesErfInDouble() {
+        let grid = stride(from: -12.0, through: 12.0, by: 0.0137).map { Float($0) }
+        let x = Variable(Tensor(grid + [0, -0.0, .infinity, -.infinity]), requiresGrad: true)
+        let y = x.gelu()
+        y.sum().backward()
+        let out = y.value.scalars, grad = x.grad!.scalars
+        for (i, v) in grid.enumerated() {
+            let d = Double(v)
+            let cdf = 0.5 * (1 + erf(d / 2.0.squareRoot())), density = exp(-d * d / 2) / (2 * Double.pi).squareRoot()
+            #expect(abs(Double(out[i]) - d * cdf) <= 4e-7 * max(1, abs(d)), "gelu(\(v)) = \(out[i])")
+            #expect(abs(Double(grad[i]) - (cdf + d * density)) <= 1e-6 * max(1, abs(d)), "gelu'(\(v)) = \(grad[i])")
+        }
+        let n = grid.count
+        #expect(out[n] == 0 && out[n + 2] == .infinity && out[n + 3] == 0)
+    }
+
     /// Layer norm's vector statistics against a Double reference, for widths with and without
     /// a tail of the vector length, and values far from zero (mean 50).
     @Test(arguments: [1, 7, 16, 64, 70])
