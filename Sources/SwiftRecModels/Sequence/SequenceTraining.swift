@@ -534,9 +534,10 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
         // A large batch is scored a few users at a time, each thread taking its own groups on one
         // thread: one forward pass over hundreds of users × hundreds of positions streams its
         // activations through main memory, which then bounds the time more than arithmetic does;
-        // four users' activations stay in a core's cache.
+        // four users' activations stay in a core's cache. On one thread too: 256 SASRec users
+        // took 95 ms in one pass and 80 ms in groups (54 ms against 80 at int8).
         let threads = Threading.threadCount, group = Self.scoringGroup
-        guard threads > 1, histories.count >= 2 * group else {
+        guard histories.count >= 2 * group else {
             network.scores(after: histories, into: scores)
             return
         }
