@@ -109,7 +109,7 @@ __attribute__((target("avx512f"))) static void quantize_rows_avx512(const float 
         const float *row = x + r * ldx;
         __m512 most = _mm512_setzero_ps();
         for (long c = 0; c < cols; c += 16) {
-            __mmask16 m = cols - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - c)) - 1);
+            __mmask16 m = sr_tail_mask16(cols - c);
             __m512 v = _mm512_abs_ps(_mm512_maskz_loadu_ps(m, row + c));
             most = _mm512_mask_max_ps(most, _mm512_cmp_ps_mask(v, finite, _CMP_LE_OQ), most, v);
         }
@@ -118,7 +118,7 @@ __attribute__((target("avx512f"))) static void quantize_rows_avx512(const float 
         const __m512 scale = _mm512_set1_ps(inverse);
         int8_t *out = q + r * ldq;
         for (long c = 0; c < cols; c += 16) {
-            __mmask16 m = cols - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - c)) - 1);
+            __mmask16 m = sr_tail_mask16(cols - c);
             __m512 v = _mm512_maskz_loadu_ps(m, row + c);
             __mmask16 keep = _mm512_cmp_ps_mask(_mm512_abs_ps(v), finite, _CMP_LE_OQ);
             __m512 t = _mm512_maskz_mul_ps(keep, v, scale);
@@ -324,7 +324,7 @@ SR_TARGET_Q8_AVX2 static void q8_avx2(long m, long n, long groups, const int8_t 
 
 SR_TARGET_Q8_VNNI static inline void q8_vnni_store(__m512i acc, const int32_t *sums, long count, float scale_a,
                                             const float *scale_b, const float *bias, float *c) {
-    __mmask16 mask = count == PANEL ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
+    __mmask16 mask = sr_tail_mask16(count);
     acc = _mm512_sub_epi32(acc, _mm512_slli_epi32(_mm512_loadu_si512((const void *)sums), 7));
     __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc),
                              _mm512_mul_ps(_mm512_set1_ps(scale_a), _mm512_maskz_loadu_ps(mask, scale_b)));
@@ -479,7 +479,7 @@ SR_TARGET_Q8_AMX static void q8_amx_rows(long rows, long n, long groups, const i
             // Each panel's scales and bias are loaded once for all its rows.
             for (int half = 0; half < 1 + two_panels; half++) {
                 long first = (p + half) * PANEL, count = n - first < PANEL ? n - first : PANEL;
-                __mmask16 mask = count >= PANEL ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
+                __mmask16 mask = sr_tail_mask16(count);
                 __m512 sb = _mm512_maskz_loadu_ps(mask, scale_b + first);
                 __m512 bb = bias ? _mm512_maskz_loadu_ps(mask, bias + first) : _mm512_setzero_ps();
                 for (long r = 0; r < (two_row_tiles ? 32 : 16); r++) {

@@ -16,6 +16,14 @@
 #define SR_NEON 1
 #endif
 
+#if defined(SR_X86)
+// Lanes of a 16-lane vector that hold the next `remaining` values (all 16 when 16 or more).
+// No target attribute: it compiles to plain integer code and inlines into any kernel.
+static inline __mmask16 sr_tail_mask16(long remaining) {
+    return remaining >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << remaining) - 1);
+}
+#endif
+
 // Code path levels returned by sr_isa_level().
 enum { SR_ISA_GENERIC = 0, SR_ISA_AVX2 = 1, SR_ISA_AVX512 = 2 };
 

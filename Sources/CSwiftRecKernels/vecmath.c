@@ -436,9 +436,6 @@ SR_AVX2 static void vgelu_backward_avx2(const float *x, const float *dy, float *
 // ---------------------------------------------------------------------------------------
 // AVX-512 path: the same algorithms on 16 lanes, with mask registers for the tails.
 
-SR_AVX512 static inline __mmask16 tail_mask16(long remaining) {
-    return remaining >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << remaining) - 1);
-}
 
 SR_AVX512 static inline __m512 exp_avx512(__m512 x) {
     x = _mm512_min_ps(_mm512_set1_ps(EXP_HI), x);
@@ -521,14 +518,14 @@ SR_AVX512 static inline __m512 gelu_grad_avx512(__m512 x) {
 
 SR_AVX512 static void vgelu_avx512(const float *x, float *y, long n) {
     for (long i = 0; i < n; i += 16) {
-        __mmask16 m = tail_mask16(n - i);
+        __mmask16 m = sr_tail_mask16(n - i);
         _mm512_mask_storeu_ps(y + i, m, gelu_avx512(_mm512_maskz_loadu_ps(m, x + i)));
     }
 }
 
 SR_AVX512 static void vgelu_backward_avx512(const float *x, const float *dy, float *dx, long n) {
     for (long i = 0; i < n; i += 16) {
-        __mmask16 m = tail_mask16(n - i);
+        __mmask16 m = sr_tail_mask16(n - i);
         __m512 g = gelu_grad_avx512(_mm512_maskz_loadu_ps(m, x + i));
         _mm512_mask_storeu_ps(dx + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, dy + i), g));
     }
@@ -541,7 +538,7 @@ SR_AVX512 static float vmax_avx512(const float *x, long n) {
         m0 = _mm512_max_ps(m0, _mm512_loadu_ps(x + i));
         m1 = _mm512_max_ps(m1, _mm512_loadu_ps(x + i + 16));
     }
-    for (; i < n; i += 16) m0 = _mm512_max_ps(m0, _mm512_mask_loadu_ps(ninf, tail_mask16(n - i), x + i));
+    for (; i < n; i += 16) m0 = _mm512_max_ps(m0, _mm512_mask_loadu_ps(ninf, sr_tail_mask16(n - i), x + i));
     return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
 }
 
@@ -557,7 +554,7 @@ SR_AVX512 static float vexp_shift_sum_avx512(float *x, long n, float shift) {
         s1 = _mm512_add_ps(s1, e1);
     }
     for (; i < n; i += 16) {
-        __mmask16 m = tail_mask16(n - i);
+        __mmask16 m = sr_tail_mask16(n - i);
         __m512 e = exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vs));
         _mm512_mask_storeu_ps(x + i, m, e);
         s0 = _mm512_add_ps(s0, _mm512_maskz_mov_ps(m, e));
@@ -567,7 +564,7 @@ SR_AVX512 static float vexp_shift_sum_avx512(float *x, long n, float shift) {
 
 SR_AVX512 static void vexp_avx512(const float *x, float *y, long n) {
     for (long i = 0; i < n; i += 16) {
-        __mmask16 m = tail_mask16(n - i);
+        __mmask16 m = sr_tail_mask16(n - i);
         _mm512_mask_storeu_ps(y + i, m, exp_avx512(_mm512_maskz_loadu_ps(m, x + i)));
     }
 }
@@ -749,11 +746,11 @@ SR_AVX512 static void layer_norm_avx512(const float *x, long rows, long d, const
     for (long r = 0; r < rows; r++) {
         const float *xr = x + r * d;
         __m512 s = _mm512_setzero_ps();
-        for (long j = 0; j < d; j += 16) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(tail_mask16(d - j), xr + j));
+        for (long j = 0; j < d; j += 16) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(sr_tail_mask16(d - j), xr + j));
         float mean = _mm512_reduce_add_ps(s) / (float)d;
         __m512 vm = _mm512_set1_ps(mean), q = _mm512_setzero_ps();
         for (long j = 0; j < d; j += 16) {
-            __mmask16 m = tail_mask16(d - j);
+            __mmask16 m = sr_tail_mask16(d - j);
             __m512 c = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, xr + j), vm);
             q = _mm512_fmadd_ps(c, c, q);
         }
@@ -761,7 +758,7 @@ SR_AVX512 static void layer_norm_avx512(const float *x, long rows, long d, const
         rstd[r] = inv;
         __m512 vi = _mm512_set1_ps(inv);
         for (long j = 0; j < d; j += 16) {
-            __mmask16 m = tail_mask16(d - j);
+            __mmask16 m = sr_tail_mask16(d - j);
             __m512 h = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + j), vm), vi);
             _mm512_mask_storeu_ps(xhat + r * d + j, m, h);
             __m512 out = _mm512_fmadd_ps(h, _mm512_maskz_loadu_ps(m, gamma + j), _mm512_maskz_loadu_ps(m, beta + j));

@@ -22,25 +22,19 @@ extension JSONValue {
     /// in turn and pays for a thrown error per miss: a 200-event session body took ~9 µs per
     /// event that way, most of a request's time.
     public init(parsing bytes: some Collection<UInt8>) throws(JSONParseError) {
-        let result: Result<JSONValue, JSONParseError> =
-            bytes.withContiguousStorageIfAvailable { buffer in
-                var parser = JSONByteParser(buffer)
-                return Result { () throws(JSONParseError) in try parser.document() }
-            }
-            ?? Array(bytes).withUnsafeBufferPointer { buffer in
-                var parser = JSONByteParser(buffer)
-                return Result { () throws(JSONParseError) in try parser.document() }
-            }
-        self = try result.get()
+        self = try
+            (bytes.withContiguousStorageIfAvailable(Self.parsed) ?? Array(bytes).withUnsafeBufferPointer(Self.parsed))
+            .get()
     }
 
     /// ``init(parsing:)`` of a `Data` body.
     public init(parsing data: Data) throws(JSONParseError) {
-        let result: Result<JSONValue, JSONParseError> = data.withUnsafeBytes { raw in
-            var parser = JSONByteParser(raw.bindMemory(to: UInt8.self))
-            return Result { () throws(JSONParseError) in try parser.document() }
-        }
-        self = try result.get()
+        self = try data.withUnsafeBytes { Self.parsed($0.bindMemory(to: UInt8.self)) }.get()
+    }
+
+    private static func parsed(_ buffer: UnsafeBufferPointer<UInt8>) -> Result<JSONValue, JSONParseError> {
+        var parser = JSONByteParser(buffer)
+        return Result { () throws(JSONParseError) in try parser.document() }
     }
 }
 

@@ -66,11 +66,6 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
 }
 
 extension JSONValue {
-    /// Parses `bytes` as one JSON value (objects, lists and bare values alike); nil when invalid.
-    static func parse(_ bytes: some Collection<UInt8>) -> JSONValue? {
-        try? JSONValue(parsing: bytes)
-    }
-
     /// The text of an integer that a `Double` holds exactly (|n| < 2⁵³), e.g. a numeric id.
     var exactIntegerText: String? {
         guard case .number(let n) = self, n.rounded() == n, abs(n) < 9_007_199_254_740_992 else { return nil }

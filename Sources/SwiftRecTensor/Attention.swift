@@ -48,14 +48,15 @@ extension Variable {
             nonisolated(unsafe) let vp = value.value.storage.pointer, pp = probabilities.mutablePointer()
             nonisolated(unsafe) let dp = dropped?.mutablePointer(), op = output.mutablePointer()
             nonisolated(unsafe) let mp = keyPaddingMask?.storage.pointer
+            // Causal: a block of rows sees only the keys up to its last row, so the products
+            // right of that are skipped (about 40 % of them at length 200).
+            let blocks = Self.queryBlocks(length: length, causal: causal)
             parallelRanges(pairs, costPerItem: square * headDim * 4) { range in
                 for pair in range {
                     let b = pair / heads, h = pair % heads
                     let base = b * length * dim + h * headDim
                     let scores = pp + pair * square
-                    // Causal: a block of rows sees only the keys up to its last row, so the
-                    // products right of that are skipped (about 40 % of them at length 200).
-                    for rows in Self.queryBlocks(length: length, causal: causal) {
+                    for rows in blocks {
                         GEMM.multiply(
                             transA: false, transB: true, m: rows.count, n: causal ? rows.upperBound : length,
                             k: headDim, alpha: scale, a: qp + base + rows.lowerBound * dim, lda: dim, b: kp + base,
@@ -96,7 +97,7 @@ extension Variable {
                         }
                         weights = UnsafePointer(target)
                     }
-                    for rows in Self.queryBlocks(length: length, causal: causal) {
+                    for rows in blocks {
                         GEMM.multiply(
                             transA: false, transB: false, m: rows.count, n: headDim,
                             k: causal ? rows.upperBound : length, a: weights + rows.lowerBound * length, lda: length,

@@ -103,7 +103,7 @@ public struct QuantizedMatrix: Sendable {
     ) {
         guard count > 0, rows > 0 else { return }
         if let path { precondition(path.isAvailable, "QuantizedMatrix: the \(path) path is not available here") }
-        let padded = sr_q8_padded_columns(columns)
+        let padded = sr_q8_padded_columns(columns), chosen = (path ?? .current).rawValue
         nonisolated(unsafe) let x = x, out = out, bias = bias
         // Rows are quantised and multiplied a block at a time, so that each block's int8 copy is
         // still in the L1 cache when the kernel reads it, and the float input is read from
@@ -119,18 +119,11 @@ public struct QuantizedMatrix: Sendable {
                         for first in stride(from: range.lowerBound, to: range.upperBound, by: blockRows) {
                             let block = min(blockRows, range.upperBound - first)
                             let input = x + first * xStride, target = out + first * outStride
-                            if let path {
-                                sr_q8_quantize_rows_path(
-                                    path.rawValue, input, block, columns, xStride, &quantized, padded, &inputScales)
-                                _ = sr_q8_gemm_path(
-                                    path.rawValue, block, rows, columns, quantized, padded, inputScales,
-                                    p.baseAddress, s.baseAddress, sc.baseAddress, bias, target, outStride)
-                            } else {
-                                sr_q8_quantize_rows(input, block, columns, xStride, &quantized, padded, &inputScales)
-                                sr_q8_gemm(
-                                    block, rows, columns, quantized, padded, inputScales, p.baseAddress,
-                                    s.baseAddress, sc.baseAddress, bias, target, outStride)
-                            }
+                            sr_q8_quantize_rows_path(
+                                chosen, input, block, columns, xStride, &quantized, padded, &inputScales)
+                            _ = sr_q8_gemm_path(
+                                chosen, block, rows, columns, quantized, padded, inputScales, p.baseAddress,
+                                s.baseAddress, sc.baseAddress, bias, target, outStride)
                         }
                     }
                 }

@@ -53,7 +53,7 @@ public enum JSONLinesImporter {
             if let flat = FlatJSONObject.parse(line) {
                 fields = flat
             } else {
-                guard let parsed = JSONValue.parse(line) else {
+                guard let parsed = try? JSONValue(parsing: line) else {
                     sink.report.reject(file: file, line: lineNumber, reason: "invalid JSON", detail: line.preview)
                     return
                 }

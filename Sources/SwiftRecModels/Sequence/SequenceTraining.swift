@@ -559,7 +559,7 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
         }
     }
 
-    /// Users per forward pass when a large batch is split over threads.
+    /// Users per forward pass when a large batch is scored in groups.
     static var scoringGroup: Int { 4 }
 
     func explain(_ items: [Int32], for state: UserState, top: Int, method: ExplanationMethod) -> [[Attribution]] {

@@ -123,10 +123,8 @@ struct EventParser {
             scenario = text
         default: throw APIError(.badRequest, "scenario: expected a string")
         }
-        // Sorted only when one is unknown, so the error names the same field every time.
-        if object.keys.contains(where: { !Self.fields.contains($0) }),
-            let unknown = object.keys.sorted().first(where: { !Self.fields.contains($0) })
-        {
+        // The first unknown field in sorted order, so the error names the same one every time.
+        if let unknown = object.keys.filter({ !Self.fields.contains($0) }).min() {
             throw APIError(
                 .badRequest, "\(unknown): unknown field; events have \(Self.fields.sorted().joined(separator: ", "))")
         }
