@@ -286,6 +286,76 @@ struct ElementwiseKernelTests {
         #expect(out[n] == 0 && out[n + 2] == .infinity && out[n + 3] == 0)
     }
 
+    /// Sigmoid and tanh against Double over a grid that crosses tanh's two branches and exp's
+    /// clamp, with the vector tail, NaN and infinities.
+    @Test func sigmoidAndTanhMatchDouble() {
+        let grid = stride(from: -105.0, through: 105.0, by: 0.0371).map { Float($0) }
+        let x = Variable(Tensor(grid + [0, -0.0, .infinity, -.infinity, .nan]))
+        let sigmoid = x.sigmoid().value.scalars, tanh = x.tanh().value.scalars
+        for (i, v) in grid.enumerated() {
+            let expected = 1 / (1 + Foundation.exp(-Double(v)))
+            // Below −87 the true value is under Float's smallest normal (exp's input is clamped there).
+            let tolerance = v < -87 ? 1e-37 : 2e-7 * expected
+            #expect(abs(Double(sigmoid[i]) - expected) <= tolerance, "sigmoid(\(v)) = \(sigmoid[i])")
+            #expect(abs(Double(tanh[i]) - Foundation.tanh(Double(v))) <= 2e-7, "tanh(\(v)) = \(tanh[i])")
+        }
+        let n = grid.count
+        #expect(sigmoid[n] == 0.5 && sigmoid[n + 2] == 1 && sigmoid[n + 3] == 0 && sigmoid[n + 4].isNaN)
+        #expect(tanh[n + 1].sign == .minus && tanh[n + 2] == 1 && tanh[n + 3] == -1 && tanh[n + 4].isNaN)
+    }
+
+    /// The fused pair kernel on every code path this CPU has equals the unit computed pair by
+    /// pair in Double, for widths with and without a tail of the vector length, history blocks
+    /// with a tail, and no hidden layer at all.
+    @Test(arguments: [
+        ([80, 40, 1], 16, 50), ([23, 9, 1], 5, 37), ([17, 1], 3, 70), ([1], 4, 3), ([40, 33, 7, 1], 8, 33),
+    ])
+    func pairMLPMatchesAPairByPairReference(widths: [Int], dim: Int, history: Int) {
+        var g = SeededGenerator(seed: UInt64(widths[0] * 100 + dim))
+        let candidates = 6
+        let h = Tensor.randomNormal([history, dim], generator: &g),
+            c = Tensor.randomNormal([candidates, dim], generator: &g)
+        let hp = Tensor.randomNormal([history, widths[0]], generator: &g)
+        let cp = Tensor.randomNormal([candidates, widths[0]], generator: &g)
+        // W_p in columns 2·dim..<3·dim of a wider block, as DIN's first layer holds it.
+        let block = Tensor.randomNormal([widths[0], 4 * dim], std: 0.5, generator: &g)
+        let layers = zip(widths, widths.dropFirst()).map { Linear($0, $1, generator: &g) }
+        func sigmoid(_ v: Double) -> Double { 1 / (1 + Foundation.exp(-v)) }
+        var expected: [Double] = []
+        for k in 0..<candidates {
+            for l in 0..<history {
+                var x: [Double] = []
+                for o in 0..<widths[0] {
+                    var sum = Double(hp.scalars[l * widths[0] + o]) + Double(cp.scalars[k * widths[0] + o])
+                    for j in 0..<dim {
+                        let product = Double(h.scalars[l * dim + j]) * Double(c.scalars[k * dim + j])
+                        sum += Double(block.scalars[o * 4 * dim + 2 * dim + j]) * product
+                    }
+                    x.append(sum)
+                }
+                for layer in layers {
+                    let w = layer.weight.value.scalars, b = layer.bias!.value.scalars, width = x.count
+                    var next: [Double] = []
+                    for o in 0..<b.count {
+                        var sum = Double(b[o])
+                        for i in 0..<width { sum += Double(w[o * width + i]) * sigmoid(x[i]) }
+                        next.append(sum)
+                    }
+                    x = next
+                }
+                expected.append(x[0])
+            }
+        }
+        for path in VectorPath.allCases where path.isAvailable {
+            let out = PairMLP.outputs(
+                history: h, candidates: c, historyPart: hp, candidatePart: cp, productBlock: block,
+                productColumn: 2 * dim, layers: layers, path: path)
+            #expect(out.shape == [candidates, history])
+            let largest = zip(out.scalars, expected).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
+            #expect(largest < 1e-5, "\(path): largest difference \(largest)")
+        }
+    }
+
     /// Layer norm's vector statistics against a Double reference, for widths with and without
     /// a tail of the vector length, and values far from zero (mean 50).
     @Test(arguments: [1, 7, 16, 64, 70])

@@ -149,6 +149,21 @@ int sr_q8_use_path(int path);
 /// "portable", "avx2", "avx512-vnni", "amx", "neon" or "neon-dotprod" (static string).
 const char *sr_q8_path_name(int path);
 
+/// DIN's activation unit over every (candidate k, history item l) pair of one request, fused
+/// (each block of pairs runs through all layers in cache). The first layer's pre-activation is
+/// hpart[l] + cpart[k] + W_p · (h[l] ⊙ c[k]) (h [history][dim], c [candidates][dim], hpart
+/// [history][widths[0]], cpart [candidates][widths[0]] with the first bias in it, W_p
+/// [widths[0]][dim] with row stride wp_stride); then `layers` linear layers follow, each after
+/// a sigmoid, layer i mapping widths[i] to widths[i + 1] (widths[layers] must be 1; with
+/// layers = 0 the first layer is the output), their
+/// weights ([out][in], row-major) and biases one after the other in `params`.
+/// out[k * history + l] is the last layer's output. max_level caps the code path
+/// (0 generic, 1 AVX2, 2 AVX-512; -1 the best here), for tests of each path.
+/// Returns 0, -1 for bad widths, -2 when scratch memory cannot be had.
+int sr_pair_mlp(long candidates, long history, long dim, const float *h, const float *c, const float *hpart,
+                const float *cpart, const float *wp, long wp_stride, long layers, const long *widths,
+                const float *params, float *out, int max_level);
+
 #ifdef __cplusplus
 }
 #endif

@@ -109,7 +109,8 @@ public final class DINNetwork: FeatureNetwork {
     /// One user's logits, the request path: the activation unit's first layer is split by input
     /// block, W·[h; c; h − c; h ⊙ c] = (W_h + W_d)·h + (W_c − W_d)·c + W_p·(h ⊙ c), so the h and c
     /// parts run once per history item and once per candidate and only W_p·(h ⊙ c) runs per
-    /// (history item, candidate) pair, a quarter of that layer's work; padding slots (weight 0)
+    /// (history item, candidate) pair, a quarter of that layer's work, fused with the further
+    /// layers in one kernel (``PairMLP``); padding slots (weight 0)
     /// are skipped, and the user fields' share of the top network's first layer is computed once.
     /// Equals ``logits(_:encoder:)`` up to rounding.
     public func oneUserLogits(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float]? {
@@ -137,18 +138,13 @@ public final class DINNetwork: FeatureNetwork {
             let historyPart = Tensor.matmul(history, block(0) + block(2), transposeB: true)
             var candidatePart = Tensor.matmul(candidates, block(1) - block(2), transposeB: true)
             if let bias = first.bias { candidatePart = candidatePart + bias.value }
-            // Row c·r + l: h_l ⊙ c_c, then its W_p product plus both shared parts.
-            var products = Tensor.zeros([n * r, d])
-            Self.forEachPair(&products, history, candidates) { out, h, c in for j in 0..<d { out[j] = h[j] * c[j] } }
-            var hidden = Tensor.matmul(products, block(3), transposeB: true)
-            let width = w.shape[0]
-            Self.forEachPair(&hidden, historyPart, candidatePart) { out, h, c in
-                for j in 0..<width { out[j] += h[j] + c[j] }
-            }
-            var x = Variable(hidden)
-            for layer in activationUnit.layers.dropFirst() { x = layer(activationUnit.activation(x)) }
+            // The per-pair rest (W_p·(h ⊙ c), then the further layers) in one fused kernel.
+            let weights = PairMLP.outputs(
+                history: history, candidates: candidates, historyPart: historyPart,
+                candidatePart: candidatePart, productBlock: w, productColumn: 3 * d,
+                layers: Array(activationUnit.layers.dropFirst()))
             // Σ_l w(h_l, c)·h_l for every candidate at once: [n, r] × [r, d].
-            pooled = Tensor.matmul(x.value.reshaped([n, r]), history)
+            pooled = Tensor.matmul(weights, history)
         }
         let topFirst = top.layers[0]
         let tw = topFirst.weight.value
@@ -162,28 +158,6 @@ public final class DINNetwork: FeatureNetwork {
         var y = Variable(hidden)
         for layer in top.layers.dropFirst() { y = layer(top.activation(y)) }
         return (y.value + embeddings.firstOrder(batch).value).scalars
-    }
-
-    /// Calls `body` on row k·r + l of `out` ([n·r, width]) with row l of `history` ([r, width])
-    /// and row k of `candidates` ([n, width]): every (candidate, history item) pair.
-    private static func forEachPair(
-        _ out: inout Tensor, _ history: Tensor, _ candidates: Tensor,
-        _ body: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>) -> Void
-    ) {
-        let r = history.shape[0], n = candidates.shape[0], width = history.shape[1]
-        history.withUnsafeBufferPointer { h in
-            candidates.withUnsafeBufferPointer { c in
-                out.withUnsafeMutableBufferPointer { o in
-                    for k in 0..<n {
-                        for l in 0..<r {
-                            body(
-                                o.baseAddress! + (k * r + l) * width, h.baseAddress! + l * width,
-                                c.baseAddress! + k * width)
-                        }
-                    }
-                }
-            }
-        }
     }
 
     /// The activation unit's weight of each history slot for its example's candidate.

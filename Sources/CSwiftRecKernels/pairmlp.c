@@ -1,0 +1,249 @@
+// DIN's activation unit over every (candidate, history item) pair of one request, fused: each
+// block of pairs goes through all of the unit's layers while its activations are in L1, with no
+// packing and no intermediate matrices (the unfused path ran two GEMMs and three passes over
+// [pairs, width] matrices).
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sr_internal.h"
+
+// Rows (history items of one candidate) that go through the layers together.
+enum { PAIR_BLOCK = 32 };
+
+// out[r][j] = init[r * init_stride + j] + add[j] + sum_i in[r * in_stride + i] * wt[i * wout + j]
+// for r < rows, j < wout (wout a multiple of the path's lanes; add may be NULL).
+typedef void (*pair_dense_fn)(const float *in, long rows, long in_stride, long win, const float *wt, long wout,
+                              const float *init, long init_stride, const float *add, float *out);
+
+// out[r] = bias + sum_j in[r * stride + j] * w[j] for j < width (padded with zero weights).
+typedef void (*pair_dot_fn)(const float *in, long rows, long stride, long width, const float *w, float bias,
+                            float *out);
+
+static void dense_generic(const float *in, long rows, long in_stride, long win, const float *wt, long wout,
+                          const float *init, long init_stride, const float *add, float *out) {
+    for (long r = 0; r < rows; r++) {
+        float *o = out + r * wout;
+        const float *x = in + r * in_stride;
+        for (long j = 0; j < wout; j++) o[j] = init[r * init_stride + j] + (add ? add[j] : 0.0f);
+        for (long i = 0; i < win; i++) {
+            const float xi = x[i], *w = wt + i * wout;
+            for (long j = 0; j < wout; j++) o[j] += xi * w[j];
+        }
+    }
+}
+
+static void dot_generic(const float *in, long rows, long stride, long width, const float *w, float bias,
+                        float *out) {
+    for (long r = 0; r < rows; r++) {
+        float s = 0;
+        for (long j = 0; j < width; j++) s += in[r * stride + j] * w[j];
+        out[r] = bias + s;
+    }
+}
+
+#if defined(SR_X86)
+// Four rows by two 16-lane column chunks per step: 8 accumulators, 6 loads per 8 FMAs.
+SR_AVX512 static void dense_avx512(const float *in, long rows, long in_stride, long win, const float *wt, long wout,
+                                   const float *init, long init_stride, const float *add, float *out) {
+    long r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        const float *x0 = in + r * in_stride, *x1 = x0 + in_stride, *x2 = x1 + in_stride, *x3 = x2 + in_stride;
+        for (long j = 0; j < wout; j += 32) {
+            const int two = j + 32 <= wout;
+            __m512 a0 = add ? _mm512_loadu_ps(add + j) : _mm512_setzero_ps();
+            __m512 a1 = add && two ? _mm512_loadu_ps(add + j + 16) : _mm512_setzero_ps();
+            const float *i0 = init + r * init_stride + j;
+            __m512 c00 = _mm512_add_ps(a0, _mm512_loadu_ps(i0));
+            __m512 c10 = _mm512_add_ps(a0, _mm512_loadu_ps(i0 + init_stride));
+            __m512 c20 = _mm512_add_ps(a0, _mm512_loadu_ps(i0 + 2 * init_stride));
+            __m512 c30 = _mm512_add_ps(a0, _mm512_loadu_ps(i0 + 3 * init_stride));
+            if (two) {
+                __m512 c01 = _mm512_add_ps(a1, _mm512_loadu_ps(i0 + 16));
+                __m512 c11 = _mm512_add_ps(a1, _mm512_loadu_ps(i0 + init_stride + 16));
+                __m512 c21 = _mm512_add_ps(a1, _mm512_loadu_ps(i0 + 2 * init_stride + 16));
+                __m512 c31 = _mm512_add_ps(a1, _mm512_loadu_ps(i0 + 3 * init_stride + 16));
+                for (long i = 0; i < win; i++) {
+                    __m512 w0 = _mm512_loadu_ps(wt + i * wout + j), w1 = _mm512_loadu_ps(wt + i * wout + j + 16);
+                    __m512 b0 = _mm512_set1_ps(x0[i]), b1 = _mm512_set1_ps(x1[i]);
+                    __m512 b2 = _mm512_set1_ps(x2[i]), b3 = _mm512_set1_ps(x3[i]);
+                    c00 = _mm512_fmadd_ps(b0, w0, c00);
+                    c01 = _mm512_fmadd_ps(b0, w1, c01);
+                    c10 = _mm512_fmadd_ps(b1, w0, c10);
+                    c11 = _mm512_fmadd_ps(b1, w1, c11);
+                    c20 = _mm512_fmadd_ps(b2, w0, c20);
+                    c21 = _mm512_fmadd_ps(b2, w1, c21);
+                    c30 = _mm512_fmadd_ps(b3, w0, c30);
+                    c31 = _mm512_fmadd_ps(b3, w1, c31);
+                }
+                _mm512_storeu_ps(out + r * wout + j + 16, c01);
+                _mm512_storeu_ps(out + (r + 1) * wout + j + 16, c11);
+                _mm512_storeu_ps(out + (r + 2) * wout + j + 16, c21);
+                _mm512_storeu_ps(out + (r + 3) * wout + j + 16, c31);
+            } else {
+                for (long i = 0; i < win; i++) {
+                    __m512 w0 = _mm512_loadu_ps(wt + i * wout + j);
+                    c00 = _mm512_fmadd_ps(_mm512_set1_ps(x0[i]), w0, c00);
+                    c10 = _mm512_fmadd_ps(_mm512_set1_ps(x1[i]), w0, c10);
+                    c20 = _mm512_fmadd_ps(_mm512_set1_ps(x2[i]), w0, c20);
+                    c30 = _mm512_fmadd_ps(_mm512_set1_ps(x3[i]), w0, c30);
+                }
+            }
+            _mm512_storeu_ps(out + r * wout + j, c00);
+            _mm512_storeu_ps(out + (r + 1) * wout + j, c10);
+            _mm512_storeu_ps(out + (r + 2) * wout + j, c20);
+            _mm512_storeu_ps(out + (r + 3) * wout + j, c30);
+        }
+    }
+    for (; r < rows; r++) {
+        const float *x = in + r * in_stride;
+        for (long j = 0; j < wout; j += 16) {
+            __m512 c = _mm512_loadu_ps(init + r * init_stride + j);
+            if (add) c = _mm512_add_ps(c, _mm512_loadu_ps(add + j));
+            for (long i = 0; i < win; i++) c = _mm512_fmadd_ps(_mm512_set1_ps(x[i]), _mm512_loadu_ps(wt + i * wout + j), c);
+            _mm512_storeu_ps(out + r * wout + j, c);
+        }
+    }
+}
+
+SR_AVX512 static void dot_avx512(const float *in, long rows, long stride, long width, const float *w, float bias,
+                                 float *out) {
+    for (long r = 0; r < rows; r++) {
+        __m512 s = _mm512_setzero_ps();
+        for (long j = 0; j < width; j += 16) s = _mm512_fmadd_ps(_mm512_loadu_ps(in + r * stride + j), _mm512_loadu_ps(w + j), s);
+        out[r] = bias + _mm512_reduce_add_ps(s);
+    }
+}
+
+// The same scheme on 8 lanes.
+SR_AVX2 static void dense_avx2(const float *in, long rows, long in_stride, long win, const float *wt, long wout,
+                               const float *init, long init_stride, const float *add, float *out) {
+    long r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        const float *x0 = in + r * in_stride, *x1 = x0 + in_stride, *x2 = x1 + in_stride, *x3 = x2 + in_stride;
+        for (long j = 0; j < wout; j += 8) {
+            __m256 a = add ? _mm256_loadu_ps(add + j) : _mm256_setzero_ps();
+            const float *i0 = init + r * init_stride + j;
+            __m256 c0 = _mm256_add_ps(a, _mm256_loadu_ps(i0));
+            __m256 c1 = _mm256_add_ps(a, _mm256_loadu_ps(i0 + init_stride));
+            __m256 c2 = _mm256_add_ps(a, _mm256_loadu_ps(i0 + 2 * init_stride));
+            __m256 c3 = _mm256_add_ps(a, _mm256_loadu_ps(i0 + 3 * init_stride));
+            for (long i = 0; i < win; i++) {
+                __m256 w0 = _mm256_loadu_ps(wt + i * wout + j);
+                c0 = _mm256_fmadd_ps(_mm256_set1_ps(x0[i]), w0, c0);
+                c1 = _mm256_fmadd_ps(_mm256_set1_ps(x1[i]), w0, c1);
+                c2 = _mm256_fmadd_ps(_mm256_set1_ps(x2[i]), w0, c2);
+                c3 = _mm256_fmadd_ps(_mm256_set1_ps(x3[i]), w0, c3);
+            }
+            _mm256_storeu_ps(out + r * wout + j, c0);
+            _mm256_storeu_ps(out + (r + 1) * wout + j, c1);
+            _mm256_storeu_ps(out + (r + 2) * wout + j, c2);
+            _mm256_storeu_ps(out + (r + 3) * wout + j, c3);
+        }
+    }
+    for (; r < rows; r++) {
+        const float *x = in + r * in_stride;
+        for (long j = 0; j < wout; j += 8) {
+            __m256 c = _mm256_loadu_ps(init + r * init_stride + j);
+            if (add) c = _mm256_add_ps(c, _mm256_loadu_ps(add + j));
+            for (long i = 0; i < win; i++) c = _mm256_fmadd_ps(_mm256_set1_ps(x[i]), _mm256_loadu_ps(wt + i * wout + j), c);
+            _mm256_storeu_ps(out + r * wout + j, c);
+        }
+    }
+}
+
+SR_AVX2 static void dot_avx2(const float *in, long rows, long stride, long width, const float *w, float bias,
+                             float *out) {
+    for (long r = 0; r < rows; r++) {
+        __m256 s = _mm256_setzero_ps();
+        for (long j = 0; j < width; j += 8) s = _mm256_fmadd_ps(_mm256_loadu_ps(in + r * stride + j), _mm256_loadu_ps(w + j), s);
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        out[r] = bias + _mm_cvtss_f32(h);
+    }
+}
+#endif
+
+static long round_up(long n, long lanes) { return (n + lanes - 1) / lanes * lanes; }
+
+int sr_pair_mlp(long candidates, long history, long dim, const float *h, const float *c, const float *hpart,
+                const float *cpart, const float *wp, long wp_stride, long layers, const long *widths,
+                const float *params, float *out, int max_level) {
+    if (layers < 0 || layers >= 64 || widths[layers] != 1) return -1;
+    long lanes = 1;
+    pair_dense_fn dense = dense_generic;
+    pair_dot_fn dot = dot_generic;
+#if defined(SR_X86)
+    int level = sr_isa_level();
+    if (max_level >= 0 && max_level < level) level = max_level;
+    if (level >= SR_ISA_AVX512) {
+        lanes = 16;
+        dense = dense_avx512;
+        dot = dot_avx512;
+    } else if (level >= SR_ISA_AVX2) {
+        lanes = 8;
+        dense = dense_avx2;
+        dot = dot_avx2;
+    }
+#else
+    (void)max_level;
+#endif
+    // Padded widths; the pad columns hold zero weights, so what a layer writes there (0, then
+    // sigmoid(0)) never reaches a real output.
+    long padded[64], widest = 0, table = 0;
+    for (long i = 0; i <= layers; i++) {
+        padded[i] = round_up(widths[i], lanes);
+        if (padded[i] > widest) widest = padded[i];
+        if (i > 0 && i < layers) table += widths[i - 1] * padded[i] + padded[i];
+    }
+    if (layers > 0) table += padded[layers - 1] + 1;
+    const long w1 = widths[0], p1 = padded[0];
+    float *scratch = calloc((size_t)(table + (history + candidates + dim) * p1 + 2 * PAIR_BLOCK * widest), sizeof(float));
+    if (!scratch) return -2;
+    // Layer i < layers - 1 as [widths[i]][padded[i + 1]] (transposed) and its padded bias; the
+    // last (width 1) as one zero-padded row of padded[layers - 1] and its bias.
+    float *tables[64], *biases[64], *cursor = scratch;
+    const float *source = params;
+    for (long i = 0; i < layers; i++) {
+        long win = widths[i], wout = widths[i + 1], stride = i == layers - 1 ? 1 : padded[i + 1];
+        tables[i] = cursor;
+        biases[i] = cursor + (i == layers - 1 ? padded[i] : win * stride);
+        for (long o = 0; o < wout; o++)
+            for (long k = 0; k < win; k++) tables[i][k * stride + o] = source[o * win + k];
+        memcpy(biases[i], source + wout * win, (size_t)wout * sizeof(float));
+        source += wout * win + wout;
+        cursor = biases[i] + (i == layers - 1 ? 1 : padded[i + 1]);
+    }
+    float *hp = cursor, *cp = hp + history * p1, *mt = cp + candidates * p1;
+    float *a = mt + dim * p1, *b = a + PAIR_BLOCK * widest;
+    for (long l = 0; l < history; l++) memcpy(hp + l * p1, hpart + l * w1, (size_t)w1 * sizeof(float));
+    for (long k = 0; k < candidates; k++) memcpy(cp + k * p1, cpart + k * w1, (size_t)w1 * sizeof(float));
+    for (long k = 0; k < candidates; k++) {
+        // W_p · (h ⊙ c) = (W_p scaled by c's columns) · h: one [dim][w1] table per candidate.
+        const float *ck = c + k * dim;
+        for (long j = 0; j < dim; j++)
+            for (long o = 0; o < w1; o++) mt[j * p1 + o] = wp[o * wp_stride + j] * ck[j];
+        for (long l0 = 0; l0 < history; l0 += PAIR_BLOCK) {
+            long rows = history - l0 < PAIR_BLOCK ? history - l0 : PAIR_BLOCK;
+            dense(h + l0 * dim, rows, dim, dim, mt, p1, hp + l0 * p1, p1, cp + k * p1, a);
+            float *x = a, *y = b;
+            if (layers == 0)  // the first layer is the output
+                for (long t = 0; t < rows; t++) out[k * history + l0 + t] = a[t * p1];
+            for (long i = 0; i < layers; i++) {
+                long width = padded[i];
+                sr_vsigmoid(x, x, rows * width);
+                if (i == layers - 1) {
+                    dot(x, rows, width, width, tables[i], biases[i][0], out + k * history + l0);
+                } else {
+                    dense(x, rows, width, widths[i], tables[i], padded[i + 1], biases[i], 0, NULL, y);
+                    float *t = x;
+                    x = y;
+                    y = t;
+                }
+            }
+        }
+    }
+    free(scratch);
+    return 0;
+}

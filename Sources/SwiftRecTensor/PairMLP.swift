@@ -1,0 +1,64 @@
+import CSwiftRecKernels
+
+/// The code paths of the fused pair kernel (``PairMLP``), for tests that check each one.
+public enum VectorPath: Int32, CaseIterable, Sendable {
+    case generic = 0
+    case avx2 = 1
+    case avx512 = 2
+
+    /// Whether this CPU can run the path.
+    public var isAvailable: Bool {
+        switch self {
+        case .generic: true
+        case .avx2: sr_cpu_has_avx2_fma() != 0
+        case .avx512: sr_cpu_has_avx512() != 0
+        }
+    }
+}
+
+/// A small network over every (candidate, history item) pair of one request, as DIN's
+/// activation unit is: the first layer is given split by input block, so its pre-activation for
+/// pair (k, l) is `historyPart[l] + candidatePart[k] + W_p · (history[l] ⊙ candidates[k])`,
+/// and `layers` follow, each after a sigmoid, the last of width 1.
+public enum PairMLP {
+    /// [candidates, history]: the last layer's output for every pair, computed by one C kernel
+    /// that runs each block of pairs through all the layers while it is in cache.
+    /// `productBlock` holds W_p in its columns `productColumn..<productColumn + dim` ([width, *]).
+    /// `path` caps the code path (nil: the best this CPU has).
+    public static func outputs(
+        history: Tensor, candidates: Tensor, historyPart: Tensor, candidatePart: Tensor,
+        productBlock: Tensor, productColumn: Int, layers: [Linear], path: VectorPath? = nil
+    ) -> Tensor {
+        let r = history.shape[0], n = candidates.shape[0], d = history.shape[1]
+        let widths = [historyPart.shape[1]] + layers.map { $0.weight.value.shape[0] }
+        precondition(
+            candidates.shape[1] == d && candidatePart.shape == [n, widths[0]] && historyPart.shape[0] == r
+                && productBlock.shape[0] == widths[0] && productColumn + d <= productBlock.shape[1],
+            "PairMLP: shapes do not match")
+        precondition(widths.last == 1, "PairMLP: the last layer must have width 1, not \(widths.last ?? 0)")
+        var parameters: [Float] = []
+        for layer in layers {
+            parameters += layer.weight.value.scalars
+            parameters += layer.bias?.value.scalars ?? Array(repeating: 0, count: layer.weight.value.shape[0])
+        }
+        var out = Tensor(uninitializedShape: [n, r])
+        let status = history.withUnsafeBufferPointer { h in
+            candidates.withUnsafeBufferPointer { c in
+                historyPart.withUnsafeBufferPointer { hp in
+                    candidatePart.withUnsafeBufferPointer { cp in
+                        productBlock.withUnsafeBufferPointer { w in
+                            out.withUnsafeMutableBufferPointer { o in
+                                sr_pair_mlp(
+                                    n, r, d, h.baseAddress, c.baseAddress, hp.baseAddress, cp.baseAddress,
+                                    w.baseAddress! + productColumn, productBlock.shape[1], layers.count, widths,
+                                    parameters, o.baseAddress, path?.rawValue ?? -1)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        precondition(status == 0, "sr_pair_mlp failed (\(status)) for widths \(widths)")
+        return out
+    }
+}
