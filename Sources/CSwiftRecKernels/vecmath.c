@@ -562,12 +562,45 @@ SR_AVX512 static float vexp_shift_sum_avx512(float *x, long n, float shift) {
     return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
-SR_AVX512 static void vexp_avx512(const float *x, float *y, long n) {
-    for (long i = 0; i < n; i += 16) {
-        __mmask16 m = sr_tail_mask16(n - i);
-        _mm512_mask_storeu_ps(y + i, m, exp_avx512(_mm512_maskz_loadu_ps(m, x + i)));
-    }
+SR_AVX512 static inline __m512 sigmoid_avx512(__m512 x) {
+    __m512 one = _mm512_set1_ps(1.0f);
+    // -x by flipping the sign bit (integer ops: the float bitwise ops need AVX-512 DQ).
+    __m512 e = exp_avx512(_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN))));
+    return _mm512_div_ps(one, _mm512_add_ps(one, e));
 }
+
+SR_AVX512 static inline __m512 tanh_avx512(__m512 x) {
+    __m512i sign = _mm512_set1_epi32(INT32_MIN), bits = _mm512_castps_si512(x);
+    __m512 ax = _mm512_castsi512_ps(_mm512_andnot_si512(sign, bits));
+    __m512 z = _mm512_mul_ps(ax, ax);
+    __m512 p = _mm512_set1_ps(T0);
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(T1));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(T2));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(T3));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(T4));
+    __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), ax, ax);
+    __m512 one = _mm512_set1_ps(1.0f);
+    __m512 e = exp_avx512(_mm512_add_ps(ax, ax));
+    __m512 big = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, one)));
+    // Ordered compare is false for NaN, so NaN takes the exp branch, which propagates it.
+    __mmask16 is_small = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(TANH_SMALL), _CMP_LT_OQ);
+    __m512 t = _mm512_mask_blend_ps(is_small, big, small);
+    // tanh is odd; keeps tanh(-0) = -0.
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(t), _mm512_and_si512(sign, bits)));
+}
+
+// Defines an elementwise map y = f(x) over n floats; the tail goes through the same vector code.
+#define SR_AVX512_MAP(name, f)                                                        \
+    SR_AVX512 static void name(const float *x, float *y, long n) {                    \
+        for (long i = 0; i < n; i += 16) {                                            \
+            __mmask16 m = sr_tail_mask16(n - i);                                      \
+            _mm512_mask_storeu_ps(y + i, m, f(_mm512_maskz_loadu_ps(m, x + i)));      \
+        }                                                                             \
+    }
+
+SR_AVX512_MAP(vexp_avx512, exp_avx512)
+SR_AVX512_MAP(vsigmoid_avx512, sigmoid_avx512)
+SR_AVX512_MAP(vtanh_avx512, tanh_avx512)
 #endif
 
 // ---------------------------------------------------------------------------------------
@@ -632,6 +665,10 @@ void sr_vaxpy(long n, float a, const float *x, float *y) {
 
 void sr_vtanh(const float *x, float *y, long n) {
 #if defined(SR_X86)
+    if (sr_cpu_has_avx512()) {
+        vtanh_avx512(x, y, n);
+        return;
+    }
     if (sr_cpu_has_avx2_fma()) {
         vtanh_avx2(x, y, n);
         return;
@@ -642,6 +679,10 @@ void sr_vtanh(const float *x, float *y, long n) {
 
 void sr_vsigmoid(const float *x, float *y, long n) {
 #if defined(SR_X86)
+    if (sr_cpu_has_avx512()) {
+        vsigmoid_avx512(x, y, n);
+        return;
+    }
     if (sr_cpu_has_avx2_fma()) {
         vsigmoid_avx2(x, y, n);
         return;
