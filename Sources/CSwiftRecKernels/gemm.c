@@ -689,3 +689,87 @@ void sr_sgemm(int transA, int transB, long M, long N, long K, float alpha, const
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// C = A·B for small row-major operands read in place: no packing, so for the attention's
+// products (a block of 32 query rows against up to a few hundred keys, k = the head size) no
+// time goes to copying operands that are used only a few times each.
+
+static void direct_generic(long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c,
+                           long ldc) {
+    for (long i = 0; i < m; i++) {
+        float *ci = c + i * ldc;
+        for (long j = 0; j < n; j++) ci[j] = 0;
+        for (long p = 0; p < k; p++) {
+            const float x = a[i * lda + p], *bp = b + p * ldb;
+            for (long j = 0; j < n; j++) ci[j] += x * bp[j];
+        }
+    }
+}
+
+#if defined(SR_X86)
+// Rows of A four at a time against two 16-wide column chunks (masked at the edge).
+SR_AVX512 static void direct_avx512(long m, long n, long k, const float *a, long lda, const float *b, long ldb,
+                                    float *c, long ldc) {
+    for (long j = 0; j < n; j += 32) {
+        __mmask16 m0 = sr_tail_mask16(n - j), m1 = n - j > 16 ? sr_tail_mask16(n - j - 16) : 0;
+        long i = 0;
+        for (; i + 4 <= m; i += 4) {
+            const float *a0 = a + i * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+            __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+                   c31 = c00;
+            for (long p = 0; p < k; p++) {
+                const float *bp = b + p * ldb + j;
+                __m512 w0 = _mm512_maskz_loadu_ps(m0, bp), w1 = _mm512_maskz_loadu_ps(m1, bp + 16);
+                __m512 x0 = _mm512_set1_ps(a0[p]), x1 = _mm512_set1_ps(a1[p]);
+                __m512 x2 = _mm512_set1_ps(a2[p]), x3 = _mm512_set1_ps(a3[p]);
+                c00 = _mm512_fmadd_ps(x0, w0, c00);
+                c01 = _mm512_fmadd_ps(x0, w1, c01);
+                c10 = _mm512_fmadd_ps(x1, w0, c10);
+                c11 = _mm512_fmadd_ps(x1, w1, c11);
+                c20 = _mm512_fmadd_ps(x2, w0, c20);
+                c21 = _mm512_fmadd_ps(x2, w1, c21);
+                c30 = _mm512_fmadd_ps(x3, w0, c30);
+                c31 = _mm512_fmadd_ps(x3, w1, c31);
+            }
+            float *ci = c + i * ldc + j;
+            _mm512_mask_storeu_ps(ci, m0, c00);
+            _mm512_mask_storeu_ps(ci + 16, m1, c01);
+            _mm512_mask_storeu_ps(ci + ldc, m0, c10);
+            _mm512_mask_storeu_ps(ci + ldc + 16, m1, c11);
+            _mm512_mask_storeu_ps(ci + 2 * ldc, m0, c20);
+            _mm512_mask_storeu_ps(ci + 2 * ldc + 16, m1, c21);
+            _mm512_mask_storeu_ps(ci + 3 * ldc, m0, c30);
+            _mm512_mask_storeu_ps(ci + 3 * ldc + 16, m1, c31);
+        }
+        for (; i < m; i++) {
+            __m512 c0 = _mm512_setzero_ps(), c1 = c0;
+            for (long p = 0; p < k; p++) {
+                const float *bp = b + p * ldb + j;
+                __m512 x = _mm512_set1_ps(a[i * lda + p]);
+                c0 = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m0, bp), c0);
+                c1 = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m1, bp + 16), c1);
+            }
+            _mm512_mask_storeu_ps(c + i * ldc + j, m0, c0);
+            _mm512_mask_storeu_ps(c + i * ldc + j + 16, m1, c1);
+        }
+    }
+}
+#endif
+
+void sr_sgemm_direct(long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c,
+                     long ldc) {
+    if (m <= 0 || n <= 0) return;
+#if defined(SR_X86)
+    if (select_path().isa >= SR_ISA_AVX512) {
+        direct_avx512(m, n, k, a, lda, b, ldb, c, ldc);
+        return;
+    }
+#endif
+    // Elsewhere the packed kernels win already (AVX2: 6 rows × 16 columns per step).
+    if (m * n * k < 4096) {
+        direct_generic(m, n, k, a, lda, b, ldb, c, ldc);
+        return;
+    }
+    sr_sgemm(0, 0, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+}

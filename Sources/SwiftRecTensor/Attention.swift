@@ -52,15 +52,23 @@ extension Variable {
             // right of that are skipped (about 40 % of them at length 200).
             let blocks = Self.queryBlocks(length: length, causal: causal)
             parallelRanges(pairs, costPerItem: square * headDim * 4) { range in
+                // This head's keys transposed and scaled, [headDim, length], so the scores are
+                // a plain product read in place (sr_sgemm_direct).
+                var scaledKeys = [Float](repeating: 0, count: headDim * length)
                 for pair in range {
                     let b = pair / heads, h = pair % heads
                     let base = b * length * dim + h * headDim
                     let scores = pp + pair * square
-                    for rows in blocks {
-                        GEMM.multiply(
-                            transA: false, transB: true, m: rows.count, n: causal ? rows.upperBound : length,
-                            k: headDim, alpha: scale, a: qp + base + rows.lowerBound * dim, lda: dim, b: kp + base,
-                            ldb: dim, c: scores + rows.lowerBound * length, ldc: length, backend: .native, threads: 1)
+                    scaledKeys.withUnsafeMutableBufferPointer { kt in
+                        for j in 0..<length {
+                            for c in 0..<headDim { kt[c * length + j] = kp[base + j * dim + c] * scale }
+                        }
+                        for rows in blocks {
+                            sr_sgemm_direct(
+                                rows.count, causal ? rows.upperBound : length, headDim,
+                                qp + base + rows.lowerBound * dim, dim, kt.baseAddress, length,
+                                scores + rows.lowerBound * length, length)
+                        }
                     }
                     // The padded keys of this sequence, found once rather than on every row.
                     var padded: [Int] = []
@@ -98,11 +106,9 @@ extension Variable {
                         weights = UnsafePointer(target)
                     }
                     for rows in blocks {
-                        GEMM.multiply(
-                            transA: false, transB: false, m: rows.count, n: headDim,
-                            k: causal ? rows.upperBound : length, a: weights + rows.lowerBound * length, lda: length,
-                            b: vp + base, ldb: dim, c: op + base + rows.lowerBound * dim, ldc: dim, backend: .native,
-                            threads: 1)
+                        sr_sgemm_direct(
+                            rows.count, headDim, causal ? rows.upperBound : length, weights + rows.lowerBound * length,
+                            length, vp + base, dim, op + base + rows.lowerBound * dim, dim)
                     }
                 }
             }
@@ -190,8 +196,9 @@ public final class MultiHeadSelfAttention: Layer {
     /// `x` is [batch, length, dim]; `keyPaddingMask` is [batch, length] with non-zero at padding.
     public func callAsFunction(_ x: Variable, keyPaddingMask: Tensor? = nil) -> Variable {
         let p = isTraining ? attentionDropout : 0
+        let qkv = Linear.applying([query, key, value], to: x)
         let attended = Variable.attention(
-            query: query(x), key: key(x), value: value(x), heads: heads, causal: causal, keyPaddingMask: keyPaddingMask,
+            query: qkv[0], key: qkv[1], value: qkv[2], heads: heads, causal: causal, keyPaddingMask: keyPaddingMask,
             dropout: p, dropoutSeed: p > 0 ? dropoutGenerator.next() : 0)
         return output(attended)
     }

@@ -46,6 +46,18 @@ public final class Linear: Layer {
         }
         return x.linear(weight: weight, bias: bias)
     }
+
+    /// Each layer applied to the same `x`, as `layers.map { $0(x) }` gives it; when all of them
+    /// score with int8 weights (inference), `x` is quantised once for all instead of once each.
+    public static func applying(_ layers: [Linear], to x: Variable) -> [Variable] {
+        let quantized = layers.compactMap(\.quantizedWeight)
+        guard quantized.count == layers.count, layers.count > 1, !GradMode.isEnabled,
+            layers.allSatisfy({ !$0.isTraining })
+        else { return layers.map { $0(x) } }
+        return QuantizedMatrix.multiply(x.value, by: quantized, biases: layers.map { $0.bias?.value }).map {
+            Variable($0)
+        }
+    }
 }
 
 /// A lookup table of `count` vectors of size `dim`; `paddingIndex`'s row starts at zero

@@ -101,10 +101,30 @@ public struct QuantizedMatrix: Sendable {
         into out: UnsafeMutablePointer<Float>, outStride: Int, parallel: Bool = true,
         path: QuantizedKernelPath? = nil
     ) {
-        guard count > 0, rows > 0 else { return }
+        Self.multiply(
+            x, count: count, xStride: xStride, by: [Product(matrix: self, bias: bias, out: out, outStride: outStride)],
+            parallel: parallel, path: path)
+    }
+
+    /// One matrix of a shared-input product, with its bias and where its result goes.
+    struct Product {
+        let matrix: QuantizedMatrix
+        let bias: UnsafePointer<Float>?
+        let out: UnsafeMutablePointer<Float>
+        let outStride: Int
+    }
+
+    /// Each product's `out = x · matrixᵀ (+ bias)` for `count` rows of `x`, all matrices
+    /// `columns` wide: every block of rows is quantised once for all of them.
+    static func multiply(
+        _ x: UnsafePointer<Float>, count: Int, xStride: Int, by products: [Product], parallel: Bool,
+        path: QuantizedKernelPath?
+    ) {
+        guard count > 0, let columns = products.first?.matrix.columns else { return }
+        precondition(products.allSatisfy { $0.matrix.columns == columns }, "QuantizedMatrix: widths differ")
         if let path { precondition(path.isAvailable, "QuantizedMatrix: the \(path) path is not available here") }
         let padded = sr_q8_padded_columns(columns), chosen = (path ?? .current).rawValue
-        nonisolated(unsafe) let x = x, out = out, bias = bias
+        nonisolated(unsafe) let x = x, products = products
         // Rows are quantised and multiplied a block at a time, so that each block's int8 copy is
         // still in the L1 cache when the kernel reads it, and the float input is read from
         // memory once rather than twice (large batches are bound by memory, not arithmetic).
@@ -113,27 +133,57 @@ public struct QuantizedMatrix: Sendable {
             let largest = min(range.count, blockRows)
             var quantized = [Int8](repeating: 0, count: largest * padded)
             var inputScales = [Float](repeating: 0, count: largest)
-            self.packed.withUnsafeBufferPointer { p in
-                self.rowSums.withUnsafeBufferPointer { s in
-                    self.scales.withUnsafeBufferPointer { sc in
-                        for first in stride(from: range.lowerBound, to: range.upperBound, by: blockRows) {
-                            let block = min(blockRows, range.upperBound - first)
-                            let input = x + first * xStride, target = out + first * outStride
-                            sr_q8_quantize_rows_path(
-                                chosen, input, block, columns, xStride, &quantized, padded, &inputScales)
-                            _ = sr_q8_gemm_path(
-                                chosen, block, rows, columns, quantized, padded, inputScales, p.baseAddress,
-                                s.baseAddress, sc.baseAddress, bias, target, outStride)
+            for first in stride(from: range.lowerBound, to: range.upperBound, by: blockRows) {
+                let block = min(blockRows, range.upperBound - first)
+                sr_q8_quantize_rows_path(
+                    chosen, x + first * xStride, block, columns, xStride, &quantized, padded, &inputScales)
+                for product in products where product.matrix.rows > 0 {
+                    let m = product.matrix
+                    m.packed.withUnsafeBufferPointer { p in
+                        m.rowSums.withUnsafeBufferPointer { s in
+                            m.scales.withUnsafeBufferPointer { sc in
+                                _ = sr_q8_gemm_path(
+                                    chosen, block, m.rows, columns, quantized, padded, inputScales, p.baseAddress,
+                                    s.baseAddress, sc.baseAddress, product.bias,
+                                    product.out + first * product.outStride,
+                                    product.outStride)
+                            }
                         }
                     }
                 }
             }
         }
         if parallel {
-            parallelRanges(count, costPerItem: rows * columns / 4) { work($0) }
+            let cost = products.reduce(0) { $0 + $1.matrix.rows } * columns / 4
+            parallelRanges(count, costPerItem: cost) { work($0) }
         } else {
             work(0..<count)
         }
+    }
+
+    /// `x` ([…, columns]) times each matrix transposed, plus its bias: [… , rows of each]. The
+    /// rows of `x` are quantised once for all of them; each result equals that matrix's
+    /// ``multiply(_:bias:)`` exactly.
+    public static func multiply(_ x: Tensor, by matrices: [QuantizedMatrix], biases: [Tensor?]) -> [Tensor] {
+        precondition(matrices.count == biases.count, "QuantizedMatrix: one bias (or nil) per matrix")
+        guard let columns = matrices.first?.columns else { return [] }
+        precondition(x.shape.last == columns, "QuantizedMatrix: input \(x.shape) must end in \(columns)")
+        for (m, bias) in zip(matrices, biases) {
+            if let bias {
+                precondition(bias.shape == [m.rows], "QuantizedMatrix: bias \(bias.shape) must be [\(m.rows)]")
+            }
+        }
+        let count = x.count / columns, lead = Array(x.shape.dropLast())
+        var outs = matrices.map { Tensor(uninitializedShape: lead + [$0.rows]) }
+        // The tensors outlive the call, so their storage pointers stay valid through it.
+        let products = matrices.indices.map { k in
+            Product(
+                matrix: matrices[k], bias: biases[k]?.storage.pointer, out: outs[k].mutablePointer(),
+                outStride: matrices[k].rows)
+        }
+        multiply(x.storage.pointer, count: count, xStride: columns, by: products, parallel: true, path: nil)
+        withExtendedLifetime((x, biases, outs)) {}
+        return outs
     }
 
     /// `x` ([…, columns]) times this matrix transposed, plus `bias`: [… , rows].

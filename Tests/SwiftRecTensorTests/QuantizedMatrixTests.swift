@@ -118,4 +118,28 @@ struct QuantizedMatrixTests {
         layer.setPrecision(.float)
         #expect(withNoGrad { layer(x).value.scalars } == float.scalars)
     }
+
+    /// Layers applied to one input (query, key and value) quantise it once: each result equals
+    /// that layer's own, bit for bit, over more rows than one quantising block and on two
+    /// threads; with float weights, or while recording gradients, each layer runs as usual.
+    @Test func layersSharingAnInputQuantiseItOnce() {
+        var g = SeededGenerator(seed: 12)
+        let layers = [
+            Linear(48, 48, generator: &g), Linear(48, 20, bias: false, generator: &g), Linear(48, 7, generator: &g),
+        ]
+        let x = Variable(Tensor(shape: [3, 70, 48], scalars: values(3 * 70 * 48, seed: 13)))
+        let float = layers.map { $0(x).value.scalars }
+        #expect(withNoGrad { Linear.applying(layers, to: x).map(\.value.scalars) } == float)
+        for layer in layers {
+            layer.setPrecision(.int8)
+            layer.setTraining(false)
+        }
+        let own = withNoGrad { layers.map { $0(x).value } }
+        for threads in [1, 2] {
+            let shared = Threading.withThreadCount(threads) { withNoGrad { Linear.applying(layers, to: x) } }
+            #expect(shared.map(\.value.shape) == own.map(\.shape))
+            #expect(shared.map(\.value.scalars) == own.map(\.scalars), "threads \(threads)")
+        }
+        #expect(Linear.applying(layers, to: x).map(\.value.scalars) == float, "recording gradients: float weights")
+    }
 }

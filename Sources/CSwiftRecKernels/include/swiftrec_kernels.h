@@ -36,6 +36,12 @@ const char *sr_kernel_isa(void);
 void sr_sgemm(int transA, int transB, long M, long N, long K, float alpha,
               const float *A, long lda, const float *B, long ldb, float beta, float *C, long ldc);
 
+/// C = A·B for row-major A [m][k] (row stride lda), B [k][n] (ldb), C [m][n] (ldc), reading
+/// the operands in place (no packing): for small products such as attention's, where packing
+/// costs as much as it saves. Without AVX-512 it is sr_sgemm's product (a plain loop when tiny).
+void sr_sgemm_direct(long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c,
+                     long ldc);
+
 /// y[i] = exp(x[i]); relative error <= ~2e-7 on [-87, 88], 0 or subnormal below -87.3,
 /// +inf above 88.72, NaN stays NaN. x and y may be the same array.
 void sr_vexp(const float *x, float *y, long n);

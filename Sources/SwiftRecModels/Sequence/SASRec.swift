@@ -482,7 +482,8 @@ final class SASRecNetwork: SequenceNetwork {
         let block = blocks[blocks.count - 1]
         precondition(block.preNorm, "sasrec: the last-position path expects pre-norm blocks")
         let normed = block.norm1(x)
-        let keys = block.attention.key(normed).value, values = block.attention.value(normed).value
+        let keysAndValues = Linear.applying([block.attention.key, block.attention.value], to: normed)
+        let keys = keysAndValues[0].value, values = keysAndValues[1].value
         func lastRows(_ t: Tensor) -> Tensor {
             var out = Tensor(uninitializedShape: [batch, dim])
             out.withUnsafeMutableBufferPointer { o in
