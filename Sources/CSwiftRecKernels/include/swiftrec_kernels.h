@@ -70,8 +70,9 @@ void sr_vtanh(const float *x, float *y, long n);
 void sr_vsigmoid(const float *x, float *y, long n);
 
 /// y[i] = GELU(x[i]) = x[i] * Phi(x[i]) = 0.5 * x * (1 + erf(x / sqrt(2))) (exact, "erf"
-/// form; not the tanh approximation). Absolute error <= ~2e-7 * max(1, |x|); -inf gives -0,
-/// +inf gives +inf, NaN stays NaN. x and y may be the same array.
+/// form; not the tanh approximation), with erf as a rational function of x² (one division,
+/// no exponential). Absolute error <= ~2.5e-7 * max(1, |x|); -inf gives 0, +inf gives +inf,
+/// NaN stays NaN. x and y may be the same array.
 void sr_vgelu(const float *x, float *y, long n);
 
 /// Layer normalisation of `rows` rows of `d` values: xhat = (x - mean) / sqrt(var + eps) (biased
