@@ -111,6 +111,27 @@ struct SequenceModelTests {
         let (manifest, _) = try ModelArtifact.read(from: dir)
         #expect(manifest.itemFingerprint == SequenceData.split.train.items.fingerprint)
 
+        // A large batch is scored in groups of similar history lengths: each user's scores are
+        // those of scoring the user alone (up to rounding), whatever the others in the batch,
+        // and exactly for a user without events.
+        let states =
+            SequenceData.split.test.users.prefix(13).map {
+                UserState(user: $0, in: SequenceData.split.trainWithValidation)
+            }
+            + [
+                UserState(items: [3, 4, 5]), UserState(items: []),
+                UserState(items: Array(0..<40).map { Int32($0 % 20) }),
+            ]
+        #expect(Set(states.map { min($0.items.count, 24) }).count > 3, "histories of several lengths")
+        var batch = [Float](repeating: 0, count: states.count * model.itemCount)
+        batch.withUnsafeMutableBufferPointer { model.scoreBatch(states, into: $0) }
+        for (k, state) in states.enumerated() {
+            let alone = model.scores(for: state), grouped = batch[(k * model.itemCount)..<((k + 1) * model.itemCount)]
+            let worst = zip(grouped, alone).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 1e-4 * max(1, alone.map(abs).max() ?? 0), "user \(k): \(worst)")
+            if state.items.isEmpty { #expect(Array(grouped) == alone) }
+        }
+
         // Same seed, same data: the same model.
         let again = try SequenceData.sasrec()
         try again.fit(SequenceData.split.train, validation: SequenceData.split.validation, progress: nil)

@@ -1,6 +1,7 @@
 import Foundation
 import SwiftRecData
 import SwiftRecTensor
+import Synchronization
 
 /// One report from a model in training.
 public enum TrainingUpdate: Sendable {
@@ -541,19 +542,37 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
             network.scores(after: histories, into: scores)
             return
         }
-        let groups = (histories.count + group - 1) / group, items = itemCount
+        // Groups are made of users with similar history lengths (a group pads to its longest,
+        // and padded positions are work thrown away) and handed out longest first to whichever
+        // thread is free, so the threads finish together. Padded keys weigh exactly 0, so a user
+        // with events scores as alone (up to the rounding of the row count's GEMM kernel); users
+        // without events have only padded keys, so they form groups of their own, of length 1
+        // as when scored alone.
+        let order = histories.indices.sorted { (histories[$0].count, $0) > (histories[$1].count, $1) }
+        let withEvents = order.prefix { !histories[$0].isEmpty }
+        let groupsOfUsers =
+            stride(from: 0, to: withEvents.count, by: group).map { Array(withEvents.dropFirst($0).prefix(group)) }
+            + stride(from: withEvents.count, to: order.count, by: group).map {
+                Array(order[$0..<min(order.count, $0 + group)])
+            }
+        let groups = groupsOfUsers.count, items = itemCount
         nonisolated(unsafe) let scores = scores
         // Scoring reads the weights only (its caches sit behind mutexes), as concurrent requests
         // of the server already do.
         nonisolated(unsafe) let shared = network
-        DispatchQueue.concurrentPerform(iterations: min(threads, groups)) { worker in
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: min(threads, groups)) { _ in
             Threading.withThreadCount(1) {
-                for g in stride(from: worker, to: groups, by: threads) {
-                    let users = (g * group)..<min(histories.count, (g + 1) * group)
-                    shared.scores(
-                        after: Array(histories[users]),
-                        into: UnsafeMutableBufferPointer(
-                            rebasing: scores[(users.lowerBound * items)..<(users.upperBound * items)]))
+                var rows = [Float](repeating: 0, count: group * items)
+                while case let g = next.add(1, ordering: .relaxed).oldValue, g < groups {
+                    let users = groupsOfUsers[g]
+                    rows.withUnsafeMutableBufferPointer { buffer in
+                        shared.scores(after: users.map { histories[$0] }, into: buffer)
+                        for (k, user) in users.enumerated() {
+                            UnsafeMutableBufferPointer(rebasing: scores[(user * items)..<((user + 1) * items)])
+                                .update(fromContentsOf: buffer[(k * items)..<((k + 1) * items)])
+                        }
+                    }
                 }
             }
         }
