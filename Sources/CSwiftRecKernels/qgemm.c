@@ -36,13 +36,14 @@ static inline float largest_finite(const float *row, long from, long to, float l
     return largest;
 }
 
-// out[c] = round(row[c] · inverse) for c in from..<to, clamped to ±127, half away from zero.
+// out[c] = round(row[c] · inverse) for c in from..<to, clamped to ±127, ties to even (the
+// rounding of the vector conversions, so every path gives the same bytes).
 static inline void quantize_span(const float *row, long from, long to, float inverse, int8_t *out) {
     for (long c = from; c < to; c++) {
         float t = fabsf(row[c]) <= FLT_MAX ? row[c] * inverse : 0.0f;
         t = t > 127.0f ? 127.0f : t;
         t = t < -127.0f ? -127.0f : t;
-        out[c] = (int8_t)(int)(t + (t >= 0 ? 0.5f : -0.5f));
+        out[c] = (int8_t)lrintf(t);
     }
 }
 
@@ -61,12 +62,12 @@ static void quantize_rows_portable(const float *x, long rows, long cols, long ld
 
 #if defined(SR_X86)
 // The same arithmetic as the portable loop, 8 values at a time: finite |x| maximum, then
-// x · 127/max clamped to ±127 and rounded half away from zero (add ±0.5, truncate).
+// x · 127/max rounded to nearest, ties to even. |x| <= max keeps the product within ±127 up to
+// rounding, which the saturating packs would absorb, so no clamp is needed.
 __attribute__((target("avx2"))) static void quantize_rows_avx2(const float *x, long rows, long cols, long ldx,
                                                                int8_t *q, long ldq, float *scales) {
     long padded = sr_q8_padded_columns(cols), whole = cols / 8 * 8;
     const __m256 sign = _mm256_set1_ps(-0.0f), finite = _mm256_set1_ps(FLT_MAX);
-    const __m256 high = _mm256_set1_ps(127.0f), low = _mm256_set1_ps(-127.0f), half = _mm256_set1_ps(0.5f);
     for (long r = 0; r < rows; r++) {
         const float *row = x + r * ldx;
         __m256 most = _mm256_setzero_ps();
@@ -83,10 +84,7 @@ __attribute__((target("avx2"))) static void quantize_rows_avx2(const float *x, l
         for (long c = 0; c < whole; c += 8) {
             __m256 v = _mm256_loadu_ps(row + c);
             __m256 keep = _mm256_cmp_ps(_mm256_andnot_ps(sign, v), finite, _CMP_LE_OQ);
-            __m256 t = _mm256_and_ps(_mm256_mul_ps(v, scale), keep);
-            t = _mm256_max_ps(_mm256_min_ps(t, high), low);
-            t = _mm256_add_ps(t, _mm256_or_ps(_mm256_and_ps(t, sign), half));
-            __m256i i = _mm256_cvttps_epi32(t);
+            __m256i i = _mm256_cvtps_epi32(_mm256_and_ps(_mm256_mul_ps(v, scale), keep));
             __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
             _mm_storel_epi64((__m128i *)(out + c), _mm_packs_epi16(words, words));
         }
@@ -99,12 +97,11 @@ __attribute__((target("avx2"))) static void quantize_rows_avx2(const float *x, l
 
 #if defined(SR_X86)
 // The same arithmetic again, 16 values at a time, with masked tails and the saturating
-// 32-to-8-bit store (values are already within ±127).
+// 32-to-8-bit store.
 __attribute__((target("avx512f"))) static void quantize_rows_avx512(const float *x, long rows, long cols, long ldx,
                                                                     int8_t *q, long ldq, float *scales) {
     long padded = sr_q8_padded_columns(cols);
-    const __m512 finite = _mm512_set1_ps(FLT_MAX), high = _mm512_set1_ps(127.0f), low = _mm512_set1_ps(-127.0f);
-    const __m512i sign = _mm512_set1_epi32((int)0x80000000u), half = _mm512_castps_si512(_mm512_set1_ps(0.5f));
+    const __m512 finite = _mm512_set1_ps(FLT_MAX);
     for (long r = 0; r < rows; r++) {
         const float *row = x + r * ldx;
         __m512 most = _mm512_setzero_ps();
@@ -122,10 +119,7 @@ __attribute__((target("avx512f"))) static void quantize_rows_avx512(const float 
             __m512 v = _mm512_maskz_loadu_ps(m, row + c);
             __mmask16 keep = _mm512_cmp_ps_mask(_mm512_abs_ps(v), finite, _CMP_LE_OQ);
             __m512 t = _mm512_maskz_mul_ps(keep, v, scale);
-            t = _mm512_max_ps(_mm512_min_ps(t, high), low);
-            __m512i bits = _mm512_or_si512(_mm512_and_si512(_mm512_castps_si512(t), sign), half);
-            t = _mm512_add_ps(t, _mm512_castsi512_ps(bits));
-            _mm512_mask_cvtsepi32_storeu_epi8(out + c, m, _mm512_cvttps_epi32(t));
+            _mm512_mask_cvtsepi32_storeu_epi8(out + c, m, _mm512_cvtps_epi32(t));
         }
         for (long c = cols; c < padded; c++) out[c] = 0;
         scales[r] = largest / 127.0f;
