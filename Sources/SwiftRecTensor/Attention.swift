@@ -60,9 +60,7 @@ extension Variable {
                     let base = b * length * dim + h * headDim
                     let scores = pp + pair * square
                     scaledKeys.withUnsafeMutableBufferPointer { kt in
-                        for j in 0..<length {
-                            for c in 0..<headDim { kt[c * length + j] = kp[base + j * dim + c] * scale }
-                        }
+                        sr_transpose_scaled(kp + base, length, headDim, dim, scale, kt.baseAddress, length)
                         for rows in blocks {
                             sr_sgemm_direct(
                                 rows.count, causal ? rows.upperBound : length, headDim,

@@ -42,6 +42,10 @@ void sr_sgemm(int transA, int transB, long M, long N, long K, float alpha,
 void sr_sgemm_direct(long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c,
                      long ldc);
 
+/// dst[c * ld_dst + r] = src[r * ld_src + c] * scale for r < rows, c < cols: a scaled transpose
+/// (attention's keys, so the scores are a plain sr_sgemm_direct product).
+void sr_transpose_scaled(const float *src, long rows, long cols, long ld_src, float scale, float *dst, long ld_dst);
+
 /// y[i] = exp(x[i]); relative error <= ~2e-7 on [-87, 88], 0 or subnormal below -87.3,
 /// +inf above 88.72, NaN stays NaN. x and y may be the same array.
 void sr_vexp(const float *x, float *y, long n);
