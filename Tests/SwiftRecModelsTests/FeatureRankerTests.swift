@@ -322,6 +322,13 @@ struct FeatureRankerTests {
             #expect(largest < 1e-4, "history of \(state.items.count): largest difference \(largest)")
             #expect(model.logits(state, items: items) == fast, "scoring takes the request path")
         }
+        // A batch shares its states out to the threads; each row is that state's own scores.
+        let many = (0..<9).map { states[$0 % states.count] }, n = model.itemCount
+        var rows = [Float](repeating: .nan, count: many.count * n)
+        Threading.withThreadCount(2) { rows.withUnsafeMutableBufferPointer { model.scoreBatch(many, into: $0) } }
+        for (k, state) in many.enumerated() {
+            #expect(Array(rows[(k * n)..<((k + 1) * n)]) == model.scores(for: state), "state \(k)")
+        }
         network.setTraining(true)
         defer { network.setTraining(false) }
         let batch = model.batch(for: states[0], items: items, network: network, encoder: encoder)

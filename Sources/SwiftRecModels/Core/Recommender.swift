@@ -117,11 +117,26 @@ extension Tensor {
 extension Recommender {
     public var epochSeconds: [Double] { [] }
 
+    /// One ``score(_:into:)`` per state, the states shared out to the threads as each one
+    /// frees up (each scoring on one thread). Scoring only reads a model — the service already
+    /// scores concurrent requests with one instance — and each state's scores are computed
+    /// alone, so they are those of ``score(_:into:)`` whatever the thread count.
     public func scoreBatch(_ states: [UserState], into scores: UnsafeMutableBufferPointer<Float>) {
         precondition(scores.count >= states.count * itemCount, "scoreBatch: buffer too small")
-        for (row, state) in states.enumerated() {
-            score(
-                state, into: UnsafeMutableBufferPointer(rebasing: scores[(row * itemCount)..<((row + 1) * itemCount)]))
+        let n = itemCount
+        nonisolated(unsafe) let scores = scores, model = self
+        let next = Atomic<Int>(0)
+        // Worker threads do not inherit the caller's task-local gradient mode: pass it on.
+        let recording = GradMode.isEnabled
+        DispatchQueue.concurrentPerform(iterations: max(1, min(Threading.threadCount, states.count))) { _ in
+            GradMode.$isEnabled.withValue(recording) {
+                Threading.withThreadCount(1) {
+                    while case let row = next.add(1, ordering: .relaxed).oldValue, row < states.count {
+                        let target = UnsafeMutableBufferPointer(rebasing: scores[(row * n)..<((row + 1) * n)])
+                        model.score(states[row], into: target)
+                    }
+                }
+            }
         }
     }
 
