@@ -571,12 +571,16 @@ SR_AVX512 static inline __m512 gelu_grad_avx512(__m512 x) {
     return _mm512_fmadd_ps(xc, phi, cdf_from_half_erfc_avx512(xc, h));
 }
 
-SR_AVX512 static void vgelu_avx512(const float *x, float *y, long n) {
-    for (long i = 0; i < n; i += 16) {
-        __mmask16 m = sr_tail_mask16(n - i);
-        _mm512_mask_storeu_ps(y + i, m, gelu_avx512(_mm512_maskz_loadu_ps(m, x + i)));
+// Defines an elementwise map y = f(x) over n floats; the tail goes through the same vector code.
+#define SR_AVX512_MAP(name, f)                                                        \
+    SR_AVX512 static void name(const float *x, float *y, long n) {                    \
+        for (long i = 0; i < n; i += 16) {                                            \
+            __mmask16 m = sr_tail_mask16(n - i);                                      \
+            _mm512_mask_storeu_ps(y + i, m, f(_mm512_maskz_loadu_ps(m, x + i)));      \
+        }                                                                             \
     }
-}
+
+SR_AVX512_MAP(vgelu_avx512, gelu_avx512)
 
 SR_AVX512 static void vgelu_backward_avx512(const float *x, const float *dy, float *dx, long n) {
     for (long i = 0; i < n; i += 16) {
@@ -643,15 +647,6 @@ SR_AVX512 static inline __m512 tanh_avx512(__m512 x) {
     // tanh is odd; keeps tanh(-0) = -0.
     return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(t), _mm512_and_si512(sign, bits)));
 }
-
-// Defines an elementwise map y = f(x) over n floats; the tail goes through the same vector code.
-#define SR_AVX512_MAP(name, f)                                                        \
-    SR_AVX512 static void name(const float *x, float *y, long n) {                    \
-        for (long i = 0; i < n; i += 16) {                                            \
-            __mmask16 m = sr_tail_mask16(n - i);                                      \
-            _mm512_mask_storeu_ps(y + i, m, f(_mm512_maskz_loadu_ps(m, x + i)));      \
-        }                                                                             \
-    }
 
 SR_AVX512_MAP(vexp_avx512, exp_avx512)
 SR_AVX512_MAP(vsigmoid_avx512, sigmoid_avx512)

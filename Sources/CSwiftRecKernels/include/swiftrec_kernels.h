@@ -168,8 +168,9 @@ const char *sr_q8_path_name(int path);
 /// a sigmoid, layer i mapping widths[i] to widths[i + 1] (widths[layers] must be 1; with
 /// layers = 0 the first layer is the output), their
 /// weights ([out][in], row-major) and biases one after the other in `params`.
-/// out[k * history + l] is the last layer's output. max_level caps the code path
-/// (0 generic, 1 AVX2, 2 AVX-512; -1 the best here), for tests of each path.
+/// out[k * history + l] is the last layer's output. max_level caps the path of the kernel's
+/// own products (0 generic, 1 AVX2, 2 AVX-512; -1 the best here), for tests of each path; the
+/// sigmoids always take sr_vsigmoid's best path.
 /// Returns 0, -1 for bad widths, -2 when scratch memory cannot be had.
 int sr_pair_mlp(long candidates, long history, long dim, const float *h, const float *c, const float *hpart,
                 const float *cpart, const float *wp, long wp_stride, long layers, const long *widths,
