@@ -98,31 +98,91 @@ __attribute__((target("avx2"))) static void quantize_rows_avx2(const float *x, l
 #if defined(SR_X86)
 // The same arithmetic again, 16 values at a time, with masked tails and the saturating
 // 32-to-8-bit store.
-__attribute__((target("avx512f"))) static void quantize_rows_avx512(const float *x, long rows, long cols, long ldx,
-                                                                    int8_t *q, long ldq, float *scales) {
-    long padded = sr_q8_padded_columns(cols);
+// A row holding NaN or infinities (they count as 0): its largest finite |value|, then the row
+// scaled and narrowed 16 at a time with per-value masks.
+__attribute__((target("avx512f"))) static void quantize_nonfinite_row_avx512(const float *row, long cols,
+                                                                             int8_t *out, float *scale) {
     const __m512 finite = _mm512_set1_ps(FLT_MAX);
+    __m512 most = _mm512_setzero_ps();
+    for (long c = 0; c < cols; c += 16) {
+        __mmask16 m = sr_tail_mask16(cols - c);
+        __m512 v = _mm512_abs_ps(_mm512_maskz_loadu_ps(m, row + c));
+        most = _mm512_mask_max_ps(most, _mm512_cmp_ps_mask(v, finite, _CMP_LE_OQ), most, v);
+    }
+    float largest = _mm512_reduce_max_ps(most);
+    float inverse = largest > 0 ? 127.0f / largest : 0;
+    const __m512 times = _mm512_set1_ps(inverse);
+    for (long c = 0; c < cols; c += 16) {
+        __mmask16 m = sr_tail_mask16(cols - c);
+        __m512 v = _mm512_maskz_loadu_ps(m, row + c);
+        __mmask16 keep = _mm512_cmp_ps_mask(_mm512_abs_ps(v), finite, _CMP_LE_OQ);
+        __m512 t = _mm512_maskz_mul_ps(keep, v, times);
+        _mm512_mask_cvtsepi32_storeu_epi8(out + c, m, _mm512_cvtps_epi32(t));
+    }
+    for (long c = cols, padded = sr_q8_padded_columns(cols); c < padded; c++) out[c] = 0;
+    *scale = largest / 127.0f;
+}
+
+// Four vectors of int32 in [-127, 127] as 64 bytes in order, `count` of them stored: two
+// saturating packs (saturation never acts at these values) and one permutation, because the
+// packs interleave 128-bit lanes (dword 4 L + j of the packed bytes holds vector j's lane L).
+__attribute__((target("avx512f,avx512bw"))) static inline void store_bytes64_avx512(int8_t *out, __mmask64 count,
+                                                                                   __m512i i0, __m512i i1,
+                                                                                   __m512i i2, __m512i i3) {
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    __m512i bytes = _mm512_packs_epi16(_mm512_packs_epi32(i0, i1), _mm512_packs_epi32(i2, i3));
+    _mm512_mask_storeu_epi8(out, count, _mm512_permutexvar_epi32(order, bytes));
+}
+
+static inline __mmask64 first_bytes(long count) {
+    return count >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << count) - 1);
+}
+
+// Rows 64 values at a time. One compare of the sum of |values| tells whether a row is all finite
+// (a NaN or infinity, or a sum past FLT_MAX, makes it fail); other rows take the masked function
+// above, so this path needs no per-value masks. Rows of at most 64 values (SASRec's and the MF
+// models' widths) stay in registers between finding the largest value and scaling. Each 64
+// values are stored as one 64-byte write instead of four narrowing stores. The bytes equal the
+// portable path's.
+__attribute__((target("avx512f,avx512bw"))) static void quantize_rows_avx512(const float *x, long rows, long cols,
+                                                                            long ldx, int8_t *q, long ldq,
+                                                                            float *scales) {
+    const __m512 finite = _mm512_set1_ps(FLT_MAX);
+    const long padded = sr_q8_padded_columns(cols);  // bytes written: zeros past `cols`
     for (long r = 0; r < rows; r++) {
         const float *row = x + r * ldx;
-        __m512 most = _mm512_setzero_ps();
+        int8_t *out = q + r * ldq;
+        __m512 v[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        __m512 most = _mm512_setzero_ps(), total = _mm512_setzero_ps();
         for (long c = 0; c < cols; c += 16) {
-            __mmask16 m = sr_tail_mask16(cols - c);
-            __m512 v = _mm512_abs_ps(_mm512_maskz_loadu_ps(m, row + c));
-            most = _mm512_mask_max_ps(most, _mm512_cmp_ps_mask(v, finite, _CMP_LE_OQ), most, v);
+            __m512 value = _mm512_maskz_loadu_ps(sr_tail_mask16(cols - c), row + c), a = _mm512_abs_ps(value);
+            if (c < 64) v[c / 16] = value;
+            most = _mm512_max_ps(most, a);
+            total = _mm512_add_ps(total, a);
+        }
+        if (_mm512_cmp_ps_mask(total, finite, _CMP_LE_OQ) != 0xFFFF) {
+            quantize_nonfinite_row_avx512(row, cols, out, scales + r);
+            continue;
         }
         float largest = _mm512_reduce_max_ps(most);
-        float inverse = largest > 0 ? 127.0f / largest : 0;
-        const __m512 scale = _mm512_set1_ps(inverse);
-        int8_t *out = q + r * ldq;
-        for (long c = 0; c < cols; c += 16) {
-            __mmask16 m = sr_tail_mask16(cols - c);
-            __m512 v = _mm512_maskz_loadu_ps(m, row + c);
-            __mmask16 keep = _mm512_cmp_ps_mask(_mm512_abs_ps(v), finite, _CMP_LE_OQ);
-            __m512 t = _mm512_maskz_mul_ps(keep, v, scale);
-            _mm512_mask_cvtsepi32_storeu_epi8(out + c, m, _mm512_cvtps_epi32(t));
-        }
-        for (long c = cols; c < padded; c++) out[c] = 0;
+        const __m512 times = _mm512_set1_ps(largest > 0 ? 127.0f / largest : 0);
         scales[r] = largest / 127.0f;
+        if (cols <= 64) {
+            store_bytes64_avx512(out, first_bytes(padded), _mm512_cvtps_epi32(_mm512_mul_ps(v[0], times)),
+                                 _mm512_cvtps_epi32(_mm512_mul_ps(v[1], times)),
+                                 _mm512_cvtps_epi32(_mm512_mul_ps(v[2], times)),
+                                 _mm512_cvtps_epi32(_mm512_mul_ps(v[3], times)));
+            continue;
+        }
+        for (long c = 0; c < padded; c += 64) {
+            __m512i i[4];
+            for (int j = 0; j < 4; j++) {
+                long at = c + 16 * j;
+                __mmask16 m = cols > at ? sr_tail_mask16(cols - at) : 0;
+                i[j] = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + at), times));
+            }
+            store_bytes64_avx512(out + c, first_bytes(padded - c), i[0], i[1], i[2], i[3]);
+        }
     }
 }
 #endif

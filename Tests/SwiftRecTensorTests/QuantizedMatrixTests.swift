@@ -11,11 +11,11 @@ struct QuantizedMatrixTests {
         return (0..<count).map { _ in Float.random(in: -range..<range, using: &g) }
     }
 
-    /// Per-row int8 values and scale as the kernel computes them (round half away from zero).
+    /// Per-row int8 values and scale as the kernel computes them (round to nearest, ties to even).
     func quantizeRow(_ row: ArraySlice<Float>) -> (values: [Int], scale: Float) {
         let largest = row.map { abs($0) }.max() ?? 0
         let inverse = largest > 0 ? 127 / largest : 0
-        return (row.map { Int(($0 * inverse).rounded(.toNearestOrAwayFromZero)) }, largest / 127)
+        return (row.map { Int(($0 * inverse).rounded(.toNearestOrEven)) }, largest / 127)
     }
 
     /// `x` ([rows, columns]) times `matrix` transposed plus `bias`, on one thread and `path`.
@@ -71,6 +71,34 @@ struct QuantizedMatrixTests {
             // Every path gives the portable path's result bit for bit.
             let portable = product(matrix, a, rows: m, bias: bias, path: .portable)
             #expect(out == portable, "\(path) differs from portable at m \(m) n \(n) k \(k)")
+        }
+    }
+
+    @Test(arguments: QuantizedKernelPath.allCases)
+    func rowsWithNonFiniteOrHugeValuesQuantiseAsOnThePortablePath(_ path: QuantizedKernelPath) {
+        guard path.isAvailable else {
+            print("int8 path \(path) is not available on this CPU; checked on CPUs that have it")
+            #expect(path != .portable)
+            return
+        }
+        // Widths below, at and above the 64 that short-row code keeps in registers; rows that are
+        // plain, hold NaN or ±infinity (they count as 0), or are finite with a sum of |values|
+        // past Float's range (3e38 each), or all zero.
+        for k in [3, 17, 60, 64, 65, 130] {
+            var a = values(6 * k, seed: UInt64(k))
+            a[k + k / 2] = .nan
+            a[2 * k] = .infinity
+            a[3 * k + k - 1] = -.infinity
+            for c in 0..<k where c % 2 == 0 { a[4 * k + c] = c % 4 == 0 ? 3e38 : -3e38 }
+            for c in 0..<k { a[5 * k + c] = 0 }
+            let matrix = QuantizedMatrix(rows: 20, columns: k, values: values(20 * k, range: 0.5, seed: 7))
+            let bias = values(20, seed: 8)
+            let out = product(matrix, a, rows: 6, bias: bias, path: path)
+            let portable = product(matrix, a, rows: 6, bias: bias, path: .portable)
+            #expect(out == portable, "\(path) differs from portable at k \(k)")
+            // Outputs of the huge row may pass Float's range; the others stay finite.
+            let finite = (out[0..<(4 * 20)] + out[(5 * 20)...]).filter { $0.isFinite }.count
+            #expect(finite == 5 * 20, "k \(k) on \(path): non-finite output")
         }
     }
 
