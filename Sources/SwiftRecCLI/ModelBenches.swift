@@ -92,7 +92,8 @@ struct InferenceBench: ParsableCommand {
     @OptionGroup var source: DataOptions
     @Option(help: "Users in the batch measurement.") var batch = 256
     @Option(help: "Threads for the batch measurement.") var threads = 2
-    @Option(help: "Seconds of repeats per measurement.") var seconds = 2.0
+    @Option(help: "Seconds of repeats per measurement (with --quantize int8: per precision, in four turns).")
+    var seconds = 2.0
     @Option(
         help: """
             int8: measure the model at float, then with int8 copies of its weights and item table \
@@ -125,11 +126,20 @@ struct InferenceBench: ParsableCommand {
         let states = users.prefix(batch).map { UserState(user: Int32($0), in: dataset) }
         var rows: [[String: JSONValue]] = []
         var table: [[String]] = []
-        var times: [(one: Double, many: Double)] = []
-        for precision in quantize == .int8 ? [ScoringPrecision.float, .int8] : [.float] {
+        let precisions = quantize == .int8 ? [ScoringPrecision.float, .int8] : [.float]
+        // Precisions take turns (float, int8, float, int8, …), each turn a quarter of the time,
+        // so that a slow stretch of a shared machine falls on both sides of the ratio.
+        let turns = precisions.count > 1 ? 4 : 1
+        var times = [(one: Double, many: Double)](repeating: (.infinity, .infinity), count: precisions.count)
+        for _ in 0..<turns {
+            for (index, precision) in precisions.enumerated() {
+                switching?.setScoringPrecision(precision)
+                let (one, many) = measure(model, states, seconds: seconds / Double(turns))
+                times[index] = (min(times[index].one, one), min(times[index].many, many))
+            }
+        }
+        for (precision, (one, many)) in zip(precisions, times) {
             switching?.setScoringPrecision(precision)
-            let (one, many) = measure(model, states)
-            times.append((one, many))
             let tableBytes = switching?.scoringTableBytes
             let history = states[0].items.count
             table.append([
@@ -163,8 +173,11 @@ struct InferenceBench: ParsableCommand {
         if json { try Console.printResults(rows) }
     }
 
-    /// Best times of scoring one state on one thread and all `states` on `threads`.
-    private func measure(_ model: any Recommender, _ states: [UserState]) -> (one: Double, many: Double) {
+    /// Best times of scoring one state on one thread and all `states` on `threads`, repeated for
+    /// `seconds` each.
+    private func measure(_ model: any Recommender, _ states: [UserState], seconds: Double) -> (
+        one: Double, many: Double
+    ) {
         var scores = [Float](repeating: 0, count: states.count * model.itemCount)
         Threading.setThreadCount(1)
         let one = scores.withUnsafeMutableBufferPointer { buffer in
