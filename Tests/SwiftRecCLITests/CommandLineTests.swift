@@ -103,7 +103,7 @@ struct CommandLineTests {
         try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: csv)
         let data = ["--data", csv.path, "--format", "csv", "--item-title-column", "title"]
         await SwiftRecCommand.dispatch(["train", "--model", "pop", "--out", model.path] + data)
-        var asked = try #require(
+        let asked = try #require(
             try SwiftRecCommand.parseAsRoot(
                 [
                     "recommend", "--model-dir", model.path, "--user", "u1", "--query", "something for astronomy",
@@ -114,7 +114,7 @@ struct CommandLineTests {
         for (bad, flag) in [
             (["--query", "  "], "--query"), (["--query", "x", "--query-weight", "2"], "--query-weight"),
         ] {
-            var command = try #require(
+            let command = try #require(
                 try SwiftRecCommand.parseAsRoot(["recommend", "--model-dir", model.path, "--user", "u1"] + bad + data)
                     as? RecommendCommand)
             #expect {
@@ -123,7 +123,7 @@ struct CommandLineTests {
                 "\(error)".contains(flag)
             }
         }
-        var unknown = try #require(
+        let unknown = try #require(
             try SwiftRecCommand.parseAsRoot(["recommend", "--model-dir", model.path, "--user", "nobody"] + data)
                 as? RecommendCommand)
         #expect(throws: ValidationError.self) { try unknown.run() }
