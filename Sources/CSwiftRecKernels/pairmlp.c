@@ -20,6 +20,17 @@ typedef void (*pair_dense_fn)(const float *in, long rows, long in_stride, long w
 typedef void (*pair_dot_fn)(const float *in, long rows, long stride, long width, const float *w, float bias,
                             float *out);
 
+// x[r * width + j] = x > 0 ? x : slope[j] · x for r < rows, j < width (PReLU in place).
+typedef void (*pair_prelu_fn)(float *x, long rows, long width, const float *slope);
+
+static void prelu_generic(float *x, long rows, long width, const float *slope) {
+    for (long r = 0; r < rows; r++)
+        for (long j = 0; j < width; j++) {
+            float v = x[r * width + j];
+            x[r * width + j] = v > 0 ? v : slope[j] * v;
+        }
+}
+
 static void dense_generic(const float *in, long rows, long in_stride, long win, const float *wt, long wout,
                           const float *init, long init_stride, const float *add, float *out) {
     for (long r = 0; r < rows; r++) {
@@ -106,6 +117,16 @@ SR_AVX512 static void dense_avx512(const float *in, long rows, long in_stride, l
     }
 }
 
+SR_AVX512 static void prelu_avx512(float *x, long rows, long width, const float *slope) {
+    const __m512 zero = _mm512_setzero_ps();
+    for (long r = 0; r < rows; r++)
+        for (long j = 0; j < width; j += 16) {
+            __m512 v = _mm512_loadu_ps(x + r * width + j);
+            _mm512_storeu_ps(x + r * width + j, _mm512_fmadd_ps(_mm512_loadu_ps(slope + j), _mm512_min_ps(v, zero),
+                                                                 _mm512_max_ps(v, zero)));
+        }
+}
+
 SR_AVX512 static void dot_avx512(const float *in, long rows, long stride, long width, const float *w, float bias,
                                  float *out) {
     for (long r = 0; r < rows; r++) {
@@ -152,6 +173,17 @@ SR_AVX2 static void dense_avx2(const float *in, long rows, long in_stride, long 
     }
 }
 
+// max(x, 0) + slope · min(x, 0): the same value as the generic select, for finite x.
+SR_AVX2 static void prelu_avx2(float *x, long rows, long width, const float *slope) {
+    const __m256 zero = _mm256_setzero_ps();
+    for (long r = 0; r < rows; r++)
+        for (long j = 0; j < width; j += 8) {
+            __m256 v = _mm256_loadu_ps(x + r * width + j);
+            _mm256_storeu_ps(x + r * width + j, _mm256_fmadd_ps(_mm256_loadu_ps(slope + j), _mm256_min_ps(v, zero),
+                                                                 _mm256_max_ps(v, zero)));
+        }
+}
+
 SR_AVX2 static void dot_avx2(const float *in, long rows, long stride, long width, const float *w, float bias,
                              float *out) {
     for (long r = 0; r < rows; r++) {
@@ -169,11 +201,12 @@ static long round_up(long n, long lanes) { return (n + lanes - 1) / lanes * lane
 
 int sr_pair_mlp(long candidates, long history, long dim, const float *h, const float *c, const float *hpart,
                 const float *cpart, const float *wp, long wp_stride, long layers, const long *widths,
-                const float *params, float *out, int max_level) {
+                const float *params, const float *slopes, float *out, int max_level) {
     if (layers < 0 || layers >= 64 || widths[layers] != 1) return -1;
     long lanes = 1;
     pair_dense_fn dense = dense_generic;
     pair_dot_fn dot = dot_generic;
+    pair_prelu_fn prelu = prelu_generic;
 #if defined(SR_X86)
     int level = sr_isa_level();
     if (max_level >= 0 && max_level < level) level = max_level;
@@ -181,21 +214,24 @@ int sr_pair_mlp(long candidates, long history, long dim, const float *h, const f
         lanes = 16;
         dense = dense_avx512;
         dot = dot_avx512;
+        prelu = prelu_avx512;
     } else if (level >= SR_ISA_AVX2) {
         lanes = 8;
         dense = dense_avx2;
         dot = dot_avx2;
+        prelu = prelu_avx2;
     }
 #else
     (void)max_level;
 #endif
     // Padded widths; the pad columns hold zero weights, so what a layer writes there (0, then
-    // sigmoid(0)) never reaches a real output.
+    // sigmoid(0) or 0) never reaches a real output.
     long padded[64], widest = 0, table = 0;
     for (long i = 0; i <= layers; i++) {
         padded[i] = round_up(widths[i], lanes);
         if (padded[i] > widest) widest = padded[i];
         if (i > 0 && i < layers) table += widths[i - 1] * padded[i] + padded[i];
+        if (slopes && i < layers) table += padded[i];
     }
     if (layers > 0) table += padded[layers - 1] + 1;
     const long w1 = widths[0], p1 = padded[0];
@@ -215,6 +251,13 @@ int sr_pair_mlp(long candidates, long history, long dim, const float *h, const f
         source += wout * win + wout;
         cursor = biases[i] + (i == layers - 1 ? 1 : padded[i + 1]);
     }
+    // Each activation's slopes, zero-padded to its padded width.
+    float *padded_slopes[64];
+    for (long i = 0, offset = 0; slopes && i < layers; offset += widths[i], i++) {
+        padded_slopes[i] = cursor;
+        memcpy(cursor, slopes + offset, (size_t)widths[i] * sizeof(float));
+        cursor += padded[i];
+    }
     float *hp = cursor, *cp = hp + history * p1, *mt = cp + candidates * p1;
     float *a = mt + dim * p1, *b = a + PAIR_BLOCK * widest;
     for (long l = 0; l < history; l++) memcpy(hp + l * p1, hpart + l * w1, (size_t)w1 * sizeof(float));
@@ -232,7 +275,10 @@ int sr_pair_mlp(long candidates, long history, long dim, const float *h, const f
                 for (long t = 0; t < rows; t++) out[k * history + l0 + t] = a[t * p1];
             for (long i = 0; i < layers; i++) {
                 long width = padded[i];
-                sr_vsigmoid(x, x, rows * width);
+                if (slopes)
+                    prelu(x, rows, width, padded_slopes[i]);
+                else
+                    sr_vsigmoid(x, x, rows * width);
                 if (i == layers - 1) {
                     dot(x, rows, width, width, tables[i], biases[i][0], out + k * history + l0);
                 } else {

@@ -130,7 +130,9 @@ public final class Dropout: Layer {
 
 /// An elementwise non-linearity.
 public enum Activation: String, Sendable, Codable, CaseIterable {
-    case relu, gelu, tanh, sigmoid, identity
+    /// `prelu` has a learned slope per unit, so it exists only where a layer owns the slopes
+    /// (``MLP`` keeps a ``PReLU`` per hidden layer); the others are plain functions.
+    case relu, gelu, tanh, sigmoid, identity, prelu
 
     public func callAsFunction(_ x: Variable) -> Variable {
         switch self {
@@ -139,8 +141,24 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
         case .tanh: x.tanh()
         case .sigmoid: x.sigmoid()
         case .identity: x
+        case .prelu: preconditionFailure("Activation.prelu has learned slopes: use a PReLU layer")
         }
     }
+}
+
+/// PReLU with one learned slope per unit for negative inputs (PyTorch's `nn.PReLU(width)`,
+/// started at 0.25 as there), the activation of DIN's activation unit in the paper.
+public final class PReLU: Layer {
+    public let slope: Variable
+    public var isTraining = true
+
+    public init(width: Int, initialSlope: Float = 0.25) {
+        slope = parameter(Tensor(shape: [width], scalars: Array(repeating: initialSlope, count: width)))
+    }
+
+    public var ownParameters: [(name: String, parameter: Variable)] { [("weight", slope)] }
+
+    public func callAsFunction(_ x: Variable) -> Variable { x.prelu(slope: slope) }
 }
 
 /// A stack of Linear layers with an activation (and dropout) between them; the last layer
@@ -149,6 +167,8 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
 public final class MLP: Layer {
     public let layers: [Linear]
     public let activation: Activation
+    /// With `.prelu`: one PReLU per hidden layer (empty otherwise).
+    public let slopes: [PReLU]
     public let dropout: Dropout
     public let dropsInput: Bool
     public var isTraining = true
@@ -165,12 +185,14 @@ public final class MLP: Layer {
         }
         self.layers = layers
         self.activation = activation
+        slopes = activation == .prelu ? sizes.dropFirst().dropLast().map { PReLU(width: $0) } : []
         self.dropout = Dropout(dropout, seed: generator.next())
         self.dropsInput = dropsInput
     }
 
     public var children: [(name: String, layer: any Layer)] {
-        layers.enumerated().map { ("layers.\($0.offset)", $0.element) } + [("dropout", dropout)]
+        layers.enumerated().map { ("layers.\($0.offset)", $0.element) }
+            + slopes.enumerated().map { ("activations.\($0.offset)", $0.element) } + [("dropout", dropout)]
     }
 
     public func callAsFunction(_ x: Variable) -> Variable {
@@ -178,7 +200,11 @@ public final class MLP: Layer {
         for (i, layer) in layers.enumerated() {
             h = layer(h)
             guard i < layers.count - 1 else { continue }
-            h = activation == .relu ? dropout.afterReLU(h) : dropout(activation(h))
+            switch activation {
+            case .relu: h = dropout.afterReLU(h)
+            case .prelu: h = dropout(slopes[i](h))
+            default: h = dropout(activation(h))
+            }
         }
         return h
     }

@@ -67,6 +67,48 @@ extension Variable {
         }
     }
 
+    /// PReLU (He et al. 2015), as PyTorch's `nn.PReLU(width)`: x where x > 0, else
+    /// `slope[j]` · x in column j. `slope` is [width], this [rows, width]; the slope's gradient
+    /// sums over rows in row order, so it has the same bits on any thread count.
+    public func prelu(slope: Variable) -> Variable {
+        let x = value, slopes = slope.value, width = slopes.count
+        precondition(
+            slopes.rank == 1 && width > 0 && x.shape.last == width,
+            "prelu: slope \(slopes.shape) does not match the last axis of \(x.shape)")
+        let rows = x.count / width
+        var y = Tensor(uninitializedShape: x.shape)
+        nonisolated(unsafe) let xp = x.storage.pointer, sp = slopes.storage.pointer, yp = y.mutablePointer()
+        parallelRanges(rows, costPerItem: width) { range in
+            for r in range {
+                let xr = xp + r * width, yr = yp + r * width
+                for j in 0..<width { yr[j] = xr[j] > 0 ? xr[j] : sp[j] * xr[j] }
+            }
+        }
+        return Variable(y, parents: [self, slope]) { g in
+            var dx = Tensor(uninitializedShape: x.shape)
+            var dslope = Tensor.zeros([width])
+            g.withUnsafeBufferPointer { gp in
+                x.withUnsafeBufferPointer { xb in
+                    slopes.withUnsafeBufferPointer { sb in
+                        dx.withUnsafeMutableBufferPointer { d in
+                            dslope.withUnsafeMutableBufferPointer { ds in
+                                for r in 0..<rows {
+                                    let o = r * width
+                                    for j in 0..<width {
+                                        let v = xb[o + j], gv = gp[o + j]
+                                        d[o + j] = v > 0 ? gv : sb[j] * gv
+                                        ds[j] += v > 0 ? 0 : gv * v
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return [dx, dslope]
+        }
+    }
+
     /// GELU with the exact Gaussian CDF (PyTorch's default, `approximate='none'`).
     public func gelu() -> Variable {
         let x = value

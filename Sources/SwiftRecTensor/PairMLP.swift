@@ -19,15 +19,18 @@ public enum VectorPath: Int32, CaseIterable, Sendable {
 /// A small network over every (candidate, history item) pair of one request, as DIN's
 /// activation unit is: the first layer is given split by input block, so its pre-activation for
 /// pair (k, l) is `historyPart[l] + candidatePart[k] + W_p · (history[l] ⊙ candidates[k])`,
-/// and `layers` follow, each after a sigmoid, the last of width 1.
+/// and `layers` follow, each after an activation (a sigmoid, or PReLU with the given slopes), the
+/// last of width 1.
 public enum PairMLP {
     /// [candidates, history]: the last layer's output for every pair, computed by one C kernel
     /// that runs each block of pairs through all the layers while it is in cache.
     /// `productBlock` holds W_p in its columns `productColumn..<productColumn + dim` ([width, *]).
-    /// `path` caps the code path (nil: the best this CPU has).
+    /// `slopes` (one per layer, each as wide as that layer's input) makes the activations PReLU;
+    /// nil keeps sigmoids. `path` caps the code path (nil: the best this CPU has).
     public static func outputs(
         history: Tensor, candidates: Tensor, historyPart: Tensor, candidatePart: Tensor,
-        productBlock: Tensor, productColumn: Int, layers: [Linear], path: VectorPath? = nil
+        productBlock: Tensor, productColumn: Int, layers: [Linear], slopes: [Tensor]? = nil,
+        path: VectorPath? = nil
     ) -> Tensor {
         let r = history.shape[0], n = candidates.shape[0], d = history.shape[1]
         let widths = [historyPart.shape[1]] + layers.map { $0.weight.value.shape[0] }
@@ -36,6 +39,11 @@ public enum PairMLP {
                 && productBlock.shape[0] == widths[0] && productColumn + d <= productBlock.shape[1],
             "PairMLP: shapes do not match")
         precondition(widths.last == 1, "PairMLP: the last layer must have width 1, not \(widths.last ?? 0)")
+        if let slopes {
+            precondition(
+                slopes.map(\.count) == Array(widths.dropLast()), "PairMLP: slopes \(slopes.map(\.shape)) for \(widths)")
+        }
+        let slopeValues = slopes?.flatMap(\.scalars)
         var parameters: [Float] = []
         for layer in layers {
             parameters += layer.weight.value.scalars
@@ -51,7 +59,7 @@ public enum PairMLP {
                                 sr_pair_mlp(
                                     n, r, d, h.baseAddress, c.baseAddress, hp.baseAddress, cp.baseAddress,
                                     w.baseAddress! + productColumn, productBlock.shape[1], layers.count, widths,
-                                    parameters, o.baseAddress, path?.rawValue ?? -1)
+                                    parameters, slopeValues, o.baseAddress, path?.rawValue ?? -1)
                             }
                         }
                     }

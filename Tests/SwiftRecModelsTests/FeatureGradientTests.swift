@@ -10,12 +10,14 @@ import Testing
 /// embeddings) agrees with central finite differences of the logits.
 @Suite("Feature network gradients")
 struct FeatureGradientTests {
-    @Test(arguments: ["fm", "deepfm", "widedeep", "dcnv2", "din", "star"])
+    /// "din-prelu" is DIN with PReLU in its activation unit.
+    @Test(arguments: ["fm", "deepfm", "widedeep", "dcnv2", "din", "din-prelu", "star"])
     func backpropagationMatchesFiniteDifferences(name: String) throws {
         var options = FeatureRankerTests.fast
         options["epochs"] = 1
         options["star.scenario-attribute"] = "group"
-        let model = try ModelCatalog.make(name, options: options, ignoringUnknown: true)
+        if name == "din-prelu" { options["attention-activation"] = "prelu" }
+        let model = try ModelCatalog.make(name == "din-prelu" ? "din" : name, options: options, ignoringUnknown: true)
         try model.fit(ratedFeatureData, validation: nil, progress: nil)
         switch model {
         case let m as FM: check(m)

@@ -121,6 +121,28 @@ struct FeatureRankerTests {
         }
     }
 
+    /// DIN with PReLU in its activation unit (the paper's) learns the rule too, keeps its
+    /// learned slopes through save and load, and scores the same after.
+    @Test func dinWithPReLULearnsTheFeatureRuleAndRoundTrips() throws {
+        let experiment = CTRExperiment(dataset: ratedFeatureData, seed: 3)
+        var options = Self.fast
+        options["attention-activation"] = "prelu"
+        let model = try #require(try ModelCatalog.make("din", options: options) as? DIN)
+        let auc = try #require(try experiment.run(model).test["AUC"])
+        #expect(auc > 0.8, "din with PReLU: test AUC \(auc)")
+        let slopes = try #require(model.network?.activationUnit.slopes.map(\.slope.value.scalars))
+        #expect(slopes.count == 2 && slopes.contains { $0.contains { $0 != 0.25 } }, "the slopes were trained")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("din-prelu-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try model.save(to: directory)
+        let loaded = try #require(try ModelCatalog.load(from: directory) as? DIN)
+        #expect(loaded.network?.activationUnit.slopes.map(\.slope.value.scalars) == slopes)
+        for u in [Int32(0), 1, 57] {
+            let state = UserState(user: u, in: experiment.train)
+            #expect(loaded.scores(for: state) == model.scores(for: state))
+        }
+    }
+
     /// STAR's dropout (off by default) still learns the rule, and scoring is deterministic.
     @Test func starWithDropoutLearnsTheFeatureRule() throws {
         let experiment = CTRExperiment(dataset: ratedFeatureData, seed: 3)
@@ -300,10 +322,13 @@ struct FeatureRankerTests {
     }
 
     /// DIN's request path (first layer split by input block, padding skipped) gives the logits
-    /// of the batch path: for a user with a full history, one with a short one, and a new user.
-    @Test func dinsRequestPathEqualsItsBatchPath() throws {
+    /// of the batch path: for a user with a full history, one with a short one, and a new user,
+    /// with either activation in the activation unit.
+    @Test(arguments: DINAttentionActivation.allCases)
+    func dinsRequestPathEqualsItsBatchPath(activation: DINAttentionActivation) throws {
         var options = Self.fast
         options["epochs"] = 3
+        options["attention-activation"] = .string(activation.rawValue)
         let model = try #require(try ModelCatalog.make("din", options: options) as? DIN)
         try model.fit(ratedFeatureData, validation: nil, progress: nil)
         let network = try #require(model.network), encoder = try #require(model.encoder)

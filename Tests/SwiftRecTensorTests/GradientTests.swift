@@ -55,6 +55,9 @@ struct GradientTests {
         checkGradients("sqrt", [positive]) { positive.sqrt() }
         checkGradients("pow", [positive]) { positive.pow(2.5) }
         checkGradients("relu", [awayFromZero]) { awayFromZero.relu() }
+        // PReLU: both sides of the kink, slopes of either sign, the slope's gradient summed over rows.
+        let slope = Variable(Tensor([0.25, -0.5, 1.5, 0, 0.1]), requiresGrad: true)
+        checkGradients("prelu", [awayFromZero, slope]) { awayFromZero.prelu(slope: slope) }
         checkGradients("gelu", [x]) { x.gelu() }
         checkGradients("sigmoid", [x]) { x.sigmoid() }
         checkGradients("tanh", [x]) { x.tanh() }
@@ -203,6 +206,9 @@ struct GradientTests {
         checkGradients("Linear", [x] + linear.parameters) { linear(x) }
         let mlp = MLP(sizes: [8, 6, 3], activation: .tanh, generator: &g)
         checkGradients("MLP", [x] + mlp.parameters) { mlp(x) }
+        let preluMLP = MLP(sizes: [8, 6, 5, 1], activation: .prelu, generator: &g)
+        #expect(preluMLP.namedParameters().map(\.name).contains("activations.1.weight"))
+        checkGradients("MLP with PReLU", [x] + preluMLP.parameters) { preluMLP(x) }
         let norm = LayerNorm(8)
         checkGradients("LayerNorm", [x] + norm.parameters, atol: 1e-2) { norm(x) }
         let embedding = Embedding(count: 6, dim: 4, paddingIndex: 0, generator: &g)

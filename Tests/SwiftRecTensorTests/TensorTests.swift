@@ -305,8 +305,8 @@ struct ElementwiseKernelTests {
     }
 
     /// The fused pair kernel on every code path this CPU has equals the unit computed pair by
-    /// pair in Double, for widths with and without a tail of the vector length, history blocks
-    /// with a tail, and no hidden layer at all.
+    /// pair in Double, with sigmoids and with PReLU, for widths with and without a tail of the
+    /// vector length, history blocks with a tail, and no hidden layer at all.
     @Test(arguments: [
         ([80, 40, 1], 16, 50), ([23, 9, 1], 5, 37), ([17, 1], 3, 70), ([1], 4, 3), ([40, 33, 7, 1], 8, 33),
     ])
@@ -320,25 +320,50 @@ struct ElementwiseKernelTests {
         // W_p in columns 2·dim..<3·dim of a wider block, as DIN's first layer holds it.
         let block = Tensor.randomNormal([widths[0], 4 * dim], std: 0.5, generator: &g)
         let layers = zip(widths, widths.dropFirst()).map { Linear($0, $1, generator: &g) }
-        func sigmoid(_ v: Double) -> Double { 1 / (1 + Foundation.exp(-v)) }
+        // PReLU slopes of either sign, one per unit of each activation.
+        let slopes = widths.dropLast().map { Tensor.randomNormal([$0], std: 0.5, generator: &g) }
+        for usesPReLU in [false, true] {
+            let expected = pairReference(
+                h: h, c: c, hp: hp, cp: cp, block: block, dim: dim, layers: layers, slopes: usesPReLU ? slopes : nil)
+            for path in VectorPath.allCases where path.isAvailable {
+                let out = PairMLP.outputs(
+                    history: h, candidates: c, historyPart: hp, candidatePart: cp, productBlock: block,
+                    productColumn: 2 * dim, layers: layers, slopes: usesPReLU ? slopes : nil, path: path)
+                #expect(out.shape == [candidates, history])
+                let largest = zip(out.scalars, expected).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
+                #expect(largest < 1e-5, "\(path), PReLU \(usesPReLU): largest difference \(largest)")
+            }
+        }
+    }
+
+    /// DIN's activation unit for every (candidate, history item) pair in Double: sigmoids, or
+    /// PReLU with `slopes`.
+    func pairReference(
+        h: Tensor, c: Tensor, hp: Tensor, cp: Tensor, block: Tensor, dim: Int, layers: [Linear], slopes: [Tensor]?
+    ) -> [Double] {
+        let history = h.shape[0], candidates = c.shape[0], first = hp.shape[1]
+        func activation(_ v: Double, layer: Int, unit: Int) -> Double {
+            guard let slopes else { return 1 / (1 + Foundation.exp(-v)) }
+            return v > 0 ? v : Double(slopes[layer].scalars[unit]) * v
+        }
         var expected: [Double] = []
         for k in 0..<candidates {
             for l in 0..<history {
                 var x: [Double] = []
-                for o in 0..<widths[0] {
-                    var sum = Double(hp.scalars[l * widths[0] + o]) + Double(cp.scalars[k * widths[0] + o])
+                for o in 0..<first {
+                    var sum = Double(hp.scalars[l * first + o]) + Double(cp.scalars[k * first + o])
                     for j in 0..<dim {
                         let product = Double(h.scalars[l * dim + j]) * Double(c.scalars[k * dim + j])
                         sum += Double(block.scalars[o * 4 * dim + 2 * dim + j]) * product
                     }
                     x.append(sum)
                 }
-                for layer in layers {
+                for (index, layer) in layers.enumerated() {
                     let w = layer.weight.value.scalars, b = layer.bias!.value.scalars, width = x.count
                     var next: [Double] = []
                     for o in 0..<b.count {
                         var sum = Double(b[o])
-                        for i in 0..<width { sum += Double(w[o * width + i]) * sigmoid(x[i]) }
+                        for i in 0..<width { sum += Double(w[o * width + i]) * activation(x[i], layer: index, unit: i) }
                         next.append(sum)
                     }
                     x = next
@@ -346,14 +371,7 @@ struct ElementwiseKernelTests {
                 expected.append(x[0])
             }
         }
-        for path in VectorPath.allCases where path.isAvailable {
-            let out = PairMLP.outputs(
-                history: h, candidates: c, historyPart: hp, candidatePart: cp, productBlock: block,
-                productColumn: 2 * dim, layers: layers, path: path)
-            #expect(out.shape == [candidates, history])
-            let largest = zip(out.scalars, expected).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
-            #expect(largest < 1e-5, "\(path): largest difference \(largest)")
-        }
+        return expected
     }
 
     /// Layer norm's vector statistics against a Double reference, for widths with and without

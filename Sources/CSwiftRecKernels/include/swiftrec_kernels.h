@@ -165,16 +165,18 @@ const char *sr_q8_path_name(int path);
 /// hpart[l] + cpart[k] + W_p · (h[l] ⊙ c[k]) (h [history][dim], c [candidates][dim], hpart
 /// [history][widths[0]], cpart [candidates][widths[0]] with the first bias in it, W_p
 /// [widths[0]][dim] with row stride wp_stride); then `layers` linear layers follow, each after
-/// a sigmoid, layer i mapping widths[i] to widths[i + 1] (widths[layers] must be 1; with
+/// an activation, layer i mapping widths[i] to widths[i + 1] (widths[layers] must be 1; with
 /// layers = 0 the first layer is the output), their
-/// weights ([out][in], row-major) and biases one after the other in `params`.
+/// weights ([out][in], row-major) and biases one after the other in `params`. The activation is
+/// a sigmoid when `slopes` is NULL, else PReLU with slopes[offset_i + j] for unit j of the
+/// activation before layer i (offset_i = widths[0] + … + widths[i − 1]).
 /// out[k * history + l] is the last layer's output. max_level caps the path of the kernel's
-/// own products (0 generic, 1 AVX2, 2 AVX-512; -1 the best here), for tests of each path; the
-/// sigmoids always take sr_vsigmoid's best path.
+/// own products and PReLU (0 generic, 1 AVX2, 2 AVX-512; -1 the best here), for tests of each
+/// path; the sigmoids always take sr_vsigmoid's best path.
 /// Returns 0, -1 for bad widths, -2 when scratch memory cannot be had.
 int sr_pair_mlp(long candidates, long history, long dim, const float *h, const float *c, const float *hpart,
                 const float *cpart, const float *wp, long wp_stride, long layers, const long *widths,
-                const float *params, float *out, int max_level);
+                const float *params, const float *slopes, float *out, int max_level);
 
 #ifdef __cplusplus
 }

@@ -2,11 +2,21 @@ import Foundation
 import SwiftRecData
 import SwiftRecTensor
 
+/// The nonlinearity after each hidden layer of DIN's activation unit.
+public enum DINAttentionActivation: String, Sendable, Codable, CaseIterable, OptionChoice {
+    /// A sigmoid (RecBole's DIN; the default).
+    case sigmoid
+    /// PReLU with a learned slope per unit, started at 0.25 (the paper's activation unit;
+    /// no exponential per pair, so a request ranks its candidates faster).
+    case prelu
+}
+
 /// Options of ``DINNetwork``.
 public struct DINConfig: FeatureModelConfig {
     public var training = FeatureTrainingOptions()
     /// Hidden widths of the activation unit (the attention's scorer).
     public var attentionLayers = [80, 40]
+    public var attentionActivation = DINAttentionActivation.sigmoid
     /// Hidden widths of the network over [user fields; pooled history; candidate].
     public var layers = [200, 80]
     public var dropout: Float = 0
@@ -16,6 +26,9 @@ public struct DINConfig: FeatureModelConfig {
     public static let options: [ConfigOption<Self>] =
         FeatureTrainingOptions.options.map { $0.lifted(\.training) } + [
             .widths("attention-layers", \.attentionLayers, "Hidden widths of the activation unit."),
+            .choice(
+                "attention-activation", \.attentionActivation,
+                "The activation unit's nonlinearity: sigmoid (RecBole's) or prelu (the paper's)."),
             .widths("layers", \.layers, "Hidden widths of the network on top."),
             .value("dropout", \.dropout, in: 0...0.95, "Dropout between the top network's layers."),
         ]
@@ -35,7 +48,8 @@ public struct DINConfig: FeatureModelConfig {
 /// activation unit, a small network over [h; c; h − c; h ⊙ c], gives a weight w(h, c), not
 /// normalised (as in the paper, so the pooled vector keeps how strong the interest is); the
 /// pooled Σ w(h, c)·h, the user's fields and c feed a feed-forward network to the logit.
-/// Differences from the paper: ReLU/sigmoid instead of Dice/PReLU, no mini-batch-aware
+/// Differences from the paper: a sigmoid in the activation unit by default (PReLU with
+/// `attention-activation=prelu`), ReLU instead of Dice/PReLU on top, no mini-batch-aware
 /// regularisation (weight decay is the option), and a learned vector per recency rank (0 for the
 /// newest item) added to each history item's vector, as BST does, so the attention can favour
 /// the newest events and the ranking follows a change of interest.
@@ -55,7 +69,8 @@ public final class DINNetwork: FeatureNetwork {
             space: space, dim: d, std: config.training.initStd,
             initialization: config.training.embeddingInit, generator: &generator)
         activationUnit = MLP(
-            sizes: [4 * d] + config.attentionLayers + [1], activation: .sigmoid,
+            sizes: [4 * d] + config.attentionLayers + [1],
+            activation: config.attentionActivation == .prelu ? .prelu : .sigmoid,
             initialization: config.training.mlpInit, generator: &generator)
         top = MLP(
             sizes: [(space.userFields.count + 2) * d] + config.layers + [1], dropout: config.dropout,
@@ -142,7 +157,8 @@ public final class DINNetwork: FeatureNetwork {
             let weights = PairMLP.outputs(
                 history: history, candidates: candidates, historyPart: historyPart,
                 candidatePart: candidatePart, productBlock: w, productColumn: 3 * d,
-                layers: Array(activationUnit.layers.dropFirst()))
+                layers: Array(activationUnit.layers.dropFirst()),
+                slopes: activationUnit.activation == .prelu ? activationUnit.slopes.map(\.slope.value) : nil)
             // Σ_l w(h_l, c)·h_l for every candidate at once: [n, r] × [r, d].
             pooled = Tensor.matmul(weights, history)
         }
