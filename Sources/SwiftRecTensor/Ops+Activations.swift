@@ -85,27 +85,28 @@ extension Variable {
             }
         }
         return Variable(y, parents: [self, slope]) { g in
+            // Rows in fixed chunks, each summing the slope's gradient into its own row of
+            // `partial`; the chunks are then added in order: the same bits on any thread count.
+            let chunkRows = 256, chunks = (rows + chunkRows - 1) / chunkRows
             var dx = Tensor(uninitializedShape: x.shape)
-            var dslope = Tensor.zeros([width])
-            g.withUnsafeBufferPointer { gp in
-                x.withUnsafeBufferPointer { xb in
-                    slopes.withUnsafeBufferPointer { sb in
-                        dx.withUnsafeMutableBufferPointer { d in
-                            dslope.withUnsafeMutableBufferPointer { ds in
-                                for r in 0..<rows {
-                                    let o = r * width
-                                    for j in 0..<width {
-                                        let v = xb[o + j], gv = gp[o + j]
-                                        d[o + j] = v > 0 ? gv : sb[j] * gv
-                                        ds[j] += v > 0 ? 0 : gv * v
-                                    }
-                                }
-                            }
+            var partial = Tensor.zeros([max(chunks, 1), width])
+            // Pointers taken here, from the tensors the closure holds, so they outlive the work.
+            nonisolated(unsafe) let xp = x.storage.pointer, sp = slopes.storage.pointer, gp = g.storage.pointer
+            nonisolated(unsafe) let dp = dx.mutablePointer(), pp = partial.mutablePointer()
+            parallelRanges(chunks, costPerItem: chunkRows * width) { range in
+                for chunk in range {
+                    let sums = pp + chunk * width
+                    for r in (chunk * chunkRows)..<min(rows, (chunk + 1) * chunkRows) {
+                        let o = r * width
+                        for j in 0..<width {
+                            let v = xp[o + j], gv = gp[o + j]
+                            dp[o + j] = v > 0 ? gv : sp[j] * gv
+                            sums[j] += v > 0 ? 0 : gv * v
                         }
                     }
                 }
             }
-            return [dx, dslope]
+            return [dx, partial.sum(axes: [0])]
         }
     }
 

@@ -58,6 +58,16 @@ struct GradientTests {
         // PReLU: both sides of the kink, slopes of either sign, the slope's gradient summed over rows.
         let slope = Variable(Tensor([0.25, -0.5, 1.5, 0, 0.1]), requiresGrad: true)
         checkGradients("prelu", [awayFromZero, slope]) { awayFromZero.prelu(slope: slope) }
+        // Enough rows for several chunks: the slope's gradient has the same bits on 1 and 2 threads.
+        let many = leaf([20_000, 5], seed: 14, low: -2, high: 2)
+        let slopeGradients = [1, 2].map { threads in
+            Threading.withThreadCount(threads) {
+                slope.grad = nil
+                many.prelu(slope: slope).sum().backward()
+                return slope.grad!.scalars
+            }
+        }
+        #expect(slopeGradients[0] == slopeGradients[1])
         checkGradients("gelu", [x]) { x.gelu() }
         checkGradients("sigmoid", [x]) { x.sigmoid() }
         checkGradients("tanh", [x]) { x.tanh() }
