@@ -79,10 +79,7 @@ extension Variable {
         var y = Tensor(uninitializedShape: x.shape)
         nonisolated(unsafe) let xp = x.storage.pointer, sp = slopes.storage.pointer, yp = y.mutablePointer()
         parallelRanges(rows, costPerItem: width) { range in
-            for r in range {
-                let xr = xp + r * width, yr = yp + r * width
-                for j in 0..<width { yr[j] = xr[j] > 0 ? xr[j] : sp[j] * xr[j] }
-            }
+            for r in range { preluRow(xp + r * width, sp, yp + r * width, width) }
         }
         return Variable(y, parents: [self, slope]) { g in
             // Rows in fixed chunks, each summing the slope's gradient into its own row of
@@ -95,14 +92,9 @@ extension Variable {
             nonisolated(unsafe) let dp = dx.mutablePointer(), pp = partial.mutablePointer()
             parallelRanges(chunks, costPerItem: chunkRows * width) { range in
                 for chunk in range {
-                    let sums = pp + chunk * width
                     for r in (chunk * chunkRows)..<min(rows, (chunk + 1) * chunkRows) {
                         let o = r * width
-                        for j in 0..<width {
-                            let v = xp[o + j], gv = gp[o + j]
-                            dp[o + j] = v > 0 ? gv : sp[j] * gv
-                            sums[j] += v > 0 ? 0 : gv * v
-                        }
+                        preluBackwardRow(xp + o, gp + o, sp, dp + o, pp + chunk * width, width)
                     }
                 }
             }
@@ -211,6 +203,54 @@ extension Tensor {
 
 /// `d[i] = x[i] > 0 ? g[i] : 0`, eight at a time: written as a per-element branch, half the
 /// branches mispredict on a ReLU's inputs.
+/// One row of PReLU: y = x > 0 ? x : slope · x, eight columns at a time.
+private func preluRow(
+    _ x: UnsafePointer<Float>, _ slope: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ width: Int
+) {
+    var j = 0
+    let zero = SIMD8<Float>(repeating: 0)
+    while j + 8 <= width {
+        let v = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+        let s = UnsafeRawPointer(slope + j).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(y + j).storeBytes(
+            of: (s * v).replacing(with: v, where: v .> zero), as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < width {
+        y[j] = x[j] > 0 ? x[j] : slope[j] * x[j]
+        j += 1
+    }
+}
+
+/// One row of PReLU's backward pass: dx = g where x > 0, else slope · g; and g · x added to
+/// `slopeSums` where x ≤ 0, eight columns at a time (each column's sum still in row order).
+private func preluBackwardRow(
+    _ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ slope: UnsafePointer<Float>,
+    _ dx: UnsafeMutablePointer<Float>, _ slopeSums: UnsafeMutablePointer<Float>, _ width: Int
+) {
+    var j = 0
+    let zero = SIMD8<Float>(repeating: 0)
+    while j + 8 <= width {
+        let v = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+        let gv = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self)
+        let s = UnsafeRawPointer(slope + j).loadUnaligned(as: SIMD8<Float>.self)
+        let positive = v .> zero
+        UnsafeMutableRawPointer(dx + j).storeBytes(
+            of: (s * gv).replacing(with: gv, where: positive), as: SIMD8<Float>.self)
+        let sums = UnsafeMutableRawPointer(slopeSums + j)
+        sums.storeBytes(
+            of: sums.loadUnaligned(as: SIMD8<Float>.self) + (gv * v).replacing(with: zero, where: positive),
+            as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < width {
+        let v = x[j], gv = g[j]
+        dx[j] = v > 0 ? gv : slope[j] * gv
+        slopeSums[j] += v > 0 ? 0 : gv * v
+        j += 1
+    }
+}
+
 private func reluBackward(
     _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int
 ) {

@@ -58,13 +58,18 @@ struct GradientTests {
         // PReLU: both sides of the kink, slopes of either sign, the slope's gradient summed over rows.
         let slope = Variable(Tensor([0.25, -0.5, 1.5, 0, 0.1]), requiresGrad: true)
         checkGradients("prelu", [awayFromZero, slope]) { awayFromZero.prelu(slope: slope) }
+        // Eleven columns: eight at a time, then a tail of three.
+        let wide = leaf([4, 11], seed: 15, low: -2, high: 2)
+        let wideInput = Variable(wide.value.map { $0 >= 0 ? $0 + 0.1 : $0 - 0.1 }, requiresGrad: true)
+        let wideSlope = leaf([11], seed: 16, low: -1, high: 1)
+        checkGradients("prelu, 11 columns", [wideInput, wideSlope]) { wideInput.prelu(slope: wideSlope) }
         // Enough rows for several chunks: the slope's gradient has the same bits on 1 and 2 threads.
-        let many = leaf([20_000, 5], seed: 14, low: -2, high: 2)
+        let many = leaf([8_000, 11], seed: 14, low: -2, high: 2)
         let slopeGradients = [1, 2].map { threads in
             Threading.withThreadCount(threads) {
-                slope.grad = nil
-                many.prelu(slope: slope).sum().backward()
-                return slope.grad!.scalars
+                wideSlope.grad = nil
+                many.prelu(slope: wideSlope).sum().backward()
+                return wideSlope.grad!.scalars
             }
         }
         #expect(slopeGradients[0] == slopeGradients[1])
