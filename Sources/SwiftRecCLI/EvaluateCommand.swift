@@ -84,7 +84,7 @@ struct EvaluateCommand: ParsableCommand {
             let (report, row) = try ModelRunner.run(model, in: experiment, label: name)
             reports[name] = report
             rows.append(row)
-            guard let switching = model as? any PrecisionSwitching else {
+            guard let switching = precisionSwitching(of: model) else {
                 if !extraPrecisions.isEmpty { Console.log("\(name): scores at float only (no quantize option)") }
                 continue
             }

@@ -115,7 +115,7 @@ struct InferenceBench: ParsableCommand {
         guard dataset.itemCount == model.itemCount else {
             throw ValidationError("--data has \(dataset.itemCount) items, the model \(model.itemCount)")
         }
-        let switching = model as? any PrecisionSwitching
+        let switching = precisionSwitching(of: model)
         if quantize == .int8, switching == nil {
             throw ValidationError("--quantize int8: \(model.name) has no int8 scoring")
         }

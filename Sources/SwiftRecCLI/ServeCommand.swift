@@ -115,7 +115,7 @@ struct ServeCommand: AsyncParsableCommand {
     /// Applies `--quantize` to a model before it serves.
     func setPrecision(of servable: ServableModel) {
         guard let quantize else { return }
-        guard let switching = servable.model as? any PrecisionSwitching else {
+        guard let switching = precisionSwitching(of: servable.model) else {
             Console.log("'\(servable.name)' (\(servable.model.name)) scores at float: it has no int8 scoring")
             return
         }

@@ -91,6 +91,29 @@ struct QuantizedScoringTests {
         #expect(batchScores(loaded, states) == int8)
     }
 
+    /// A fusion switches the members that have int8 scoring and leaves the others at float; a
+    /// fusion with none has no switch.
+    @Test func aCascadeScoresItsRetrieverAtInt8() throws {
+        let (bpr, train, heldOut) = try fitted("bpr", .float)
+        let popularity = try ModelCatalog.make("pop")
+        try popularity.fit(train, validation: nil, progress: nil)
+        let cascade = try FusionRecommender(
+            kind: .cascade, members: [bpr, popularity], weights: [0.5], candidates: 20)
+        let switching = try #require(precisionSwitching(of: cascade))
+        let states = heldOut.users.prefix(10).map { UserState(user: $0, in: train) }
+        let float = batchScores(cascade, states)
+        switching.setScoringPrecision(.int8)
+        #expect(bpr.scoringPrecision == .int8 && switching.scoringPrecision == .int8)
+        #expect(switching.scoringTableBytes == bpr.scoringTableBytes)
+        let int8 = batchScores(cascade, states)
+        #expect(int8 != float, "the retriever's int8 scores reach the cascade")
+        switching.setScoringPrecision(.float)
+        #expect(batchScores(cascade, states) == float)
+        let countsOnly = try FusionRecommender(kind: .blend, members: [popularity, popularity], weights: [0.5, 0.5])
+        #expect(precisionSwitching(of: countsOnly) == nil)
+        #expect(precisionSwitching(of: popularity) == nil && precisionSwitching(of: bpr) != nil)
+    }
+
     @Test func aBadPrecisionIsRejectedByName() {
         #expect(throws: ModelError.self) { _ = try ModelCatalog.make("sasrec", options: ["quantize": "int4"]) }
     }

@@ -228,3 +228,10 @@ public protocol PrecisionSwitching: AnyObject {
 }
 
 extension ScoringPrecision: OptionChoice {}
+
+/// `model`'s precision switch when it has int8 scoring: the model itself, or a fusion when at
+/// least one of its members has int8 scoring; nil otherwise.
+public func precisionSwitching(of model: any Recommender) -> (any PrecisionSwitching)? {
+    if let fusion = model as? FusionRecommender { return fusion.switchingMembers.isEmpty ? nil : fusion }
+    return model as? any PrecisionSwitching
+}

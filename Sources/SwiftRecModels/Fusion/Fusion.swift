@@ -481,6 +481,18 @@ public final class FusionRecommender: Recommender {
     }
 }
 
+/// A fusion scores at a precision through the members that can (the others stay at float), so
+/// `serve --quantize int8` and `evaluate --precisions float,int8` reach a cascade's retriever.
+/// ``precisionSwitching(of:)`` gives no switch for a fusion none of whose members can.
+extension FusionRecommender: PrecisionSwitching {
+    var switchingMembers: [any PrecisionSwitching] { members.compactMap { $0 as? any PrecisionSwitching } }
+    public var scoringPrecision: ScoringPrecision { switchingMembers.first?.scoringPrecision ?? .float }
+    public func setScoringPrecision(_ precision: ScoringPrecision) {
+        for member in switchingMembers { member.setScoringPrecision(precision) }
+    }
+    public var scoringTableBytes: Int { switchingMembers.reduce(0) { $0 + $1.scoringTableBytes } }
+}
+
 extension FusionRecommender: CatalogueExtending {
     /// Extends every member with the same items; the weights stay as tuned. Throws when a member
     /// cannot take items in after training.
