@@ -42,7 +42,7 @@ struct InterestSwitchTests {
         #expect(oracle.cases == cases.count && oracle.meanEvents == 1 && oracle.medianEvents == 1, "\(oracle)")
         #expect(oracle.neverReached == 0 && oracle.shareAfter[0] == 0 && oracle.shareAfter[1] == 1)
 
-        let pop = try Popularity()
+        let pop = Popularity()
         try pop.fit(InterestSwitchProbe.trainingData(data, users: Array(0..<60)), validation: nil, progress: nil)
         let stuck = InterestSwitchProbe.measure(pop, data: data, users: Array(60..<120), maxEvents: 8)
         #expect(stuck.meanEvents > 3 * oracle.meanEvents && stuck.neverReached > stuck.cases / 4, "\(stuck)")

@@ -47,7 +47,7 @@ struct CFModelChecks {
     }
 
     func beatsPopularity(_ name: String) throws {
-        let pop = try Popularity()
+        let pop = Popularity()
         try pop.fit(data.train, validation: nil, progress: nil)
         let model = try makeModel(name)
         try model.fit(data.train, validation: nil, progress: nil)

@@ -117,7 +117,7 @@ struct ContentModelTests {
     }
 
     @Test func contentModelRecommendsColdItemsAndRoundTrips() throws {
-        let pop = try Popularity()
+        let pop = Popularity()
         try pop.fit(ColdData.split.train, validation: nil, progress: nil)
         let model = try ContentRecommender(representation: .keywords(.bm25))
         try model.fit(ColdData.split.train, validation: nil, progress: nil)
@@ -143,7 +143,7 @@ struct ContentModelTests {
         config.itemText = ItemTextSettings(representation: "bm25", dimension: 64)
         let content = try SASRec(config: config)
         try content.fit(ColdData.split.train, validation: ColdData.split.validation, progress: nil)
-        let pop = try Popularity()
+        let pop = Popularity()
         try pop.fit(ColdData.split.train, validation: nil, progress: nil)
         let coldPop = ColdData.ndcg(pop, cold: true)
         let (coldPlain, coldContent) = (ColdData.ndcg(plain, cold: true), ColdData.ndcg(content, cold: true))
@@ -279,7 +279,7 @@ struct FusionTests {
                     abs(scores[row * m + n + k] - scores[row * m + original]) < 1e-4, "row \(row), copy of \(original)")
             }
         }
-        let mixed = try FusionRecommender(kind: .blend, members: [members[0], try Popularity()], weights: [0.5, 0.5])
+        let mixed = try FusionRecommender(kind: .blend, members: [members[0], Popularity()], weights: [0.5, 0.5])
         try mixed.fit(ColdData.split.train, validation: nil, progress: nil)
         #expect(throws: ModelError.self) { try mixed.extended(with: copies) }
         #expect(blend.canExtendCatalogue && !mixed.canExtendCatalogue)
@@ -305,7 +305,7 @@ struct FusionTests {
         let top = TopK.select(5, from: scores, excluding: state.items)
         #expect(Set(top) == retrieved)
         #expect(throws: ModelError.self) {
-            try FusionRecommender(kind: .cascade, members: try Self.members() + [try Popularity()])
+            try FusionRecommender(kind: .cascade, members: try Self.members() + [Popularity()])
         }
         #expect(throws: ModelError.self) { try ModelCatalog.make("blend", options: ["members": "sasrec,nonsense"]) }
     }

@@ -82,7 +82,7 @@ struct NeighborhoodTests {
         b.add(Event(user: "x", item: "new", timestamp: 1_000))
         b.add(Event(user: "y", item: "new", timestamp: 1_000))
         let d = b.build()
-        let plain = try Popularity()
+        let plain = Popularity()
         try plain.fit(d, validation: nil, progress: nil)
         let decayed = try Popularity(halfLife: 10)
         try decayed.fit(d, validation: nil, progress: nil)

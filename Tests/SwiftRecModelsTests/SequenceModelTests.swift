@@ -21,7 +21,7 @@ struct SequenceData {
     }
 
     static let popularity: Double = {
-        let pop = try! Popularity()
+        let pop = Popularity()
         try! pop.fit(split.train, validation: nil, progress: nil)
         return ndcg(pop)
     }()

@@ -170,7 +170,7 @@ struct OpenAPIReplyTests {
     @Test func everyDocumentedReplyDecodesFromARealCall() async throws {
         let checker = try SchemaChecker.load()
         let (service, data) = try await makeService()
-        let pop = try Popularity()
+        let pop = Popularity()
         try pop.fit(data.dataset, validation: nil, progress: nil)
         try await service.install(
             ServableModel(name: "pop", model: pop, items: data.dataset.items, users: data.dataset.users))

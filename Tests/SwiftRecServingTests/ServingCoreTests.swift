@@ -241,7 +241,7 @@ struct ServingCoreTests {
         let (data, model) = servingModel
         let active = ActiveModel()
         #expect(active.current == nil)
-        let pop = try! Popularity()
+        let pop = Popularity()
         try! pop.fit(data.dataset, validation: nil, progress: nil)
         let other = ServableModel(name: "pop", model: pop, items: model.items)
         active.activate(model)
@@ -258,7 +258,7 @@ struct ServingCoreTests {
 
     @Test func theScoreCacheServesOnlyTheSameHistoryScenarioAttributesAndModel() {
         let (data, model) = servingModel
-        let pop = try! Popularity()
+        let pop = Popularity()
         try! pop.fit(data.dataset, validation: nil, progress: nil)
         let other = ServableModel(name: "pop", model: pop, items: model.items)
         let cache = ScoreCache(capacity: 2)

@@ -105,7 +105,8 @@ public enum MovieLens1MImporter {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let out = directory.appendingPathComponent(url.deletingPathExtension().lastPathComponent)
-        FileManager.default.createFile(atPath: out.path, contents: nil)
+        // A file that cannot be made shows up as FileHandle's error below, which names it.
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["gzip", "-dc", url.path]

@@ -569,7 +569,7 @@ final class SequenceModelCore<Network: SequenceNetwork>: SequenceCore {
                     rows.withUnsafeMutableBufferPointer { buffer in
                         shared.scores(after: users.map { histories[$0] }, into: buffer)
                         for (k, user) in users.enumerated() {
-                            UnsafeMutableBufferPointer(rebasing: scores[(user * items)..<((user + 1) * items)])
+                            _ = UnsafeMutableBufferPointer(rebasing: scores[(user * items)..<((user + 1) * items)])
                                 .update(fromContentsOf: buffer[(k * items)..<((k + 1) * items)])
                         }
                     }
