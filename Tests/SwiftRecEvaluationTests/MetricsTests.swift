@@ -50,6 +50,25 @@ struct MetricsTests {
         #expect(top == [4, 3, 0])
     }
 
+    /// Every k gives a full sort's first k by score, ties to the lower index, with excluded items
+    /// and NaN left out; scores drawn from few values, so ties are common.
+    @Test(arguments: [1, 10, 32, 33, 200, 1_500, 3_000])
+    func topKEqualsAFullSortForEveryK(k: Int) {
+        var generator = SplitMix64(seed: UInt64(k))
+        let n = 2_000
+        let scores: [Float] = (0..<n).map { _ in
+            let draw = generator.next() % 50
+            return draw == 0 ? .nan : Float(draw % 17) * 0.25
+        }
+        let excluded = (0..<n).map { _ in generator.next() % 7 == 0 }
+        let reference = (0..<n).filter { !excluded[$0] && !scores[$0].isNaN }
+            .sorted { (scores[$0], -$0) > (scores[$1], -$1) }.prefix(k).map { Int32($0) }
+        let top = scores.withUnsafeBufferPointer { s in
+            excluded.withUnsafeBufferPointer { e in TopK.select(k, from: s, excluded: e) }
+        }
+        #expect(top == Array(reference))
+    }
+
     @Test func beyondAccuracyHelpers() {
         #expect(Evaluator.gini([5, 5, 5, 5]) == 0)
         #expect(abs(Evaluator.gini([0, 0, 0, 12]) - 0.75) < 1e-12)
