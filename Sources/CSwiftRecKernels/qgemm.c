@@ -96,33 +96,6 @@ __attribute__((target("avx2"))) static void quantize_rows_avx2(const float *x, l
 #endif
 
 #if defined(SR_X86)
-// The same arithmetic again, 16 values at a time, with masked tails and the saturating
-// 32-to-8-bit store.
-// A row holding NaN or infinities (they count as 0): its largest finite |value|, then the row
-// scaled and narrowed 16 at a time with per-value masks.
-__attribute__((target("avx512f"))) static void quantize_nonfinite_row_avx512(const float *row, long cols,
-                                                                             int8_t *out, float *scale) {
-    const __m512 finite = _mm512_set1_ps(FLT_MAX);
-    __m512 most = _mm512_setzero_ps();
-    for (long c = 0; c < cols; c += 16) {
-        __mmask16 m = sr_tail_mask16(cols - c);
-        __m512 v = _mm512_abs_ps(_mm512_maskz_loadu_ps(m, row + c));
-        most = _mm512_mask_max_ps(most, _mm512_cmp_ps_mask(v, finite, _CMP_LE_OQ), most, v);
-    }
-    float largest = _mm512_reduce_max_ps(most);
-    float inverse = largest > 0 ? 127.0f / largest : 0;
-    const __m512 times = _mm512_set1_ps(inverse);
-    for (long c = 0; c < cols; c += 16) {
-        __mmask16 m = sr_tail_mask16(cols - c);
-        __m512 v = _mm512_maskz_loadu_ps(m, row + c);
-        __mmask16 keep = _mm512_cmp_ps_mask(_mm512_abs_ps(v), finite, _CMP_LE_OQ);
-        __m512 t = _mm512_maskz_mul_ps(keep, v, times);
-        _mm512_mask_cvtsepi32_storeu_epi8(out + c, m, _mm512_cvtps_epi32(t));
-    }
-    for (long c = cols, padded = sr_q8_padded_columns(cols); c < padded; c++) out[c] = 0;
-    *scale = largest / 127.0f;
-}
-
 // Four vectors of int32 in [-127, 127] as 64 bytes in order, `count` of them stored: two
 // saturating packs (saturation never acts at these values) and one permutation, because the
 // packs interleave 128-bit lanes (dword 4 L + j of the packed bytes holds vector j's lane L).
@@ -139,8 +112,8 @@ static inline __mmask64 first_bytes(long count) {
 }
 
 // Rows 64 values at a time. One compare of the sum of |values| tells whether a row is all finite
-// (a NaN or infinity, or a sum past FLT_MAX, makes it fail); other rows take the masked function
-// above, so this path needs no per-value masks. Rows of at most 64 values (SASRec's and the MF
+// (a NaN or infinity, or a sum past FLT_MAX, makes it fail); other rows take the portable code,
+// so this path needs no per-value masks. Rows of at most 64 values (SASRec's and the MF
 // models' widths) stay in registers between finding the largest value and scaling. Each 64
 // values are stored as one 64-byte write instead of four narrowing stores. The bytes equal the
 // portable path's.
@@ -161,7 +134,8 @@ __attribute__((target("avx512f,avx512bw"))) static void quantize_rows_avx512(con
             total = _mm512_add_ps(total, a);
         }
         if (_mm512_cmp_ps_mask(total, finite, _CMP_LE_OQ) != 0xFFFF) {
-            quantize_nonfinite_row_avx512(row, cols, out, scales + r);
+            // Rare: NaN, infinities or huge values. The portable code is the reference bytes.
+            quantize_rows_portable(row, 1, cols, ldx, out, ldq, scales + r);
             continue;
         }
         float largest = _mm512_reduce_max_ps(most);

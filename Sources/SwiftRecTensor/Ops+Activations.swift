@@ -201,8 +201,6 @@ extension Tensor {
     }
 }
 
-/// `d[i] = x[i] > 0 ? g[i] : 0`, eight at a time: written as a per-element branch, half the
-/// branches mispredict on a ReLU's inputs.
 /// One row of PReLU: y = x > 0 ? x : slope · x, eight columns at a time.
 private func preluRow(
     _ x: UnsafePointer<Float>, _ slope: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ width: Int
@@ -251,6 +249,8 @@ private func preluBackwardRow(
     }
 }
 
+/// `d[i] = x[i] > 0 ? g[i] : 0`, eight at a time: written as a per-element branch, half the
+/// branches mispredict on a ReLU's inputs.
 private func reluBackward(
     _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int
 ) {

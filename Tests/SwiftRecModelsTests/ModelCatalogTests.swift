@@ -49,7 +49,7 @@ struct ModelCatalogTests {
     func configsRoundTrip() throws {
         let split = Split.leaveOneOut(data)
         for name in ModelCatalog.names {
-            let options = try #require(smallOptions[name] ?? [:])
+            let options = smallOptions[name] ?? [:]
             let resolved = try ModelCatalog.resolve(name, options: options)
             #expect(!resolved.isEmpty || name == "pop", "\(name) has no options")
             // --set key=value text.

@@ -225,13 +225,18 @@ public protocol PrecisionSwitching: AnyObject {
     func setScoringPrecision(_ precision: ScoringPrecision)
     /// Bytes of the item table scoring reads at the current precision.
     var scoringTableBytes: Int { get }
+    /// Whether switching changes how anything scores (a fusion without int8 members: no).
+    var hasInt8Scoring: Bool { get }
+}
+
+extension PrecisionSwitching {
+    public var hasInt8Scoring: Bool { true }
 }
 
 extension ScoringPrecision: OptionChoice {}
 
-/// `model`'s precision switch when it has int8 scoring: the model itself, or a fusion when at
-/// least one of its members has int8 scoring; nil otherwise.
+/// `model`'s precision switch when switching changes how it scores; nil otherwise.
 public func precisionSwitching(of model: any Recommender) -> (any PrecisionSwitching)? {
-    if let fusion = model as? FusionRecommender { return fusion.switchingMembers.isEmpty ? nil : fusion }
-    return model as? any PrecisionSwitching
+    guard let switching = model as? any PrecisionSwitching, switching.hasInt8Scoring else { return nil }
+    return switching
 }

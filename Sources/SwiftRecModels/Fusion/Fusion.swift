@@ -483,9 +483,10 @@ public final class FusionRecommender: Recommender {
 
 /// A fusion scores at a precision through the members that can (the others stay at float), so
 /// `serve --quantize int8` and `evaluate --precisions float,int8` reach a cascade's retriever.
-/// ``precisionSwitching(of:)`` gives no switch for a fusion none of whose members can.
+/// A fusion none of whose members can has no int8 scoring (``precisionSwitching(of:)`` is nil).
 extension FusionRecommender: PrecisionSwitching {
     var switchingMembers: [any PrecisionSwitching] { members.compactMap { $0 as? any PrecisionSwitching } }
+    public var hasInt8Scoring: Bool { switchingMembers.contains { $0.hasInt8Scoring } }
     public var scoringPrecision: ScoringPrecision { switchingMembers.first?.scoringPrecision ?? .float }
     public func setScoringPrecision(_ precision: ScoringPrecision) {
         for member in switchingMembers { member.setScoringPrecision(precision) }
