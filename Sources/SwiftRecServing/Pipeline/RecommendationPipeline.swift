@@ -70,6 +70,8 @@ public final class RecommendationPipeline: Sendable {
     let active: ActiveModel
     let registry: ModelRegistry
     let metrics: ServiceMetrics
+    /// Where scores are computed: one thread per core, in the order requests asked.
+    let computing = ComputeQueue.shared
     /// When set, popularity counts are released with Laplace noise.
     let noise: PopularityNoise?
     /// Matches queries by meaning when set; by BM25 keywords otherwise.
@@ -116,12 +118,14 @@ public final class RecommendationPipeline: Sendable {
         switch subject {
         case .session(let events):
             let state = model.state(user: nil, history: UserHistory(events), scenario: request.scenario)
-            return try await list(model, state: state, scores: released(model, state), request: request)
+            let scores = await computing.run { [model] in self.released(model, state) }
+            return try await list(model, state: state, scores: scores, request: request)
         case .similar(let item):
             guard model.items.index(of: item) != nil else { throw RecommendationError.unknownItem(item) }
             let history = UserHistory([Event(user: "", item: item, timestamp: 0)])
             let state = model.state(user: nil, history: history, scenario: request.scenario)
-            return try await list(model, state: state, scores: released(model, state), request: request)
+            let scores = await computing.run { [model] in self.released(model, state) }
+            return try await list(model, state: state, scores: scores, request: request)
         case .user(let user):
             let (history, version) = try await live.snapshot(of: user)
             var features: [String: String] = [:]
@@ -158,7 +162,7 @@ public final class RecommendationPipeline: Sendable {
             if let cached {
                 scores = cached
             } else {
-                scores = released(model, state)
+                scores = await computing.run { [model] in self.released(model, state) }
                 scoreCache.store(scores, user: user, model: model, version: key)
             }
             var answer = try await list(
