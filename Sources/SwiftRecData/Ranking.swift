@@ -111,20 +111,85 @@ public enum TopK {
         -> [Int32]
     {
         guard k > 0 else { return [] }
-        // A small sorted buffer: k is tiny next to the catalogue.
-        var best: [(score: Float, item: Int32)] = []
-        best.reserveCapacity(k + 1)
+        // The k-th largest candidate score first (a linear-time selection on a copy), then one
+        // pass for the items above it and, in index order, as many equal to it as fit; only those
+        // k are sorted. (A sorted buffer of k took 7 % of a serving profile at k = 200 of 3,952.)
+        var values = [Float]()
+        values.reserveCapacity(scores.count)
         for i in 0..<scores.count {
             if let excluded, excluded[i] { continue }
             let s = scores[i]
-            if s.isNaN { continue }
-            if best.count == k, s <= best[k - 1].score { continue }
-            var position = best.count
-            while position > 0 && best[position - 1].score < s { position -= 1 }
-            best.insert((s, Int32(i)), at: position)
-            if best.count > k { best.removeLast() }
+            if !s.isNaN { values.append(s) }
         }
-        return best.map(\.item)
+        guard !values.isEmpty else { return [] }
+        let threshold = values.withUnsafeMutableBufferPointer { kthLargest(min(k, $0.count), in: $0) }
+        var equalSlots = k
+        for s in values where s > threshold { equalSlots -= 1 }
+        var chosen: [(score: Float, item: Int32)] = []
+        chosen.reserveCapacity(min(k, values.count))
+        for i in 0..<scores.count {
+            if let excluded, excluded[i] { continue }
+            let s = scores[i]
+            if s > threshold {
+                chosen.append((s, Int32(i)))
+            } else if s == threshold && equalSlots > 0 {
+                chosen.append((s, Int32(i)))
+                equalSlots -= 1
+            }
+        }
+        chosen.sort { $0.score > $1.score || ($0.score == $1.score && $0.item < $1.item) }
+        return chosen.map(\.item)
+    }
+
+    /// The `k`-th largest value of `values` (1 ≤ k ≤ count, no NaN), counting repeats; reorders
+    /// `values`. Quickselect with three-way partitions (runs of equal scores, such as the −∞ of
+    /// items outside a candidate set, end a round at once), falling back to a sort of the range
+    /// left when the rounds exceed twice the expected depth.
+    public static func kthLargest(_ k: Int, in values: UnsafeMutableBufferPointer<Float>) -> Float {
+        var low = 0
+        var high = values.count  // the k-th largest lies in low..<high, at index k - 1 once sorted descending
+        let target = k - 1
+        var rounds = 0
+        let limit = 2 * (Int.bitWidth - values.count.leadingZeroBitCount) + 8
+        while high - low > 1 {
+            rounds += 1
+            if rounds > limit {
+                var rest = UnsafeMutableBufferPointer(rebasing: values[low..<high])
+                rest.sort(by: >)
+                return values[target]
+            }
+            // Median of three as the pivot.
+            let a = values[low]
+            let b = values[low + (high - low) / 2]
+            let c = values[high - 1]
+            let pivot = max(min(a, b), min(max(a, b), c))
+            // Three-way partition, descending: [low, greater) > pivot, [greater, i) == pivot,
+            // [lesser, high) < pivot.
+            var greater = low
+            var i = low
+            var lesser = high
+            while i < lesser {
+                let v = values[i]
+                if v > pivot {
+                    values.swapAt(i, greater)
+                    greater += 1
+                    i += 1
+                } else if v < pivot {
+                    lesser -= 1
+                    values.swapAt(i, lesser)
+                } else {
+                    i += 1
+                }
+            }
+            if target < greater {
+                high = greater
+            } else if target >= lesser {
+                low = lesser
+            } else {
+                return pivot
+            }
+        }
+        return values[low]
     }
 
     /// The `k` highest-scoring items outside `excluding`, best first.

@@ -69,6 +69,48 @@ struct MetricsTests {
         #expect(top == Array(reference))
     }
 
+    /// The same with scores of many distinct values, a long run of −∞ (the items outside a
+    /// candidate set) and ±∞, for k up to past the number of candidates.
+    @Test(arguments: [1, 7, 200, 1_000, 3_500, 4_000, 5_000])
+    func topKEqualsAFullSortWithDistinctScoresAndInfinities(k: Int) {
+        var generator = SplitMix64(seed: 1_000 + UInt64(k))
+        let n = 4_000
+        var scores: [Float] = (0..<n).map { _ in Float(generator.next() % 1_000_000) / 1_000 - 500 }
+        for i in 1_000..<3_000 { scores[i] = -.infinity }
+        scores[17] = .infinity
+        scores[3_999] = .infinity
+        scores[5] = .nan
+        let excluded = (0..<n).map { _ in generator.next() % 11 == 0 }
+        let reference = (0..<n).filter { !excluded[$0] && !scores[$0].isNaN }
+            .sorted { (scores[$0], -$0) > (scores[$1], -$1) }.prefix(k).map { Int32($0) }
+        let top = scores.withUnsafeBufferPointer { s in
+            excluded.withUnsafeBufferPointer { e in TopK.select(k, from: s, excluded: e) }
+        }
+        #expect(top == Array(reference))
+    }
+
+    /// The k-th largest value equals a sort's, also on inputs that defeat a median-of-three
+    /// pivot and on runs of one value.
+    @Test func kthLargestEqualsASort() {
+        var generator = SplitMix64(seed: 9)
+        let inputs: [[Float]] = [
+            (0..<1_000).map { Float($0) },
+            (0..<1_000).map { Float(1_000 - $0) },
+            (0..<1_000).map { Float($0 % 2 == 0 ? $0 : 1_000 - $0) },
+            [Float](repeating: 3, count: 500),
+            (0..<777).map { _ in Float(generator.next() % 5) },
+            [42],
+        ]
+        for input in inputs {
+            let sorted = input.sorted(by: >)
+            for k in [1, 2, input.count / 2, input.count] where k >= 1 && k <= input.count {
+                var copy = input
+                let value = copy.withUnsafeMutableBufferPointer { TopK.kthLargest(k, in: $0) }
+                #expect(value == sorted[k - 1], "k \(k) of \(input.count)")
+            }
+        }
+    }
+
     @Test func beyondAccuracyHelpers() {
         #expect(Evaluator.gini([5, 5, 5, 5]) == 0)
         #expect(abs(Evaluator.gini([0, 0, 0, 12]) - 0.75) < 1e-12)
