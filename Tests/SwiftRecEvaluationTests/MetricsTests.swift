@@ -1,7 +1,7 @@
 import Foundation
-import SwiftRecData
 import Testing
 
+@testable import SwiftRecData
 @testable import SwiftRecEvaluation
 
 @Suite("Ranking metrics against hand-computed rankings")
@@ -87,6 +87,20 @@ struct MetricsTests {
             excluded.withUnsafeBufferPointer { e in TopK.select(k, from: s, excluded: e) }
         }
         #expect(top == Array(reference))
+    }
+
+    /// When the evenly spaced sample is unlike the rest (it alone scores high), too few items
+    /// pass its threshold and the selection falls back to the full one, with the same answer.
+    @Test func topKIsExactWhenTheSampleMisleads() {
+        let n = 4_000
+        var scores = [Float](repeating: 0, count: n)
+        for j in 0..<512 { scores[j * n / 512] = 1_000 + Float(j) }
+        for i in stride(from: 1, to: n, by: 3) where scores[i] == 0 { scores[i] = Float(i % 7) }
+        let reference = (0..<n).sorted { (scores[$0], -$0) > (scores[$1], -$1) }.prefix(200).map { Int32($0) }
+        let top = scores.withUnsafeBufferPointer { TopK.select(200, from: $0, excluded: nil) }
+        #expect(top == Array(reference))
+        #expect(
+            scores.withUnsafeBufferPointer { TopK.selectAboveSampledThreshold(200, from: $0, excluded: nil) } == nil)
     }
 
     /// The k-th largest value equals a sort's, also on inputs that defeat a median-of-three

@@ -85,7 +85,9 @@ struct EventParser {
     /// The fields an event may have.
     static let fields: Set<String> = ["user", "item", "type", "value", "timestamp", "scenario"]
 
-    func parseEvent(_ element: JSONValue, now: Int64) throws -> Event {
+    /// `user`, when given, is the user of an event without a `user` field, taken as it is (an
+    /// anonymous session's events need none).
+    func parseEvent(_ element: JSONValue, now: Int64, user sessionUser: String? = nil) throws -> Event {
         guard case .object(let object) = element else { throw APIError(.badRequest, "expected an event object") }
         func id(_ field: String) throws -> String {
             guard let value = object[field] else { throw APIError(.badRequest, "\(field): missing") }
@@ -94,7 +96,13 @@ struct EventParser {
             return text
         }
         // The store, live state and models know users by their stored ids.
-        let user = limits.storedUserID(try id("user")), item = try id("item")
+        let user: String
+        if let sessionUser, object["user"] == nil {
+            user = sessionUser
+        } else {
+            user = limits.storedUserID(try id("user"))
+        }
+        let item = try id("item")
         var type = EventType.view
         if let raw = object["type"] {
             guard case .string(let text) = raw, let known = EventType(rawValue: text) else {
@@ -124,7 +132,9 @@ struct EventParser {
         default: throw APIError(.badRequest, "scenario: expected a string")
         }
         // The first unknown field in sorted order, so the error names the same one every time.
-        if let unknown = object.keys.filter({ !Self.fields.contains($0) }).min() {
+        if object.keys.contains(where: { !Self.fields.contains($0) }),
+            let unknown = object.keys.filter({ !Self.fields.contains($0) }).min()
+        {
             throw APIError(
                 .badRequest, "\(unknown): unknown field; events have \(Self.fields.sorted().joined(separator: ", "))")
         }

@@ -63,13 +63,14 @@ struct RecommendationsController {
             throw APIError(.contentTooLarge, "events: at most \(limits.maxBatch) events in a session")
         }
         var history: [Event] = []
+        history.reserveCapacity(list.count)
+        let parser = EventParser(limits: limits)
         for (index, element) in list.enumerated() {
-            guard case .object(var fields) = element else {
+            guard case .object = element else {
                 throw APIError(.badRequest, "events[\(index)]: expected an event object")
             }
-            fields["user"] = fields["user"] ?? .string("session")
             do {
-                history.append(try EventParser(limits: limits).parseEvent(.object(fields), now: 0))
+                history.append(try parser.parseEvent(element, now: 0, user: "session"))
             } catch let error as APIError {
                 throw APIError(error.status, "events[\(index)].\(error.message)")
             }
