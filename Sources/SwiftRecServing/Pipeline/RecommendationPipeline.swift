@@ -208,9 +208,19 @@ public final class RecommendationPipeline: Sendable {
                 categories = stored.mapValues(\.categories)
             }
         }
-        let ranked = Self.rank(
-            model, state: state, scores: scores, request: request, categories: categories, pool: pool,
-            cachedReasons: cachedReasons, queryParts: queryParts)
+        guard request.explain else {
+            let ranked = Self.rank(
+                model, state: state, scores: scores, request: request, categories: categories, pool: pool,
+                cachedReasons: cachedReasons, queryParts: queryParts)
+            return RecommendationList(user: nil, model: model.name, recommendations: ranked)
+        }
+        // Explanations run the model again (attention, gradients, occlusion of features), so they
+        // wait their turn on the compute queue like scores do.
+        let ranked = await computing.run { [scores, categories, queryParts] in
+            Self.rank(
+                model, state: state, scores: scores, request: request, categories: categories, pool: pool,
+                cachedReasons: cachedReasons, queryParts: queryParts)
+        }
         return RecommendationList(user: nil, model: model.name, recommendations: ranked)
     }
 
