@@ -111,36 +111,8 @@ public enum TopK {
         -> [Int32]
     {
         guard k > 0 else { return [] }
-        if k <= 32 { return selectSmall(k, from: scores, excluded: excluded) }
-        if let found = selectAboveSampledThreshold(k, from: scores, excluded: excluded) { return found }
-        // The k-th largest candidate score (a linear-time selection on a copy), then one pass
-        // for the items above it and, in index order, as many equal to it as fit; only those k
-        // are sorted.
-        var values = [Float]()
-        values.reserveCapacity(scores.count)
-        for i in 0..<scores.count {
-            if let excluded, excluded[i] { continue }
-            let s = scores[i]
-            if !s.isNaN { values.append(s) }
-        }
-        guard !values.isEmpty else { return [] }
-        let threshold = values.withUnsafeMutableBufferPointer { kthLargest(min(k, $0.count), in: $0) }
-        var equalSlots = k
-        for s in values where s > threshold { equalSlots -= 1 }
-        var chosen: [(score: Float, item: Int32)] = []
-        chosen.reserveCapacity(min(k, values.count))
-        for i in 0..<scores.count {
-            if let excluded, excluded[i] { continue }
-            let s = scores[i]
-            if s > threshold {
-                chosen.append((s, Int32(i)))
-            } else if s == threshold && equalSlots > 0 {
-                chosen.append((s, Int32(i)))
-                equalSlots -= 1
-            }
-        }
-        chosen.sort { $0.score > $1.score || ($0.score == $1.score && $0.item < $1.item) }
-        return chosen.map(\.item)
+        if k > 32, let found = selectAboveSampledThreshold(k, from: scores, excluded: excluded) { return found }
+        return selectBySortedBuffer(k, from: scores, excluded: excluded)
     }
 
     /// The answer from the items scoring at least a threshold read off an even sample of 512
@@ -180,13 +152,16 @@ public enum TopK {
             return count
         }
         guard count >= k else { return nil }
-        var chosen = Array(kept[0..<count])
-        chosen.sort { $0.score > $1.score || ($0.score == $1.score && $0.item < $1.item) }
-        return chosen.prefix(k).map(\.item)
+        kept.removeLast(n - count)
+        kept.sort { $0.score > $1.score || ($0.score == $1.score && $0.item < $1.item) }
+        return kept.prefix(k).map(\.item)
     }
 
-    /// The same for small k: a sorted buffer of k, which most scores pass after one comparison.
-    static func selectSmall(_ k: Int, from scores: UnsafeBufferPointer<Float>, excluded: UnsafeBufferPointer<Bool>?)
+    /// The same by a sorted buffer of k, which most scores pass after one comparison: quick for
+    /// small k, and the answer whenever the sampled threshold gives none.
+    static func selectBySortedBuffer(
+        _ k: Int, from scores: UnsafeBufferPointer<Float>, excluded: UnsafeBufferPointer<Bool>?
+    )
         -> [Int32]
     {
         var best: [(score: Float, item: Int32)] = []
@@ -202,57 +177,6 @@ public enum TopK {
             if best.count > k { best.removeLast() }
         }
         return best.map(\.item)
-    }
-
-    /// The `k`-th largest value of `values` (1 ≤ k ≤ count, no NaN), counting repeats; reorders
-    /// `values`. Quickselect with three-way partitions (runs of equal scores, such as the −∞ of
-    /// items outside a candidate set, end a round at once), falling back to a sort of the range
-    /// left when the rounds exceed twice the expected depth.
-    static func kthLargest(_ k: Int, in values: UnsafeMutableBufferPointer<Float>) -> Float {
-        var low = 0
-        var high = values.count  // the k-th largest lies in low..<high, at index k - 1 once sorted descending
-        let target = k - 1
-        var rounds = 0
-        let limit = 2 * (Int.bitWidth - values.count.leadingZeroBitCount) + 8
-        while high - low > 1 {
-            rounds += 1
-            if rounds > limit {
-                var rest = UnsafeMutableBufferPointer(rebasing: values[low..<high])
-                rest.sort(by: >)
-                return values[target]
-            }
-            // Median of three as the pivot.
-            let a = values[low]
-            let b = values[low + (high - low) / 2]
-            let c = values[high - 1]
-            let pivot = max(min(a, b), min(max(a, b), c))
-            // Three-way partition, descending: [low, greater) > pivot, [greater, i) == pivot,
-            // [lesser, high) < pivot.
-            var greater = low
-            var i = low
-            var lesser = high
-            while i < lesser {
-                let v = values[i]
-                if v > pivot {
-                    values.swapAt(i, greater)
-                    greater += 1
-                    i += 1
-                } else if v < pivot {
-                    lesser -= 1
-                    values.swapAt(i, lesser)
-                } else {
-                    i += 1
-                }
-            }
-            if target < greater {
-                high = greater
-            } else if target >= lesser {
-                low = lesser
-            } else {
-                return pivot
-            }
-        }
-        return values[low]
     }
 
     /// The `k` highest-scoring items outside `excluding`, best first.

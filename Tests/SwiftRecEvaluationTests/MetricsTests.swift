@@ -61,12 +61,7 @@ struct MetricsTests {
             return draw == 0 ? .nan : Float(draw % 17) * 0.25
         }
         let excluded = (0..<n).map { _ in generator.next() % 7 == 0 }
-        let reference = (0..<n).filter { !excluded[$0] && !scores[$0].isNaN }
-            .sorted { (scores[$0], -$0) > (scores[$1], -$1) }.prefix(k).map { Int32($0) }
-        let top = scores.withUnsafeBufferPointer { s in
-            excluded.withUnsafeBufferPointer { e in TopK.select(k, from: s, excluded: e) }
-        }
-        #expect(top == Array(reference))
+        #expect(selected(k, scores, excluded) == fullSortPrefix(k, scores, excluded))
     }
 
     /// The same with scores of many distinct values, a long run of −∞ (the items outside a
@@ -81,48 +76,34 @@ struct MetricsTests {
         scores[3_999] = .infinity
         scores[5] = .nan
         let excluded = (0..<n).map { _ in generator.next() % 11 == 0 }
-        let reference = (0..<n).filter { !excluded[$0] && !scores[$0].isNaN }
-            .sorted { (scores[$0], -$0) > (scores[$1], -$1) }.prefix(k).map { Int32($0) }
-        let top = scores.withUnsafeBufferPointer { s in
-            excluded.withUnsafeBufferPointer { e in TopK.select(k, from: s, excluded: e) }
-        }
-        #expect(top == Array(reference))
+        #expect(selected(k, scores, excluded) == fullSortPrefix(k, scores, excluded))
     }
 
     /// When the evenly spaced sample is unlike the rest (it alone scores high), too few items
-    /// pass its threshold and the selection falls back to the full one, with the same answer.
+    /// pass its threshold and the selection falls back to the sorted buffer, with the same answer.
     @Test func topKIsExactWhenTheSampleMisleads() {
         let n = 4_000
         var scores = [Float](repeating: 0, count: n)
         for j in 0..<512 { scores[j * n / 512] = 1_000 + Float(j) }
         for i in stride(from: 1, to: n, by: 3) where scores[i] == 0 { scores[i] = Float(i % 7) }
-        let reference = (0..<n).sorted { (scores[$0], -$0) > (scores[$1], -$1) }.prefix(200).map { Int32($0) }
-        let top = scores.withUnsafeBufferPointer { TopK.select(200, from: $0, excluded: nil) }
-        #expect(top == Array(reference))
+        let none = [Bool](repeating: false, count: n)
+        #expect(selected(200, scores, none) == fullSortPrefix(200, scores, none))
         #expect(
             scores.withUnsafeBufferPointer { TopK.selectAboveSampledThreshold(200, from: $0, excluded: nil) } == nil)
     }
 
-    /// The k-th largest value equals a sort's, also on inputs that defeat a median-of-three
-    /// pivot and on runs of one value.
-    @Test func kthLargestEqualsASort() {
-        var generator = SplitMix64(seed: 9)
-        let inputs: [[Float]] = [
-            (0..<1_000).map { Float($0) },
-            (0..<1_000).map { Float(1_000 - $0) },
-            (0..<1_000).map { Float($0 % 2 == 0 ? $0 : 1_000 - $0) },
-            [Float](repeating: 3, count: 500),
-            (0..<777).map { _ in Float(generator.next() % 5) },
-            [42],
-        ]
-        for input in inputs {
-            let sorted = input.sorted(by: >)
-            for k in [1, 2, input.count / 2, input.count] where k >= 1 && k <= input.count {
-                var copy = input
-                let value = copy.withUnsafeMutableBufferPointer { TopK.kthLargest(k, in: $0) }
-                #expect(value == sorted[k - 1], "k \(k) of \(input.count)")
-            }
+    /// `TopK.select`'s answer.
+    private func selected(_ k: Int, _ scores: [Float], _ excluded: [Bool]) -> [Int32] {
+        scores.withUnsafeBufferPointer { s in
+            excluded.withUnsafeBufferPointer { e in TopK.select(k, from: s, excluded: e) }
         }
+    }
+
+    /// The first k of a full sort by score, ties to the lower index, excluded items and NaN left
+    /// out: what `TopK.select` must return.
+    private func fullSortPrefix(_ k: Int, _ scores: [Float], _ excluded: [Bool]) -> [Int32] {
+        (0..<scores.count).filter { !excluded[$0] && !scores[$0].isNaN }
+            .sorted { (scores[$0], -$0) > (scores[$1], -$1) }.prefix(k).map { Int32($0) }
     }
 
     @Test func beyondAccuracyHelpers() {

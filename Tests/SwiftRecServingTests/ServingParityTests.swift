@@ -81,10 +81,21 @@ struct ServingParityTests {
         let servable = ServableModel(name: name, model: model, items: dataset.items, users: dataset.users)
         let service = try await serviceServingTestState(servable)
         let history = split.trainWithValidation
+        // All users at once, as under load: the compute queue then runs computations side by
+        // side, each on one kernel thread, and the lists must still be the evaluator's.
+        let ids = split.test.users.map { history.users.id(at: $0) }
+        let lists = try await withThrowingTaskGroup(of: (String, RecommendationList).self) { group in
+            for id in ids {
+                group.addTask {
+                    (id, try await service.pipeline.recommend(.user(id), RecommendationRequest(count: 10)))
+                }
+            }
+            return try await group.reduce(into: [String: RecommendationList]()) { $0[$1.0] = $1.1 }
+        }
         var hits = 0.0, ndcg = 0.0
         for (user, targets) in zip(split.test.users, split.test.items) {
             let id = history.users.id(at: user)
-            let served = try await service.pipeline.recommend(.user(id), RecommendationRequest(count: 10))
+            let served = try #require(lists[id])
             let state = UserState(user: user, in: history)
             let expected = TopK.select(10, from: model.scores(for: state), excluding: state.items)
             #expect(served.model == name)

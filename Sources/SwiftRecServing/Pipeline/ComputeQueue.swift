@@ -7,12 +7,12 @@ import Synchronization
 ///
 /// Why: computed on the threads of Swift's global executor, where requests are also decoded,
 /// encoded and written, a few requests waited over 100 ms under load while most were answered
-/// in 2 ms (`Benchmarks/serve_bench.sh` sessions at 16 connections: p50 2.4 ms, p99 112–132 ms;
-/// BENCHMARKS.md, "Scores computed in arrival order"). Where they waited is not pinned down (the
-/// executor itself started jobs in order in a small test). On threads of their own, each
-/// computation waits only for those submitted before it, and p99 fell to 14–17 ms with
-/// 1.05–1.13× the requests per second. The queue is `NIOThreadPool`'s (a FIFO deque); this type adds the async call,
-/// the count of submissions and the kernels' thread count per computation.
+/// in 2 ms (`Benchmarks/serve_latency.sh` sessions at 16 connections: p99 109 ms against p50
+/// 1.7–3.2 ms; BENCHMARKS.md, "Scores computed in arrival order"). Where they waited is not pinned
+/// down (the executor itself started jobs in order in a small probe). On threads of their own,
+/// each computation waits only for those submitted before it: p99 14–15 ms with 1.05–1.13× the
+/// requests per second. The queue is `NIOThreadPool`'s (a FIFO deque); this type adds the async
+/// call, the count of submissions and the kernels' thread count per computation.
 public final class ComputeQueue: Sendable {
     /// One for the process: its threads live as long as the process.
     public static let shared = ComputeQueue(threads: ProcessInfo.processInfo.activeProcessorCount)

@@ -118,14 +118,12 @@ public final class RecommendationPipeline: Sendable {
         switch subject {
         case .session(let events):
             let state = model.state(user: nil, history: UserHistory(events), scenario: request.scenario)
-            let scores = await computing.run { [model] in self.released(model, state) }
-            return try await list(model, state: state, scores: scores, request: request)
+            return try await list(model, state: state, scores: released(model, state), request: request)
         case .similar(let item):
             guard model.items.index(of: item) != nil else { throw RecommendationError.unknownItem(item) }
             let history = UserHistory([Event(user: "", item: item, timestamp: 0)])
             let state = model.state(user: nil, history: history, scenario: request.scenario)
-            let scores = await computing.run { [model] in self.released(model, state) }
-            return try await list(model, state: state, scores: scores, request: request)
+            return try await list(model, state: state, scores: released(model, state), request: request)
         case .user(let user):
             let (history, version) = try await live.snapshot(of: user)
             var features: [String: String] = [:]
@@ -162,7 +160,7 @@ public final class RecommendationPipeline: Sendable {
             if let cached {
                 scores = cached
             } else {
-                scores = await computing.run { [model] in self.released(model, state) }
+                scores = await released(model, state)
                 scoreCache.store(scores, user: user, model: model, version: key)
             }
             var answer = try await list(
@@ -175,8 +173,9 @@ public final class RecommendationPipeline: Sendable {
 
     /// The model's scores for `state`, as the service may release them: a model whose scores
     /// are event counts gets the popularity noise when it is on.
-    private func released(_ model: ServableModel, _ state: UserState) -> [Float] {
-        let scores = model.model.scores(for: state)
+    /// Computed on the compute queue, in arrival order.
+    private func released(_ model: ServableModel, _ state: UserState) async -> [Float] {
+        let scores = await computing.run { model.model.scores(for: state) }
         guard let noise, model.model is any CountScoring else { return scores }
         return noise.noised(scores, context: "model:" + model.name)
     }
