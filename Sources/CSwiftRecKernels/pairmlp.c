@@ -54,89 +54,113 @@ static void dot_generic(const float *in, long rows, long stride, long width, con
 }
 
 #if defined(SR_X86)
-// Four rows by two 16-lane column chunks per step: 8 accumulators, 6 loads per 8 FMAs.
-SR_AVX512 static void dense_avx512(const float *in, long rows, long in_stride, long win, const float *wt, long wout,
-                                   const float *init, long init_stride, const float *add, float *out) {
-    long r = 0;
-    for (; r + 4 <= rows; r += 4) {
-        const float *x0 = in + r * in_stride, *x1 = x0 + in_stride, *x2 = x1 + in_stride, *x3 = x2 + in_stride;
-        for (long j = 0; j < wout; j += 32) {
-            const int two = j + 32 <= wout;
-            __m512 a0 = add ? _mm512_loadu_ps(add + j) : _mm512_setzero_ps();
-            __m512 a1 = add && two ? _mm512_loadu_ps(add + j + 16) : _mm512_setzero_ps();
-            const float *i0 = init + r * init_stride + j;
-            __m512 c00 = _mm512_add_ps(a0, _mm512_loadu_ps(i0));
-            __m512 c10 = _mm512_add_ps(a0, _mm512_loadu_ps(i0 + init_stride));
-            __m512 c20 = _mm512_add_ps(a0, _mm512_loadu_ps(i0 + 2 * init_stride));
-            __m512 c30 = _mm512_add_ps(a0, _mm512_loadu_ps(i0 + 3 * init_stride));
-            if (two) {
-                __m512 c01 = _mm512_add_ps(a1, _mm512_loadu_ps(i0 + 16));
-                __m512 c11 = _mm512_add_ps(a1, _mm512_loadu_ps(i0 + init_stride + 16));
-                __m512 c21 = _mm512_add_ps(a1, _mm512_loadu_ps(i0 + 2 * init_stride + 16));
-                __m512 c31 = _mm512_add_ps(a1, _mm512_loadu_ps(i0 + 3 * init_stride + 16));
-                for (long i = 0; i < win; i++) {
-                    __m512 w0 = _mm512_loadu_ps(wt + i * wout + j), w1 = _mm512_loadu_ps(wt + i * wout + j + 16);
-                    __m512 b0 = _mm512_set1_ps(x0[i]), b1 = _mm512_set1_ps(x1[i]);
-                    __m512 b2 = _mm512_set1_ps(x2[i]), b3 = _mm512_set1_ps(x3[i]);
-                    c00 = _mm512_fmadd_ps(b0, w0, c00);
-                    c01 = _mm512_fmadd_ps(b0, w1, c01);
-                    c10 = _mm512_fmadd_ps(b1, w0, c10);
-                    c11 = _mm512_fmadd_ps(b1, w1, c11);
-                    c20 = _mm512_fmadd_ps(b2, w0, c20);
-                    c21 = _mm512_fmadd_ps(b2, w1, c21);
-                    c30 = _mm512_fmadd_ps(b3, w0, c30);
-                    c31 = _mm512_fmadd_ps(b3, w1, c31);
-                }
-                _mm512_storeu_ps(out + r * wout + j + 16, c01);
-                _mm512_storeu_ps(out + (r + 1) * wout + j + 16, c11);
-                _mm512_storeu_ps(out + (r + 2) * wout + j + 16, c21);
-                _mm512_storeu_ps(out + (r + 3) * wout + j + 16, c31);
-            } else {
-                for (long i = 0; i < win; i++) {
-                    __m512 w0 = _mm512_loadu_ps(wt + i * wout + j);
-                    c00 = _mm512_fmadd_ps(_mm512_set1_ps(x0[i]), w0, c00);
-                    c10 = _mm512_fmadd_ps(_mm512_set1_ps(x1[i]), w0, c10);
-                    c20 = _mm512_fmadd_ps(_mm512_set1_ps(x2[i]), w0, c20);
-                    c30 = _mm512_fmadd_ps(_mm512_set1_ps(x3[i]), w0, c30);
-                }
-            }
-            _mm512_storeu_ps(out + r * wout + j, c00);
-            _mm512_storeu_ps(out + (r + 1) * wout + j, c10);
-            _mm512_storeu_ps(out + (r + 2) * wout + j, c20);
-            _mm512_storeu_ps(out + (r + 3) * wout + j, c30);
-        }
+// AVX-512 runs the pairs the other way round: each 16-lane vector holds 16 candidates of one
+// history item, so every weight is a broadcast scalar, no layer's width is padded to the lanes
+// (36 units cost 36 columns, not 48) and the last layer needs no horizontal sum.
+enum { LANES = 16 };
+
+// out[j] = bias[j] + init[j] + sum_i in[i] · wt[i * wout + j] for j < wout, where in[i], init[j]
+// and out[j] are vectors of LANES (in[i] at in + i * in_stride, init[j] at init + j * init_stride,
+// out[j] at out + j * LANES); bias and init may be NULL. Outputs go in chunks of JB accumulators.
+#define LANES_CHUNK(JB)                                                                                \
+    for (; j + (JB) <= wout; j += (JB)) {                                                              \
+        __m512 acc[JB];                                                                                \
+        _Pragma("clang loop unroll(full)") for (int t = 0; t < (JB); t++) {                            \
+            acc[t] = _mm512_set1_ps(bias ? bias[j + t] : 0.0f);                                        \
+            if (init) acc[t] = _mm512_add_ps(acc[t], _mm512_loadu_ps(init + (j + t) * init_stride));   \
+        }                                                                                              \
+        for (long i = 0; i < win; i++) {                                                               \
+            const __m512 x = _mm512_loadu_ps(in + i * in_stride);                                      \
+            const float *w = wt + i * wout + j;                                                        \
+            _Pragma("clang loop unroll(full)") for (int t = 0; t < (JB); t++)                          \
+                acc[t] = _mm512_fmadd_ps(x, _mm512_set1_ps(w[t]), acc[t]);                             \
+        }                                                                                              \
+        _Pragma("clang loop unroll(full)") for (int t = 0; t < (JB); t++)                              \
+            _mm512_storeu_ps(out + (j + t) * LANES, acc[t]);                                           \
     }
-    for (; r < rows; r++) {
-        const float *x = in + r * in_stride;
-        for (long j = 0; j < wout; j += 16) {
-            __m512 c = _mm512_loadu_ps(init + r * init_stride + j);
-            if (add) c = _mm512_add_ps(c, _mm512_loadu_ps(add + j));
-            for (long i = 0; i < win; i++) c = _mm512_fmadd_ps(_mm512_set1_ps(x[i]), _mm512_loadu_ps(wt + i * wout + j), c);
-            _mm512_storeu_ps(out + r * wout + j, c);
-        }
-    }
+
+SR_AVX512 static void lanes_layer(const float *in, long in_stride, long win, const float *wt, long wout,
+                                  const float *bias, const float *init, long init_stride, float *out) {
+    long j = 0;
+    LANES_CHUNK(16)
+    LANES_CHUNK(8)
+    LANES_CHUNK(4)
+    LANES_CHUNK(1)
 }
 
-SR_AVX512 static void prelu_avx512(float *x, long rows, long width, const float *slope) {
+SR_AVX512 static void lanes_prelu(float *x, long width, const float *slope) {
     const __m512 zero = _mm512_setzero_ps();
-    for (long r = 0; r < rows; r++)
-        for (long j = 0; j < width; j += 16) {
-            __m512 v = _mm512_loadu_ps(x + r * width + j);
-            _mm512_storeu_ps(x + r * width + j, _mm512_fmadd_ps(_mm512_loadu_ps(slope + j), _mm512_min_ps(v, zero),
-                                                                 _mm512_max_ps(v, zero)));
-        }
-}
-
-SR_AVX512 static void dot_avx512(const float *in, long rows, long stride, long width, const float *w, float bias,
-                                 float *out) {
-    for (long r = 0; r < rows; r++) {
-        __m512 s = _mm512_setzero_ps();
-        for (long j = 0; j < width; j += 16) s = _mm512_fmadd_ps(_mm512_loadu_ps(in + r * stride + j), _mm512_loadu_ps(w + j), s);
-        out[r] = bias + _mm512_reduce_add_ps(s);
+    for (long j = 0; j < width; j++) {
+        __m512 v = _mm512_loadu_ps(x + j * LANES);
+        _mm512_storeu_ps(x + j * LANES,
+                         _mm512_fmadd_ps(_mm512_set1_ps(slope[j]), _mm512_min_ps(v, zero), _mm512_max_ps(v, zero)));
     }
 }
 
-// The same scheme on 8 lanes.
+// sr_pair_mlp on AVX-512 (see there for the arguments).
+SR_AVX512 static int pair_mlp_lanes(long candidates, long history, long dim, const float *h, const float *c,
+                                    const float *hpart, const float *cpart, const float *wp, long wp_stride,
+                                    long layers, const long *widths, const float *params, const float *slopes,
+                                    float *out) {
+    const long blocks = (candidates + LANES - 1) / LANES, columns = blocks * LANES, w1 = widths[0];
+    long widest = 0, table = 0;
+    for (long i = 0; i <= layers; i++)
+        if (widths[i] > widest) widest = widths[i];
+    for (long i = 0; i < layers; i++) table += widths[i] * widths[i + 1] + widths[i + 1];
+    float *scratch = calloc((size_t)(table + (dim + w1) * columns + dim * w1 + 2 * widest * LANES + history * columns),
+                            sizeof(float));
+    if (!scratch) return -2;
+    // Layer i as [widths[i]][widths[i + 1]] (transposed, so a step's broadcasts are adjacent)
+    // and its bias.
+    float *tables[64], *biases[64], *cursor = scratch;
+    const float *source = params;
+    for (long i = 0; i < layers; i++) {
+        const long win = widths[i], wout = widths[i + 1];
+        tables[i] = cursor;
+        biases[i] = cursor + win * wout;
+        for (long o = 0; o < wout; o++)
+            for (long k = 0; k < win; k++) tables[i][k * wout + o] = source[o * win + k];
+        memcpy(biases[i], source + wout * win, (size_t)wout * sizeof(float));
+        source += wout * win + wout;
+        cursor = biases[i] + wout;
+    }
+    // Candidates and their parts transposed, [dim][columns] and [w1][columns], zero past the last.
+    float *ct = cursor, *cpt = ct + dim * columns, *mt = cpt + w1 * columns;
+    float *a = mt + dim * w1, *b = a + widest * LANES, *results = b + widest * LANES;
+    for (long k = 0; k < candidates; k++) {
+        for (long j = 0; j < dim; j++) ct[j * columns + k] = c[k * dim + j];
+        for (long j = 0; j < w1; j++) cpt[j * columns + k] = cpart[k * w1 + j];
+    }
+    for (long l = 0; l < history; l++) {
+        // W_p · (h ⊙ c) = (W_p scaled by h's columns) · c: one [dim][w1] table per history item.
+        const float *hl = h + l * dim;
+        for (long i = 0; i < dim; i++)
+            for (long j = 0; j < w1; j++) mt[i * w1 + j] = wp[j * wp_stride + i] * hl[i];
+        for (long block = 0; block < blocks; block++) {
+            lanes_layer(ct + block * LANES, columns, dim, mt, w1, hpart + l * w1, cpt + block * LANES, columns, a);
+            float *x = a, *y = b;
+            for (long i = 0, offset = 0; i < layers; offset += widths[i], i++) {
+                if (slopes)
+                    lanes_prelu(x, widths[i], slopes + offset);
+                else
+                    sr_vsigmoid(x, x, widths[i] * LANES);
+                lanes_layer(x, LANES, widths[i], tables[i], widths[i + 1], biases[i], NULL, 0, y);
+                float *t = x;
+                x = y;
+                y = t;
+            }
+            memcpy(results + l * columns + block * LANES, x, LANES * sizeof(float));
+        }
+    }
+    for (long k = 0; k < candidates; k++)
+        for (long l = 0; l < history; l++) out[k * history + l] = results[l * columns + k];
+    free(scratch);
+    return 0;
+}
+#undef LANES_CHUNK
+
+// AVX2 keeps the row layout: four rows (pairs) by one 8-lane column chunk per step, the
+// widths padded to 8.
 SR_AVX2 static void dense_avx2(const float *in, long rows, long in_stride, long win, const float *wt, long wout,
                                const float *init, long init_stride, const float *add, float *out) {
     long r = 0;
@@ -210,12 +234,10 @@ int sr_pair_mlp(long candidates, long history, long dim, const float *h, const f
 #if defined(SR_X86)
     int level = sr_isa_level();
     if (max_level >= 0 && max_level < level) level = max_level;
-    if (level >= SR_ISA_AVX512) {
-        lanes = 16;
-        dense = dense_avx512;
-        dot = dot_avx512;
-        prelu = prelu_avx512;
-    } else if (level >= SR_ISA_AVX2) {
+    if (level >= SR_ISA_AVX512)
+        return pair_mlp_lanes(candidates, history, dim, h, c, hpart, cpart, wp, wp_stride, layers, widths, params,
+                              slopes, out);
+    if (level >= SR_ISA_AVX2) {
         lanes = 8;
         dense = dense_avx2;
         dot = dot_avx2;

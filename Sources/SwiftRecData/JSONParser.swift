@@ -160,15 +160,22 @@ private struct JSONByteParser {
     mutating func string() throws(JSONParseError) -> String {
         position += 1
         let start = position
+        // Bytes ≥ 0x80 seen: only then is the text validated as UTF-8 (ASCII always is, and the
+        // generic validation cost more than the rest of parsing an event's id).
+        var wide: UInt8 = 0
         while position < bytes.count {
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
-                let text = try validated(start..<position)
+                let text =
+                    wide < 0x80
+                    ? String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+                    : try validated(start..<position)
                 position += 1
                 return text
             }
             if byte == UInt8(ascii: "\\") { return try escapedString(from: start) }
             guard byte >= 0x20 else { throw fail("control character in a string") }
+            wide |= byte
             position += 1
         }
         throw fail("unterminated string")

@@ -338,15 +338,28 @@ struct FeatureRankerTests {
             UserState(user: 8, items: [4, 9, 2], features: ["group": "b"]),
             UserState(items: [], features: ["group": "a"]),
         ]
-        for state in states {
-            let batch = model.batch(for: state, items: items, network: network, encoder: encoder)
-            let reference = withNoGrad { network.logits(batch, encoder: encoder).value.scalars }
-            let fast = try #require(network.oneUserLogits(batch, encoder: encoder))
-            #expect(fast.count == reference.count)
-            let largest = zip(fast, reference).map { abs($0 - $1) }.max() ?? 0
-            #expect(largest < 1e-4, "history of \(state.items.count): largest difference \(largest)")
-            #expect(model.logits(state, items: items) == fast, "scoring takes the request path")
+        func expectRequestPathEqualsBatchPath(_ context: String) throws {
+            for state in states {
+                let batch = model.batch(for: state, items: items, network: network, encoder: encoder)
+                let reference = withNoGrad { network.logits(batch, encoder: encoder).value.scalars }
+                let fast = try #require(network.oneUserLogits(batch, encoder: encoder))
+                #expect(fast.count == reference.count)
+                let largest = zip(fast, reference).map { abs($0 - $1) }.max() ?? 0
+                #expect(largest < 1e-4, "\(context), history of \(state.items.count): largest difference \(largest)")
+                #expect(model.logits(state, items: items) == fast, "scoring takes the request path")
+            }
         }
+        try expectRequestPathEqualsBatchPath("every item's share kept")
+        network.itemCacheFloats = 0
+        try expectRequestPathEqualsBatchPath("the requested items' shares computed each time")
+        network.itemCacheFloats = DINNetwork.ItemSide.maximumFloats
+        // Weights that change (between setting training on and off, as an epoch does) drop the
+        // kept shares: the request path follows the new weights.
+        network.setTraining(true)
+        network.top.layers[0].weight.value = network.top.layers[0].weight.value * Tensor(scalar: -2)
+        network.embeddings.weights.weight.value = network.embeddings.weights.weight.value * Tensor(scalar: 3)
+        network.setTraining(false)
+        try expectRequestPathEqualsBatchPath("after the weights changed")
         // A batch shares its states out to the threads; each row is that state's own scores.
         let many = (0..<9).map { states[$0 % states.count] }, n = model.itemCount
         var rows = [Float](repeating: .nan, count: many.count * n)

@@ -306,13 +306,14 @@ struct ElementwiseKernelTests {
 
     /// The fused pair kernel on every code path this CPU has equals the unit computed pair by
     /// pair in Double, with sigmoids and with PReLU, for widths with and without a tail of the
-    /// vector length, history blocks with a tail, and no hidden layer at all.
+    /// vector length, history blocks and candidate blocks (AVX-512's lanes) with a tail, and no
+    /// hidden layer at all.
     @Test(arguments: [
-        ([80, 40, 1], 16, 50), ([23, 9, 1], 5, 37), ([17, 1], 3, 70), ([1], 4, 3), ([40, 33, 7, 1], 8, 33),
+        ([80, 40, 1], 16, 50, 40), ([23, 9, 1], 5, 37, 6), ([17, 1], 3, 70, 33), ([1], 4, 3, 17),
+        ([40, 33, 7, 1], 8, 33, 16), ([36, 1], 16, 50, 1),
     ])
-    func pairMLPMatchesAPairByPairReference(widths: [Int], dim: Int, history: Int) {
+    func pairMLPMatchesAPairByPairReference(widths: [Int], dim: Int, history: Int, candidates: Int) {
         var g = SeededGenerator(seed: UInt64(widths[0] * 100 + dim))
-        let candidates = 6
         let h = Tensor.randomNormal([history, dim], generator: &g),
             c = Tensor.randomNormal([candidates, dim], generator: &g)
         let hp = Tensor.randomNormal([history, widths[0]], generator: &g)
@@ -342,24 +343,28 @@ struct ElementwiseKernelTests {
         h: Tensor, c: Tensor, hp: Tensor, cp: Tensor, block: Tensor, dim: Int, layers: [Linear], slopes: [Tensor]?
     ) -> [Double] {
         let history = h.shape[0], candidates = c.shape[0], first = hp.shape[1]
+        // Each tensor's numbers read once: a debug build copies them on every `scalars`.
+        let hs = h.scalars, cs = c.scalars, hps = hp.scalars, cps = cp.scalars, bs = block.scalars
+        let slopeValues = slopes?.map(\.scalars)
+        let weights = layers.map { ($0.weight.value.scalars, $0.bias!.value.scalars) }
         func activation(_ v: Double, layer: Int, unit: Int) -> Double {
-            guard let slopes else { return 1 / (1 + Foundation.exp(-v)) }
-            return v > 0 ? v : Double(slopes[layer].scalars[unit]) * v
+            guard let slopeValues else { return 1 / (1 + Foundation.exp(-v)) }
+            return v > 0 ? v : Double(slopeValues[layer][unit]) * v
         }
         var expected: [Double] = []
         for k in 0..<candidates {
             for l in 0..<history {
                 var x: [Double] = []
                 for o in 0..<first {
-                    var sum = Double(hp.scalars[l * first + o]) + Double(cp.scalars[k * first + o])
+                    var sum = Double(hps[l * first + o]) + Double(cps[k * first + o])
                     for j in 0..<dim {
-                        let product = Double(h.scalars[l * dim + j]) * Double(c.scalars[k * dim + j])
-                        sum += Double(block.scalars[o * 4 * dim + 2 * dim + j]) * product
+                        let product = Double(hs[l * dim + j]) * Double(cs[k * dim + j])
+                        sum += Double(bs[o * 4 * dim + 2 * dim + j]) * product
                     }
                     x.append(sum)
                 }
-                for (index, layer) in layers.enumerated() {
-                    let w = layer.weight.value.scalars, b = layer.bias!.value.scalars, width = x.count
+                for (index, (w, b)) in weights.enumerated() {
+                    let width = x.count
                     var next: [Double] = []
                     for o in 0..<b.count {
                         var sum = Double(b[o])

@@ -1,6 +1,7 @@
 import Foundation
 import SwiftRecData
 import SwiftRecTensor
+import Synchronization
 
 /// The nonlinearity after each hidden layer of DIN's activation unit.
 public enum DINAttentionActivation: String, Sendable, Codable, CaseIterable, OptionChoice {
@@ -61,7 +62,15 @@ public final class DINNetwork: FeatureNetwork {
     public let top: MLP
     /// One vector per recency rank of a history slot (0 = the newest).
     public let recency: Embedding
-    public var isTraining = true
+    /// Setting it (either way) drops the per-item cache of the request path, since every change
+    /// of the weights (an epoch, restoring the best, loading) is followed by setting it.
+    public var isTraining = true { didSet { itemSide.withLock { $0 = nil } } }
+    /// Every item's share of a request, computed on the first request after training or
+    /// loading when the catalogue is small enough (``ItemSide/maximumFloats``).
+    private let itemSide = Mutex<ItemSide?>(nil)
+    /// The most numbers that cache may hold (``ItemSide/maximumFloats``; tests lower it to take
+    /// the path that computes the requested items' shares each time).
+    var itemCacheFloats = ItemSide.maximumFloats
 
     public init(config: DINConfig, space: FeatureSpace, generator: inout SeededGenerator) {
         let d = config.training.dim
@@ -141,39 +150,123 @@ public final class DINNetwork: FeatureNetwork {
         // The first example's history stands for every example's (one user).
         let slots = (0..<length).filter { batch.history[$0] >= 0 }
         let r = slots.count
-        let table = itemVectors(slots.map { batch.history[$0] } + batch.items, encoder: encoder).value
-        let candidates = table.slice(axis: 0, r..<(r + n))
+        // The items' shares: every item's, kept; or computed now for these items alone.
+        let items = slots.map { batch.history[$0] } + batch.items
+        let cached = cachedItemSide(encoder: encoder)
+        let side = cached ?? itemSide(items, encoder: encoder)
+        let rows = cached == nil ? (0..<Int32(items.count)).map { $0 } : items
+        let historyRows = Array(rows[0..<r]), candidateRows = Array(rows[r...])
+        let candidates = side.vectors.gatheringRows(candidateRows)
         var pooled = Tensor.zeros([n, d])
         if r > 0 {
-            let history =
-                table.slice(axis: 0, 0..<r) + recency(slots.map { Int32(length - 1 - $0) }).value
-            let first = activationUnit.layers[0]
-            let w = first.weight.value
-            let block = { (k: Int) in w.slice(axis: 1, (k * d)..<((k + 1) * d)) }
-            let historyPart = Tensor.matmul(history, block(0) + block(2), transposeB: true)
-            var candidatePart = Tensor.matmul(candidates, block(1) - block(2), transposeB: true)
-            if let bias = first.bias { candidatePart = candidatePart + bias.value }
+            let ranks = slots.map { Int32(length - 1 - $0) }
+            let history = side.vectors.gatheringRows(historyRows) + recency.weight.value.gatheringRows(ranks)
+            let historyPart = side.historyPart.gatheringRows(historyRows) + side.recencyPart.gatheringRows(ranks)
             // The per-pair rest (W_p·(h ⊙ c), then the further layers) in one fused kernel.
+            let first = activationUnit.layers[0]
             let weights = PairMLP.outputs(
                 history: history, candidates: candidates, historyPart: historyPart,
-                candidatePart: candidatePart, productBlock: w, productColumn: 3 * d,
-                layers: Array(activationUnit.layers.dropFirst()),
+                candidatePart: side.candidatePart.gatheringRows(candidateRows), productBlock: first.weight.value,
+                productColumn: 3 * d, layers: Array(activationUnit.layers.dropFirst()),
                 slopes: activationUnit.activation == .prelu ? activationUnit.slopes.map(\.slope.value) : nil)
             // Σ_l w(h_l, c)·h_l for every candidate at once: [n, r] × [r, d].
             pooled = Tensor.matmul(weights, history)
         }
         let topFirst = top.layers[0]
         let tw = topFirst.weight.value
-        let userVector = embeddings.vectors(Array(batch.singleRows[0..<userFields])).value.reshaped([1, userFields * d])
+        let userRows = Array(batch.singleRows[0..<userFields])
+        let userVector = embeddings.vectors(userRows).value.reshaped([1, userFields * d])
         var userPart = Tensor.matmul(userVector, tw.slice(axis: 1, 0..<(userFields * d)), transposeB: true)
         if let bias = topFirst.bias { userPart = userPart + bias.value.reshaped([1, bias.value.count]) }
-        let rest = Tensor.concatenate([pooled, candidates], axis: 1)
-        let hidden =
-            Tensor.matmul(rest, tw.slice(axis: 1, (userFields * d)..<((userFields + 2) * d)), transposeB: true)
-            + userPart.reshaped([userPart.count])
+        // [pooled; candidate] through the first layer: the pooled block now, the candidate's kept.
+        var hidden = Tensor.matmul(
+            pooled, tw.slice(axis: 1, (userFields * d)..<((userFields + 1) * d)), transposeB: true)
+        let width = hidden.shape[1]
+        hidden.withUnsafeMutableBufferPointer { h in
+            side.topPart.withUnsafeBufferPointer { t in
+                userPart.withUnsafeBufferPointer { u in
+                    for (k, row) in candidateRows.enumerated() {
+                        for j in 0..<width { h[k * width + j] += t[Int(row) * width + j] + u[j] }
+                    }
+                }
+            }
+        }
         var y = Variable(hidden)
         for layer in top.layers.dropFirst() { y = layer(top.activation(y)) }
-        return (y.value + embeddings.firstOrder(batch).value).scalars
+        // The first-order terms: the bias and the user's fields once, each candidate's kept.
+        let userFirstOrder = embeddings.weights.weight.value.withUnsafeBufferPointer { w in
+            userRows.reduce(embeddings.bias.value.scalars[0]) { $0 + w[Int($1)] }
+        }
+        return zip(y.value.scalars, candidateRows).map { $0 + userFirstOrder + side.firstOrder[Int($1)] }
+    }
+
+    /// What a request needs of some items that depends on nothing else: their vectors, their
+    /// parts of the activation unit's first layer as candidate and as history item (without the
+    /// recency vector's), their part of the top network's first layer as candidate, and the sum
+    /// of their fields' first-order weights.
+    struct ItemSide: Sendable {
+        /// A cache of every item above this many numbers is not kept (64 MB).
+        static let maximumFloats = 16 << 20
+        /// [items, dim].
+        var vectors: Tensor
+        /// [items, units]: (W_c − W_d)·c + the bias, and (W_h + W_d)·h.
+        var candidatePart: Tensor
+        var historyPart: Tensor
+        /// [items, top width]: W_top,candidate·c.
+        var topPart: Tensor
+        /// [items].
+        var firstOrder: [Float]
+        /// [recency ranks, units]: (W_h + W_d)·recency vector.
+        var recencyPart: Tensor
+    }
+
+    /// [recency ranks, units]: each recency vector's part of the activation unit's first layer.
+    private func recencyPart() -> Tensor {
+        let d = embeddings.dim, w = activationUnit.layers[0].weight.value
+        let historyBlock = w.slice(axis: 1, 0..<d) + w.slice(axis: 1, (2 * d)..<(3 * d))
+        return Tensor.matmul(recency.weight.value, historyBlock, transposeB: true)
+    }
+
+    private func itemSide(_ items: [Int32], encoder: FeatureSpace.Encoder) -> ItemSide {
+        let d = embeddings.dim, userFields = embeddings.space.userFields.count
+        let vectors = itemVectors(items, encoder: encoder).value
+        let first = activationUnit.layers[0]
+        let w = first.weight.value
+        let block = { (k: Int) in w.slice(axis: 1, (k * d)..<((k + 1) * d)) }
+        var candidatePart = Tensor.matmul(vectors, block(1) - block(2), transposeB: true)
+        if let bias = first.bias { candidatePart = candidatePart + bias.value }
+        let topBlock = top.layers[0].weight.value.slice(axis: 1, ((userFields + 1) * d)..<((userFields + 2) * d))
+        // Each item's first-order weights as FieldEmbeddings.firstOrder sums them: its fields',
+        // plus the mean of its categories'.
+        let fields = encoder.space.itemFields.count, width = encoder.space.categoryWidth
+        let firstOrder = embeddings.weights.weight.value.withUnsafeBufferPointer { w in
+            items.map { item -> Float in
+                let i = Int(item)
+                var sum = encoder.itemRows[(i * fields)..<((i + 1) * fields)].reduce(0) { $0 + w[Int($1)] }
+                if width > 0 {
+                    let categories = encoder.categoryRows[(i * width)..<((i + 1) * width)].reduce(0) { $0 + w[Int($1)] }
+                    sum += categories * (1 / encoder.categoryCounts[i])
+                }
+                return sum
+            }
+        }
+        return ItemSide(
+            vectors: vectors, candidatePart: candidatePart,
+            historyPart: Tensor.matmul(vectors, block(0) + block(2), transposeB: true),
+            topPart: Tensor.matmul(vectors, topBlock, transposeB: true), firstOrder: firstOrder,
+            recencyPart: recencyPart())
+    }
+
+    /// Every item's ``ItemSide``, built once per change of the weights; nil while training or
+    /// when the catalogue is too large to keep one.
+    private func cachedItemSide(encoder: FeatureSpace.Encoder) -> ItemSide? {
+        guard !isTraining else { return nil }
+        let units = activationUnit.layers[0].weight.shape[0], topWidth = top.layers[0].weight.shape[0]
+        guard encoder.itemCount * (embeddings.dim + 2 * units + topWidth + 1) <= itemCacheFloats else { return nil }
+        if let built = itemSide.withLock({ $0 }) { return built }
+        let built = itemSide((0..<Int32(encoder.itemCount)).map { $0 }, encoder: encoder)
+        itemSide.withLock { $0 = built }
+        return built
     }
 
     /// The activation unit's weight of each history slot for its example's candidate.
@@ -216,3 +309,19 @@ public final class DINNetwork: FeatureNetwork {
 
 /// DIN as a model.
 public typealias DIN = FeatureRanker<DINNetwork>
+
+extension Tensor {
+    /// [rows.count, columns] of a 2-D tensor: its rows in the order given.
+    fileprivate func gatheringRows(_ rows: [Int32]) -> Tensor {
+        let columns = shape[1]
+        var out = Tensor(uninitializedShape: [rows.count, columns])
+        out.withUnsafeMutableBufferPointer { o in
+            withUnsafeBufferPointer { s in
+                for (k, row) in rows.enumerated() {
+                    (o.baseAddress! + k * columns).update(from: s.baseAddress! + Int(row) * columns, count: columns)
+                }
+            }
+        }
+        return out
+    }
+}
