@@ -107,8 +107,8 @@ SR_AVX512 static int pair_mlp_lanes(long candidates, long history, long dim, con
     for (long i = 0; i <= layers; i++)
         if (widths[i] > widest) widest = widths[i];
     for (long i = 0; i < layers; i++) table += widths[i] * widths[i + 1] + widths[i + 1];
-    float *scratch = calloc((size_t)(table + (dim + w1) * columns + dim * w1 + 2 * widest * LANES + history * columns),
-                            sizeof(float));
+    float *scratch = calloc(
+        (size_t)(table + (dim + w1) * columns + 2 * dim * w1 + 2 * widest * LANES + history * columns), sizeof(float));
     if (!scratch) return -2;
     // Layer i as [widths[i]][widths[i + 1]] (transposed, so a step's broadcasts are adjacent)
     // and its bias.
@@ -125,8 +125,10 @@ SR_AVX512 static int pair_mlp_lanes(long candidates, long history, long dim, con
         cursor = biases[i] + wout;
     }
     // Candidates and their parts transposed, [dim][columns] and [w1][columns], zero past the last.
-    float *ct = cursor, *cpt = ct + dim * columns, *mt = cpt + w1 * columns;
+    float *ct = cursor, *cpt = ct + dim * columns, *wpt = cpt + w1 * columns, *mt = wpt + dim * w1;
     float *a = mt + dim * w1, *b = a + widest * LANES, *results = b + widest * LANES;
+    for (long i = 0; i < dim; i++)
+        for (long j = 0; j < w1; j++) wpt[i * w1 + j] = wp[j * wp_stride + i];
     for (long k = 0; k < candidates; k++) {
         for (long j = 0; j < dim; j++) ct[j * columns + k] = c[k * dim + j];
         for (long j = 0; j < w1; j++) cpt[j * columns + k] = cpart[k * w1 + j];
@@ -135,7 +137,7 @@ SR_AVX512 static int pair_mlp_lanes(long candidates, long history, long dim, con
         // W_p · (h ⊙ c) = (W_p scaled by h's columns) · c: one [dim][w1] table per history item.
         const float *hl = h + l * dim;
         for (long i = 0; i < dim; i++)
-            for (long j = 0; j < w1; j++) mt[i * w1 + j] = wp[j * wp_stride + i] * hl[i];
+            for (long j = 0; j < w1; j++) mt[i * w1 + j] = wpt[i * w1 + j] * hl[i];
         for (long block = 0; block < blocks; block++) {
             lanes_layer(ct + block * LANES, columns, dim, mt, w1, hpart + l * w1, cpt + block * LANES, columns, a);
             float *x = a, *y = b;

@@ -1,3 +1,5 @@
+import CSwiftRecKernels
+
 /// Elementwise arithmetic with NumPy broadcasting, and reductions, on plain tensors.
 extension Tensor {
     /// The shape two shapes broadcast to, or a stop naming both when they cannot.
@@ -260,5 +262,34 @@ extension Tensor {
 extension [Int] {
     fileprivate func dropFirstOnes() -> [Int] {
         Array(drop { $0 == 1 })
+    }
+}
+
+/// Rows of a table by index, the plain-tensor counterpart of `embeddingLookup` for inference.
+extension Tensor {
+    /// [rows.count, columns] of a 2-D tensor: its rows in the order given (each in 0..<shape[0]).
+    public func gatheringRows(_ rows: [Int32]) -> Tensor {
+        precondition(rank == 2, "gatheringRows: a 2-D tensor, not \(shape)")
+        let columns = shape[1], count = shape[0]
+        var out = Tensor(uninitializedShape: [rows.count, columns])
+        let source = storage.pointer, target = out.mutablePointer()
+        for (k, row) in rows.enumerated() {
+            precondition(row >= 0 && Int(row) < count, "gatheringRows: row \(row) of \(count)")
+            (target + k * columns).update(from: source + Int(row) * columns, count: columns)
+        }
+        return out
+    }
+
+    /// Adds `table`'s row `rows[k]` to this 2-D tensor's row k, for every k (as wide as it).
+    public mutating func addRows(of table: Tensor, _ rows: [Int32]) {
+        precondition(
+            rank == 2 && table.rank == 2 && table.shape[1] == shape[1] && rows.count == shape[0],
+            "addRows: \(rows.count) rows of \(table.shape) onto \(shape)")
+        let columns = shape[1], count = table.shape[0]
+        let source = table.storage.pointer, target = mutablePointer()
+        for (k, row) in rows.enumerated() {
+            precondition(row >= 0 && Int(row) < count, "addRows: row \(row) of \(count)")
+            sr_vaxpy(columns, 1, source + Int(row) * columns, target + k * columns)
+        }
     }
 }

@@ -362,7 +362,11 @@ public final class FusionRecommender: Recommender {
     /// True at the items of `state`'s history.
     private func historyFlags(_ state: UserState) -> [Bool] {
         var flags = [Bool](repeating: false, count: itemCount)
-        for i in state.items where i >= 0 && Int(i) < itemCount { flags[Int(i)] = true }
+        flags.withUnsafeMutableBufferPointer { flags in
+            state.items.withUnsafeBufferPointer { items in
+                for i in items where i >= 0 && Int(i) < flags.count { flags[Int(i)] = true }
+            }
+        }
         return flags
     }
 

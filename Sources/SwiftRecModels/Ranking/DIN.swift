@@ -138,9 +138,18 @@ public final class DINNetwork: FeatureNetwork {
     /// are skipped, and the user fields' share of the top network's first layer is computed once.
     /// Equals ``logits(_:encoder:)`` up to rounding.
     public func oneUserLogits(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float]? {
-        let layers = activationUnit.layers + top.layers
-        guard !isTraining, batch.size > 0, layers.allSatisfy({ $0.quantizedWeight == nil }) else { return nil }
+        // The layers this path reads as float weights (split by input block) must score at float.
+        let split = activationUnit.layers + [top.layers[0]]
+        guard !isTraining, batch.size > 0, split.allSatisfy({ $0.quantizedWeight == nil }) else { return nil }
         return withNoGrad { requestLogits(batch, encoder: encoder) }
+    }
+
+    public var hasInt8Scoring: Bool { top.layers.count > 1 }
+
+    /// int8 (or float again) for the top network's layers after the first: the request path
+    /// splits the activation unit's layers and the top's first by input block, so those stay float.
+    public func setScoringPrecision(_ precision: ScoringPrecision) {
+        for layer in top.layers.dropFirst() { layer.setPrecision(precision) }
     }
 
     /// ``oneUserLogits(_:encoder:)``'s work, inside `withNoGrad`.
@@ -181,16 +190,8 @@ public final class DINNetwork: FeatureNetwork {
         // [pooled; candidate] through the first layer: the pooled block now, the candidate's kept.
         var hidden = Tensor.matmul(
             pooled, tw.slice(axis: 1, (userFields * d)..<((userFields + 1) * d)), transposeB: true)
-        let width = hidden.shape[1]
-        hidden.withUnsafeMutableBufferPointer { h in
-            side.topPart.withUnsafeBufferPointer { t in
-                userPart.withUnsafeBufferPointer { u in
-                    for (k, row) in candidateRows.enumerated() {
-                        for j in 0..<width { h[k * width + j] += t[Int(row) * width + j] + u[j] }
-                    }
-                }
-            }
-        }
+        hidden.addRows(of: side.topPart, candidateRows)
+        hidden = hidden + userPart.reshaped([userPart.count])
         var y = Variable(hidden)
         for layer in top.layers.dropFirst() { y = layer(top.activation(y)) }
         // The first-order terms: the bias and the user's fields once, each candidate's kept.
@@ -309,19 +310,3 @@ public final class DINNetwork: FeatureNetwork {
 
 /// DIN as a model.
 public typealias DIN = FeatureRanker<DINNetwork>
-
-extension Tensor {
-    /// [rows.count, columns] of a 2-D tensor: its rows in the order given.
-    fileprivate func gatheringRows(_ rows: [Int32]) -> Tensor {
-        let columns = shape[1]
-        var out = Tensor(uninitializedShape: [rows.count, columns])
-        out.withUnsafeMutableBufferPointer { o in
-            withUnsafeBufferPointer { s in
-                for (k, row) in rows.enumerated() {
-                    (o.baseAddress! + k * columns).update(from: s.baseAddress! + Int(row) * columns, count: columns)
-                }
-            }
-        }
-        return out
-    }
-}

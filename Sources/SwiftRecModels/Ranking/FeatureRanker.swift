@@ -233,6 +233,11 @@ public protocol FeatureNetwork: Layer {
     /// ``logits(_:encoder:)`` that gives the same numbers up to rounding; nil where the network
     /// has none (or while training), and the caller uses ``logits(_:encoder:)``.
     func oneUserLogits(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float]?
+    /// Whether ``setScoringPrecision(_:)`` changes anything (the layers it would quantise).
+    var hasInt8Scoring: Bool { get }
+    /// Scores from now on with int8 copies of the layers whose inputs the request path does not
+    /// split (``ScoringPrecision``); `.float` drops them.
+    func setScoringPrecision(_ precision: ScoringPrecision)
     /// The scenario an example of a user with these attributes belongs to, `requested` (the
     /// request's scenario, ``UserState/scenario``) taking precedence; 0 for models without scenarios.
     func scenario(features: [String: String], requested: String?) -> Int32
@@ -241,6 +246,8 @@ public protocol FeatureNetwork: Layer {
 extension FeatureNetwork {
     public func historyWeights(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float]? { nil }
     public func oneUserLogits(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float]? { nil }
+    public var hasInt8Scoring: Bool { false }
+    public func setScoringPrecision(_ precision: ScoringPrecision) {}
     public func scenario(features: [String: String], requested: String?) -> Int32 { 0 }
 }
 
@@ -291,6 +298,7 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
     public private(set) var itemCount = 0
     public private(set) var userCount = 0
     public private(set) var epochSeconds: [Double] = []
+    public private(set) var scoringPrecision = ScoringPrecision.float
     public var validationPairs: LabeledPairs?
     public var negativeCandidates: [[Int32]]?
     public func candidateNegativeShare(on dataset: Dataset) -> Double {
@@ -416,6 +424,7 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
         }
         if let best { try network.loadStateDict(best.state) }
         network.setTraining(false)
+        network.setScoringPrecision(scoringPrecision)
     }
 
     /// Each example's scenario in the network: its event's (``LabeledPairs/scenarios``) as a
@@ -532,13 +541,22 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
         single.reserveCapacity(size * (itemFields + (userRows.first?.count ?? 0)))
         var categories: [Int32] = []
         var scale: [Float] = []
-        for k in 0..<size {
-            single += userRows.count == 1 ? userRows[0] : userRows[Int(users[k])]
-            let i = Int(items[k])
-            single += encoder.itemRows[(i * itemFields)..<((i + 1) * itemFields)]
-            if width > 0 {
-                categories += encoder.categoryRows[(i * width)..<((i + 1) * width)]
-                scale.append(1 / encoder.categoryCounts[i])
+        if width > 0 {
+            categories.reserveCapacity(size * width)
+            scale.reserveCapacity(size)
+        }
+        // Element by element from the buffers: appending slices cost a retain and a release each.
+        encoder.itemRows.withUnsafeBufferPointer { itemRows in
+            encoder.categoryRows.withUnsafeBufferPointer { categoryRows in
+                for k in 0..<size {
+                    single += userRows.count == 1 ? userRows[0] : userRows[Int(users[k])]
+                    let i = Int(items[k])
+                    for j in (i * itemFields)..<((i + 1) * itemFields) { single.append(itemRows[j]) }
+                    if width > 0 {
+                        for j in (i * width)..<((i + 1) * width) { categories.append(categoryRows[j]) }
+                        scale.append(1 / encoder.categoryCounts[i])
+                    }
+                }
             }
         }
         var history: [Int32] = []
@@ -683,4 +701,16 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
         model.userCount = manifest.userCount
         return model
     }
+}
+
+/// A feature ranker scores at a precision through its network: DIN's top layers after the first
+/// take int8 weights; the other networks have nothing to quantise (``hasInt8Scoring`` is false).
+extension FeatureRanker: PrecisionSwitching {
+    public var hasInt8Scoring: Bool { network?.hasInt8Scoring ?? false }
+    public func setScoringPrecision(_ precision: ScoringPrecision) {
+        scoringPrecision = precision
+        network?.setScoringPrecision(precision)
+    }
+    /// Feature rankers read no item table of their own width; their embeddings stay float.
+    public var scoringTableBytes: Int { (network?.embeddings.vectors.weight.value.count ?? 0) * 4 }
 }
