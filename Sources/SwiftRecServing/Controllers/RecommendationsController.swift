@@ -45,7 +45,7 @@ struct RecommendationsController {
         do {
             var list = try await service.pipeline.recommend(subject, query)
             if let user { list.user = user }
-            return JSONResponse.make(list)
+            return JSONResponse.make(list: list)
         } catch let error as RecommendationError {
             switch error {
             case .noActiveModel: throw APIError(.serviceUnavailable, error.description)
