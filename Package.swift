@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(
             name: "SwiftRecServingTests",
             dependencies: [
-                "SwiftRecServing", "SwiftRecModels", "SwiftRecData", "SwiftRecEvaluation",
+                "SwiftRecServing", "SwiftRecModels", "SwiftRecData", "SwiftRecEvaluation", "SwiftRecTensor",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),

@@ -2,6 +2,7 @@ import Foundation
 import SwiftRecData
 import SwiftRecEvaluation
 import SwiftRecModels
+import SwiftRecTensor
 import Testing
 
 @testable import SwiftRecServing
@@ -75,9 +76,25 @@ struct ServingParityTests {
     /// NDCG@10 are the evaluator's (popularity has ties, which the evaluator counts against it).
     @Test(arguments: ModelCatalog.names)
     func theServedListIsTheEvaluatedRanking(_ name: String) async throws {
+        try await expectServedListsAreTheEvaluatedRankings(name, precision: .float)
+    }
+
+    /// The same for the models that score at int8 (`serve --quantize int8`, `evaluate
+    /// --precisions int8`): the served lists are the int8 model's evaluated rankings.
+    @Test(arguments: ["sasrec", "bpr", "ials", "din", "cascade"])
+    func theServedListIsTheEvaluatedRankingAtInt8(_ name: String) async throws {
+        try await expectServedListsAreTheEvaluatedRankings(name, precision: .int8)
+    }
+
+    func expectServedListsAreTheEvaluatedRankings(_ name: String, precision: ScoringPrecision) async throws {
         let (dataset, split) = parityData
         let model = try ModelCatalog.make(name, options: smallOptions[name] ?? [:])
         try model.fit(split.train, validation: split.validation, progress: nil)
+        if precision != .float {
+            let switching = try #require(precisionSwitching(of: model), "\(name) has no int8 scoring")
+            switching.setScoringPrecision(precision)
+            #expect(switching.scoringPrecision == precision)
+        }
         let servable = ServableModel(name: name, model: model, items: dataset.items, users: dataset.users)
         let service = try await serviceServingTestState(servable)
         let history = split.trainWithValidation
