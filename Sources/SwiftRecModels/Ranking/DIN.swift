@@ -136,7 +136,9 @@ public final class DINNetwork: FeatureNetwork {
     /// (history item, candidate) pair, a quarter of that layer's work, fused with the further
     /// layers in one kernel (``PairMLP``); padding slots (weight 0)
     /// are skipped, and the user fields' share of the top network's first layer is computed once.
-    /// Equals ``logits(_:encoder:)`` up to rounding.
+    /// What depends on an item alone (``ItemSide``) is kept for every item between changes of the
+    /// weights. Equals ``logits(_:encoder:)`` up to rounding (at `.float`; at `.int8` the top
+    /// layers after the first take their int8 weights on both paths).
     public func oneUserLogits(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float]? {
         // The layers this path reads as float weights (split by input block) must score at float.
         let split = activationUnit.layers + [top.layers[0]]
