@@ -197,9 +197,7 @@ public final class DINNetwork: FeatureNetwork {
         var y = Variable(hidden)
         for layer in top.layers.dropFirst() { y = layer(top.activation(y)) }
         // The first-order terms: the bias and the user's fields once, each candidate's kept.
-        let userFirstOrder = embeddings.weights.weight.value.withUnsafeBufferPointer { w in
-            userRows.reduce(embeddings.bias.value.scalars[0]) { $0 + w[Int($1)] }
-        }
+        let userFirstOrder = embeddings.firstOrder(ofUser: userRows)
         return zip(y.value.scalars, candidateRows).map { $0 + userFirstOrder + side.firstOrder[Int($1)] }
     }
 
@@ -239,25 +237,11 @@ public final class DINNetwork: FeatureNetwork {
         var candidatePart = Tensor.matmul(vectors, block(1) - block(2), transposeB: true)
         if let bias = first.bias { candidatePart = candidatePart + bias.value }
         let topBlock = top.layers[0].weight.value.slice(axis: 1, ((userFields + 1) * d)..<((userFields + 2) * d))
-        // Each item's first-order weights as FieldEmbeddings.firstOrder sums them: its fields',
-        // plus the mean of its categories'.
-        let fields = encoder.space.itemFields.count, width = encoder.space.categoryWidth
-        let firstOrder = embeddings.weights.weight.value.withUnsafeBufferPointer { w in
-            items.map { item -> Float in
-                let i = Int(item)
-                var sum = encoder.itemRows[(i * fields)..<((i + 1) * fields)].reduce(0) { $0 + w[Int($1)] }
-                if width > 0 {
-                    let categories = encoder.categoryRows[(i * width)..<((i + 1) * width)].reduce(0) { $0 + w[Int($1)] }
-                    sum += categories * (1 / encoder.categoryCounts[i])
-                }
-                return sum
-            }
-        }
         return ItemSide(
             vectors: vectors, candidatePart: candidatePart,
             historyPart: Tensor.matmul(vectors, block(0) + block(2), transposeB: true),
-            topPart: Tensor.matmul(vectors, topBlock, transposeB: true), firstOrder: firstOrder,
-            recencyPart: recencyPart())
+            topPart: Tensor.matmul(vectors, topBlock, transposeB: true),
+            firstOrder: embeddings.firstOrder(ofItems: items, encoder: encoder), recencyPart: recencyPart())
     }
 
     /// Every item's ``ItemSide``, built once per change of the weights; nil while training or
@@ -266,10 +250,14 @@ public final class DINNetwork: FeatureNetwork {
         guard !isTraining else { return nil }
         let units = activationUnit.layers[0].weight.shape[0], topWidth = top.layers[0].weight.shape[0]
         guard encoder.itemCount * (embeddings.dim + 2 * units + topWidth + 1) <= itemCacheFloats else { return nil }
-        if let built = itemSide.withLock({ $0 }) { return built }
-        let built = itemSide((0..<Int32(encoder.itemCount)).map { $0 }, encoder: encoder)
-        itemSide.withLock { $0 = built }
-        return built
+        // Built under the lock: the first requests after loading wait for one build rather than
+        // each making its own.
+        return itemSide.withLock { kept in
+            if let kept { return kept }
+            let built = itemSide((0..<Int32(encoder.itemCount)).map { $0 }, encoder: encoder)
+            kept = built
+            return built
+        }
     }
 
     /// The activation unit's weight of each history slot for its example's candidate.

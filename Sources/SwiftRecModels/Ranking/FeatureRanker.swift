@@ -212,6 +212,30 @@ public final class FieldEmbeddings: Layer {
         }
         return sum
     }
+
+    /// ``firstOrder(_:)`` split for one user's many candidates: the bias plus the user's fields'
+    /// weights (`userRows`, the user part of a batch's single rows), to which each candidate's
+    /// ``firstOrder(ofItems:encoder:)`` adds its own.
+    public func firstOrder(ofUser userRows: [Int32]) -> Float {
+        weights.weight.value.withUnsafeBufferPointer { w in userRows.reduce(bias.value.scalars[0]) { $0 + w[Int($1)] } }
+    }
+
+    /// Each item's part of ``firstOrder(_:)``: its single fields' weights plus the mean of its
+    /// categories' (as `encoder` reads the item).
+    public func firstOrder(ofItems items: [Int32], encoder: FeatureSpace.Encoder) -> [Float] {
+        let fields = space.itemFields.count, width = space.categoryWidth
+        return weights.weight.value.withUnsafeBufferPointer { w in
+            items.map { item in
+                let i = Int(item)
+                var sum = encoder.itemRows[(i * fields)..<((i + 1) * fields)].reduce(0) { $0 + w[Int($1)] }
+                if width > 0 {
+                    let categories = encoder.categoryRows[(i * width)..<((i + 1) * width)].reduce(0) { $0 + w[Int($1)] }
+                    sum += categories * (1 / encoder.categoryCounts[i])
+                }
+                return sum
+            }
+        }
+    }
 }
 
 /// The network of one feature ranker: how the field vectors become a logit.
@@ -711,6 +735,7 @@ extension FeatureRanker: PrecisionSwitching {
         scoringPrecision = precision
         network?.setScoringPrecision(precision)
     }
-    /// Feature rankers read no item table of their own width; their embeddings stay float.
+    /// The field-embedding table scoring reads (items' and users' fields), float at either
+    /// precision: int8 reaches only layers.
     public var scoringTableBytes: Int { (network?.embeddings.vectors.weight.value.count ?? 0) * 4 }
 }

@@ -23,9 +23,14 @@ enum JSONResponse {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(value)) ?? Data(#"{"error":"response could not be encoded"}"#.utf8)
-        return Response(
+        return make(bytes: data, status: status)
+    }
+
+    /// A response whose body is `bytes`, already JSON.
+    static func make(bytes: some Sequence<UInt8>, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
             status: status, headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
 
@@ -36,8 +41,7 @@ extension JSONResponse {
     /// keys, unescaped slashes; a test holds the two equal); other lists go through JSONEncoder.
     static func make(list: RecommendationList) -> Response {
         guard let bytes = PlainListWriter.bytes(of: list) else { return make(list) }
-        return Response(
-            status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return make(bytes: bytes)
     }
 }
 

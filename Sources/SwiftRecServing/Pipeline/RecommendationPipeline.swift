@@ -330,13 +330,7 @@ public final class RecommendationPipeline: Sendable {
             let similarity: ItemSimilarity
             if request.diversifyByVectors, let vectors = model.itemVectors {
                 // The pool's rows only: the whole table is not copied per request.
-                let dim = vectors.shape[1]
-                var rows = [Float]()
-                rows.reserveCapacity(pool.count * dim)
-                vectors.withUnsafeBufferPointer { table in
-                    for item in pool { rows += table[(Int(item) * dim)..<(Int(item) * dim + dim)] }
-                }
-                similarity = .vectors(Tensor(shape: [pool.count, dim], scalars: rows))
+                similarity = .vectors(vectors.gatheringRows(pool))
             } else {
                 similarity = .categories(lists)
             }
