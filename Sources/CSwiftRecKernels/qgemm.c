@@ -8,6 +8,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__linux__)
@@ -459,9 +460,8 @@ static int amx_usable(void) {
 }
 
 // `rows` (a multiple of 16) rows of A in blocks of 32 (and one of 16), all panels, k = 64 · chunks.
-SR_TARGET_Q8_AMX static void q8_amx_rows(long rows, long n, long groups, const int8_t *a, long lda,
-                                         const float *scale_a, const int8_t *packed, const float *scale_b,
-                                         const float *bias, float *c, long ldc) {
+// Every tile 16 rows of 64 bytes.
+SR_TARGET_Q8_AMX static void load_tiles_16x64(void) {
     struct sr_tile_config config;
     memset(&config, 0, sizeof config);
     config.palette = 1;
@@ -470,6 +470,12 @@ SR_TARGET_Q8_AMX static void q8_amx_rows(long rows, long n, long groups, const i
         config.rows[t] = 16;
     }
     _tile_loadconfig(&config);
+}
+
+SR_TARGET_Q8_AMX static void q8_amx_rows(long rows, long n, long groups, const int8_t *a, long lda,
+                                         const float *scale_a, const int8_t *packed, const float *scale_b,
+                                         const float *bias, float *c, long ldc) {
+    load_tiles_16x64();
     const long panels = (n + PANEL - 1) / PANEL, chunks = groups / 16, panel_bytes = groups * PANEL * GROUP;
     int32_t acc[32 * 32];
     for (long i = 0; i < rows; i += 32) {
@@ -615,6 +621,139 @@ const char *sr_q8_path_name(int path) {
 #endif
     default: return "unknown";
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Raw sums by panel, for kernels that scale and use the products themselves (DIN's pair unit):
+// out[(p * m + i) * 16 + j] = sum_k A[i, k] * B[16 p + j, k], exact.
+
+#if defined(SR_X86)
+// Four rows at a time, so each panel load serves four broadcasts.
+SR_TARGET_Q8_VNNI static void q8_vnni_panel_sums(long from, long m, long panels, long groups, const int8_t *a,
+                                                 long lda, const int8_t *packed, const int32_t *row_sums,
+                                                 int32_t *out) {
+    const __m512i offset = _mm512_set1_epi8((char)0x80);
+    const long panel_bytes = groups * PANEL * GROUP;
+    for (long p = 0; p < panels; p++) {
+        const int8_t *panel = packed + p * panel_bytes;
+        // A's bytes offset by 128 add 128 · (B's row sum) to each sum.
+        const __m512i correction = _mm512_slli_epi32(_mm512_loadu_si512((const void *)(row_sums + p * PANEL)), 7);
+        long i = from;
+        for (; i + 4 <= m; i += 4) {
+            __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                              _mm512_setzero_si512()};
+            for (long g = 0; g < groups; g++) {
+                const __m512i b = _mm512_loadu_si512((const void *)(panel + g * PANEL * GROUP));
+                for (int r = 0; r < 4; r++) {
+                    int32_t w;
+                    memcpy(&w, a + (i + r) * lda + g * GROUP, 4);
+                    acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_xor_si512(_mm512_set1_epi32(w), offset), b);
+                }
+            }
+            for (int r = 0; r < 4; r++)
+                _mm512_storeu_si512((void *)(out + (p * m + i + r) * PANEL), _mm512_sub_epi32(acc[r], correction));
+        }
+        for (; i < m; i++) {
+            __m512i acc = _mm512_setzero_si512();
+            for (long g = 0; g < groups; g++) {
+                int32_t w;
+                memcpy(&w, a + i * lda + g * GROUP, 4);
+                acc = _mm512_dpbusd_epi32(acc, _mm512_xor_si512(_mm512_set1_epi32(w), offset),
+                                          _mm512_loadu_si512((const void *)(panel + g * PANEL * GROUP)));
+            }
+            _mm512_storeu_si512((void *)(out + (p * m + i) * PANEL), _mm512_sub_epi32(acc, correction));
+        }
+    }
+}
+#endif
+
+#if defined(SR_AMX)
+// Whole tiles of 16 rows (rows a multiple of 16, k of 64): each result tile is stored straight
+// into its panel's rows, four row tiles in flight.
+SR_TARGET_Q8_AMX static void q8_amx_panel_sums(long rows, long m, long panels, long groups, const int8_t *a,
+                                               long lda, const int8_t *packed, int32_t *out) {
+    load_tiles_16x64();
+    const long chunks = groups / 16, panel_bytes = groups * PANEL * GROUP;
+    for (long p = 0; p < panels; p++) {
+        const int8_t *b = packed + p * panel_bytes;
+        int32_t *o = out + p * m * PANEL;
+        long i = 0;
+        for (; i + 64 <= rows; i += 64) {
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (long q = 0; q < chunks; q++) {
+                _tile_loadd(7, b + q * 16 * PANEL * GROUP, 64);
+                _tile_loadd(4, a + i * lda + q * 64, lda);
+                _tile_dpbssd(0, 4, 7);
+                _tile_loadd(5, a + (i + 16) * lda + q * 64, lda);
+                _tile_dpbssd(1, 5, 7);
+                _tile_loadd(6, a + (i + 32) * lda + q * 64, lda);
+                _tile_dpbssd(2, 6, 7);
+                _tile_loadd(4, a + (i + 48) * lda + q * 64, lda);
+                _tile_dpbssd(3, 4, 7);
+            }
+            _tile_stored(0, o + i * PANEL, 64);
+            _tile_stored(1, o + (i + 16) * PANEL, 64);
+            _tile_stored(2, o + (i + 32) * PANEL, 64);
+            _tile_stored(3, o + (i + 48) * PANEL, 64);
+        }
+        for (; i < rows; i += 16) {
+            _tile_zero(0);
+            for (long q = 0; q < chunks; q++) {
+                _tile_loadd(7, b + q * 16 * PANEL * GROUP, 64);
+                _tile_loadd(4, a + i * lda + q * 64, lda);
+                _tile_dpbssd(0, 4, 7);
+            }
+            _tile_stored(0, o + i * PANEL, 64);
+        }
+    }
+    _tile_release();
+}
+#endif
+
+int sr_q8_panel_sums(int path, long m, long n, long k, const int8_t *a, long lda, const int8_t *packed,
+                     const int32_t *row_sums, int32_t *out) {
+    if (m <= 0 || n <= 0) return 0;
+    const long groups = sr_q8_padded_columns(k) / GROUP, panels = (n + PANEL - 1) / PANEL;
+    if (path < 0 || !sr_q8_path_available(path)) path = current_path();
+#if defined(SR_X86)
+    long done = 0;
+#if defined(SR_AMX)
+    if (path == SR_Q8_AMX && groups % 16 == 0) {
+        done = m / 16 * 16;
+        if (done > 0) q8_amx_panel_sums(done, m, panels, groups, a, lda, packed, out);
+    }
+#endif
+    if (path == SR_Q8_AMX || path == SR_Q8_AVX512_VNNI) {
+        if (done < m) q8_vnni_panel_sums(done, m, panels, groups, a, lda, packed, row_sums, out);
+        return 0;
+    }
+#endif
+    // Elsewhere the path's own product with unit scales: its float sums are exact (at most
+    // 127 · 127 · k, below 2^24 for k up to 1,040).
+    if (k > 1040) return -1;
+    float *sums = malloc((size_t)m * PANEL * sizeof(float)), ones[PANEL];
+    float *unit = malloc((size_t)m * sizeof(float));
+    if (!sums || !unit) {
+        free(sums);
+        free(unit);
+        return -2;
+    }
+    for (int j = 0; j < PANEL; j++) ones[j] = 1;
+    for (long i = 0; i < m; i++) unit[i] = 1;
+    const long panel_bytes = groups * PANEL * GROUP;
+    for (long p = 0; p < panels; p++) {
+        const long count = n - p * PANEL < PANEL ? n - p * PANEL : PANEL;
+        memset(sums, 0, (size_t)m * PANEL * sizeof(float));
+        sr_q8_gemm_path(path, m, count, k, a, lda, unit, packed + p * panel_bytes, row_sums + p * PANEL, ones, NULL,
+                        sums, PANEL);
+        for (long i = 0; i < m * PANEL; i++) out[p * m * PANEL + i] = (int32_t)sums[i];
+    }
+    free(sums);
+    free(unit);
+    return 0;
 }
 
 int sr_q8_gemm_path(int path, long m, long n, long k, const int8_t *a, long lda, const float *scale_a,

@@ -31,4 +31,12 @@ enum { SR_ISA_GENERIC = 0, SR_ISA_AVX2 = 1, SR_ISA_AVX512 = 2 };
 // may cap it with -DSR_MAX_ISA=<level> to exercise the narrower paths on a wider CPU.
 int sr_isa_level(void);
 
+// The raw int8 sums of sr_q8_gemm's `path` (-1 or one this CPU lacks: the current path) by
+// panel of 16 columns: out[(p * m + i) * 16 +
+// j] = sum_k A[i, k] · B[16 p + j, k] for i < m, 16 p + j < n (A and B as sr_q8_gemm takes them;
+// out has room for m · 16 per panel, and the columns past n hold the padding rows' zero sums).
+// Returns 0, -1 for k over 1,040 off AVX-512 VNNI and AMX, -2 without memory.
+int sr_q8_panel_sums(int path, long m, long n, long k, const int8_t *a, long lda, const int8_t *packed,
+                     const int32_t *row_sums, int32_t *out);
+
 #endif

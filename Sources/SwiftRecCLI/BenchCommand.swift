@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench", abstract: "Run a benchmark and print its figures.",
         subcommands: [
             GEMMBench.self, TransformerBench.self, InferenceBench.self, InterestSwitchBench.self, EncoderBench.self,
-            DiversityBench.self, NewUserBench.self, ScenarioBench.self, QueryBench.self,
+            DiversityBench.self, NewUserBench.self, ScenarioBench.self, QueryBench.self, PairUnitBench.self,
         ])
 }
 

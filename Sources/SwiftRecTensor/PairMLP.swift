@@ -26,11 +26,15 @@ public enum PairMLP {
     /// that runs each block of pairs through all the layers while it is in cache.
     /// `productBlock` holds W_p in its columns `productColumn..<productColumn + dim` ([width, *]).
     /// `slopes` (one per layer, each as wide as that layer's input) makes the activations PReLU;
-    /// nil keeps sigmoids. `path` caps the code path (nil: the best this CPU has).
+    /// nil keeps sigmoids. `path` caps the code path of the float layers (nil: the best this CPU
+    /// has). At `.int8` the product part W_p · (h ⊙ c) is computed in int8 (each row of W_p
+    /// scaled by a history item, and each candidate, quantised with a scale of its own) on the
+    /// int8 product's current path (``QuantizedKernelPath/current``, or `int8Path`), the rest in
+    /// float.
     public static func outputs(
         history: Tensor, candidates: Tensor, historyPart: Tensor, candidatePart: Tensor,
         productBlock: Tensor, productColumn: Int, layers: [Linear], slopes: [Tensor]? = nil,
-        path: VectorPath? = nil
+        precision: ScoringPrecision = .float, path: VectorPath? = nil, int8Path: QuantizedKernelPath? = nil
     ) -> Tensor {
         let r = history.shape[0], n = candidates.shape[0], d = history.shape[1]
         let widths = [historyPart.shape[1]] + layers.map { $0.weight.value.shape[0] }
@@ -56,10 +60,17 @@ public enum PairMLP {
                     candidatePart.withUnsafeBufferPointer { cp in
                         productBlock.withUnsafeBufferPointer { w in
                             out.withUnsafeMutableBufferPointer { o in
-                                sr_pair_mlp(
+                                guard precision == .int8 else {
+                                    return sr_pair_mlp(
+                                        n, r, d, h.baseAddress, c.baseAddress, hp.baseAddress, cp.baseAddress,
+                                        w.baseAddress! + productColumn, productBlock.shape[1], layers.count, widths,
+                                        parameters, slopeValues, o.baseAddress, path?.rawValue ?? -1)
+                                }
+                                return sr_pair_mlp_q8(
                                     n, r, d, h.baseAddress, c.baseAddress, hp.baseAddress, cp.baseAddress,
                                     w.baseAddress! + productColumn, productBlock.shape[1], layers.count, widths,
-                                    parameters, slopeValues, o.baseAddress, path?.rawValue ?? -1)
+                                    parameters, slopeValues, o.baseAddress, path?.rawValue ?? -1,
+                                    int8Path?.rawValue ?? -1)
                             }
                         }
                     }

@@ -86,9 +86,18 @@ struct ServingParityTests {
         try await expectServedListsAreTheEvaluatedRankings(name, precision: .int8)
     }
 
-    func expectServedListsAreTheEvaluatedRankings(_ name: String, precision: ScoringPrecision) async throws {
+    /// DIN from dimension 48 also takes its activation unit's per-pair products in int8 (on the
+    /// request path, which serving and the evaluator share).
+    @Test func dinsInt8PairProductsServeTheEvaluatedRanking() async throws {
+        try await expectServedListsAreTheEvaluatedRankings(
+            "din", precision: .int8, options: ["epochs": "2", "dim": "64", "history": "8"])
+    }
+
+    func expectServedListsAreTheEvaluatedRankings(
+        _ name: String, precision: ScoringPrecision, options: ModelCatalog.Options? = nil
+    ) async throws {
         let (dataset, split) = parityData
-        let model = try ModelCatalog.make(name, options: smallOptions[name] ?? [:])
+        let model = try ModelCatalog.make(name, options: options ?? smallOptions[name] ?? [:])
         try model.fit(split.train, validation: split.validation, progress: nil)
         if precision != .float {
             let switching = try #require(precisionSwitching(of: model), "\(name) has no int8 scoring")

@@ -313,16 +313,8 @@ struct ElementwiseKernelTests {
         ([40, 33, 7, 1], 8, 33, 16), ([36, 1], 16, 50, 1),
     ])
     func pairMLPMatchesAPairByPairReference(widths: [Int], dim: Int, history: Int, candidates: Int) {
-        var g = SeededGenerator(seed: UInt64(widths[0] * 100 + dim))
-        let h = Tensor.randomNormal([history, dim], generator: &g),
-            c = Tensor.randomNormal([candidates, dim], generator: &g)
-        let hp = Tensor.randomNormal([history, widths[0]], generator: &g)
-        let cp = Tensor.randomNormal([candidates, widths[0]], generator: &g)
-        // W_p in columns 2·dim..<3·dim of a wider block, as DIN's first layer holds it.
-        let block = Tensor.randomNormal([widths[0], 4 * dim], std: 0.5, generator: &g)
-        let layers = zip(widths, widths.dropFirst()).map { Linear($0, $1, generator: &g) }
-        // PReLU slopes of either sign, one per unit of each activation.
-        let slopes = widths.dropLast().map { Tensor.randomNormal([$0], std: 0.5, generator: &g) }
+        let (h, c, hp, cp, block, layers, slopes) = pairInputs(
+            widths: widths, dim: dim, history: history, candidates: candidates)
         for usesPReLU in [false, true] {
             let expected = pairReference(
                 h: h, c: c, hp: hp, cp: cp, block: block, dim: dim, layers: layers, slopes: usesPReLU ? slopes : nil)
@@ -337,10 +329,83 @@ struct ElementwiseKernelTests {
         }
     }
 
+    /// At int8 the pair kernel's product part is exactly the int8 product of its quantised
+    /// operands (each row of W_p scaled by a history item, and each candidate, rounded to
+    /// nearest-even at 127 / its largest magnitude), the rest as at float; and no output of these
+    /// random units lies more than a tenth from the float unit's. Same shapes as the float test.
+    @Test(arguments: [
+        ([80, 40, 1], 16, 50, 40), ([23, 9, 1], 5, 37, 6), ([17, 1], 3, 70, 33), ([1], 4, 3, 17),
+        ([40, 33, 7, 1], 8, 33, 16), ([36, 1], 16, 50, 1), ([36, 1], 64, 50, 200),
+    ])
+    func pairMLPAtInt8IsTheQuantisedProduct(widths: [Int], dim: Int, history: Int, candidates: Int) {
+        let (h, c, hp, cp, block, layers, slopes) = pairInputs(
+            widths: widths, dim: dim, history: history, candidates: candidates)
+        // Symmetric per-row quantisation as the int8 product takes it, in Float as it does.
+        func quantised(_ row: [Float]) -> (values: [Int], scale: Double) {
+            let largest = row.map { abs($0) }.max() ?? 0
+            guard largest > 0 else { return (Array(repeating: 0, count: row.count), 0) }
+            let inverse: Float = 127 / largest
+            return (
+                row.map { Int(min(127, max(-127, ($0 * inverse).rounded(.toNearestOrEven)))) }, Double(largest / 127)
+            )
+        }
+        let hs = h.scalars, bs = block.scalars
+        let candidateRows = (0..<candidates).map { quantised(Array(c.scalars[($0 * dim)..<(($0 + 1) * dim)])) }
+        let productRows = (0..<history).map { l in
+            (0..<widths[0]).map { o in quantised((0..<dim).map { bs[o * 4 * dim + 2 * dim + $0] * hs[l * dim + $0] }) }
+        }
+        func product(_ k: Int, _ l: Int, _ o: Int) -> Double {
+            let a = productRows[l][o], b = candidateRows[k]
+            let sum = zip(a.values, b.values).reduce(0) { $0 + $1.0 * $1.1 }
+            return Double(sum) * a.scale * b.scale
+        }
+        for usesPReLU in [false, true] {
+            let slopesUsed = usesPReLU ? slopes : nil
+            let exact = pairReference(
+                h: h, c: c, hp: hp, cp: cp, block: block, dim: dim, layers: layers, slopes: slopesUsed, product: product
+            )
+            let float = pairReference(
+                h: h, c: c, hp: hp, cp: cp, block: block, dim: dim, layers: layers, slopes: slopesUsed)
+            for path in VectorPath.allCases where path.isAvailable {
+                for int8Path in QuantizedKernelPath.allCases where int8Path.isAvailable {
+                    let out = PairMLP.outputs(
+                        history: h, candidates: c, historyPart: hp, candidatePart: cp, productBlock: block,
+                        productColumn: 2 * dim, layers: layers, slopes: slopesUsed, precision: .int8, path: path,
+                        int8Path: int8Path)
+                    #expect(out.shape == [candidates, history])
+                    let context = "\(path), \(int8Path), PReLU \(usesPReLU)"
+                    let largest = zip(out.scalars, exact).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
+                    #expect(largest < 1e-4, "\(context): largest difference \(largest)")
+                    let fromFloat = zip(out.scalars, float).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
+                    #expect(fromFloat > 0 && fromFloat < 0.1, "\(context): \(fromFloat) from float")
+                }
+            }
+        }
+    }
+
+    /// Random inputs of the pair kernel: history and candidates, their parts of the first layer,
+    /// W_p in columns 2·dim..<3·dim of a wider block (as DIN's first layer holds it), the layers
+    /// after the first and PReLU slopes of either sign, one per unit of each activation.
+    func pairInputs(widths: [Int], dim: Int, history: Int, candidates: Int) -> (
+        h: Tensor, c: Tensor, hp: Tensor, cp: Tensor, block: Tensor, layers: [Linear], slopes: [Tensor]
+    ) {
+        var g = SeededGenerator(seed: UInt64(widths[0] * 100 + dim))
+        let h = Tensor.randomNormal([history, dim], generator: &g),
+            c = Tensor.randomNormal([candidates, dim], generator: &g)
+        let hp = Tensor.randomNormal([history, widths[0]], generator: &g)
+        let cp = Tensor.randomNormal([candidates, widths[0]], generator: &g)
+        let block = Tensor.randomNormal([widths[0], 4 * dim], std: 0.5, generator: &g)
+        let layers = zip(widths, widths.dropFirst()).map { Linear($0, $1, generator: &g) }
+        let slopes = widths.dropLast().map { Tensor.randomNormal([$0], std: 0.5, generator: &g) }
+        return (h, c, hp, cp, block, layers, slopes)
+    }
+
     /// DIN's activation unit for every (candidate, history item) pair in Double: sigmoids, or
     /// PReLU with `slopes`.
+    /// `product(k, l, o)`, when given, stands for unit o's product part W_p·(h_l ⊙ c_k).
     func pairReference(
-        h: Tensor, c: Tensor, hp: Tensor, cp: Tensor, block: Tensor, dim: Int, layers: [Linear], slopes: [Tensor]?
+        h: Tensor, c: Tensor, hp: Tensor, cp: Tensor, block: Tensor, dim: Int, layers: [Linear], slopes: [Tensor]?,
+        product: ((Int, Int, Int) -> Double)? = nil
     ) -> [Double] {
         let history = h.shape[0], candidates = c.shape[0], first = hp.shape[1]
         // Each tensor's numbers read once: a debug build copies them on every `scalars`.
@@ -357,9 +422,13 @@ struct ElementwiseKernelTests {
                 var x: [Double] = []
                 for o in 0..<first {
                     var sum = Double(hps[l * first + o]) + Double(cps[k * first + o])
-                    for j in 0..<dim {
-                        let product = Double(hs[l * dim + j]) * Double(cs[k * dim + j])
-                        sum += Double(bs[o * 4 * dim + 2 * dim + j]) * product
+                    if let product {
+                        sum += product(k, l, o)
+                    } else {
+                        for j in 0..<dim {
+                            let product = Double(hs[l * dim + j]) * Double(cs[k * dim + j])
+                            sum += Double(bs[o * 4 * dim + 2 * dim + j]) * product
+                        }
                     }
                     x.append(sum)
                 }

@@ -178,6 +178,15 @@ int sr_pair_mlp(long candidates, long history, long dim, const float *h, const f
                 const float *cpart, const float *wp, long wp_stride, long layers, const long *widths,
                 const float *params, const float *slopes, float *out, int max_level);
 
+/// sr_pair_mlp with the first layer's product part W_p · (h[l] ⊙ c[k]) as int8 products (each
+/// history-scaled row of W_p and each candidate quantised with its own scale; exact int32 sums
+/// on every path), the rest in float; for scoring at int8. max_level caps the path of the float
+/// layers (as in sr_pair_mlp), q8_path picks the int8 path (-1: sr_q8_current_path()). Returns
+/// 0, -1 for bad widths (or dim over 1,040 off AVX-512 VNNI and AMX), -2 without scratch memory.
+int sr_pair_mlp_q8(long candidates, long history, long dim, const float *h, const float *c, const float *hpart,
+                   const float *cpart, const float *wp, long wp_stride, long layers, const long *widths,
+                   const float *params, const float *slopes, float *out, int max_level, int q8_path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -71,6 +71,8 @@ public final class DINNetwork: FeatureNetwork {
     /// The most numbers that cache may hold (``ItemSide/maximumFloats``; tests lower it to take
     /// the path that computes the requested items' shares each time).
     var itemCacheFloats = ItemSide.maximumFloats
+    /// The request path's precision for the activation unit's per-pair products.
+    private var pairPrecision = ScoringPrecision.float
 
     public init(config: DINConfig, space: FeatureSpace, generator: inout SeededGenerator) {
         let d = config.training.dim
@@ -137,8 +139,9 @@ public final class DINNetwork: FeatureNetwork {
     /// layers in one kernel (``PairMLP``); padding slots (weight 0)
     /// are skipped, and the user fields' share of the top network's first layer is computed once.
     /// What depends on an item alone (``ItemSide``) is kept for every item between changes of the
-    /// weights. Equals ``logits(_:encoder:)`` up to rounding (at `.float`; at `.int8` the top
-    /// layers after the first take their int8 weights on both paths).
+    /// weights. Equals ``logits(_:encoder:)`` up to rounding at `.float`; at `.int8` the top
+    /// layers after the first take their int8 weights on both paths and, from dimension 48, the
+    /// per-pair products are int8 on this path alone (``setScoringPrecision(_:)``).
     public func oneUserLogits(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float]? {
         // The layers this path reads as float weights (split by input block) must score at float.
         let split = activationUnit.layers + [top.layers[0]]
@@ -146,13 +149,25 @@ public final class DINNetwork: FeatureNetwork {
         return withNoGrad { requestLogits(batch, encoder: encoder) }
     }
 
-    public var hasInt8Scoring: Bool { top.layers.count > 1 }
+    public var hasInt8Scoring: Bool { true }
 
-    /// int8 (or float again) for the top network's layers after the first: the request path
-    /// splits the activation unit's layers and the top's first by input block, so those stay float.
+    /// int8 (or float again) for the top network's layers after the first and, from a dimension
+    /// of 48 (``int8PairProductsFromDimension``), for the activation unit's per-pair products
+    /// W_p·(h ⊙ c) (``PairMLP``). The unit's layers and the top's first stay float weights, which
+    /// the request path splits by input block. The batch path (training, and the CTR protocol's
+    /// pairs of many users) keeps the unit in float at either precision; one user's scores, served
+    /// or evaluated, take the request path.
     public func setScoringPrecision(_ precision: ScoringPrecision) {
         for layer in top.layers.dropFirst() { layer.setPrecision(precision) }
+        pairPrecision = embeddings.dim >= Self.int8PairProductsFromDimension ? precision : .float
     }
+
+    /// Below this dimension the unit's products cost little beside the work around them and int8
+    /// products were measured no faster (`swiftrec bench pair-unit --dims 16,32,48,64`: 200
+    /// candidates × 50 history items, one [36] PReLU unit, AMX: 93 µs float against 111 µs int8
+    /// at dimension 16, 158 against 154 at 32, 222 against 198 at 48, 284 against 121 at 64), so
+    /// they stay float there.
+    public static let int8PairProductsFromDimension = 48
 
     /// ``oneUserLogits(_:encoder:)``'s work, inside `withNoGrad`.
     private func requestLogits(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float] {
@@ -179,7 +194,8 @@ public final class DINNetwork: FeatureNetwork {
                 history: history, candidates: candidates, historyPart: historyPart,
                 candidatePart: side.candidatePart.gatheringRows(candidateRows), productBlock: first.weight.value,
                 productColumn: 3 * d, layers: Array(activationUnit.layers.dropFirst()),
-                slopes: activationUnit.activation == .prelu ? activationUnit.slopes.map(\.slope.value) : nil)
+                slopes: activationUnit.activation == .prelu ? activationUnit.slopes.map(\.slope.value) : nil,
+                precision: pairPrecision)
             // Σ_l w(h_l, c)·h_l for every candidate at once: [n, r] × [r, d].
             pooled = Tensor.matmul(weights, history)
         }
