@@ -76,6 +76,18 @@ struct CommandLineTests {
         #expect(throws: ValidationError.self) { try ModelRunner.cutoffs("10,0") }
     }
 
+    @Test func thePairUnitBenchRunsAndRefusesBadSizesByFlag() throws {
+        let bench = try #require(
+            try SwiftRecCommand.parseAsRoot([
+                "bench", "pair-unit", "--dims", "8,20", "--candidates", "5", "--history", "3", "--seconds", "0",
+            ]) as? PairUnitBench)
+        try bench.run()
+        for bad in [["--dims", "0"], ["--dims", "x"], ["--layers", ""], ["--candidates", "0"], ["--history", "0"]] {
+            let command = try #require(try SwiftRecCommand.parseAsRoot(["bench", "pair-unit"] + bad) as? PairUnitBench)
+            #expect(throws: ValidationError.self, "\(bad)") { try command.run() }
+        }
+    }
+
     @Test func theExecutableEntryPointRunsAsynchronousCommands() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrec-cli-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
