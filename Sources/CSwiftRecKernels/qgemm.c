@@ -460,8 +460,9 @@ static int amx_usable(void) {
 }
 
 // `rows` (a multiple of 16) rows of A in blocks of 32 (and one of 16), all panels, k = 64 · chunks.
-// Every tile 16 rows of 64 bytes.
-SR_TARGET_Q8_AMX static void load_tiles_16x64(void) {
+// Every tile 16 rows of 64 bytes, except that with `depth` bytes of A per product (4 to 64)
+// A's tiles (4 to 6) are 16 rows of `depth` bytes and B's (7) depth / 4 rows of 64.
+SR_TARGET_Q8_AMX static void load_tiles(long depth) {
     struct sr_tile_config config;
     memset(&config, 0, sizeof config);
     config.palette = 1;
@@ -469,13 +470,15 @@ SR_TARGET_Q8_AMX static void load_tiles_16x64(void) {
         config.bytes_per_row[t] = 64;
         config.rows[t] = 16;
     }
+    for (int t = 4; t < 7; t++) config.bytes_per_row[t] = (uint16_t)depth;
+    config.rows[7] = (uint8_t)(depth / 4);
     _tile_loadconfig(&config);
 }
 
 SR_TARGET_Q8_AMX static void q8_amx_rows(long rows, long n, long groups, const int8_t *a, long lda,
                                          const float *scale_a, const int8_t *packed, const float *scale_b,
                                          const float *bias, float *c, long ldc) {
-    load_tiles_16x64();
+    load_tiles(64);
     const long panels = (n + PANEL - 1) / PANEL, chunks = groups / 16, panel_bytes = groups * PANEL * GROUP;
     int32_t acc[32 * 32];
     for (long i = 0; i < rows; i += 32) {
@@ -668,12 +671,14 @@ SR_TARGET_Q8_VNNI static void q8_vnni_panel_sums(long from, long m, long panels,
 #endif
 
 #if defined(SR_AMX)
-// Whole tiles of 16 rows (rows a multiple of 16, k of 64): each result tile is stored straight
-// into its panel's rows, four row tiles in flight.
+// Whole tiles of 16 rows (rows a multiple of 16; k a multiple of 64, or under 64 for one
+// shallower product): each result tile is stored straight into its panel's rows, four row
+// tiles in flight.
 SR_TARGET_Q8_AMX static void q8_amx_panel_sums(long rows, long m, long panels, long groups, const int8_t *a,
                                                long lda, const int8_t *packed, int32_t *out) {
-    load_tiles_16x64();
-    const long chunks = groups / 16, panel_bytes = groups * PANEL * GROUP;
+    // Products 64 bytes deep, or one shallower product when k is under 64.
+    load_tiles(groups < 16 ? groups * GROUP : 64);
+    const long chunks = groups < 16 ? 1 : groups / 16, panel_bytes = groups * PANEL * GROUP;
     for (long p = 0; p < panels; p++) {
         const int8_t *b = packed + p * panel_bytes;
         int32_t *o = out + p * m * PANEL;
@@ -721,7 +726,7 @@ int sr_q8_panel_sums(int path, long m, long n, long k, const int8_t *a, long lda
 #if defined(SR_X86)
     long done = 0;
 #if defined(SR_AMX)
-    if (path == SR_Q8_AMX && groups % 16 == 0) {
+    if (path == SR_Q8_AMX && (groups % 16 == 0 || groups < 16)) {
         done = m / 16 * 16;
         if (done > 0) q8_amx_panel_sums(done, m, panels, groups, a, lda, packed, out);
     }

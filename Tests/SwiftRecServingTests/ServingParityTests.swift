@@ -86,7 +86,7 @@ struct ServingParityTests {
         try await expectServedListsAreTheEvaluatedRankings(name, precision: .int8)
     }
 
-    /// DIN from dimension 48 also takes its activation unit's per-pair products in int8 (on the
+    /// DIN from dimension 24 also takes its activation unit's per-pair products in int8 (on the
     /// request path, which serving and the evaluator share).
     @Test func dinsInt8PairProductsServeTheEvaluatedRanking() async throws {
         try await expectServedListsAreTheEvaluatedRankings(

@@ -140,7 +140,7 @@ public final class DINNetwork: FeatureNetwork {
     /// are skipped, and the user fields' share of the top network's first layer is computed once.
     /// What depends on an item alone (``ItemSide``) is kept for every item between changes of the
     /// weights. Equals ``logits(_:encoder:)`` up to rounding at `.float`; at `.int8` the top
-    /// layers after the first take their int8 weights on both paths and, from dimension 48, the
+    /// layers after the first take their int8 weights on both paths and, from dimension 24, the
     /// per-pair products are int8 on this path alone (``setScoringPrecision(_:)``).
     public func oneUserLogits(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float]? {
         // The layers this path reads as float weights (split by input block) must score at float.
@@ -152,7 +152,7 @@ public final class DINNetwork: FeatureNetwork {
     public var hasInt8Scoring: Bool { true }
 
     /// int8 (or float again) for the top network's layers after the first and, from a dimension
-    /// of 48 (``int8PairProductsFromDimension``), for the activation unit's per-pair products
+    /// of 24 (``int8PairProductsFromDimension``), for the activation unit's per-pair products
     /// W_p·(h ⊙ c) (``PairMLP``). The unit's layers and the top's first stay float weights, which
     /// the request path splits by input block. The batch path (training, and the CTR protocol's
     /// pairs of many users) keeps the unit in float at either precision; one user's scores, served
@@ -163,11 +163,11 @@ public final class DINNetwork: FeatureNetwork {
     }
 
     /// Below this dimension the unit's products cost little beside the work around them and int8
-    /// products were measured no faster (`swiftrec bench pair-unit --dims 16,32,48,64`: 200
-    /// candidates × 50 history items, one [36] PReLU unit, AMX: 93 µs float against 111 µs int8
-    /// at dimension 16, 158 against 154 at 32, 222 against 198 at 48, 284 against 121 at 64), so
+    /// products were measured slower (`swiftrec bench pair-unit --dims 16,24,32,48,64`: 200
+    /// candidates × 50 history items, one [36] PReLU unit, AMX: 112 µs float against 127 µs int8
+    /// at dimension 16, 151 against 123 at 24, 178 against 122 at 32, 351 against 151 at 64), so
     /// they stay float there.
-    public static let int8PairProductsFromDimension = 48
+    public static let int8PairProductsFromDimension = 24
 
     /// ``oneUserLogits(_:encoder:)``'s work, inside `withNoGrad`.
     private func requestLogits(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float] {
