@@ -736,27 +736,28 @@ int sr_q8_panel_sums(int path, long m, long n, long k, const int8_t *a, long lda
         return 0;
     }
 #endif
-    // Elsewhere the path's own product with unit scales: its float sums are exact (at most
-    // 127 · 127 · k, below 2^24 for k up to 1,040).
+    // Elsewhere the path's own product with unit scales, written into each panel's place as
+    // floats and turned into integers there: its sums are exact (at most 127 · 127 · k, below
+    // 2^24 for k up to 1,040).
     if (k > 1040) return -1;
-    float *sums = malloc((size_t)m * PANEL * sizeof(float)), ones[PANEL];
-    float *unit = malloc((size_t)m * sizeof(float));
-    if (!sums || !unit) {
-        free(sums);
-        free(unit);
-        return -2;
-    }
+    float ones[PANEL], *unit = malloc((size_t)m * sizeof(float));
+    if (!unit) return -2;
     for (int j = 0; j < PANEL; j++) ones[j] = 1;
     for (long i = 0; i < m; i++) unit[i] = 1;
     const long panel_bytes = groups * PANEL * GROUP;
     for (long p = 0; p < panels; p++) {
         const long count = n - p * PANEL < PANEL ? n - p * PANEL : PANEL;
+        int32_t *panel = out + p * m * PANEL;
+        float *sums = (float *)panel;
         memset(sums, 0, (size_t)m * PANEL * sizeof(float));
         sr_q8_gemm_path(path, m, count, k, a, lda, unit, packed + p * panel_bytes, row_sums + p * PANEL, ones, NULL,
                         sums, PANEL);
-        for (long i = 0; i < m * PANEL; i++) out[p * m * PANEL + i] = (int32_t)sums[i];
+        for (long i = 0; i < m * PANEL; i++) {
+            float sum;  // read through memcpy: the same bytes held a float
+            memcpy(&sum, panel + i, sizeof sum);
+            panel[i] = (int32_t)sum;
+        }
     }
-    free(sums);
     free(unit);
     return 0;
 }

@@ -30,7 +30,8 @@ public enum PairMLP {
     /// has). At `.int8` the product part W_p · (h ⊙ c) is computed in int8 (each row of W_p
     /// scaled by a history item, and each candidate, quantised with a scale of its own) on the
     /// int8 product's current path (``QuantizedKernelPath/current``, or `int8Path`), the rest in
-    /// float.
+    /// float. At `.int8`, a `dim` over 1,040 needs the AVX-512 VNNI or AMX path (elsewhere the
+    /// int8 sums are formed in float, exact only up to there) and stops otherwise.
     public static func outputs(
         history: Tensor, candidates: Tensor, historyPart: Tensor, candidatePart: Tensor,
         productBlock: Tensor, productColumn: Int, layers: [Linear], slopes: [Tensor]? = nil,

@@ -149,7 +149,10 @@ public final class DINNetwork: FeatureNetwork {
         return withNoGrad { requestLogits(batch, encoder: encoder) }
     }
 
-    public var hasInt8Scoring: Bool { true }
+    /// Whether int8 reaches anything: top layers after the first, or the unit's per-pair products.
+    public var hasInt8Scoring: Bool {
+        top.layers.count > 1 || embeddings.dim >= Self.int8PairProductsFromDimension
+    }
 
     /// int8 (or float again) for the top network's layers after the first and, from a dimension
     /// of 24 (``int8PairProductsFromDimension``), for the activation unit's per-pair products
@@ -215,10 +218,11 @@ public final class DINNetwork: FeatureNetwork {
         return zip(y.value.scalars, candidateRows).map { $0 + userFirstOrder + side.firstOrder[Int($1)] }
     }
 
-    /// What a request needs of some items that depends on nothing else: their vectors, their
-    /// parts of the activation unit's first layer as candidate and as history item (without the
-    /// recency vector's), their part of the top network's first layer as candidate, and the sum
-    /// of their fields' first-order weights.
+    /// What a request reads that depends on the weights and some items alone: the items'
+    /// vectors, their parts of the activation unit's first layer as candidate and as history item
+    /// (without the recency vector's, which ``recencyPart`` holds per rank), their part of the top
+    /// network's first layer as candidate and the sum of their fields' first-order weights; and
+    /// the top network's first-layer blocks the request multiplies as they are.
     struct ItemSide: Sendable {
         /// A cache of every item above this many numbers is not kept (64 MB).
         static let maximumFloats = 16 << 20

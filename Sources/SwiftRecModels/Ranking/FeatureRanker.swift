@@ -259,8 +259,9 @@ public protocol FeatureNetwork: Layer {
     func oneUserLogits(_ batch: FeatureBatch, encoder: FeatureSpace.Encoder) -> [Float]?
     /// Whether ``setScoringPrecision(_:)`` changes anything (the layers it would quantise).
     var hasInt8Scoring: Bool { get }
-    /// Scores from now on with int8 copies of the layers whose inputs the request path does not
-    /// split (``ScoringPrecision``); `.float` drops them.
+    /// Scores from now on at `precision` wherever the network has int8 scoring (DIN: its top
+    /// layers after the first and, from dimension 24, its unit's per-pair products); `.float`
+    /// goes back to float weights.
     func setScoringPrecision(_ precision: ScoringPrecision)
     /// The scenario an example of a user with these attributes belongs to, `requested` (the
     /// request's scenario, ``UserState/scenario``) taking precedence; 0 for models without scenarios.
@@ -727,8 +728,8 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
     }
 }
 
-/// A feature ranker scores at a precision through its network: DIN's top layers after the first
-/// take int8 weights; the other networks have nothing to quantise (``hasInt8Scoring`` is false).
+/// A feature ranker scores at a precision through its network (``FeatureNetwork/setScoringPrecision(_:)``);
+/// networks with nothing to quantise keep ``hasInt8Scoring`` false.
 extension FeatureRanker: PrecisionSwitching {
     public var hasInt8Scoring: Bool { network?.hasInt8Scoring ?? false }
     public func setScoringPrecision(_ precision: ScoringPrecision) {
