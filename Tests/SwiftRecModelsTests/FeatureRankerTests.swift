@@ -252,21 +252,23 @@ struct FeatureRankerTests {
         let data = ratedFeatureData
         let positives = DIN.positives(data)
         let uniform = DIN.withNegatives(positives, data, 1, seed: 4)
-        #expect(DIN.withNegatives(positives, data, 1, seed: 4, candidates: ([], 0.7)) == uniform)
-        let everyone = (0..<data.userCount).map { _ in [Int32(0)] }
+        let none = RetrievedCandidates(lists: [])
+        #expect(DIN.withNegatives(positives, data, 1, seed: 4, candidates: (none, 0.7)) == uniform)
+        let everyone = RetrievedCandidates(lists: (0..<data.userCount).map { _ in [Int32(0)] })
         #expect(DIN.withNegatives(positives, data, 1, seed: 4, candidates: (everyone, 0)) == uniform)
         // Each user's pool: the first 2 of the 10 items they do not have.
         let seen = (0..<data.userCount).map { Set(data.sequences.items(of: $0)) }
         let pools = seen.map { own in Array((0..<Int32(30)).filter { !own.contains($0) }.prefix(2)) }
+        let retrieved = RetrievedCandidates(lists: pools)
         func poolShare(_ pairs: LabeledPairs) -> Double {
             let negatives = pairs.labels.indices.filter { pairs.labels[$0] == 0 }
             for k in negatives { #expect(!seen[Int(pairs.users[k])].contains(pairs.items[k])) }
             let inPool = negatives.filter { pools[Int(pairs.users[$0])].contains(pairs.items[$0]) }
             return Double(inPool.count) / Double(negatives.count)
         }
-        #expect(poolShare(DIN.withNegatives(positives, data, 1, seed: 4, candidates: (pools, 1))) == 1)
+        #expect(poolShare(DIN.withNegatives(positives, data, 1, seed: 4, candidates: (retrieved, 1))) == 1)
         // Half from the pool, half uniform over 10 items of which 2 are the pool's: 0.6 expected.
-        let half = poolShare(DIN.withNegatives(positives, data, 1, seed: 4, candidates: (pools, 0.5)))
+        let half = poolShare(DIN.withNegatives(positives, data, 1, seed: 4, candidates: (retrieved, 0.5)))
         #expect(half > 0.55 && half < 0.65, "\(half)")
         #expect(abs(poolShare(uniform) - 0.2) < 0.05)
 
@@ -276,7 +278,7 @@ struct FeatureRankerTests {
             held.append(user: u, item: pools[Int(u)][0], label: 1, timestamp: 0)
             held.append(user: u, item: 29, label: 0, timestamp: 0)
         }
-        let replaced = DIN.replacingNegatives(held, pools: pools, share: 1, seed: 2)
+        let replaced = DIN.replacingNegatives(held, pools: retrieved, share: 1, seed: 2)
         var fromPool = 0
         for k in stride(from: 1, to: replaced.count, by: 2) {
             // A draw of the held-out positive keeps the uniform negative.
@@ -285,7 +287,7 @@ struct FeatureRankerTests {
             if replaced.items[k] == pools[user][1] { fromPool += 1 }
         }
         #expect(fromPool >= 5, "about half of 20 draws hit the pool's other item: \(fromPool)")
-        #expect(DIN.replacingNegatives(held, pools: pools, share: 0, seed: 2) == held)
+        #expect(DIN.replacingNegatives(held, pools: retrieved, share: 0, seed: 2) == held)
 
         // A cascade hands its ranker (sampling negatives: implicit labels) the retriever's top
         // lists for training, then drops them; the ranker then differs from one drawn uniformly.
@@ -303,15 +305,22 @@ struct FeatureRankerTests {
             return (cascade, log.messages)
         }
         let (cascade, messages) = try fitted(share: 1)
-        #expect(messages.contains("cascade: din draws 100 % of its negatives from pop's top 5"))
+        #expect(messages.contains { $0.hasPrefix("cascade: din draws 100 % of its negatives from pop's top 5") })
         let (uniformCascade, uniformMessages) = try fitted(share: 0)
         #expect(!uniformMessages.contains { $0.hasPrefix("cascade: din draws") })
         let state = UserState(user: 0, in: data)
         #expect(cascade.members[1].scores(for: state) != uniformCascade.members[1].scores(for: state))
+        // Retrieved after every 10 of a user's 20 events: each list outside the events read then.
         let lists = cascade.retrieverCandidates(data)
-        #expect(lists.count == data.userCount)
-        for (u, list) in lists.enumerated() {
-            #expect(list.count == 5 && list.allSatisfy { !seen[u].contains($0) })
+        #expect(lists.checkpoints.count == data.userCount)
+        for (u, points) in lists.checkpoints.enumerated() {
+            let events = Array(data.sequences.items(of: u))
+            #expect(points.map(\.events) == [10, 20])
+            for point in points {
+                let read = Set(events.prefix(point.events))
+                #expect(point.items.count == 5 && point.items.allSatisfy { !read.contains($0) })
+            }
+            #expect(lists.latest(user: Int32(u)) == points[1].items)
         }
         let ranker = try #require(cascade.members[1] as? DIN)
         #expect(ranker.candidateNegativeShare(on: data) == 1 && ranker.negativeCandidates == nil)
@@ -319,6 +328,32 @@ struct FeatureRankerTests {
         rated.training.candidateNegatives = 1
         #expect(try DIN(config: rated).candidateNegativeShare(on: data) == 0, "rated labels sample no negatives")
         #expect(throws: ModelError.self) { try ModelCatalog.make("din", options: ["candidate-negatives": 1.5]) }
+    }
+
+    /// An example's negatives come from the newest list retrieved before its time: what the
+    /// retriever would have proposed then, never what it proposes after later events.
+    @Test func negativesComeFromTheListRetrievedBeforeTheExample() throws {
+        let data = ratedFeatureData
+        let positives = DIN.positives(data)
+        let seen = (0..<data.userCount).map { Set(data.sequences.items(of: $0)) }
+        // Two lists per user, one item each, none of the user's: after 0 events and after 10.
+        let unseen = seen.map { own in Array((0..<Int32(30)).filter { !own.contains($0) }.prefix(2)) }
+        let retrieved = RetrievedCandidates(
+            checkpoints: unseen.map { [.init(events: 0, items: [$0[0]]), .init(events: 10, items: [$0[1]])] })
+        #expect(retrieved.items(user: 0, after: 9) == [unseen[0][0]])
+        #expect(retrieved.items(user: 0, after: 10) == [unseen[0][1]])
+        #expect(retrieved.latest(user: 0) == [unseen[0][1]])
+        #expect(retrieved.items(user: -1, after: 3).isEmpty && retrieved.items(user: 999, after: 3).isEmpty)
+        #expect(RetrievedCandidates(checkpoints: [[.init(events: 5, items: [1])]]).items(user: 0, after: 4).isEmpty)
+        let pairs = DIN.withNegatives(positives, data, 1, seed: 4, candidates: (retrieved, 1))
+        var early = 0, late = 0
+        for k in pairs.labels.indices where pairs.labels[k] == 0 {
+            let user = pairs.users[k]
+            let before = DIN.historyEnd(data, user: user, before: pairs.timestamps[k])
+            #expect(pairs.items[k] == unseen[Int(user)][before < 10 ? 0 : 1])
+            if before < 10 { early += 1 } else { late += 1 }
+        }
+        #expect(early == 10 * data.userCount && late == 10 * data.userCount)
     }
 
     /// DIN's request path (first layer split by input block, padding skipped) gives the logits

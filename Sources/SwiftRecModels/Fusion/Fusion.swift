@@ -157,44 +157,73 @@ public final class FusionRecommender: Recommender {
 
     // MARK: Retrieve then rank
 
-    /// Runs `fit` with a cascade's ranker holding, for every user of `dataset`, the retriever's
-    /// top `candidates` from their whole training history, when the ranker draws negatives
-    /// from them (``CandidateNegativeSampling``); otherwise just runs `fit`.
+    /// Runs `fit` with a cascade's ranker holding what the retriever proposes to every user of
+    /// `dataset` along their training history, when the ranker draws negatives from it
+    /// (``CandidateNegativeSampling``); otherwise just runs `fit`.
     private func withRetrievedNegatives(
         for member: any Recommender, _ dataset: Dataset, progress: TrainingProgress?, fit: () throws -> Void
     ) throws {
         guard kind == .cascade, let ranker = member as? any CandidateNegativeSampling,
             case let share = ranker.candidateNegativeShare(on: dataset), share > 0
         else { return try fit() }
-        ranker.negativeCandidates = retrieverCandidates(dataset)
+        let started = Date()
+        let retrieved = retrieverCandidates(dataset)
+        ranker.negativeCandidates = retrieved
         defer { ranker.negativeCandidates = nil }
         progress?(
             .message(
-                "cascade: \(member.name) draws \(Int((share * 100).rounded())) % of its negatives from \(members[0].name)'s top \(candidates)"
-            ))
+                String(
+                    format:
+                        "cascade: %@ draws %d %% of its negatives from %@'s top %d, retrieved at %d points of the users' histories (%.1f s)",
+                    member.name, Int((share * 100).rounded()), members[0].name, candidates,
+                    retrieved.checkpoints.reduce(0) { $0 + $1.count }, Date().timeIntervalSince(started))))
         try fit()
     }
 
-    /// For every user of `dataset`, the retriever's top `candidates` outside their training
-    /// items, from their whole training history: the ranker's negatives to learn from.
-    func retrieverCandidates(_ dataset: Dataset) -> [[Int32]] {
+    /// Training events between two retrievals of ``retrieverCandidates(_:)``: an example's
+    /// negatives come from a list at most this many events older than the example.
+    static let retrievalStride = 10
+
+    /// For every user of `dataset`, the retriever's top `candidates` outside the events read,
+    /// after every ``retrievalStride`` training events and after the whole history: the
+    /// ranker's negatives, each example's from the newest list before it. The lists before the
+    /// end are retrieved without the user's index, from the events alone, so that no model can
+    /// bring in what it learned from the user's later events.
+    func retrieverCandidates(_ dataset: Dataset) -> RetrievedCandidates {
+        var points: [(user: Int32, events: Int)] = []
+        for user in 0..<dataset.userCount {
+            let count = dataset.sequences.items(of: user).count
+            for events in stride(from: Self.retrievalStride, to: count, by: Self.retrievalStride) {
+                points.append((Int32(user), events))
+            }
+            points.append((Int32(user), count))
+        }
         let n = itemCount, chunk = 256
-        var lists: [[Int32]] = []
-        lists.reserveCapacity(dataset.userCount)
+        var checkpoints = [[RetrievedCandidates.Checkpoint]](repeating: [], count: dataset.userCount)
         var start = 0
-        while start < dataset.userCount {
-            let end = min(start + chunk, dataset.userCount)
-            let states = (start..<end).map { UserState(user: Int32($0), in: dataset) }
+        while start < points.count {
+            let end = min(start + chunk, points.count)
+            let states = points[start..<end].map { point in
+                var state = UserState(user: point.user, in: dataset)
+                if point.events < state.items.count {
+                    state.user = nil
+                    state.items.removeSubrange(point.events...)
+                    state.timestamps?.removeSubrange(point.events...)
+                }
+                return state
+            }
             var scores = [Float](repeating: 0, count: states.count * n)
             scores.withUnsafeMutableBufferPointer { members[0].scoreBatch(states, into: $0) }
             scores.withUnsafeBufferPointer { all in
                 for (k, state) in states.enumerated() {
-                    lists.append(retrieved(UnsafeBufferPointer(rebasing: all[(k * n)..<((k + 1) * n)]), for: state))
+                    let point = points[start + k]
+                    let items = retrieved(UnsafeBufferPointer(rebasing: all[(k * n)..<((k + 1) * n)]), for: state)
+                    checkpoints[Int(point.user)].append(.init(events: point.events, items: items))
                 }
             }
             start = end
         }
-        return lists
+        return RetrievedCandidates(checkpoints: checkpoints)
     }
 
     /// The top `candidates` of the retriever's `scores` for `state`, outside its history, best first.

@@ -29,9 +29,12 @@ public struct FeatureTrainingOptions: ModelConfig {
     public var labels: LabelSource = .auto
     public var positiveAt: Double = 4
     public var negatives = 1
-    /// Share of the sampled negatives drawn from the items a cascade's retriever proposes to
-    /// the user (``CandidateNegativeSampling``); the rest are uniform. No effect outside a cascade.
-    public var candidateNegatives: Double = 0
+    /// Share of the sampled negatives drawn from the items a cascade's retriever proposed to
+    /// the user before each example (``CandidateNegativeSampling``); the rest are uniform. No
+    /// effect outside a cascade. All of them by default: a cascade's ranker only ever orders
+    /// the retriever's candidates (ML-1M: 1.06–1.10× SASRec's NDCG@10 against 1.01–1.05× with
+    /// uniform negatives; BENCHMARKS.md, "Negatives retrieved before each example").
+    public var candidateNegatives: Double = 1
     /// User attribute keys read as fields; none reads every key the users have.
     public var userFeatures: [String]? = nil
     /// Item attribute keys read as fields (`categories` for the categories); none reads all.
@@ -63,7 +66,7 @@ public struct FeatureTrainingOptions: ModelConfig {
         .value("negatives", \.negatives, in: 1...100, "Sampled negatives per positive (implicit labels)."),
         .value(
             "candidate-negatives", \.candidateNegatives, in: 0...1,
-            "In a cascade: share of sampled negatives drawn from the retriever's candidates for the user."),
+            "In a cascade: share of sampled negatives drawn from the retriever's candidates for the user (default 1)."),
         .checked(
             "user-features", \.userFeatures, range: "a list of attribute keys, or none",
             "User attributes read as fields (none: all)."
@@ -284,8 +287,55 @@ public protocol CandidateNegativeSampling: AnyObject {
     /// 0 when it draws none there, or samples no negatives at all (rated data brings its own),
     /// and then the retriever's candidates are not needed.
     func candidateNegativeShare(on dataset: Dataset) -> Double
-    /// Per user index, the items the retriever proposes that the user does not have; set before `fit`.
-    var negativeCandidates: [[Int32]]? { get set }
+    /// What the retriever proposed to each user along their training history; set before `fit`.
+    var negativeCandidates: RetrievedCandidates? { get set }
+}
+
+/// What a retriever proposed to each user at points of their training history, so that the
+/// negatives a ranker draws for an example come from what the retriever would have shown the
+/// user then. Lists from the whole history instead hold the items the user picks *after* it
+/// (the held-out ones: that is the retriever's recall), and a ranker drawing its negatives
+/// there learns to push exactly those down (BENCHMARKS.md, "The cascade's ranker trained on the
+/// retriever's candidates").
+public struct RetrievedCandidates: Sendable, Equatable {
+    /// One retrieval: after the user's first `events` training events, the retriever's top
+    /// items outside those events, best first.
+    public struct Checkpoint: Sendable, Equatable {
+        public var events: Int
+        public var items: [Int32]
+
+        public init(events: Int, items: [Int32]) {
+            self.events = events
+            self.items = items
+        }
+    }
+
+    /// Per user index, by increasing `events`; the last one read the user's whole history.
+    public var checkpoints: [[Checkpoint]]
+
+    public init(checkpoints: [[Checkpoint]]) { self.checkpoints = checkpoints }
+
+    /// One list per user, used for every example of that user.
+    public init(lists: [[Int32]]) { checkpoints = lists.map { [Checkpoint(events: 0, items: $0)] } }
+
+    /// The list retrieved after the most events at or before `events` (the user's training
+    /// events before an example); empty before the first retrieval and for unknown users.
+    public func items(user: Int32, after events: Int) -> [Int32] {
+        guard user >= 0, Int(user) < checkpoints.count else { return [] }
+        let list = checkpoints[Int(user)]
+        var lo = 0, hi = list.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if list[mid].events <= events { lo = mid + 1 } else { hi = mid }
+        }
+        return lo == 0 ? [] : list[lo - 1].items
+    }
+
+    /// The list retrieved from the user's whole training history (what serving would propose).
+    public func latest(user: Int32) -> [Int32] {
+        guard user >= 0, Int(user) < checkpoints.count else { return [] }
+        return checkpoints[Int(user)].last?.items ?? []
+    }
 }
 
 /// A model that gives the probability of a positive for given (user, item) pairs, as the CTR
@@ -325,7 +375,7 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
     public private(set) var epochSeconds: [Double] = []
     public private(set) var scoringPrecision = ScoringPrecision.float
     public var validationPairs: LabeledPairs?
-    public var negativeCandidates: [[Int32]]?
+    public var negativeCandidates: RetrievedCandidates?
     public func candidateNegativeShare(on dataset: Dataset) -> Double {
         Self.labelMode(options, dataset) == .implicit ? options.candidateNegatives : 0
     }
@@ -487,10 +537,11 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
     }
 
     /// The positives, each followed by `negatives` items the user never had (seeded): uniformly
-    /// drawn, or with probability `candidates.share` drawn from the user's `candidates.lists` entry.
+    /// drawn, or with probability `candidates.share` drawn from what the retriever proposed to
+    /// the user after the training events before the positive's time.
     static func withNegatives(
         _ positives: LabeledPairs, _ dataset: Dataset, _ negatives: Int, seed: UInt64,
-        candidates: (lists: [[Int32]], share: Double)? = nil
+        candidates: (lists: RetrievedCandidates, share: Double)? = nil
     ) -> LabeledPairs {
         var out = LabeledPairs()
         var generator = SplitMix64(seed: seed ^ 0x5EED_CAFE)
@@ -501,7 +552,9 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
             out.append(user: user, item: positives.items[k], label: 1, timestamp: time, scenario: scenario)
             let seen = histories[Int(user)]
             guard seen.count < n else { continue }
-            let pool = candidates.flatMap { Int(user) < $0.lists.count ? $0.lists[Int(user)] : nil } ?? []
+            let pool =
+                candidates.map { $0.lists.items(user: user, after: Self.historyEnd(dataset, user: user, before: time)) }
+                ?? []
             for _ in 0..<negatives {
                 if let j = Self.draw(from: pool, share: candidates?.share ?? 0, &generator), !seen.contains(j) {
                     out.append(user: user, item: j, label: 0, timestamp: time, scenario: scenario)
@@ -516,8 +569,9 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
     }
 
     /// `pairs` with each negative replaced, with probability `share`, by an item of the user's
-    /// pool that is none of the user's positives in `pairs` (the pools hold no training items).
-    static func replacingNegatives(_ pairs: LabeledPairs, pools: [[Int32]], share: Double, seed: UInt64)
+    /// latest pool (from the whole training history: held-out pairs come after it) that is none
+    /// of the user's positives in `pairs` (the pools hold no training items).
+    static func replacingNegatives(_ pairs: LabeledPairs, pools: RetrievedCandidates, share: Double, seed: UInt64)
         -> LabeledPairs
     {
         var out = pairs
@@ -527,8 +581,7 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
             positives[pairs.users[k], default: []].insert(pairs.items[k])
         }
         for k in 0..<pairs.count where pairs.labels[k] == 0 {
-            let user = Int(pairs.users[k])
-            guard user < pools.count, let j = draw(from: pools[user], share: share, &generator) else { continue }
+            guard let j = draw(from: pools.latest(user: pairs.users[k]), share: share, &generator) else { continue }
             if positives[pairs.users[k]]?.contains(j) != true { out.items[k] = j }
         }
         return out
