@@ -32,8 +32,9 @@ public struct FeatureTrainingOptions: ModelConfig {
     /// Share of the sampled negatives drawn from the items a cascade's retriever proposed to
     /// the user before each example (``CandidateNegativeSampling``); the rest are uniform. No
     /// effect outside a cascade. All of them by default: a cascade's ranker only ever orders
-    /// the retriever's candidates (ML-1M: 1.06–1.10× SASRec's NDCG@10 against 1.01–1.05× with
-    /// uniform negatives; BENCHMARKS.md, "Negatives retrieved before each example").
+    /// the retriever's candidates (ML-1M, DIN at 64 dimensions: 1.06–1.10× SASRec's NDCG@10
+    /// against 1.01–1.05× with uniform negatives; BENCHMARKS.md, "Negatives retrieved before
+    /// each example").
     public var candidateNegatives: Double = 1
     /// User attribute keys read as fields; none reads every key the users have.
     public var userFeatures: [String]? = nil
