@@ -322,6 +322,9 @@ struct FeatureRankerTests {
             }
             #expect(lists.latest(user: Int32(u)) == points[1].items)
         }
+        // A log of millions of events is retrieved from less often: at most 100,000 lists before the ends.
+        #expect(FusionRecommender.retrievalInterval(events: 3_200) == 10)
+        #expect(FusionRecommender.retrievalInterval(events: 25_000_000) == 250)
         let ranker = try #require(cascade.members[1] as? DIN)
         #expect(ranker.candidateNegativeShare(on: data) == 1 && ranker.negativeCandidates == nil)
         var rated = DINConfig()

@@ -183,17 +183,24 @@ public final class FusionRecommender: Recommender {
     /// Training events between two retrievals of ``retrieverCandidates(_:)``: an example's
     /// negatives come from a list at most this many events older than the example.
     static let retrievalStride = 10
+    /// Retrievals before the users' last events, at most: a larger log spaces them wider, so
+    /// the lists stay bounded (about 80 MB at 200 candidates) however many events there are.
+    static let mostRetrievals = 100_000
+
+    /// Training events between two retrievals on a log of `events` events.
+    static func retrievalInterval(events: Int) -> Int { max(retrievalStride, events / mostRetrievals) }
 
     /// For every user of `dataset`, the retriever's top `candidates` outside the events read,
-    /// after every ``retrievalStride`` training events and after the whole history: the
-    /// ranker's negatives, each example's from the newest list before it. The lists before the
-    /// end are retrieved without the user's index, from the events alone, so that no model can
-    /// bring in what it learned from the user's later events.
+    /// after every ``retrievalStride`` training events (wider on logs over a million events) and
+    /// after the whole history: the ranker's negatives, each example's from the newest list
+    /// before it. The lists before the end are retrieved without the user's index, from the
+    /// events alone, so that no model can bring in what it learned from the user's later events.
     func retrieverCandidates(_ dataset: Dataset) -> RetrievedCandidates {
+        let every = Self.retrievalInterval(events: dataset.log.count)
         var points: [(user: Int32, events: Int)] = []
         for user in 0..<dataset.userCount {
             let count = dataset.sequences.items(of: user).count
-            for events in stride(from: Self.retrievalStride, to: count, by: Self.retrievalStride) {
+            for events in stride(from: every, to: count, by: every) {
                 points.append((Int32(user), events))
             }
             points.append((Int32(user), count))
