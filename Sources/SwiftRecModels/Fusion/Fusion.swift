@@ -205,20 +205,22 @@ public final class FusionRecommender: Recommender {
             }
             points.append((Int32(user), count))
         }
+        /// The user's state after `events` of their events: the whole state at the end, else
+        /// the first events alone, without the index.
+        func state(after events: Int, of user: Int32) -> UserState {
+            let items = dataset.sequences.items(of: Int(user))
+            guard events < items.count else { return UserState(user: user, in: dataset) }
+            return UserState(
+                items: Array(items.prefix(events)),
+                timestamps: Array(dataset.sequences.timestamps(of: Int(user)).prefix(events)),
+                features: dataset.userInfo[Int(user)]?.attributes ?? [:])
+        }
         let n = itemCount, chunk = 256
         var checkpoints = [[RetrievedCandidates.Checkpoint]](repeating: [], count: dataset.userCount)
         var start = 0
         while start < points.count {
             let end = min(start + chunk, points.count)
-            let states = points[start..<end].map { point in
-                var state = UserState(user: point.user, in: dataset)
-                if point.events < state.items.count {
-                    state.user = nil
-                    state.items.removeSubrange(point.events...)
-                    state.timestamps?.removeSubrange(point.events...)
-                }
-                return state
-            }
+            let states = points[start..<end].map { state(after: $0.events, of: $0.user) }
             var scores = [Float](repeating: 0, count: states.count * n)
             scores.withUnsafeMutableBufferPointer { members[0].scoreBatch(states, into: $0) }
             scores.withUnsafeBufferPointer { all in

@@ -324,12 +324,8 @@ public struct RetrievedCandidates: Sendable, Equatable {
     public func items(user: Int32, after events: Int) -> [Int32] {
         guard user >= 0, Int(user) < checkpoints.count else { return [] }
         let list = checkpoints[Int(user)]
-        var lo = 0, hi = list.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if list[mid].events <= events { lo = mid + 1 } else { hi = mid }
-        }
-        return lo == 0 ? [] : list[lo - 1].items
+        let after = list.partitioningIndex { $0.events > events }
+        return after == 0 ? [] : list[after - 1].items
     }
 
     /// The list retrieved from the user's whole training history (what serving would propose).
@@ -598,12 +594,7 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
     /// How many of the user's items (in time order) happened before `time`.
     static func historyEnd(_ dataset: Dataset, user: Int32, before time: Int64) -> Int {
         let times = dataset.sequences.timestamps(of: Int(user))
-        var lo = times.startIndex, hi = times.endIndex
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if times[mid] < time { lo = mid + 1 } else { hi = mid }
-        }
-        return lo - times.startIndex
+        return times.partitioningIndex { $0 >= time } - times.startIndex
     }
 
     /// The rows of the pairs (`users[k]`, `items[k]`) — or of `userRows[0]` with every item when
