@@ -30,7 +30,7 @@ let package = Package(
     targets: [
         .target(name: "CSwiftRecKernels"),
         .target(name: "SwiftRecTensor", dependencies: ["CSwiftRecKernels"]),
-        .target(name: "SwiftRecData"),
+        .target(name: "SwiftRecData", dependencies: ["CSwiftRecKernels"]),
         .target(name: "SwiftRecModels", dependencies: ["SwiftRecTensor", "SwiftRecData"]),
         .target(name: "SwiftRecEvaluation", dependencies: ["SwiftRecTensor", "SwiftRecData", "SwiftRecModels"]),
         .target(

@@ -874,3 +874,66 @@ void sr_layer_norm_rows(const float *x, long rows, long d, const float *gamma, c
 #endif
     layer_norm_generic(x, rows, d, gamma, beta, eps, y, xhat, rstd);
 }
+
+// ---------------------------------------------------------------------------------------
+// The indices at or above a threshold: branchless in portable code (the count advances by the
+// comparison), compressed stores on AVX-512, set bits of a lane mask on AVX2 (few pass).
+
+// Indices from `first` on, as sr_indices_at_least.
+static long indices_at_least_generic(const float *scores, long first, long n, const unsigned char *excluded,
+                                     float threshold, int *out) {
+    long count = 0;
+    for (long i = first; i < n; i++) {
+        out[count] = (int)i;
+        count += (scores[i] >= threshold) & (excluded ? excluded[i] == 0 : 1);
+    }
+    return count;
+}
+
+#if defined(SR_X86)
+SR_AVX512 static long indices_at_least_avx512(const float *scores, long n, const unsigned char *excluded,
+                                              float threshold, int *out) {
+    const __m512 t = _mm512_set1_ps(threshold);
+    __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    long count = 0, i = 0;
+    for (; i + 16 <= n; i += 16) {
+        // Ordered comparison: NaN lanes fail.
+        __mmask16 keep = _mm512_cmp_ps_mask(_mm512_loadu_ps(scores + i), t, _CMP_GE_OQ);
+        if (excluded) {
+            const __m512i flags = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(excluded + i)));
+            keep &= _mm512_testn_epi32_mask(flags, flags);
+        }
+        _mm512_mask_compressstoreu_epi32(out + count, keep, index);
+        count += __builtin_popcount(keep);
+        index = _mm512_add_epi32(index, _mm512_set1_epi32(16));
+    }
+    return count + indices_at_least_generic(scores, i, n, excluded, threshold, out + count);
+}
+
+SR_AVX2 static long indices_at_least_avx2(const float *scores, long n, const unsigned char *excluded, float threshold,
+                                          int *out) {
+    const __m256 t = _mm256_set1_ps(threshold);
+    long count = 0, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        unsigned keep = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(scores + i), t, _CMP_GE_OQ));
+        while (keep) {
+            const long at = i + __builtin_ctz(keep);
+            keep &= keep - 1;
+            out[count] = (int)at;
+            count += excluded ? excluded[at] == 0 : 1;
+        }
+    }
+    return count + indices_at_least_generic(scores, i, n, excluded, threshold, out + count);
+}
+#endif
+
+long sr_indices_at_least(const float *scores, long n, const unsigned char *excluded, float threshold, int *out,
+                         int max_level) {
+#if defined(SR_X86)
+    const int level = max_level < 0 || max_level > sr_isa_level() ? sr_isa_level() : max_level;
+    if (level >= SR_ISA_AVX512) return indices_at_least_avx512(scores, n, excluded, threshold, out);
+    if (level >= SR_ISA_AVX2) return indices_at_least_avx2(scores, n, excluded, threshold, out);
+#endif
+    (void)max_level;
+    return indices_at_least_generic(scores, 0, n, excluded, threshold, out);
+}

@@ -1,3 +1,4 @@
+import CSwiftRecKernels
 import Foundation
 
 /// Accuracy of one ranked list against a user's held-out items, under full ranking.
@@ -111,54 +112,132 @@ public enum TopK {
         -> [Int32]
     {
         guard k > 0 else { return [] }
-        if k > 32, let found = selectAboveSampledThreshold(k, from: scores, excluded: excluded) { return found }
+        if let found = selectAboveSampledThreshold(k, from: scores, excluded: excluded) { return found }
         return selectBySortedBuffer(k, from: scores, excluded: excluded)
     }
 
     /// The answer from the items scoring at least a threshold read off an even sample of 512
-    /// scores, at about 1.5 times the k-th's expected rank: one pass without branches keeps
-    /// them, and only they are sorted. Nil when fewer than k items pass (the sample misled), or
-    /// when k is not small next to the catalogue. Items tied with the k-th best all score at
-    /// least the threshold whenever k items do, so the list is the exact one. (Selections that
-    /// branch on every score, a sorted buffer of k or a quickselect, took 6–7 % of a serving
-    /// profile at 200 of 3,952.)
+    /// scores, at about 1.5 times the k-th's expected rank: one vectorised pass
+    /// (`sr_indices_at_least`) finds them, and only they are sorted. Nil when fewer than k items
+    /// pass (the sample misled), or when k is not small next to the catalogue. Items tied with
+    /// the k-th best all score at least the threshold whenever k items do, so the list is the
+    /// exact one. (A sorted buffer of k, which branches on every score, and this selection's
+    /// earlier scalar pass and standard-library sort took 6–7 % and then 4–6 % of a served
+    /// cascade's profile at 200 of 3,883.) `path` caps the pass's code path, for tests.
     static func selectAboveSampledThreshold(
-        _ k: Int, from scores: UnsafeBufferPointer<Float>, excluded: UnsafeBufferPointer<Bool>?
+        _ k: Int, from scores: UnsafeBufferPointer<Float>, excluded: UnsafeBufferPointer<Bool>?,
+        path: Int32 = -1
     ) -> [Int32]? {
         let n = scores.count
-        guard n >= 8 * k, n >= 1_024 else { return nil }
+        guard n >= 8 * k, n >= 1_024, n <= Int(Int32.max), excluded.map({ $0.count >= n }) ?? true else { return nil }
         let sampleSize = 512
-        var sample = [Float]()
-        sample.reserveCapacity(sampleSize)
-        for j in 0..<sampleSize {
-            let i = j * n / sampleSize
-            if let excluded, excluded[i] { continue }
-            if !scores[i].isNaN { sample.append(scores[i]) }
-        }
-        guard sample.count >= sampleSize / 2 else { return nil }
-        let rank = min(sample.count - 1, 3 * k * sample.count / (2 * n) + 8)
-        // The sample's (rank + 1)-th best by a sorted buffer: most sampled scores are turned
-        // away by one comparison, where sorting all 512 cost more than the pass below.
-        let best = sample.withUnsafeBufferPointer { selectBySortedBuffer(rank + 1, from: $0, excluded: nil) }
-        let threshold = sample[Int(best[rank])]
-        // Each kept item as one sort key: the score's order reversed above, the item below, so
-        // a plain sort of integers orders by score, best first, then by item.
-        var kept = [UInt64](repeating: 0, count: n)
-        let count = kept.withUnsafeMutableBufferPointer { kept in
-            var count = 0
-            for i in 0..<n {
+        let threshold = withUnsafeTemporaryAllocation(of: UInt64.self, capacity: sampleSize) { sample -> Float? in
+            var m = 0
+            for j in 0..<sampleSize {
+                let i = j * n / sampleSize
+                if let excluded, excluded[i] { continue }
                 let s = scores[i]
-                kept[count] = UInt64(descendingKey(s)) << 32 | UInt64(i)
-                // NaN fails the comparison, so it is never kept.
-                let keep = s >= threshold && !(excluded?[i] ?? false)
-                count &+= keep ? 1 : 0
+                if s.isNaN { continue }
+                sample[m] = UInt64(descendingKey(s))
+                m += 1
             }
-            return count
+            guard m >= sampleSize / 2 else { return nil }
+            let rank = min(m - 1, 3 * k * m / (2 * n) + 8)
+            let sampled = UnsafeMutableBufferPointer(rebasing: sample[0..<m])
+            placeInOrder(rank, in: sampled)
+            return score(descendingKey: UInt32(truncatingIfNeeded: sampled[rank]))
         }
-        guard count >= k else { return nil }
-        kept.removeLast(n - count)
-        kept.sort()
-        return kept.prefix(k).map { Int32(truncatingIfNeeded: $0) }
+        guard let threshold else { return nil }
+        let passing = [Int32](unsafeUninitializedCapacity: n) { indices, count in
+            // Bool is one byte, 0 or 1; the kernel reads it as such.
+            let flags = excluded.map { UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: UInt8.self) }
+            count = sr_indices_at_least(scores.baseAddress, n, flags, threshold, indices.baseAddress, path)
+        }
+        guard passing.count >= k else { return nil }
+        // Each kept item as one sort key: the score's order reversed above, the item below, so
+        // integer order is by score, best first, then by item.
+        var keys = passing.map { UInt64(descendingKey(scores[Int($0)])) << 32 | UInt64(UInt32($0)) }
+        return keys.withUnsafeMutableBufferPointer { keys -> [Int32] in
+            if keys.count > k { placeInOrder(k - 1, in: keys) }
+            let best = UnsafeMutableBufferPointer(rebasing: keys[0..<k])
+            sortKeys(best)
+            return best.map { Int32(truncatingIfNeeded: $0) }
+        }
+    }
+
+    /// Reorders `keys` so that `keys[rank]` holds the key it holds when sorted, with no larger
+    /// key before it and no smaller one after (quickselect, median-of-three pivots).
+    static func placeInOrder(_ rank: Int, in keys: UnsafeMutableBufferPointer<UInt64>) {
+        var low = 0, high = keys.count - 1
+        while high - low > 16 {
+            let (left, right) = partition(keys, low, high)
+            if rank <= left {
+                high = left
+            } else if rank >= right {
+                low = right
+            } else {
+                return  // between the parts: keys equal to the pivot
+            }
+        }
+        insertionSort(keys, low, high)
+    }
+
+    /// Sorts `keys` ascending (quicksort down to runs of 16, then insertion sort). The standard
+    /// library's sort is stable, which distinct keys do not need, and was slower here.
+    static func sortKeys(_ keys: UnsafeMutableBufferPointer<UInt64>) {
+        var pending = [(low: 0, high: keys.count - 1)]
+        while let (low, high) = pending.popLast() {
+            guard high - low > 16 else {
+                insertionSort(keys, low, high)
+                continue
+            }
+            let (left, right) = partition(keys, low, high)
+            pending.append((low, left))
+            pending.append((right, high))
+        }
+    }
+
+    /// Hoare partition of `keys[low...high]` around the median of its first, middle and last
+    /// keys: afterwards keys at or before `left` are ≤ the pivot, keys at or after `right` ≥ it,
+    /// and those between equal it.
+    private static func partition(_ keys: UnsafeMutableBufferPointer<UInt64>, _ low: Int, _ high: Int) -> (
+        left: Int, right: Int
+    ) {
+        let middle = low + (high - low) / 2
+        if keys[middle] < keys[low] { keys.swapAt(middle, low) }
+        if keys[high] < keys[low] { keys.swapAt(high, low) }
+        if keys[high] < keys[middle] { keys.swapAt(high, middle) }
+        let pivot = keys[middle]
+        var i = low, j = high
+        while i <= j {
+            while keys[i] < pivot { i += 1 }
+            while keys[j] > pivot { j -= 1 }
+            if i <= j {
+                keys.swapAt(i, j)
+                i += 1
+                j -= 1
+            }
+        }
+        return (j, i)
+    }
+
+    private static func insertionSort(_ keys: UnsafeMutableBufferPointer<UInt64>, _ low: Int, _ high: Int) {
+        guard low < high else { return }
+        for i in (low + 1)...high {
+            let key = keys[i]
+            var j = i - 1
+            while j >= low && keys[j] > key {
+                keys[j + 1] = keys[j]
+                j -= 1
+            }
+            keys[j + 1] = key
+        }
+    }
+
+    /// The score whose ``descendingKey(_:)`` this is (+0 for either zero).
+    static func score(descendingKey key: UInt32) -> Float {
+        let ascending = ~key
+        return Float(bitPattern: ascending & 0x8000_0000 != 0 ? ascending & 0x7FFF_FFFF : ~ascending)
     }
 
     /// A key whose unsigned order is the reverse of the scores' (−0 and +0 alike), for scores

@@ -81,6 +81,59 @@ struct MetricsTests {
         #expect(selected(k, scores, excluded) == fullSortPrefix(k, scores, excluded))
     }
 
+    /// The pass over all scores gives the same list on each code path (portable, AVX2, AVX-512;
+    /// a path this CPU lacks runs its best), with NaN, ties, excluded items or none, and a
+    /// catalogue that is not a multiple of 16 or 8.
+    @Test(arguments: [Int32(0), 1, 2])
+    func topKPassIsTheSameOnEveryCodePath(path: Int32) throws {
+        var generator = SplitMix64(seed: 99)
+        let n = 3_883
+        let scores: [Float] = (0..<n).map { _ in
+            let draw = generator.next() % 200
+            return draw == 0 ? .nan : Float(draw % 97) * 0.5 - 20
+        }
+        let excluded = (0..<n).map { _ in generator.next() % 13 == 0 }
+        let none = [Bool](repeating: false, count: n)
+        for k in [1, 10, 200] {
+            let withExcluded = try #require(
+                scores.withUnsafeBufferPointer { s in
+                    excluded.withUnsafeBufferPointer { e in
+                        TopK.selectAboveSampledThreshold(k, from: s, excluded: e, path: path)
+                    }
+                })
+            #expect(withExcluded == fullSortPrefix(k, scores, excluded), "k \(k)")
+            let withoutExcluded = try #require(
+                scores.withUnsafeBufferPointer {
+                    TopK.selectAboveSampledThreshold(k, from: $0, excluded: nil, path: path)
+                })
+            #expect(withoutExcluded == fullSortPrefix(k, scores, none), "k \(k)")
+        }
+    }
+
+    /// The sort and the selection of keys behind it, against the standard library's sort, on
+    /// runs with many equal keys and on sorted and reversed input.
+    @Test func keySortAndSelectionMatchTheStandardSort() {
+        var generator = SplitMix64(seed: 5)
+        for count in [1, 2, 17, 100, 1_000] {
+            for pattern in 0..<4 {
+                var keys: [UInt64] = (0..<count).map { _ in generator.next() % (pattern == 0 ? 5 : 1_000_000) }
+                if pattern == 2 { keys.sort() }
+                if pattern == 3 { keys.sort(by: >) }
+                let sorted = keys.sorted()
+                var all = keys
+                all.withUnsafeMutableBufferPointer { TopK.sortKeys($0) }
+                #expect(all == sorted, "count \(count), pattern \(pattern)")
+                let rank = Int(generator.next() % UInt64(count))
+                var placed = keys
+                placed.withUnsafeMutableBufferPointer { TopK.placeInOrder(rank, in: $0) }
+                #expect(placed[rank] == sorted[rank], "count \(count), pattern \(pattern), rank \(rank)")
+                #expect(
+                    placed[..<rank].allSatisfy { $0 <= sorted[rank] }
+                        && placed[rank...].allSatisfy { $0 >= sorted[rank] })
+            }
+        }
+    }
+
     /// When the evenly spaced sample is unlike the rest (it alone scores high), too few items
     /// pass its threshold and the selection falls back to the sorted buffer, with the same answer.
     @Test func topKIsExactWhenTheSampleMisleads() {

@@ -79,6 +79,13 @@ void sr_vsigmoid(const float *x, float *y, long n);
 /// NaN stays NaN. x and y may be the same array.
 void sr_vgelu(const float *x, float *y, long n);
 
+/// The indices i < n, ascending, with scores[i] >= threshold (a NaN score never) and, when
+/// `excluded` is not NULL, excluded[i] == 0, written to `out` (room for n); returns how many.
+/// A top-k selection's one pass over all the scores (one vector compare per 16 on AVX-512).
+/// `max_level` caps the code path (0 portable, 1 AVX2, 2 AVX-512; -1 the best this CPU has).
+long sr_indices_at_least(const float *scores, long n, const unsigned char *excluded, float threshold, int *out,
+                         int max_level);
+
 /// Layer normalisation of `rows` rows of `d` values: xhat = (x - mean) / sqrt(var + eps) (biased
 /// variance), y = xhat * gamma + beta, rstd[r] = 1 / sqrt(var + eps). Outputs must not alias x.
 void sr_layer_norm_rows(const float *x, long rows, long d, const float *gamma, const float *beta, float eps,
