@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
+import NIOCore
+import NIOPosix
 import SwiftRecData
+import SwiftRecServing
 import SwiftRecTensor
 
 /// `swiftrec`: the root command; `main.swift` of the executable runs it.
@@ -15,6 +18,24 @@ public struct SwiftRecCommand: AsyncParsableCommand {
         ])
 
     public init() {}
+
+    /// For `swiftrec serve`: makes NIO's event loops (one per core, the ones Hummingbird reads
+    /// and writes on) Swift's global executor and has the compute queue run each request's
+    /// computations on its loop, so a request never changes threads (``ComputeQueue``). With
+    /// `SWIFTREC_COMPUTE=queue` in the environment the server keeps Swift's default executor and
+    /// computes on the queue's threads instead. Must run on the main thread before any task
+    /// starts: the executable's first statement. Returns whether the loops took over.
+    @discardableResult
+    public static func prepareExecutor(
+        for arguments: [String] = CommandLine.arguments,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> Bool {
+        guard arguments.dropFirst().first == "serve", environment["SWIFTREC_COMPUTE"] != "queue",
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        else { return false }
+        ComputeQueue.shared.runsOnCallerThread = true
+        return true
+    }
 
     /// Parses `arguments` (the process's when nil) and runs the command, awaiting the ones that
     /// are asynchronous (`import`, `serve`, `demo`); exits with the command's error, as

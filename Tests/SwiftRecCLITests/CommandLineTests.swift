@@ -24,6 +24,16 @@ struct CommandLineTests {
         }
     }
 
+    /// Only `serve` hands Swift's executor to the event loops, and `SWIFTREC_COMPUTE=queue`
+    /// keeps it from doing so; neither case touches the executor or the compute queue.
+    @Test func onlyServeRunsRequestsOnTheirEventLoops() {
+        #expect(!SwiftRecCommand.prepareExecutor(for: ["swiftrec", "evaluate", "--models", "pop"], environment: [:]))
+        #expect(!SwiftRecCommand.prepareExecutor(for: ["swiftrec"], environment: [:]))
+        #expect(
+            !SwiftRecCommand.prepareExecutor(for: ["swiftrec", "serve"], environment: ["SWIFTREC_COMPUTE": "queue"]))
+        #expect(!ComputeQueue.shared.runsOnCallerThread)
+    }
+
     @Test func formatsAreAnEnumWithTheirNamesInTheError() {
         #expect(throws: (any Error).self) {
             try SwiftRecCommand.parseAsRoot(["import", "--data", "x", "--format", "xml"])

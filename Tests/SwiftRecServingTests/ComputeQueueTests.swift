@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import SwiftRecTensor
 import Synchronization
 import Testing
 
@@ -52,6 +53,29 @@ struct ComputeQueueTests {
         }
         let (metA, metB) = await (a, b)
         #expect(metA && metB)
+    }
+
+    /// On the caller's thread a computation starts at once, with the kernels on that thread
+    /// alone, even while every queue thread is busy; long work still goes to the queue.
+    @Test func onTheCallersThreadComputationsDoNotWaitForTheQueue() async throws {
+        let queue = ComputeQueue(threads: 1)
+        queue.runsOnCallerThread = true
+        let release = DispatchSemaphore(value: 0)
+        let blocker = Task { await queue.runOnQueueThreads { release.wait() } }
+        try await waitUntil { queue.submitted == 1 }
+        // Should the computation wait for the queue after all, this ends the wait (and the test fails).
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(10))
+            release.signal()
+        }
+        let started = ContinuousClock.now
+        let threads = await queue.run { Threading.threadCount }
+        #expect(ContinuousClock.now - started < .seconds(5), "the computation waited for the busy queue")
+        #expect(threads == 1)
+        #expect(queue.submitted == 2)
+        watchdog.cancel()
+        release.signal()
+        await blocker.value
     }
 
     private func waitUntil(_ condition: @Sendable () -> Bool) async throws {

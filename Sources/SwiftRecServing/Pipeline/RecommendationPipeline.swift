@@ -228,12 +228,14 @@ public final class RecommendationPipeline: Sendable {
     func queryIndex(for model: ServableModel) async throws -> QueryIndex {
         let build = model.queryIndexBuild.withLock { slot in
             if let slot { return slot }
-            let task = Task { [store, queryEncoder] in
+            let task = Task { [store, queryEncoder, computing] in
                 let ids = (0..<Int32(model.items.count)).map { model.items.id(at: $0) }
                 let stored = try await store.items(withIDs: Set(ids))
-                return QueryIndex(
-                    itemTexts: ids.map { ItemText.of(stored[$0]) },
-                    representation: queryEncoder.map { .encoder($0) } ?? .keywords(.bm25))
+                let texts = ids.map { ItemText.of(stored[$0]) }
+                // Encoding a whole catalogue can take seconds: never on an event loop.
+                return await computing.runOnQueueThreads {
+                    QueryIndex(itemTexts: texts, representation: queryEncoder.map { .encoder($0) } ?? .keywords(.bm25))
+                }
             }
             slot = task
             return task
