@@ -17,9 +17,9 @@ import Synchronization
 /// Why the caller's thread in `serve`: there NIO's event loops (one per core) are Swift's
 /// global executor (`SwiftRecCommand.prepareExecutor(for:)`), and a connection's requests run on
 /// its loop, so a request read, scored and answered on that one thread crosses no thread at
-/// all: the queue's two hops per request cost a quarter of the server's CPU per request and
-/// more on a busy host (cascade sessions at 8 connections on 2 cores: 1.25 → 0.95 ms of CPU
-/// per request, 1,554 → 2,047 requests/s; BENCHMARKS.md, "Requests on their event loop").
+/// all (cascade sessions on 2 cores, 12 alternated pairs of runs at each load: a median 0.86×
+/// and 0.83× the CPU per request, 1.17× and 1.21× the requests per second at 8 and 16
+/// connections; BENCHMARKS.md, "Requests on their event loop").
 public final class ComputeQueue: Sendable {
     /// One for the process: its threads live as long as the process.
     public static let shared = ComputeQueue(threads: ProcessInfo.processInfo.activeProcessorCount)
