@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // partitioningIndex(where:): binary searches over time-ordered histories.
+        .package(url: "https://github.com/apple/swift-algorithms", from: "1.2.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -31,8 +33,15 @@ let package = Package(
         .target(name: "CSwiftRecKernels"),
         .target(name: "SwiftRecTensor", dependencies: ["CSwiftRecKernels"]),
         .target(name: "SwiftRecData", dependencies: ["CSwiftRecKernels"]),
-        .target(name: "SwiftRecModels", dependencies: ["SwiftRecTensor", "SwiftRecData"]),
-        .target(name: "SwiftRecEvaluation", dependencies: ["SwiftRecTensor", "SwiftRecData", "SwiftRecModels"]),
+        .target(
+            name: "SwiftRecModels",
+            dependencies: ["SwiftRecTensor", "SwiftRecData", .product(name: "Algorithms", package: "swift-algorithms")]),
+        .target(
+            name: "SwiftRecEvaluation",
+            dependencies: [
+                "SwiftRecTensor", "SwiftRecData", "SwiftRecModels",
+                .product(name: "Algorithms", package: "swift-algorithms"),
+            ]),
         .target(
             name: "SwiftRecServing",
             dependencies: [

@@ -30,7 +30,8 @@ public struct SwiftRecCommand: AsyncParsableCommand {
         for arguments: [String] = CommandLine.arguments,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> Bool {
-        guard arguments.dropFirst().first == "serve", environment["SWIFTREC_COMPUTE"] != "queue",
+        guard arguments.dropFirst().first == ServeCommand.configuration.commandName,
+            environment["SWIFTREC_COMPUTE"] != "queue",
             NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         else { return false }
         ComputeQueue.shared.runsOnCallerThread = true

@@ -183,7 +183,9 @@ public enum TopK {
     }
 
     /// Sorts `keys` ascending (quicksort down to runs of 16, then insertion sort). The standard
-    /// library's sort is stable, which distinct keys do not need, and was slower here.
+    /// library's sort is stable, which distinct keys do not need, and was slower here; so were
+    /// swift-algorithms' partial sorts (`min(count:)` for the keys and `max(count:)` for the
+    /// sample: 12.8–18.0 µs against 6.6–8.3 µs for 200 of 3,883 in the same harness).
     static func sortKeys(_ keys: UnsafeMutableBufferPointer<UInt64>) {
         var pending = [(low: 0, high: keys.count - 1)]
         while let (low, high) = pending.popLast() {
