@@ -514,3 +514,8 @@ struct FeatureRankerTests {
         #expect(throws: ModelError.self) { try ModelCatalog.make("fm", options: ["labels": "maybe"]) }
     }
 }
+
+extension RetrievedCandidates {
+    /// One list per user, used for every example of that user.
+    fileprivate init(lists: [[Int32]]) { self.init(checkpoints: lists.map { [Checkpoint(events: 0, items: $0)] }) }
+}

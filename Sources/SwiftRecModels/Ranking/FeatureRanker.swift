@@ -317,9 +317,6 @@ public struct RetrievedCandidates: Sendable, Equatable {
 
     public init(checkpoints: [[Checkpoint]]) { self.checkpoints = checkpoints }
 
-    /// One list per user, used for every example of that user.
-    public init(lists: [[Int32]]) { checkpoints = lists.map { [Checkpoint(events: 0, items: $0)] } }
-
     /// The list retrieved after the most events at or before `events` (the user's training
     /// events before an example); empty before the first retrieval and for unknown users.
     public func items(user: Int32, after events: Int) -> [Int32] {
