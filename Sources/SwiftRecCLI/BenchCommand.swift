@@ -11,6 +11,7 @@ struct BenchCommand: ParsableCommand {
         subcommands: [
             GEMMBench.self, TransformerBench.self, InferenceBench.self, InterestSwitchBench.self, EncoderBench.self,
             DiversityBench.self, NewUserBench.self, ScenarioBench.self, QueryBench.self, PairUnitBench.self,
+            TopKBench.self,
         ])
 }
 
