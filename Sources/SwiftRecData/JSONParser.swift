@@ -33,18 +33,126 @@ extension JSONValue {
     }
 
     private static func parsed(_ buffer: UnsafeBufferPointer<UInt8>) -> Result<JSONValue, JSONParseError> {
-        var parser = JSONByteParser(buffer)
+        var parser = JSONReader(buffer)
         return Result { () throws(JSONParseError) in try parser.document() }
     }
 }
 
-/// A recursive-descent reader over one buffer of UTF-8 bytes.
-private struct JSONByteParser {
+/// A recursive-descent reader over one buffer of UTF-8 bytes, by the same rules as
+/// ``JSONValue/init(parsing:)`` (which is built on it).
+///
+/// Besides whole values it reads an object member by member and an array element by element,
+/// so a typed body can be decoded in one pass without a ``JSONValue`` tree: a session of 200
+/// events read through the tree built 200 dictionaries and hashed every field name, the most
+/// expensive part of serving such a request after the model itself.
+public struct JSONReader {
+    /// What the next value is, from its first byte.
+    public enum Kind: Sendable, Equatable {
+        case object, array, string, number, bool, null
+    }
+
     let bytes: UnsafeBufferPointer<UInt8>
     var position = 0
     var depth = 0
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    /// Runs `body` on a reader of `bytes` and checks that it read exactly one JSON value
+    /// (whitespace around it allowed). Syntax errors are thrown as ``JSONParseError``, errors of
+    /// `body` as they are.
+    public static func read<T>(
+        _ bytes: UnsafeRawBufferPointer, _ body: (inout JSONReader) throws -> T
+    ) throws -> T {
+        var reader = JSONReader(bytes.bindMemory(to: UInt8.self))
+        reader.skipWhitespace()
+        let result = try body(&reader)
+        reader.skipWhitespace()
+        guard reader.position == reader.bytes.count else { throw reader.fail("unexpected text after the value") }
+        return result
+    }
+
+    /// The kind of the next value, or nil at the end of the input or before a byte that starts
+    /// no value.
+    public var next: Kind? {
+        guard position < bytes.count else { return nil }
+        switch bytes[position] {
+        case UInt8(ascii: "{"): return .object
+        case UInt8(ascii: "["): return .array
+        case UInt8(ascii: "\""): return .string
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool
+        case UInt8(ascii: "n"): return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number
+        default: return nil
+        }
+    }
+
+    /// Reads the next value whole.
+    public mutating func read() throws(JSONParseError) -> JSONValue { try value() }
+
+    /// Reads the next value, an object, calling `member` with each key in order and the reader
+    /// at that member's value, which `member` must read (whole, or member by member). A
+    /// repeated key is passed each time it occurs.
+    public mutating func readMembers(_ member: (inout JSONReader, JSONKey) throws -> Void) throws {
+        guard next == .object else { throw fail("expected an object") }
+        guard try opened(closing: "}") else { return }
+        repeat {
+            try member(&self, try memberKey())
+        } while try another(before: "}", in: "an object")
+        depth -= 1
+    }
+
+    /// Reads the next value, an array, calling `element` with each element's index and the
+    /// reader at that element, which `element` must read.
+    public mutating func readElements(_ element: (inout JSONReader, Int) throws -> Void) throws {
+        guard next == .array else { throw fail("expected an array") }
+        guard try opened(closing: "]") else { return }
+        var index = 0
+        repeat {
+            try element(&self, index)
+            index += 1
+        } while try another(before: "]", in: "an array")
+        depth -= 1
+    }
+
+    /// Past the opening bracket of a container and the whitespace after it: false (and past the
+    /// container) when it is empty.
+    mutating func opened(closing: Unicode.Scalar) throws(JSONParseError) -> Bool {
+        try enter()
+        guard position < bytes.count, bytes[position] == UInt8(ascii: closing) else { return true }
+        position += 1
+        depth -= 1
+        return false
+    }
+
+    /// A member's key and the ':' after it, leaving the reader at the member's value.
+    mutating func memberKey() throws(JSONParseError) -> JSONKey {
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+        let key = try self.key()
+        skipWhitespace()
+        guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+        position += 1
+        skipWhitespace()
+        return key
+    }
+
+    /// An object key starting at its opening quote: its bytes when it has no escapes.
+    mutating func key() throws(JSONParseError) -> JSONKey {
+        let start = position + 1
+        var end = start
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20
+        {
+            end += 1
+        }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            let raw = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            // Non-ASCII keys go through string() for its UTF-8 validation.
+            if !raw.contains(where: { $0 >= 0x80 }) {
+                position = end + 1
+                return JSONKey(raw: raw)
+            }
+        }
+        return JSONKey(text: try string())
+    }
 
     func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: position, reason: reason) }
 
@@ -102,13 +210,8 @@ private struct JSONByteParser {
     }
 
     mutating func array() throws(JSONParseError) -> JSONValue {
-        try enter()
         var elements: [JSONValue] = []
-        if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
-            position += 1
-            depth -= 1
-            return .array(elements)
-        }
+        guard try opened(closing: "]") else { return .array(elements) }
         repeat {
             elements.append(try value())
         } while try another(before: "]", in: "an array")
@@ -133,25 +236,12 @@ private struct JSONByteParser {
     }
 
     mutating func object() throws(JSONParseError) -> JSONValue {
-        try enter()
         var members: [String: JSONValue] = [:]
-        if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
-            position += 1
-            depth -= 1
-            return .object(members)
-        }
-        while true {
-            guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
-                throw fail("expected a string key")
-            }
-            let key = try string()
-            skipWhitespace()
-            guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw fail("expected ':'") }
-            position += 1
-            skipWhitespace()
+        guard try opened(closing: "}") else { return .object(members) }
+        repeat {
+            let key = try memberKey().text
             members[key] = try value()
-            guard try another(before: "}", in: "an object") else { break }
-        }
+        } while try another(before: "}", in: "an object")
         depth -= 1
         return .object(members)
     }
@@ -261,7 +351,7 @@ private struct JSONByteParser {
     /// standard library; one beyond Double's range is refused rather than made infinite.
     mutating func number() throws(JSONParseError) -> Double {
         let start = position
-        func digits(_ parser: inout JSONByteParser) -> Int {
+        func digits(_ parser: inout JSONReader) -> Int {
             let first = parser.position
             while parser.position < parser.bytes.count,
                 (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(parser.bytes[parser.position])
@@ -293,5 +383,34 @@ private struct JSONByteParser {
             throw JSONParseError(offset: start, reason: "number out of range")
         }
         return value
+    }
+}
+
+/// An object's key as ``JSONReader/readMembers(_:)`` passes it: compared with field names
+/// without building a `String` for keys that have no escapes.
+public struct JSONKey {
+    private let raw: UnsafeBufferPointer<UInt8>?
+    private let decoded: String?
+
+    init(raw: UnsafeBufferPointer<UInt8>) {
+        self.raw = raw
+        self.decoded = nil
+    }
+
+    init(text: String) {
+        self.raw = nil
+        self.decoded = text
+    }
+
+    /// The key as text.
+    public var text: String {
+        decoded ?? String(decoding: raw!, as: UTF8.self)
+    }
+
+    /// Whether the key is exactly `name`.
+    public static func == (key: JSONKey, name: StaticString) -> Bool {
+        guard let raw = key.raw else { return key.decoded == name.description }
+        guard raw.count == name.utf8CodeUnitCount else { return false }
+        return raw.isEmpty || memcmp(raw.baseAddress!, name.utf8Start, raw.count) == 0
     }
 }

@@ -41,6 +41,69 @@ struct JSONParserTests {
         #expect((try? foundation(text)) == nil || trailingComma, "Foundation accepts \(text)")
     }
 
+    /// A value rebuilt through the reader's member-by-member and element-by-element reads.
+    static func rebuilt(_ reader: inout JSONReader) throws -> JSONValue {
+        switch reader.next {
+        case .object:
+            var members: [String: JSONValue] = [:]
+            try reader.readMembers { reader, key in members[key.text] = try rebuilt(&reader) }
+            return .object(members)
+        case .array:
+            var elements: [JSONValue] = []
+            try reader.readElements { reader, index in
+                #expect(index == elements.count)
+                elements.append(try rebuilt(&reader))
+            }
+            return .array(elements)
+        default: return try reader.read()
+        }
+    }
+
+    static func rebuilt(_ text: String) throws -> JSONValue {
+        try Array(text.utf8).withUnsafeBytes { try JSONReader.read($0) { try rebuilt(&$0) } }
+    }
+
+    @Test(arguments: [
+        "0", "true", "null", #""plain""#, "[]", "{}", " [1, [2, [3, {}]], \"x\"] ",
+        #"{"events": [{"item": "1", "value": 2.5}, {"item": "x", "type": "click"}], "n": 10}"#,
+        #"{"a": 1, "b": true, "a": 2}"#, #"{"\u00e9t\u00e9": [1], "été": [2], "k\"q": {}}"#,
+    ])
+    func readingPieceByPieceGivesTheWholeValue(text: String) throws {
+        #expect(try Self.rebuilt(text) == JSONValue(parsing: Array(text.utf8)))
+    }
+
+    @Test(arguments: [
+        ("[1,]", 3), ("[1 2]", 3), ("{\"a\" 1}", 5), ("{\"a\": 1,}", 8), ("{1: 2}", 1), ("[1] x", 4),
+        ("{\"a\":1}}", 7), (#"{"a": "\ud800"}"#, 13), ("[\"open", 6),
+    ])
+    func readingPieceByPieceRefusesWhatTheParserRefuses(text: String, offset: Int) {
+        do {
+            _ = try Self.rebuilt(text)
+            Issue.record("\(text) was accepted")
+        } catch let error as JSONParseError {
+            #expect(error.offset == offset, "\(text): \(error)")
+        } catch {
+            Issue.record("\(text): \(error)")
+        }
+    }
+
+    @Test func keysCompareByTheirTextWhateverTheirSpelling() throws {
+        let text = #"{"item": 1, "it\u0065m": 2, "ité": 3, "items": 4, "": 5}"#
+        var matches: [Bool] = []
+        var texts: [String] = []
+        try Array(text.utf8).withUnsafeBytes { bytes in
+            try JSONReader.read(bytes) { reader in
+                try reader.readMembers { reader, key in
+                    matches.append(key == "item")
+                    texts.append(key.text)
+                    _ = try reader.read()
+                }
+            }
+        }
+        #expect(matches == [true, true, false, false, false])
+        #expect(texts == ["item", "item", "ité", "items", ""])
+    }
+
     @Test func aRepeatedKeyKeepsItsLastValue() throws {
         #expect(try JSONValue(parsing: Data(#"{"a": 1, "b": true, "a": 2}"#.utf8)) == .object(["a": 2, "b": true]))
     }

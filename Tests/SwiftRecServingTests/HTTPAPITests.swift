@@ -283,9 +283,28 @@ struct HTTPAPITests {
             let tooMany = (0..<6).map { _ in #"{"user": "b", "item": "item-1"}"# }.joined(separator: ",")
             let oversized = try await client.call(.post, "/events", "[\(tooMany)]")
             #expect(oversized.status == .contentTooLarge && oversized.error.contains("at most 5"))
+            // The three shapes of a batch, read in one pass: the wrapper's other members are ignored,
+            // a single object is one event, an element that is no object is refused by index.
+            let wrapped = try await client.call(
+                .post, "/events", #"{"events": [{"user": "c", "item": "item-1"}, 7], "user": 5}"#)
+            #expect(wrapped.status == .unprocessableContent && wrapped.object["accepted"] as? Int == 1)
+            let wrappedErrors = wrapped.object["rejected"] as? [[String: Any]] ?? []
+            #expect(wrappedErrors.first?["index"] as? Int == 1)
+            #expect(wrappedErrors.first?["error"] as? String == "expected an event object")
+            #expect(
+                try await client.call(.post, "/events", #"{"events": {}}"#).error.hasPrefix("events: expected an array")
+            )
+            #expect(
+                try await client.call(.post, "/events", #"{"events": []}"#).error.hasPrefix(
+                    "events: the batch is empty"))
+            #expect(try await client.call(.post, "/events", "5").error.hasPrefix("expected an event object, an array"))
+            // A refused field before a syntax error: the body is reported as not JSON.
+            let broken = try await client.call(.post, "/events", #"{"events": 5, "x": }"#)
+            #expect(broken.status == .badRequest && broken.error.contains("not valid JSON"), "\(broken.text)")
+            #expect(try await service.store.eventCount() == 2)
             let huge = try await client.call(.post, "/events", #"{"user": "a", "item": "item-1", "value": 1e999}"#)
             #expect(huge.status.code >= 400 && huge.status.code < 500)
-            #expect(try await service.store.eventCount() == 1)
+            #expect(try await service.store.eventCount() == 2)
             #expect(try await client.call(.get, "/users/a/recommendations?n=0").error.hasPrefix("n:"))
             #expect(try await client.call(.get, "/users/a/recommendations?n=101").error.hasPrefix("n:"))
             #expect(try await client.call(.get, "/users/a/recommendations?explain=maybe").error.hasPrefix("explain:"))
@@ -388,6 +407,35 @@ struct HTTPAPITests {
             #expect(session.status == .ok && list.count == 5 && list.filter { category(data, $0) == 3 }.count >= 3)
             let bad = try await client.call(.post, "/sessions/recommendations", #"{"events": [{"item": 7}]}"#)
             #expect(bad.status == .badRequest && bad.error.hasPrefix("events[0].item"))
+            for (body, status, prefix) in [
+                (
+                    #"{"n": 5, "events": [{"item": "item-1"}, [], {"item": "item-2"}]}"#, 400,
+                    "events[1]: expected an event object"
+                ),
+                (
+                    #"{"events": [{"item": "item-1", "colour": "red", "brand": 1}]}"#, 400,
+                    "events[0].brand: unknown field"
+                ),
+                (#"{"events": {"item": "item-1"}}"#, 400, "expected {\"events\""),
+                (#"{"n": 5}"#, 400, "expected {\"events\""),
+                (#"[{"item": "item-1"}]"#, 400, "expected {\"events\""),
+                (#"{"events": [{"item": 7}], "n": }"#, 400, "the body is not valid JSON"),
+                (#"{"events": [{"item": "item-1"}], "n": 0}"#, 400, "n:"),
+                (
+                    "{\"events\": [" + Array(repeating: #"{"item": "item-1"}"#, count: 1_001).joined(separator: ",")
+                        + "]}", 413,
+                    "events: at most 1000 events"
+                ),
+            ] {
+                let reply = try await client.call(.post, "/sessions/recommendations", body)
+                #expect(
+                    reply.status.code == status && reply.error.hasPrefix(prefix), "\(body.prefix(80)): \(reply.text)")
+            }
+            // Keys are compared by their text, escapes and all; a repeated member keeps its last value.
+            let spelled = try await client.call(
+                .post, "/sessions/recommendations", #"{"events": [{"it\u0065m": "item-1"}], "n": 9, "n": 3}"#)
+            #expect(
+                spelled.status == .ok && (spelled.object["recommendations"] as? [Any])?.count == 3, "\(spelled.text)")
             let similar = try await client.call(.get, "/items/item-\(per + 2)/similar?n=5")
             #expect((similar.object["recommendations"] as? [Any])?.count == 5)
             #expect(try await client.call(.get, "/items/nope/similar").status == .notFound)

@@ -56,25 +56,9 @@ struct RecommendationsController {
     }
 
     func sessionRecommendations(_ request: Request, _ context: ServiceContext) async throws -> Response {
-        guard case .object(let object) = try await limits.jsonBody(request, context),
-            case .array(let list)? = object["events"]
-        else { throw APIError(.badRequest, "expected {\"events\": [{\"item\": ...}, ...], \"n\": 10}") }
-        guard list.count <= limits.maxBatch else {
-            throw APIError(.contentTooLarge, "events: at most \(limits.maxBatch) events in a session")
-        }
-        var history: [Event] = []
-        history.reserveCapacity(list.count)
-        let parser = EventParser(limits: limits)
-        for (index, element) in list.enumerated() {
-            guard case .object = element else {
-                throw APIError(.badRequest, "events[\(index)]: expected an event object")
-            }
-            do {
-                history.append(try parser.parseEvent(element, now: 0, user: "session"))
-            } catch let error as APIError {
-                throw APIError(error.status, "events[\(index)].\(error.message)")
-            }
-        }
+        let limits = self.limits
+        let body = try await limits.readJSONBody(request) { try SessionBody(reading: &$0, limits: limits) }
+        let object = body.members
         var query = RecommendationRequest()
         switch object["n"] {
         case nil: break
@@ -119,7 +103,7 @@ struct RecommendationsController {
         } else if object["options"] != nil {
             throw APIError(.badRequest, "options: expected an object like {\"diversity\": 0.7}")
         }
-        return try await answer(.session(history), query)
+        return try await answer(.session(body.events), query)
     }
 
     func recommendationQuery(_ request: Request, defaultExcludeSeen: Bool) throws -> RecommendationRequest {
@@ -197,5 +181,48 @@ struct RecommendationsController {
             }
             query.queryWeight = w
         }
+    }
+}
+
+/// The body of `POST /sessions/recommendations`, read in one pass: the session's events checked
+/// as they are read (the first bad one refused by index), the other members kept for the
+/// route to check.
+struct SessionBody {
+    static let shape = "expected {\"events\": [{\"item\": ...}, ...], \"n\": 10}"
+
+    /// The session's events, oldest first.
+    var events: [Event] = []
+    /// The members other than `events` (`n`, `explain`, `scenario`, `query`, …), as read.
+    var members: [String: JSONValue] = [:]
+
+    init(reading reader: inout JSONReader, limits: ServiceLimits) throws {
+        guard reader.next == .object else { throw APIError(.badRequest, Self.shape) }
+        let parser = EventParser(limits: limits)
+        var events: [Event]?
+        var members: [String: JSONValue] = [:]
+        try reader.readMembers { reader, key in
+            guard key == "events" else {
+                members[key.text] = try reader.read()
+                return
+            }
+            guard reader.next == .array else { throw APIError(.badRequest, Self.shape) }
+            var list: [Event] = []
+            try reader.readElements { reader, index in
+                guard index < limits.maxBatch else {
+                    throw APIError(.contentTooLarge, "events: at most \(limits.maxBatch) events in a session")
+                }
+                let fields = try EventFields.read(&reader)
+                guard fields.isObject else { throw APIError(.badRequest, "events[\(index)]: expected an event object") }
+                do {
+                    list.append(try parser.parseEvent(fields, now: 0, user: "session"))
+                } catch let error as APIError {
+                    throw APIError(error.status, "events[\(index)].\(error.message)")
+                }
+            }
+            events = list
+        }
+        guard let events else { throw APIError(.badRequest, Self.shape) }
+        self.events = events
+        self.members = members
     }
 }

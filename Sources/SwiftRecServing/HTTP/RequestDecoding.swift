@@ -62,11 +62,35 @@ extension ServiceLimits {
     }
 
     func body(_ request: Request, _ context: ServiceContext) async throws -> Data {
+        Data(try await bodyBuffer(request).readableBytesView)
+    }
+
+    func bodyBuffer(_ request: Request) async throws -> ByteBuffer {
         do {
-            let buffer = try await request.body.collect(upTo: maxBodyBytes)
-            return Data(buffer.readableBytesView)
+            return try await request.body.collect(upTo: maxBodyBytes)
         } catch is NIOTooManyBytesError {
             throw APIError(.contentTooLarge, "the request body is larger than \(maxBodyBytes) bytes")
+        }
+    }
+
+    /// The body decoded in one pass by `decode` (a typed body's reader), in place in the
+    /// received bytes. A body that is not JSON is a 400 saying so, even when `decode` stopped
+    /// earlier on a field it refused; `decode`'s own errors pass through.
+    func readJSONBody<T>(_ request: Request, _ decode: (inout JSONReader) throws -> T) async throws -> T {
+        let buffer = try await bodyBuffer(request)
+        return try buffer.withUnsafeReadableBytes { bytes in
+            do {
+                return try JSONReader.read(bytes, decode)
+            } catch let error as JSONParseError {
+                throw APIError(.badRequest, "the body is not valid JSON: \(error)")
+            } catch {
+                do {
+                    _ = try JSONValue(parsing: bytes)
+                } catch let syntax {
+                    throw APIError(.badRequest, "the body is not valid JSON: \(syntax)")
+                }
+                throw error
+            }
         }
     }
 
