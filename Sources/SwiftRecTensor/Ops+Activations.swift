@@ -61,7 +61,7 @@ extension Variable {
 
     public func relu() -> Variable {
         let x = value
-        let y = x.applying(cost: 1) { s, d, n in for i in 0..<n { d[i] = Swift.max(s[i], 0) } }
+        let y = x.applying(cost: 1) { sr_vrelu($0, $1, $2) }
         return Variable(y, parents: [self]) { g in
             [Tensor.combining(g, x, cost: 1) { gp, xp, d, n in reluBackward(gp, xp, d, n) }]
         }

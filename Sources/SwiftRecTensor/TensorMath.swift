@@ -203,15 +203,14 @@ extension Tensor {
             other.shape == shape || other.count == count, "addInPlace: shapes \(shape) and \(other.shape) differ")
         let src = other.storage.pointer
         let n = count
-        withUnsafeMutableBufferPointer { dst in
-            for i in 0..<n { dst[i] += src[i] }
-        }
+        withUnsafeMutableBufferPointer { dst in sr_vadd(dst.baseAddress, src, dst.baseAddress, n) }
     }
 
-    // Same-shape operands take a per-range kernel: a closure per element costs a call each.
+    // Same-shape operands take a per-range C kernel (sr_vadd, …): a closure per element costs a
+    // call each, and Swift's own loop, compiled for baseline x86-64, ran scalar.
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         if a.shape == b.shape {
-            return combining(a, b, cost: 1) { x, y, d, n in for i in 0..<n { d[i] = x[i] + y[i] } }
+            return combining(a, b, cost: 1) { sr_vadd($0, $1, $2, $3) }
         }
         if b.rank == 1, let width = a.shape.last, b.count == width, width > 0 {
             return addingRow(a, b)
@@ -226,21 +225,20 @@ extension Tensor {
         nonisolated(unsafe) let pa = a.storage.pointer, pr = row.storage.pointer, po = out.mutablePointer()
         parallelRanges(rows, costPerItem: width) { range in
             for r in range {
-                let x = pa + r * width, d = po + r * width
-                for j in 0..<width { d[j] = x[j] + pr[j] }
+                sr_vadd(pa + r * width, pr, po + r * width, width)
             }
         }
         return out
     }
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         if a.shape == b.shape {
-            return combining(a, b, cost: 1) { x, y, d, n in for i in 0..<n { d[i] = x[i] - y[i] } }
+            return combining(a, b, cost: 1) { sr_vsub($0, $1, $2, $3) }
         }
         return zip(a, b, op: "-") { $0 - $1 }
     }
     public static func * (a: Tensor, b: Tensor) -> Tensor {
         if a.shape == b.shape {
-            return combining(a, b, cost: 1) { x, y, d, n in for i in 0..<n { d[i] = x[i] * y[i] } }
+            return combining(a, b, cost: 1) { sr_vmul($0, $1, $2, $3) }
         }
         return zip(a, b, op: "*") { $0 * $1 }
     }

@@ -65,6 +65,15 @@ float sr_vdot(const float *a, const float *b, long n);
 /// y[i] += a * x[i].
 void sr_vaxpy(long n, float a, const float *x, float *y);
 
+/// y[i] = a[i] + b[i], a[i] - b[i], a[i] * b[i]: IEEE results, the same bits on every code
+/// path. y may be a or b.
+void sr_vadd(const float *a, const float *b, float *y, long n);
+void sr_vsub(const float *a, const float *b, float *y, long n);
+void sr_vmul(const float *a, const float *b, float *y, long n);
+
+/// y[i] = x[i] > 0 ? x[i] : 0, NaN kept (and -0 gives +0). y may be x.
+void sr_vrelu(const float *x, float *y, long n);
+
 /// y[i] = tanh(x[i]); absolute error <= ~1e-6 (relative ~1e-6 near 0), NaN stays NaN.
 /// x and y may be the same array.
 void sr_vtanh(const float *x, float *y, long n);
