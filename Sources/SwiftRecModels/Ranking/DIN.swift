@@ -207,9 +207,11 @@ public final class DINNetwork: FeatureNetwork {
         let userVector = embeddings.vectors(userRows).value.reshaped([1, userFields * d])
         var userPart = Tensor.matmul(userVector, side.topUserBlock, transposeB: true)
         if let bias = topFirst.bias { userPart = userPart + bias.value.reshaped([1, bias.value.count]) }
-        // [pooled; candidate] through the first layer: the pooled block now, the candidate's kept.
-        var hidden = Tensor.matmul(pooled, side.topPooledBlock, transposeB: true)
-        hidden.addRows(of: side.topPart, candidateRows)
+        // [pooled; candidate] through the first layer's two blocks in one product. (The
+        // candidates' part was kept per item, but that table, [items, top width], is 3 MB at
+        // ML-1M's size: reading 200 random rows of it cost more than this product of 2 · dim.)
+        var hidden = Tensor.matmul(
+            Tensor.concatenate([pooled, candidates], axis: 1), side.topPooledAndCandidateBlock, transposeB: true)
         hidden = hidden + userPart.reshaped([userPart.count])
         var y = Variable(hidden)
         for layer in top.layers.dropFirst() { y = layer(top.activation(y)) }
@@ -220,9 +222,9 @@ public final class DINNetwork: FeatureNetwork {
 
     /// What a request reads that depends on the weights and some items alone: the items'
     /// vectors, their parts of the activation unit's first layer as candidate and as history item
-    /// (without the recency vector's, which ``recencyPart`` holds per rank), their part of the top
-    /// network's first layer as candidate and the sum of their fields' first-order weights; and
-    /// the top network's first-layer blocks the request multiplies as they are.
+    /// (without the recency vector's, which ``recencyPart`` holds per rank) and the sum of their
+    /// fields' first-order weights; and the top network's first-layer blocks the request
+    /// multiplies as they are.
     struct ItemSide: Sendable {
         /// A cache of every item above this many numbers is not kept (64 MB).
         static let maximumFloats = 16 << 20
@@ -231,17 +233,15 @@ public final class DINNetwork: FeatureNetwork {
         /// [items, units]: (W_c − W_d)·c + the bias, and (W_h + W_d)·h.
         var candidatePart: Tensor
         var historyPart: Tensor
-        /// [items, top width]: W_top,candidate·c.
-        var topPart: Tensor
         /// [items].
         var firstOrder: [Float]
         /// [recency ranks, units]: (W_h + W_d)·recency vector.
         var recencyPart: Tensor
-        /// The top network's first-layer columns that read the user's fields and the pooled
-        /// history, sliced once rather than per request (at dimension 64 the copies took about
-        /// 2 % of a served cascade's profile samples).
+        /// The top network's first-layer columns that read the user's fields, and those that
+        /// read the pooled history and then the candidate, sliced once rather than per request
+        /// (at dimension 64 the copies took about 2 % of a served cascade's profile samples).
         var topUserBlock: Tensor
-        var topPooledBlock: Tensor
+        var topPooledAndCandidateBlock: Tensor
     }
 
     /// [recency ranks, units]: each recency vector's part of the activation unit's first layer.
@@ -260,22 +260,20 @@ public final class DINNetwork: FeatureNetwork {
         var candidatePart = Tensor.matmul(vectors, block(1) - block(2), transposeB: true)
         if let bias = first.bias { candidatePart = candidatePart + bias.value }
         let tw = top.layers[0].weight.value
-        let topBlock = tw.slice(axis: 1, ((userFields + 1) * d)..<((userFields + 2) * d))
         return ItemSide(
             vectors: vectors, candidatePart: candidatePart,
             historyPart: Tensor.matmul(vectors, block(0) + block(2), transposeB: true),
-            topPart: Tensor.matmul(vectors, topBlock, transposeB: true),
             firstOrder: embeddings.firstOrder(ofItems: items, encoder: encoder), recencyPart: recencyPart(),
             topUserBlock: tw.slice(axis: 1, 0..<(userFields * d)),
-            topPooledBlock: tw.slice(axis: 1, (userFields * d)..<((userFields + 1) * d)))
+            topPooledAndCandidateBlock: tw.slice(axis: 1, (userFields * d)..<((userFields + 2) * d)))
     }
 
     /// Every item's ``ItemSide``, built once per change of the weights; nil while training or
     /// when the catalogue is too large to keep one.
     private func cachedItemSide(encoder: FeatureSpace.Encoder) -> ItemSide? {
         guard !isTraining else { return nil }
-        let units = activationUnit.layers[0].weight.shape[0], topWidth = top.layers[0].weight.shape[0]
-        guard encoder.itemCount * (embeddings.dim + 2 * units + topWidth + 1) <= itemCacheFloats else { return nil }
+        let units = activationUnit.layers[0].weight.shape[0]
+        guard encoder.itemCount * (embeddings.dim + 2 * units + 1) <= itemCacheFloats else { return nil }
         // Built under the lock: the first requests after loading wait for one build rather than
         // each making its own.
         return itemSide.withLock { kept in
