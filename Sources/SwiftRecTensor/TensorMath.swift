@@ -243,8 +243,8 @@ extension Tensor {
         return zip(a, b, op: "*") { $0 * $1 }
     }
     public static func / (a: Tensor, b: Tensor) -> Tensor { zip(a, b, op: "/") { $0 / $1 } }
-    public static func * (a: Tensor, s: Float) -> Tensor { a.map { $0 * s } }
-    public static func + (a: Tensor, s: Float) -> Tensor { a.map { $0 + s } }
+    public static func * (a: Tensor, s: Float) -> Tensor { a.applying(cost: 1) { sr_vmul_scalar($0, s, $1, $2) } }
+    public static func + (a: Tensor, s: Float) -> Tensor { a.applying(cost: 1) { sr_vadd_scalar($0, s, $1, $2) } }
     public static prefix func - (a: Tensor) -> Tensor { a.map { -$0 } }
 
     /// The largest absolute difference to `other` (same shape).

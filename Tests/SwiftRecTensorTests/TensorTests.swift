@@ -38,6 +38,8 @@ struct TensorTests {
             #expect(bits((x + y).scalars) == bits(zip(a, b).map { $0 + $1 }), "n = \(n)")
             #expect(bits((x - y).scalars) == bits(zip(a, b).map { $0 - $1 }), "n = \(n)")
             #expect(bits((x * y).scalars) == bits(zip(a, b).map { $0 * $1 }), "n = \(n)")
+            #expect(bits((x * b[0]).scalars) == bits(a.map { $0 * b[0] }), "n = \(n)")
+            #expect(bits((x + b[n - 1]).scalars) == bits(a.map { $0 + b[n - 1] }), "n = \(n)")
             let relu = Variable(x).relu().value.scalars
             #expect(bits(relu) == bits(a.map { $0 > 0 || $0.isNaN ? $0 : 0 }), "n = \(n)")
             let rows = Tensor(shape: [2, n], scalars: a + b) + y

@@ -71,6 +71,10 @@ void sr_vadd(const float *a, const float *b, float *y, long n);
 void sr_vsub(const float *a, const float *b, float *y, long n);
 void sr_vmul(const float *a, const float *b, float *y, long n);
 
+/// y[i] = x[i] + s, x[i] * s: IEEE results, the same bits on every code path. y may be x.
+void sr_vadd_scalar(const float *x, float s, float *y, long n);
+void sr_vmul_scalar(const float *x, float s, float *y, long n);
+
 /// y[i] = x[i] > 0 ? x[i] : 0, NaN kept (and -0 gives +0). y may be x.
 void sr_vrelu(const float *x, float *y, long n);
 
