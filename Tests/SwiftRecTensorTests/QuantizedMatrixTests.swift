@@ -48,8 +48,9 @@ struct QuantizedMatrixTests {
         let shapes =
             [(1, 1, 1), (3, 17, 5), (4, 16, 64), (9, 40, 70), (5, 33, 3), (2, 130, 129)]
             + [(1, 200, 64), (2, 200, 20), (3, 64, 17), (7, 200, 64)]
-            // AMX tiles: blocks of 32 and 16 rows, an odd panel count, leftover rows, k = 64·c.
-            + [(40, 200, 64), (16, 33, 128), (53, 16, 256)]
+            // AMX tiles: blocks of 32 and 16 rows, an odd panel count, leftover rows, k = 64·c,
+            // and depths past 64 that AMX pads to whole tiles (DIN's top layer: 200 deep).
+            + [(40, 200, 64), (16, 33, 128), (53, 16, 256), (40, 80, 200), (17, 3, 65)]
         for (m, n, k) in shapes {
             let a = values(m * k, seed: UInt64(m * 1000 + k)), b = values(n * k, range: 0.5, seed: UInt64(n * 7 + k))
             let bias = values(n, seed: 99)

@@ -129,10 +129,11 @@ int sr_heap_limit_arenas(int arenas);
 /// Code paths of the int8 product, for sr_q8_gemm_path.
 enum { SR_Q8_PORTABLE = 0, SR_Q8_AVX2 = 1, SR_Q8_AVX512_VNNI = 2, SR_Q8_NEON = 3, SR_Q8_AMX = 4 };
 
-/// k rounded up to a multiple of 4: the row length (lda) a quantised A needs at least.
+/// k rounded up to a multiple of 4 (of 64 past 64 where AMX is usable, so that every product
+/// of that depth runs in whole tiles): the row length (lda) a quantised A needs at least.
 long sr_q8_padded_columns(long k);
 
-/// Bytes of B = n x k once packed (rows rounded up to 16, columns to 4). Its row sums need
+/// Bytes of B = n x k once packed (rows rounded up to 16, columns as sr_q8_padded_columns). Its row sums need
 /// room for n rounded up to 16 int32.
 long sr_q8_packed_size(long n, long k);
 
