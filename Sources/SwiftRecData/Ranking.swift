@@ -273,7 +273,10 @@ public enum TopK {
         return best.map(\.item)
     }
 
-    /// The `k` highest-scoring items outside `excluding`, best first.
+    /// The `k` highest-scoring items outside `excluding`, best first. Inlinable so that callers
+    /// in other modules get it specialised for their sequence (generic iteration showed in the
+    /// served profile).
+    @inlinable
     public static func select(_ k: Int, from scores: [Float], excluding: some Sequence<Int32>) -> [Int32] {
         var excluded = [Bool](repeating: false, count: scores.count)
         for item in excluding where item >= 0 && Int(item) < scores.count { excluded[Int(item)] = true }

@@ -616,8 +616,9 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
         // Element by element from the buffers: appending slices cost a retain and a release each.
         encoder.itemRows.withUnsafeBufferPointer { itemRows in
             encoder.categoryRows.withUnsafeBufferPointer { categoryRows in
+                let sharedUserRow = userRows.count == 1 ? userRows[0] : nil
                 for k in 0..<size {
-                    single += userRows.count == 1 ? userRows[0] : userRows[Int(users[k])]
+                    single += sharedUserRow ?? userRows[Int(users[k])]
                     let i = Int(items[k])
                     for j in (i * itemFields)..<((i + 1) * itemFields) { single.append(itemRows[j]) }
                     if width > 0 {
@@ -631,10 +632,18 @@ public final class FeatureRanker<Network: FeatureNetwork>: PairScoring, Stoppabl
         let length = Network.readsHistory ? historyLength : 0
         if length > 0, let histories {
             history.reserveCapacity(size * length)
-            for k in 0..<size {
-                let recent = histories[histories.count == 1 ? 0 : k].suffix(length)
-                history += repeatElement(-1, count: length - recent.count)
-                history += recent
+            func appendPadded(_ items: ArraySlice<Int32>, to row: inout [Int32]) {
+                let recent = items.suffix(length)
+                row += repeatElement(-1, count: length - recent.count)
+                row += recent
+            }
+            if histories.count == 1 {
+                // One user's history (a served request: 200 candidates) is padded once, then copied.
+                var shared: [Int32] = []
+                appendPadded(histories[0], to: &shared)
+                for _ in 0..<size { history += shared }
+            } else {
+                for k in 0..<size { appendPadded(histories[k], to: &history) }
             }
         }
         return FeatureBatch(
