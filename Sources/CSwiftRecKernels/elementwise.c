@@ -48,40 +48,19 @@ SR_BINARY(vadd, x + z, _mm512_add_ps, _mm256_add_ps)
 SR_BINARY(vsub, x - z, _mm512_sub_ps, _mm256_sub_ps)
 SR_BINARY(vmul, x * z, _mm512_mul_ps, _mm256_mul_ps)
 
-// y = x op s for one number s: the same kernels with s in every lane.
-#if defined(SR_X86)
-#define SR_SCALAR(name, binary, op512, op256)                                                       \
-    SR_AVX512 static void name##_avx512(const float *x, float s, float *y, long n) {                 \
-        const __m512 v = _mm512_set1_ps(s);                                                         \
-        for (long i = 0; i < n; i += 16) {                                                          \
-            const __mmask16 m = sr_tail_mask16(n - i);                                              \
-            _mm512_mask_storeu_ps(y + i, m, op512(_mm512_maskz_loadu_ps(m, x + i), v));             \
-        }                                                                                           \
-    }                                                                                               \
-    SR_AVX2 static void name##_avx2(const float *x, float s, float *y, long n) {                     \
-        const __m256 v = _mm256_set1_ps(s);                                                         \
-        long i = 0;                                                                                 \
-        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, op256(_mm256_loadu_ps(x + i), v));      \
-        for (; i < n; i++) binary##_generic(x + i, &s, y + i, 1);                                   \
-    }                                                                                               \
-    void sr_##name(const float *x, float s, float *y, long n) {                                     \
-        const int level = sr_isa_level();                                                           \
-        if (level >= SR_ISA_AVX512)                                                                 \
-            name##_avx512(x, s, y, n);                                                              \
-        else if (level >= SR_ISA_AVX2)                                                              \
-            name##_avx2(x, s, y, n);                                                                \
-        else                                                                                        \
-            for (long i = 0; i < n; i++) binary##_generic(x + i, &s, y + i, 1);                     \
+// y = x op s for one number s: the binary kernels against a block of s, so each path and its
+// bits are the ones above.
+#define SR_SCALAR(name, binary)                                                   \
+    void sr_##name(const float *x, float s, float *y, long n) {                    \
+        enum { BLOCK = 256 };                                                     \
+        float repeated[BLOCK];                                                    \
+        for (int i = 0; i < BLOCK; i++) repeated[i] = s;                          \
+        for (long i = 0; i < n; i += BLOCK)                                       \
+            sr_##binary(x + i, repeated, y + i, n - i < BLOCK ? n - i : BLOCK);   \
     }
-#else
-#define SR_SCALAR(name, binary, op512, op256)                                                       \
-    void sr_##name(const float *x, float s, float *y, long n) {                                     \
-        for (long i = 0; i < n; i++) binary##_generic(x + i, &s, y + i, 1);                         \
-    }
-#endif
 
-SR_SCALAR(vadd_scalar, vadd, _mm512_add_ps, _mm256_add_ps)
-SR_SCALAR(vmul_scalar, vmul, _mm512_mul_ps, _mm256_mul_ps)
+SR_SCALAR(vadd_scalar, vadd)
+SR_SCALAR(vmul_scalar, vmul)
 
 // ReLU keeps NaN (x > 0 or unordered passes x) and gives +0 for -0, as `x > 0 ? x : 0` does.
 static void vrelu_generic(const float *x, float *y, long n) {

@@ -38,10 +38,7 @@ struct GEMMBench: ParsableCommand {
             else { throw ValidationError("--shapes: '\(s)' is not M,K,N or M,K,N,NN|NT|TN|TT") }
             return (v[0], v[1], v[2], layout)
         }
-        let threadList = try threads.split(separator: ",").map { s -> Int in
-            guard let n = Int(s), n >= 1 else { throw ValidationError("--threads: '\(s)' is not a positive integer") }
-            return n
-        }
+        let threadList = try integerList(threads, option: "--threads", in: 1...1_024)
         var rows: [[String: JSONValue]] = []
         var table: [[String]] = []
         Console.log(
@@ -88,6 +85,18 @@ struct GEMMBench: ParsableCommand {
             "command: swiftrec bench gemm --seconds \(seconds) --shapes '\(shapes)' --threads \(threads)\(json ? " --json" : "")"
         )
         if json { try Console.printResults(rows) }
+    }
+}
+
+/// The integers of a comma-separated option such as `--ks 10,200`, each in `range`, or an error
+/// naming `option` and the value that is not.
+func integerList(_ text: String, option: String, in range: ClosedRange<Int>) throws -> [Int] {
+    try text.split(separator: ",").map { part -> Int in
+        guard let value = Int(part.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+            throw ValidationError(
+                "\(option): '\(part)' is not an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
     }
 }
 

@@ -20,18 +20,8 @@ struct PairUnitBench: ParsableCommand {
     @Option(help: "Seconds of repeats per measurement (best time counts).") var seconds = 1.0
 
     func run() throws {
-        let dimList = try dims.split(separator: ",").map { text -> Int in
-            guard let d = Int(text), (1...1024).contains(d) else {
-                throw ValidationError("--dims: '\(text)' is not a dimension from 1 to 1024")
-            }
-            return d
-        }
-        let widths = try layers.split(separator: ",").map { text -> Int in
-            guard let w = Int(text), (1...4096).contains(w) else {
-                throw ValidationError("--layers: '\(text)' is not a width from 1 to 4096")
-            }
-            return w
-        }
+        let dimList = try integerList(dims, option: "--dims", in: 1...1_024)
+        let widths = try integerList(layers, option: "--layers", in: 1...4_096)
         guard !widths.isEmpty, (1...100_000).contains(candidates), (1...10_000).contains(history) else {
             throw ValidationError("--layers needs a width; --candidates 1...100000, --history 1...10000")
         }

@@ -15,15 +15,10 @@ struct TopKBench: ParsableCommand {
     @Option(help: "Seconds of repeats per measurement (best time counts).") var seconds = 1.0
 
     func run() throws {
-        let lengths = try ks.split(separator: ",").map { text -> Int in
-            guard let k = Int(text), (1...items).contains(k) else {
-                throw ValidationError("--ks: '\(text)' is not a length from 1 to --items (\(items))")
-            }
-            return k
-        }
         guard (1...10_000_000).contains(items), (0..<items).contains(excluded) else {
             throw ValidationError("--items 1...10000000; --excluded 0 up to --items − 1")
         }
+        let lengths = try integerList(ks, option: "--ks", in: 1...items)
         var generator = SplitMix64(seed: 3)
         let scores = (0..<items).map { _ in Float(generator.next() % 1_000_000) / 1_000 - 500 }
         var flags = [Bool](repeating: false, count: items)
